@@ -37,3 +37,7 @@ const (
 	// CloseSlowConsumer is Pawl's reason for cutting off a peer whose outbound queue overflowed.
 	CloseSlowConsumer URI = "pawl.close.slow_consumer"
 )
+
+// ErrRuntimeError is what a callee answers when its procedure failed without an error URI
+// of its own (as Autobahn does).
+const ErrRuntimeError URI = "wamp.error.runtime_error"

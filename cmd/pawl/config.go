@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// Config is the router's configuration file.
+type Config struct {
+	Listeners []ListenerConfig `yaml:"listeners"`
+	Realms    []realm.Config   `yaml:"realms"`
+	Limits    Limits           `yaml:"limits"`
+	Log       LogConfig        `yaml:"log"`
+}
+
+// ListenerConfig is one HTTP listener with its WAMP endpoint.
+type ListenerConfig struct {
+	Listen         string   `yaml:"listen"`
+	Path           string   `yaml:"path"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxMessageSize overrides limits.max_message_size for this listener.
+	MaxMessageSize int64 `yaml:"max_message_size"`
+}
+
+// Limits bound what one peer may cost the router.
+type Limits struct {
+	MaxMessageSize int64         `yaml:"max_message_size"`
+	QueueMessages  int           `yaml:"queue_messages"`
+	QueueBytes     int           `yaml:"queue_bytes"`
+	PingInterval   time.Duration `yaml:"ping_interval"`
+	PongTimeout    time.Duration `yaml:"pong_timeout"`
+	WriteTimeout   time.Duration `yaml:"write_timeout"`
+	HelloTimeout   time.Duration `yaml:"hello_timeout"`
+	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+}
+
+// LogConfig chooses the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// loadConfig reads a YAML config, or the embedded default when path is empty. Unknown keys
+// are errors, so that a typo does not silently fall back to a default.
+func loadConfig(path string) (*Config, error) {
+	data := defaultConfig
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", displayName(path), err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayName(path), err)
+	}
+	return &cfg, nil
+}
+
+func displayName(path string) string {
+	if path == "" {
+		return "(embedded default)"
+	}
+	return path
+}
+
+func (c *Config) validate() error {
+	if len(c.Listeners) == 0 {
+		return errors.New("no listeners")
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Listen == "" {
+			return fmt.Errorf("listener %d: listen address missing", i)
+		}
+		if l.Path == "" {
+			l.Path = "/ws"
+		}
+	}
+	if len(c.Realms) == 0 {
+		return errors.New("no realms")
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Realms {
+		if r.Name == "" {
+			return errors.New("a realm has no name")
+		}
+		if seen[string(r.Name)] {
+			return fmt.Errorf("realm %q defined twice", r.Name)
+		}
+		seen[string(r.Name)] = true
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log.level %q: %w", s, err)
+	}
+	return l, nil
+}
+
+// endpointOptions turns the limits and a listener's settings into endpoint options.
+func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.EndpointOptions {
+	maxSize := c.Limits.MaxMessageSize
+	if l.MaxMessageSize > 0 {
+		maxSize = l.MaxMessageSize
+	}
+	return realm.EndpointOptions{
+		Transport: transport.Options{
+			AllowedOrigins: l.AllowedOrigins,
+			MaxMessageSize: maxSize,
+			PingInterval:   c.Limits.PingInterval,
+			PongTimeout:    c.Limits.PongTimeout,
+			WriteTimeout:   c.Limits.WriteTimeout,
+			QueueMessages:  c.Limits.QueueMessages,
+			QueueBytes:     c.Limits.QueueBytes,
+		},
+		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, Logger: log},
+	}
+}

@@ -1,0 +1,72 @@
+// Package routertest runs a real Pawl router on a loopback port for tests.
+package routertest
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Router is a running test router.
+type Router struct {
+	*realm.Router
+	URL    string // ws://127.0.0.1:PORT/ws
+	Realm  *realm.Realm
+	server *http.Server
+}
+
+// Options for Start; the zero value serves realm "realm1" with default limits.
+type Options struct {
+	Realms   []realm.Config
+	Endpoint realm.EndpointOptions
+	// Logger defaults to one that prints warnings and errors only.
+	Logger *slog.Logger
+}
+
+// Start runs a router on 127.0.0.1:0 until the test ends; at cleanup it shuts the router down,
+// checks that every session left, and that no goroutine is left behind.
+func Start(t testing.TB, opts Options) *Router {
+	t.Helper()
+	leakcheck.Check(t)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if len(opts.Realms) == 0 {
+		opts.Realms = []realm.Config{{Name: "realm1"}}
+	}
+	rt := realm.NewRouter(log)
+	for _, rc := range opts.Realms {
+		rt.AddRealm(realm.New(rc, log))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", rt.WebSocketHandler(opts.Endpoint))
+	hs := &http.Server{Handler: mux}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	r := &Router{Router: rt, URL: "ws://" + ln.Addr().String() + "/ws", server: hs}
+	r.Realm, _ = rt.Realm(wamp.URI(opts.Realms[0].Name))
+	t.Cleanup(func() {
+		hs.Close()
+		rt.Shutdown(2 * time.Second)
+		if n := rt.Sessions(); n != 0 {
+			t.Errorf("router still serves %d sessions after shutdown", n)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return r
+}

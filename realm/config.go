@@ -1,0 +1,27 @@
+// Package realm owns realms: their sessions, broker, dealer and authentication. A realm is the
+// only place that knows all of them; the Router admits sessions to the realm HELLO names.
+package realm
+
+import "github.com/pawl-wamp/pawl/wamp"
+
+// Config describes one realm.
+type Config struct {
+	// Name is the realm's URI, e.g. "realm1".
+	Name wamp.URI `yaml:"name"`
+	// Anonymous lets peers join without credentials (authmethod "anonymous"). Default true
+	// when a realm lists no other way in.
+	Anonymous *bool `yaml:"anonymous"`
+	// AnonymousRole is the authrole anonymous sessions get (default "anonymous").
+	AnonymousRole string `yaml:"anonymous_role"`
+	// StrictURIs makes topics and procedures follow the spec's strict URI rules.
+	StrictURIs bool `yaml:"strict_uris"`
+}
+
+func (c Config) anonymousAllowed() bool { return c.Anonymous == nil || *c.Anonymous }
+
+func (c Config) anonymousRole() string {
+	if c.AnonymousRole == "" {
+		return "anonymous"
+	}
+	return c.AnonymousRole
+}

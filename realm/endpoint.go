@@ -1,0 +1,62 @@
+package realm
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// EndpointOptions configure one WAMP-over-WebSocket endpoint.
+type EndpointOptions struct {
+	Transport transport.Options
+	Session   session.ServerOptions
+}
+
+// WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json and
+// wamp.2.msgpack) for this router; mount it on any path of any mux. Router.Shutdown ends the
+// sessions it serves.
+func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
+	if opts.Session.Logger == nil {
+		opts.Session.Logger = rt.log
+	}
+	if len(opts.Transport.Subprotocols) == 0 {
+		opts.Transport.Subprotocols = wamp.Subprotocols(session.Codecs...)
+	}
+	srv := session.NewServer(rt, opts.Session)
+	rt.mu.Lock()
+	rt.servers = append(rt.servers, srv)
+	rt.mu.Unlock()
+	return transport.NewServer(srv, opts.Transport, rt.log)
+}
+
+// Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint
+// and waits up to grace for them to leave before cutting off the rest.
+func (rt *Router) Shutdown(grace time.Duration) {
+	rt.mu.RLock()
+	servers := append([]*session.Server(nil), rt.servers...)
+	rt.mu.RUnlock()
+	done := make(chan struct{})
+	for _, srv := range servers {
+		go func() {
+			srv.Shutdown(grace)
+			done <- struct{}{}
+		}()
+	}
+	for range servers {
+		<-done
+	}
+}
+
+// Sessions is the number of connections served by all endpoints.
+func (rt *Router) Sessions() int {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	n := 0
+	for _, srv := range rt.servers {
+		n += srv.Count()
+	}
+	return n
+}

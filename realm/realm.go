@@ -1,0 +1,119 @@
+package realm
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/rpc"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Realm is a routing domain: sessions in one realm see only each other's topics and procedures.
+type Realm struct {
+	config   Config
+	log      *slog.Logger
+	broker   pubsub.Broker
+	dealer   rpc.Dealer
+	handlers session.Handlers
+
+	mu       sync.RWMutex
+	sessions map[wamp.ID]*session.Session
+}
+
+// New builds a realm with an in-process broker and dealer.
+func New(cfg Config, log *slog.Logger) *Realm {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("realm", cfg.Name)
+	return NewWith(cfg, log, pubsub.NewLocal(log, cfg.StrictURIs), rpc.NewLocal(log, cfg.StrictURIs))
+}
+
+// NewWith builds a realm around the given broker and dealer.
+func NewWith(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) *Realm {
+	r := &Realm{config: cfg, log: log, broker: b, dealer: d, sessions: make(map[wamp.ID]*session.Session)}
+	h := &r.handlers
+	session.On(h, b.Subscribe)
+	session.On(h, b.Unsubscribe)
+	session.On(h, b.Publish)
+	session.On(h, d.Register)
+	session.On(h, d.Unregister)
+	session.On(h, d.Call)
+	session.On(h, d.Cancel)
+	session.On(h, d.Yield)
+	session.On(h, r.handleError)
+	return r
+}
+
+// Name is the realm's URI.
+func (r *Realm) Name() wamp.URI { return r.config.Name }
+
+// Handlers is the realm's dispatch table.
+func (r *Realm) Handlers() *session.Handlers { return &r.handlers }
+
+// handleError routes ERROR messages: a peer may only send them in answer to an INVOCATION.
+func (r *Realm) handleError(s *session.Session, m *wamp.Error) {
+	if m.RequestType != wamp.TypeInvocation {
+		s.Abort(wamp.ErrProtocolViolation, "ERROR is only valid in answer to INVOCATION, not "+m.RequestType.String())
+		return
+	}
+	r.dealer.Error(s, m)
+}
+
+// join registers a session under a fresh ID.
+func (r *Realm) join(s *session.Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		s.ID = wamp.GlobalID()
+		if _, taken := r.sessions[s.ID]; !taken {
+			break
+		}
+	}
+	r.sessions[s.ID] = s
+}
+
+// Leave releases everything a session held in this realm.
+func (r *Realm) Leave(s *session.Session) {
+	r.mu.Lock()
+	delete(r.sessions, s.ID)
+	r.mu.Unlock()
+	r.broker.Leave(s)
+	r.dealer.Leave(s)
+}
+
+// SessionCount is the number of sessions joined to the realm.
+func (r *Realm) SessionCount() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.sessions)
+}
+
+// Session returns a joined session by ID.
+func (r *Realm) Session(id wamp.ID) (*session.Session, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.sessions[id]
+	return s, ok
+}
+
+// welcomeDetails announces the router's roles and features and the session's identity.
+func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
+	return wamp.Dict{
+		"realm":        string(r.config.Name),
+		"authid":       s.AuthID,
+		"authrole":     s.AuthRole,
+		"authmethod":   s.AuthMethod,
+		"authprovider": s.AuthProvider,
+		"agent":        Agent,
+		"roles": wamp.Dict{
+			"broker": wamp.Dict{"features": r.broker.Features()},
+			"dealer": wamp.Dict{"features": r.dealer.Features()},
+		},
+	}
+}
+
+// Agent is the router's name and version, sent in WELCOME.
+const Agent = "pawl/0.1"

@@ -1,0 +1,107 @@
+package realm
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Router holds the realms and admits sessions to them: it is the session layer's Gate.
+type Router struct {
+	log     *slog.Logger
+	mu      sync.RWMutex
+	realms  map[wamp.URI]*Realm
+	servers []*session.Server
+}
+
+// NewRouter returns a router serving the given realms.
+func NewRouter(log *slog.Logger, realms ...*Realm) *Router {
+	if log == nil {
+		log = slog.Default()
+	}
+	rt := &Router{log: log, realms: make(map[wamp.URI]*Realm)}
+	for _, r := range realms {
+		rt.realms[r.Name()] = r
+	}
+	return rt
+}
+
+// AddRealm adds (or replaces) a realm.
+func (rt *Router) AddRealm(r *Realm) {
+	rt.mu.Lock()
+	rt.realms[r.Name()] = r
+	rt.mu.Unlock()
+}
+
+// Realm returns a realm by name.
+func (rt *Router) Realm(name wamp.URI) (*Realm, bool) {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	r, ok := rt.realms[name]
+	return r, ok
+}
+
+// Join admits a session to the realm its HELLO names.
+func (rt *Router) Join(s *session.Session) (session.Realm, wamp.Dict, error) {
+	r, ok := rt.Realm(s.Realm)
+	if !ok {
+		return nil, nil, &session.AbortError{Reason: wamp.ErrNoSuchRealm, Message: fmt.Sprintf("no realm %q on this router", s.Realm)}
+	}
+	if err := r.authenticate(s); err != nil {
+		return nil, nil, err
+	}
+	r.join(s)
+	rt.log.Debug("session joined", "realm", r.Name(), "session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole)
+	return r, r.welcomeDetails(s), nil
+}
+
+// authenticate decides who the peer is. Only anonymous access exists so far.
+func (r *Realm) authenticate(s *session.Session) error {
+	methods := authMethods(s.Details)
+	if len(methods) > 0 && !slices.Contains(methods, "anonymous") {
+		return &session.AbortError{Reason: wamp.ErrNoMatchingAuthMethod,
+			Message: "this realm accepts: anonymous; offered: " + strings.Join(methods, ", ")}
+	}
+	if !r.config.anonymousAllowed() {
+		return &session.AbortError{Reason: wamp.ErrNoMatchingAuthMethod, Message: "anonymous access is disabled on this realm"}
+	}
+	s.AuthID = anonymousAuthID()
+	s.AuthRole = r.config.anonymousRole()
+	s.AuthMethod = "anonymous"
+	s.AuthProvider = "static"
+	return nil
+}
+
+// authMethods reads HELLO.Details.authmethods.
+func authMethods(details wamp.Dict) []string {
+	list, _ := details["authmethods"].(wamp.List)
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if m, ok := v.(string); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// anonymousAuthID makes an authid for an anonymous peer, in Crossbar.io's style (XXXX-XXXX-XXXX).
+func anonymousAuthID() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	id := rand.Uint64()
+	var b [14]byte
+	for i := range b {
+		if i == 4 || i == 9 {
+			b[i] = '-'
+			continue
+		}
+		b[i] = alphabet[id%uint64(len(alphabet))]
+		id /= uint64(len(alphabet))
+	}
+	return string(b[:])
+}

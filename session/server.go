@@ -1,0 +1,278 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Realm is what a session is attached to once it has joined.
+type Realm interface {
+	// Handlers is the dispatch table for the session's messages after WELCOME.
+	Handlers() *Handlers
+	// Leave detaches a session that ended (GOODBYE, ABORT, lost connection); it must release
+	// everything the session held.
+	Leave(s *Session)
+}
+
+// Gate admits sessions: it picks the realm a HELLO asks for and authenticates the peer.
+type Gate interface {
+	// Join is called with a session whose Realm and Details come from HELLO. It fills in the
+	// session's ID and auth fields and returns the realm and the WELCOME details, or an
+	// *AbortError to refuse.
+	Join(s *Session) (Realm, wamp.Dict, error)
+}
+
+// AbortError refuses or ends a session with a reason URI.
+type AbortError struct {
+	Reason  wamp.URI
+	Message string
+}
+
+func (e *AbortError) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.Message) }
+
+// ServerOptions configure the router side of the session layer.
+type ServerOptions struct {
+	// HelloTimeout is how long a new connection may take to send HELLO (default 10s).
+	HelloTimeout time.Duration
+	// Logger receives the session layer's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server runs router-side sessions over transport connections: it is a transport.Handler.
+type Server struct {
+	gate Gate
+	opts ServerOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[*Session]struct{}
+	closed   bool
+	drained  chan struct{} // closed when shut down and no session remains
+}
+
+// NewServer returns a session server admitting sessions through gate.
+func NewServer(gate Gate, opts ServerOptions) *Server {
+	if opts.HelloTimeout <= 0 {
+		opts.HelloTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Server{gate: gate, opts: opts, log: opts.Logger,
+		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
+}
+
+// Codecs are the codecs the router speaks, in order of preference.
+var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack}
+
+// ServeConn runs one connection's session until it ends. It is called on the connection's
+// reader goroutine.
+func (srv *Server) ServeConn(c *transport.Conn) {
+	codec, ok := wamp.CodecFor(c.Subprotocol())
+	if !ok {
+		c.Close(transport.ClosePolicy, "unsupported subprotocol")
+		return
+	}
+	c.SetBinary(codec.Binary())
+	s := &Session{Codec: codec, conn: c, log: srv.log}
+	if !srv.track(s) {
+		c.Close(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+		return
+	}
+	defer srv.untrack(s)
+
+	realm := srv.handshake(s)
+	if realm == nil {
+		srv.drain(s)
+		return
+	}
+	defer realm.Leave(s)
+	srv.serveEstablished(s, realm.Handlers())
+}
+
+// handshake waits for HELLO and answers WELCOME or ABORT.
+func (srv *Server) handshake(s *Session) Realm {
+	timer := time.AfterFunc(srv.opts.HelloTimeout, func() {
+		s.Abort(wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
+	})
+	defer timer.Stop()
+	data, err := s.conn.Read()
+	if err != nil {
+		return nil
+	}
+	m, err := s.Codec.Decode(data)
+	if err != nil {
+		srv.violation(s, fmt.Sprintf("malformed message: %v", err))
+		return nil
+	}
+	hello, ok := m.(*wamp.Hello)
+	if !ok {
+		srv.violation(s, fmt.Sprintf("expected HELLO, got %s", m.Type()))
+		return nil
+	}
+	if !wamp.ValidURI(hello.Realm, false, false) {
+		srv.violation(s, fmt.Sprintf("invalid realm URI %q", hello.Realm))
+		return nil
+	}
+	if _, ok := hello.Details.Dict("roles"); !ok {
+		srv.violation(s, "HELLO.Details.roles missing")
+		return nil
+	}
+	s.Realm, s.Details = hello.Realm, hello.Details
+	realm, welcome, err := srv.gate.Join(s)
+	if err != nil {
+		var ab *AbortError
+		if !errors.As(err, &ab) {
+			ab = &AbortError{Reason: wamp.ErrAuthenticationFailed, Message: err.Error()}
+		}
+		srv.log.Info("session refused", "realm", hello.Realm, "reason", ab.Reason, "message", ab.Message,
+			"remote", s.RemoteAddr())
+		s.Abort(ab.Reason, ab.Message)
+		return nil
+	}
+	if !timer.Stop() {
+		// The HELLO timeout fired while we were admitting the session.
+		realm.Leave(s)
+		return nil
+	}
+	s.state.Store(stateEstablished)
+	s.log = srv.log.With("session", s.ID)
+	s.Send(&wamp.Welcome{Session: s.ID, Details: welcome})
+	return realm
+}
+
+func (srv *Server) serveEstablished(s *Session, handlers *Handlers) {
+	for {
+		data, err := s.conn.Read()
+		if err != nil {
+			return
+		}
+		m, err := s.Codec.Decode(data)
+		if err == nil {
+			err = wamp.Validate(m)
+		}
+		if err != nil {
+			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
+			srv.drain(s)
+			return
+		}
+		switch m := m.(type) {
+		case *wamp.Goodbye:
+			if s.state.Load() == stateClosing {
+				// The peer answered our GOODBYE.
+				s.state.Store(stateClosed)
+				s.conn.Close(transport.CloseNormal, "")
+				srv.drain(s)
+				return
+			}
+			s.state.Store(stateClosed)
+			s.Send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
+			s.conn.Close(transport.CloseNormal, "")
+			srv.drain(s)
+			return
+		case *wamp.Abort:
+			srv.log.Debug("peer aborted", "session", s.ID, "reason", m.Reason)
+			s.state.Store(stateClosed)
+			s.conn.Close(transport.CloseNormal, "")
+			srv.drain(s)
+			return
+		}
+		if s.state.Load() != stateEstablished {
+			// Closing: everything but GOODBYE is ignored, as the spec says.
+			continue
+		}
+		h, ok := handlers.Lookup(m.Type())
+		if !ok {
+			srv.violation(s, fmt.Sprintf("unexpected %s message for an established session", m.Type()))
+			srv.drain(s)
+			return
+		}
+		h(s, m)
+	}
+}
+
+// violation aborts a session that broke the protocol.
+func (srv *Server) violation(s *Session, message string) {
+	Stats.ProtocolViolations.Add(1)
+	srv.log.Info("protocol violation", "session", s.ID, "remote", s.RemoteAddr(), "message", message)
+	s.Abort(wamp.ErrProtocolViolation, message)
+}
+
+// drain reads until the peer closes (or the close grace ends), so the close handshake completes.
+func (srv *Server) drain(s *Session) {
+	for {
+		if _, err := s.conn.Read(); err != nil {
+			return
+		}
+	}
+}
+
+func (srv *Server) track(s *Session) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.closed {
+		return false
+	}
+	srv.sessions[s] = struct{}{}
+	return true
+}
+
+func (srv *Server) untrack(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.sessions, s)
+	if srv.closed && len(srv.sessions) == 0 {
+		select {
+		case <-srv.drained:
+		default:
+			close(srv.drained)
+		}
+	}
+}
+
+// Shutdown says GOODBYE (wamp.close.system_shutdown) to every session, refuses new ones, and
+// waits until all have left or the deadline passes, then cuts off the rest.
+func (srv *Server) Shutdown(deadline time.Duration) {
+	srv.mu.Lock()
+	srv.closed = true
+	all := make([]*Session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		all = append(all, s)
+	}
+	if len(srv.sessions) == 0 {
+		select {
+		case <-srv.drained:
+		default:
+			close(srv.drained)
+		}
+	}
+	srv.mu.Unlock()
+	for _, s := range all {
+		if s.state.Load() == stateEstablished {
+			s.Goodbye(wamp.CloseSystemShutdown, "router shutting down")
+		} else {
+			s.conn.Close(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+		}
+	}
+	select {
+	case <-srv.drained:
+	case <-time.After(deadline):
+		for _, s := range all {
+			s.conn.Abort(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+		}
+		<-srv.drained
+	}
+}
+
+// Count is the number of connections being served.
+func (srv *Server) Count() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.sessions)
+}

@@ -1,0 +1,289 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+var (
+	// ErrQueueFull: the peer does not read fast enough; the outbound queue is at its bound.
+	ErrQueueFull = errors.New("outbound queue full")
+	// ErrClosed: the connection is closing or closed.
+	ErrClosed = errors.New("connection closed")
+)
+
+// Close codes used by Pawl beyond the standard ones.
+const (
+	CloseNormal        = websocket.CloseNormalClosure
+	CloseGoingAway     = websocket.CloseGoingAway
+	CloseProtocolError = websocket.CloseProtocolError
+	CloseMessageTooBig = websocket.CloseMessageTooBig
+	ClosePolicy        = websocket.ClosePolicyViolation
+	CloseInternalError = websocket.CloseInternalServerErr
+	// CloseTryAgainLater is sent to a peer cut off because its outbound queue overflowed.
+	CloseTryAgainLater = websocket.CloseTryAgainLater
+)
+
+// closeGrace is how long the writer waits for the peer to answer a close frame.
+const closeGrace = 2 * time.Second
+
+// abortWriteGrace is how long a write in progress may still take once a peer is cut off.
+const abortWriteGrace = 500 * time.Millisecond
+
+// Conn is one WebSocket connection carrying whole messages. Reads happen on the goroutine that
+// owns the connection (the HTTP handler's, or the client's reader); writes are queued by Send
+// and written by the connection's own writer goroutine, so a sender never blocks on a slow peer.
+type Conn struct {
+	ws          *websocket.Conn
+	opts        Options
+	subprotocol string
+	request     *http.Request
+
+	mu        sync.Mutex
+	queue     [][]byte
+	spare     [][]byte
+	queued    int // bytes in queue
+	binary    bool
+	closing   bool // Close called: drain, then send the close frame
+	closeCode int
+	closeText string
+	aborted   bool // Abort called: drop the queue
+	wake      chan struct{}
+
+	readDone   chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+
+	// peerClose is the close code and text the peer sent, when it sent one.
+	peerCloseCode int
+	peerCloseText string
+}
+
+func newConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
+	c := &Conn{
+		ws:          ws,
+		opts:        opts,
+		subprotocol: ws.Subprotocol(),
+		request:     r,
+		wake:        make(chan struct{}, 1),
+		readDone:    make(chan struct{}),
+		writerDone:  make(chan struct{}),
+	}
+	ws.SetReadLimit(opts.MaxMessageSize)
+	if opts.PingInterval > 0 {
+		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
+		c.extendReadDeadline()
+	}
+	ws.SetCloseHandler(func(code int, text string) error {
+		c.mu.Lock()
+		c.peerCloseCode, c.peerCloseText = code, text
+		c.mu.Unlock()
+		// Answer the peer's close through the queue so already queued frames go first.
+		c.Close(CloseNormal, "")
+		return nil
+	})
+	go c.writeLoop()
+	return c
+}
+
+func (c *Conn) extendReadDeadline() {
+	c.ws.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
+}
+
+// Subprotocol is the negotiated WebSocket subprotocol.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
+func (c *Conn) Request() *http.Request { return c.request }
+
+// RemoteAddr is the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+// SetBinary chooses binary (true) or text frames for what Send writes.
+func (c *Conn) SetBinary(binary bool) {
+	c.mu.Lock()
+	c.binary = binary
+	c.mu.Unlock()
+}
+
+// PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
+func (c *Conn) PeerClose() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerCloseCode, c.peerCloseText
+}
+
+// Read returns the next whole message. The returned slice is the caller's to keep.
+// Only the connection's owner goroutine may call it.
+func (c *Conn) Read() ([]byte, error) {
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.PingInterval > 0 {
+		c.extendReadDeadline()
+	}
+	return data, nil
+}
+
+// Send queues one encoded message without blocking. The slice must not change afterwards: one
+// frame is shared by every recipient. It fails with ErrQueueFull when the peer is too slow;
+// the caller decides what that means (the session layer cuts the peer off).
+func (c *Conn) Send(frame []byte) error {
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes {
+		c.mu.Unlock()
+		return ErrQueueFull
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+// Queued returns the number of messages and bytes waiting to be written.
+func (c *Conn) Queued() (messages, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queued
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close writes what is queued, then a close frame with code and reason, and closes the socket
+// once the peer answers (or after a short grace period). It does not block.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if !c.closing && !c.aborted {
+		c.closing = true
+		c.closeCode, c.closeText = code, truncateReason(reason)
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+// Abort drops whatever is queued and closes with code and reason right away: for a peer that
+// is cut off, whose queue would never drain.
+func (c *Conn) Abort(code int, reason string) {
+	c.mu.Lock()
+	if !c.aborted {
+		c.aborted = true
+		c.closing = true
+		c.closeCode, c.closeText = code, truncateReason(reason)
+		c.queue, c.queued = nil, 0
+	}
+	c.mu.Unlock()
+	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
+	c.ws.UnderlyingConn().SetWriteDeadline(time.Now().Add(abortWriteGrace))
+	c.signal()
+}
+
+// Done releases the connection: the owner calls it once it has stopped reading. It waits for
+// the writer, so that no goroutine outlives the connection.
+func (c *Conn) Done() {
+	c.closeOnce.Do(func() { close(c.readDone) })
+	c.Close(CloseGoingAway, "")
+	<-c.writerDone
+}
+
+// WriterDone is closed when the writer goroutine has exited and the socket is closed.
+func (c *Conn) WriterDone() <-chan struct{} { return c.writerDone }
+
+// truncateReason keeps a close reason within the 123 bytes a close frame allows.
+func truncateReason(s string) string {
+	if len(s) > 123 {
+		return s[:123]
+	}
+	return s
+}
+
+func (c *Conn) writeLoop() {
+	defer close(c.writerDone)
+	defer c.ws.Close()
+	var ping <-chan time.Time
+	if c.opts.PingInterval > 0 {
+		t := time.NewTicker(c.opts.PingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case <-c.wake:
+		case <-ping:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+				return
+			}
+			continue
+		case <-c.readDone:
+			// The owner stopped reading: flush what is queued and leave.
+			c.mu.Lock()
+			c.closing = true
+			c.mu.Unlock()
+		}
+		frames, binary, closing, code, text := c.take()
+		if err := c.writeFrames(frames, binary); err != nil {
+			// The socket is broken; closing it makes the owner's Read fail.
+			return
+		}
+		c.recycle(frames)
+		if closing {
+			// More may have been queued before closing was set; take() returned it all.
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
+				time.Now().Add(c.opts.WriteTimeout))
+			select {
+			case <-c.readDone:
+			case <-time.After(closeGrace):
+			}
+			return
+		}
+	}
+}
+
+// take removes everything queued, swapping in the spare slice so the queue's memory is reused.
+func (c *Conn) take() (frames [][]byte, binary, closing bool, code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	frames = c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.queued = 0
+	return frames, c.binary, c.closing, c.closeCode, c.closeText
+}
+
+func (c *Conn) recycle(frames [][]byte) {
+	clear(frames)
+	c.mu.Lock()
+	if c.spare == nil && cap(frames) <= c.opts.QueueMessages {
+		c.spare = frames[:0]
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) writeFrames(frames [][]byte, binary bool) error {
+	kind := websocket.TextMessage
+	if binary {
+		kind = websocket.BinaryMessage
+	}
+	for _, f := range frames {
+		c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		if err := c.ws.WriteMessage(kind, f); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+// Package transport owns sockets and framing: a WebSocket server and dialer that carry whole
+// messages, with a bounded outbound queue drained by one writer per connection. It knows nothing
+// of WAMP; the session layer above it picks the codec from the negotiated subprotocol.
+package transport
+
+import "time"
+
+// Options configure a WebSocket endpoint. The zero value is usable: every field has a default.
+type Options struct {
+	// Subprotocols the server accepts, in order of preference. A client that offers none of
+	// them is refused with HTTP 400. Empty accepts connections without a subprotocol.
+	Subprotocols []string
+	// AllowedOrigins lists the browser origins that may connect ("https://app.example.com",
+	// "*.example.com", or "*" for any). Empty allows only same-host pages. Clients that send no
+	// Origin header (non-browser peers) are always allowed.
+	AllowedOrigins []string
+	// MaxMessageSize is the largest message accepted from a peer, in bytes (default 16 MiB).
+	// A larger one closes the connection with code 1009 (message too big).
+	MaxMessageSize int64
+	// PingInterval is how often the server pings (default 30s; negative disables keepalive).
+	// A peer that sends nothing, not even a pong, for PingInterval+PongTimeout is closed.
+	PingInterval time.Duration
+	// PongTimeout is how long a ping may stay unanswered (default 10s).
+	PongTimeout time.Duration
+	// WriteTimeout bounds one socket write (default 10s); a peer that does not read is closed.
+	WriteTimeout time.Duration
+	// QueueMessages bounds the outbound queue in messages (default 4096).
+	QueueMessages int
+	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
+	QueueBytes int
+}
+
+// Defaults for zero-valued Options fields.
+const (
+	DefaultMaxMessageSize = 16 << 20
+	DefaultPingInterval   = 30 * time.Second
+	DefaultPongTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultQueueMessages  = 4096
+	DefaultQueueBytes     = 16 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PongTimeout <= 0 {
+		o.PongTimeout = DefaultPongTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.QueueMessages <= 0 {
+		o.QueueMessages = DefaultQueueMessages
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	return o
+}
