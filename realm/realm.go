@@ -117,3 +117,9 @@ func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
 
 // Agent is the router's name and version, sent in WELCOME.
 const Agent = "pawl/0.1"
+
+// Broker is the realm's broker.
+func (r *Realm) Broker() pubsub.Broker { return r.broker }
+
+// Dealer is the realm's dealer.
+func (r *Realm) Dealer() rpc.Dealer { return r.dealer }

@@ -234,12 +234,13 @@ func (c *Client) Err() error {
 	return c.closeErr
 }
 
+// send encodes and queues m, waiting for room when the connection's queue is full.
 func (c *Client) send(m wamp.Message) error {
 	frame, err := c.codec.Encode(nil, m)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
-	if err := c.conn.Send(frame); err != nil {
+	if err := c.conn.SendWait(c.ctx, frame); err != nil {
 		return fmt.Errorf("send %s: %w", m.Type(), err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,7 @@ type Conn struct {
 	closeText string
 	aborted   bool // Abort called: drop the queue
 	wake      chan struct{}
+	space     chan struct{} // signaled when the writer has emptied the queue
 
 	readDone   chan struct{}
 	writerDone chan struct{}
@@ -72,6 +74,7 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
 		subprotocol: ws.Subprotocol(),
 		request:     r,
 		wake:        make(chan struct{}, 1),
+		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
@@ -150,6 +153,24 @@ func (c *Conn) Send(frame []byte) error {
 	c.mu.Unlock()
 	c.signal()
 	return nil
+}
+
+// SendWait queues one message like Send, but waits for room while the queue is full: for
+// clients, which would rather slow down than fail.
+func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
+	for {
+		err := c.Send(frame)
+		if !errors.Is(err, ErrQueueFull) {
+			return err
+		}
+		select {
+		case <-c.space:
+		case <-c.writerDone:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Queued returns the number of messages and bytes waiting to be written.
@@ -262,6 +283,10 @@ func (c *Conn) take() (frames [][]byte, binary, closing bool, code int, text str
 	frames = c.queue
 	c.queue, c.spare = c.spare[:0], nil
 	c.queued = 0
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
 	return frames, c.binary, c.closing, c.closeCode, c.closeText
 }
 
