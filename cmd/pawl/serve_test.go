@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// syncBuffer is a log sink that tests can read while the router writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningURL = regexp.MustCompile(`url=(ws://\S+)`)
+
+// startServe runs serve with cfg and returns the WebSocket URL it logged.
+func startServe(t *testing.T, cfg *Config) (url string, stop func() error, logs *syncBuffer) {
+	t.Helper()
+	logs = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, logs) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if m := listeningURL.FindStringSubmatch(logs.String()); m != nil {
+			url = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("router did not log its URL; logs:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				err = errors.New("serve did not return within 10s of shutdown")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return url, stop, logs
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listeners[0].Listen != "127.0.0.1:8080" || cfg.Listeners[0].Path != "/ws" {
+		t.Errorf("default listener %+v, want 127.0.0.1:8080 /ws", cfg.Listeners[0])
+	}
+	if len(cfg.Realms) != 1 || cfg.Realms[0].Name != "realm1" {
+		t.Errorf("default realms %+v, want realm1", cfg.Realms)
+	}
+	if cfg.Limits.PingInterval != 30*time.Second || cfg.Limits.MaxMessageSize != 16<<20 {
+		t.Errorf("default limits %+v", cfg.Limits)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"unknown key":     "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: r}]\nlimitz: {}\n",
+		"no realms":       "listeners: [{listen: '127.0.0.1:0'}]\n",
+		"duplicate realm": "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: r}, {name: r}]\n",
+		"bad duration":    "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: r}]\nlimits: {ping_interval: soon}\n",
+		"bad log level":   "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: r}]\nlog: {level: loud}\n",
+	}
+	for name, text := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadConfig(path); err == nil {
+			t.Errorf("%s: config accepted", name)
+		}
+	}
+	if code := run([]string{"serve", "-config", filepath.Join(dir, "missing.yaml")}, &bytes.Buffer{}, &bytes.Buffer{}); code != 1 {
+		t.Errorf("missing config file: exit %d, want 1", code)
+	}
+	if code := run([]string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// A config file's realms and limits take effect.
+func TestServeWithConfigFile(t *testing.T) {
+	leakcheck.Check(t)
+	path := filepath.Join(t.TempDir(), "pawl.yaml")
+	text := "listeners: [{listen: '127.0.0.1:0', path: /wamp}]\nrealms: [{name: com.example.app}]\nlimits: {max_message_size: 2048}\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop, _ := startServe(t, cfg)
+	if !strings.HasSuffix(url, "/wamp") {
+		t.Errorf("listening on %s, want path /wamp", url)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := session.Dial(ctx, url, "realm1", session.ClientOptions{}); err == nil {
+		t.Error("joined realm1, which the config does not define")
+	}
+	c, err := session.Dial(ctx, url, "com.example.app", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Over the configured 2 KiB limit: the router closes the connection.
+	c.Publish(ctx, "com.example.big", nil, wamp.List{strings.Repeat("x", 4096)}, nil)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Error("oversized message did not close the connection")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SIGINT/SIGTERM (here: the context) shut the router down gracefully: every session gets
+// GOODBYE wamp.close.system_shutdown.
+func TestGracefulShutdown(t *testing.T) {
+	leakcheck.Check(t)
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners[0].Listen = "127.0.0.1:0"
+	url, stop, logs := startServe(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var clients []*session.Client
+	for _, ser := range []string{"json", "msgpack"} {
+		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: ser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		<-c.Done()
+		var ae *wamp.ApplicationError
+		if !errors.As(c.Err(), &ae) || ae.URI != wamp.CloseSystemShutdown {
+			t.Errorf("client saw %v, want GOODBYE %s", c.Err(), wamp.CloseSystemShutdown)
+		}
+	}
+	if !strings.Contains(logs.String(), "msg=stopped") {
+		t.Errorf("no 'stopped' log line:\n%s", logs)
+	}
+}
