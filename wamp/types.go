@@ -75,7 +75,8 @@ func AsInt64(v any) (int64, bool) {
 		}
 		return int64(x), true
 	case float64:
-		if x == float64(int64(x)) {
+		// The range guard first: converting an out-of-range float is platform-dependent.
+		if x >= -(1<<63) && x < 1<<63 && x == float64(int64(x)) {
 			return int64(x), true
 		}
 	}

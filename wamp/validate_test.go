@@ -22,8 +22,8 @@ func TestValidate(t *testing.T) {
 		{"abort message", &Abort{Details: Dict{"message": 5}, Reason: ErrNoSuchRealm}, "message"},
 		{"error uri", &Error{RequestType: TypeCall, Request: 1, Details: Dict{}, Error: "a..b"}, "ERROR.Error"},
 		{"publish", &Publish{Request: 1, Options: Dict{"acknowledge": true, "x_custom": "anything"}, Topic: "com.t"}, ""},
-		{"publish empty topic", &Publish{Request: 1, Options: Dict{}, Topic: ""}, "Topic"},
-		{"publish topic with space", &Publish{Request: 1, Options: Dict{}, Topic: "com. t"}, "Topic"},
+		{"publish empty topic", &Publish{Request: 1, Options: Dict{}, Topic: ""}, ""},            // the broker or dealer answers ERROR wamp.error.invalid_uri
+		{"publish topic with space", &Publish{Request: 1, Options: Dict{}, Topic: "com. t"}, ""}, // the broker or dealer answers ERROR wamp.error.invalid_uri
 		{"publish exclude zero", &Publish{Request: 1, Options: Dict{"exclude": List{int64(0)}}, Topic: "t"}, "exclude"},
 		{"publish exclude float", &Publish{Request: 1, Options: Dict{"exclude": List{1.0}}, Topic: "t"}, "exclude"},
 		{"publish exclude []any", &Publish{Request: 1, Options: Dict{"exclude": []any{int64(3)}}, Topic: "t"}, ""},
@@ -34,7 +34,7 @@ func TestValidate(t *testing.T) {
 		{"publish ppt_scheme", &Publish{Request: 1, Options: Dict{"ppt_scheme": 1}, Topic: "t"}, "ppt_scheme"},
 		{"subscribe prefix pattern", &Subscribe{Request: 1, Options: Dict{"match": "prefix"}, Topic: "com.myapp."}, ""},
 		{"subscribe wildcard pattern", &Subscribe{Request: 1, Options: Dict{"match": "wildcard"}, Topic: "com..update"}, ""},
-		{"subscribe exact with empty component", &Subscribe{Request: 1, Options: Dict{}, Topic: "com..update"}, "Topic"},
+		{"subscribe exact with empty component", &Subscribe{Request: 1, Options: Dict{}, Topic: "com..update"}, ""}, // the broker or dealer answers ERROR wamp.error.invalid_uri
 		{"subscribe bad match", &Subscribe{Request: 1, Options: Dict{"match": "regex"}, Topic: "t"}, "match"},
 		{"unsubscribed details", &Unsubscribed{Details: Dict{"subscription": "x"}}, "subscription"},
 		{"event publisher", &Event{Subscription: 1, Publication: 2, Details: Dict{"publisher": int64(5)}}, ""},
@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 		{"call negative timeout", &Call{Request: 1, Options: Dict{"timeout": int64(-1)}, Procedure: "com.p"}, "timeout"},
 		{"call float timeout", &Call{Request: 1, Options: Dict{"timeout": 1.5}, Procedure: "com.p"}, "timeout"},
 		{"call disclose_me", &Call{Request: 1, Options: Dict{"disclose_me": "yes"}, Procedure: "com.p"}, "disclose_me"},
-		{"call empty procedure", &Call{Request: 1, Options: Dict{}, Procedure: ""}, "Procedure"},
+		{"call empty procedure", &Call{Request: 1, Options: Dict{}, Procedure: ""}, ""}, // the broker or dealer answers ERROR wamp.error.invalid_uri
 		{"cancel mode", &Cancel{Request: 1, Options: Dict{"mode": "maybe"}}, "mode"},
 		{"interrupt mode", &Interrupt{Request: 1, Options: Dict{"mode": "kill"}}, ""},
 		{"result progress", &Result{Request: 1, Details: Dict{"progress": 1}}, "progress"},
