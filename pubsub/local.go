@@ -148,7 +148,8 @@ func (b *Local) remove(s *session.Session, sub *subscription) {
 }
 
 // Publish delivers an EVENT to every subscriber of the topic. The event is encoded once per
-// codec in use and the same frame is queued for every recipient of that codec.
+// codec in use and the same frame is queued for every recipient of that codec. A nil s is the
+// router itself (meta events).
 func (b *Local) Publish(s *session.Session, m *wamp.Publish) {
 	ack, _ := m.Options.Bool("acknowledge")
 	if !wamp.ValidURI(m.Topic, b.strict, false) {
@@ -180,7 +181,7 @@ func (b *Local) Publish(s *session.Session, m *wamp.Publish) {
 			rcpt.SendFrame(frame)
 		}
 	}
-	if ack {
+	if ack && s != nil {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
 	}
 }

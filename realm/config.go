@@ -15,6 +15,9 @@ type Config struct {
 	AnonymousRole string `yaml:"anonymous_role"`
 	// StrictURIs makes topics and procedures follow the spec's strict URI rules.
 	StrictURIs bool `yaml:"strict_uris"`
+	// CallQueueLimit bounds the calls waiting for a callee at its concurrency limit, per
+	// registration (default 1024); past it calls fail with wamp.error.unavailable.
+	CallQueueLimit int `yaml:"call_queue_limit"`
 }
 
 func (c Config) anonymousAllowed() bool { return c.Anonymous == nil || *c.Anonymous }

@@ -48,6 +48,11 @@ func (rt *Router) Shutdown(grace time.Duration) {
 	for range servers {
 		<-done
 	}
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	for _, r := range rt.realms {
+		r.dealer.Close()
+	}
 }
 
 // Sessions is the number of connections served by all endpoints.

@@ -17,6 +17,7 @@ type Realm struct {
 	broker   pubsub.Broker
 	dealer   rpc.Dealer
 	handlers session.Handlers
+	meta     map[wamp.URI]session.LocalProcedure // the router's own procedures
 
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*session.Session
@@ -28,23 +29,37 @@ func New(cfg Config, log *slog.Logger) *Realm {
 		log = slog.Default()
 	}
 	log = log.With("realm", cfg.Name)
-	return NewWith(cfg, log, pubsub.NewLocal(log, cfg.StrictURIs), rpc.NewLocal(log, cfg.StrictURIs))
+	r := &Realm{}
+	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
+		PublishMeta: r.PublishMeta})
+	r.init(cfg, log, pubsub.NewLocal(log, cfg.StrictURIs), dealer)
+	return r
 }
 
 // NewWith builds a realm around the given broker and dealer.
 func NewWith(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) *Realm {
-	r := &Realm{config: cfg, log: log, broker: b, dealer: d, sessions: make(map[wamp.ID]*session.Session)}
+	r := &Realm{}
+	r.init(cfg, log, b, d)
+	return r
+}
+
+func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) {
+	r.config, r.log, r.broker, r.dealer = cfg, log, b, d
+	r.sessions = make(map[wamp.ID]*session.Session)
+	r.meta = make(map[wamp.URI]session.LocalProcedure)
+	for uri, f := range d.MetaProcedures() {
+		r.meta[uri] = f
+	}
 	h := &r.handlers
 	session.On(h, b.Subscribe)
 	session.On(h, b.Unsubscribe)
 	session.On(h, b.Publish)
 	session.On(h, d.Register)
 	session.On(h, d.Unregister)
-	session.On(h, d.Call)
+	session.On(h, r.handleCall)
 	session.On(h, d.Cancel)
 	session.On(h, d.Yield)
 	session.On(h, r.handleError)
-	return r
 }
 
 // Name is the realm's URI.

@@ -1,5 +1,6 @@
-// Package rpc is the dealer: it indexes registrations and routes each call to its callee and
-// the callee's answer back to the caller. It never blocks on a peer.
+// Package rpc is the dealer: it indexes registrations and routes each call to a callee and the
+// callee's answer back to the caller. It never blocks on a peer and keeps no goroutine or
+// timer per call.
 package rpc
 
 import (
@@ -17,8 +18,35 @@ type Dealer interface {
 	Yield(s *session.Session, m *wamp.Yield)
 	// Error handles an ERROR a callee sent for an INVOCATION.
 	Error(s *session.Session, m *wamp.Error)
-	// Leave drops a session's registrations and fails or forgets its pending calls.
+	// Leave drops a session's registrations and fails or interrupts its pending calls.
 	Leave(s *session.Session)
 	// Features is announced in WELCOME under roles.dealer.features.
 	Features() wamp.Dict
+	// MetaProcedures are the registration meta API procedures, served by the realm.
+	MetaProcedures() map[wamp.URI]session.LocalProcedure
+	// Close releases the dealer's resources when its realm shuts down.
+	Close()
+}
+
+// Options configure the in-process dealer.
+type Options struct {
+	// StrictURIs makes procedures follow the strict URI rules.
+	StrictURIs bool
+	// CallQueueLimit bounds the calls waiting for a callee that is at its concurrency limit,
+	// per registration (default 1024). Past it, calls fail with wamp.error.unavailable.
+	CallQueueLimit int
+	// PublishMeta publishes a meta event (wamp.registration.on_create, ...). Optional.
+	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
+}
+
+// Features this dealer announces.
+var features = wamp.Dict{
+	"progressive_call_results":     true,
+	"progressive_call_invocations": true,
+	"call_timeout":                 true,
+	"call_canceling":               true,
+	"caller_identification":        true,
+	"pattern_based_registration":   true,
+	"shared_registration":          true,
+	"registration_meta_api":        true,
 }

@@ -1,30 +1,39 @@
 package rpc
 
 import (
-	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-type registration struct {
-	id        wamp.ID
-	procedure wamp.URI
-	callee    *session.Session
-	created   time.Time
-}
-
-// invocation is one call in flight, known to both its caller's and its callee's peer state.
+// invocation is one call from its CALL to the last message about it. Its state is guarded by
+// its registration's mutex.
 type invocation struct {
 	id        wamp.ID // the INVOCATION request ID: unique dealer-wide
+	reg       *registration
 	caller    *session.Session
 	callerReq wamp.ID
-	callee    *session.Session
+	procedure wamp.URI // the URI called, which differs from reg.procedure for patterns
+	callee    *callee  // nil while queued
+
+	pending          *wamp.Call // the CALL while queued
+	receiveProgress  bool
+	progressiveInput bool // the caller still streams CALLs into this invocation
+	discloseCaller   bool
+	timeout          int64 // ms
+
+	callerWaits bool // the caller still expects its final answer
+	calleeOwes  bool // the callee still owes its final answer
+	killWait    bool // canceled with mode kill: the callee's answer goes to the caller
+
+	deadline  time.Time
+	heapIndex int
 }
 
-// peer is the dealer's state for one session. Only its own mutex guards it, so calls between
+// peer is the dealer's state for one session, guarded by its own mutex: calls between
 // different sessions never contend on a dealer-wide lock.
 type peer struct {
 	mu            sync.Mutex
@@ -34,42 +43,41 @@ type peer struct {
 	registrations map[wamp.ID]*registration
 }
 
-// addInvocation records an invocation the peer is to serve, unless the peer has left.
-func (p *peer) addInvocation(inv *invocation) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.gone {
-		return false
-	}
-	p.invocations[inv.id] = inv
-	return true
-}
-
 // Local is the in-process dealer.
 type Local struct {
-	log    *slog.Logger
-	strict bool
+	opts Options
 
-	procedures sync.Map // wamp.URI -> *registration, read lock-free on call
-	peers      sync.Map // *session.Session -> *peer
+	exact sync.Map // wamp.URI -> *registration for exact registrations: read lock-free on call
+	peers sync.Map // *session.Session -> *peer
 
-	mu    sync.Mutex // serializes registration changes
-	byID  map[wamp.ID]*registration
-	regID wamp.IDGen
-	invID wamp.IDGen
+	mu       sync.RWMutex // guards the pattern index, byID, and registration changes
+	patterns *uriindex.Index[*registration]
+	byID     map[wamp.ID]*registration
+	regID    wamp.IDGen
+	invID    wamp.IDGen
+	timeouts timeouts
 }
 
 // NewLocal returns an empty in-process dealer.
-func NewLocal(log *slog.Logger, strictURIs bool) *Local {
-	if log == nil {
-		log = slog.Default()
+func NewLocal(opts Options) *Local {
+	if opts.CallQueueLimit <= 0 {
+		opts.CallQueueLimit = 1024
 	}
-	return &Local{log: log, strict: strictURIs, byID: make(map[wamp.ID]*registration)}
+	d := &Local{opts: opts, patterns: uriindex.New[*registration](), byID: make(map[wamp.ID]*registration)}
+	d.timeouts.expire = d.expire
+	return d
 }
 
 // Features of this dealer.
-func (d *Local) Features() wamp.Dict {
-	return wamp.Dict{}
+func (d *Local) Features() wamp.Dict { return features }
+
+// Close releases the dealer's timer.
+func (d *Local) Close() { d.timeouts.stop() }
+
+func (d *Local) publishMeta(topic wamp.URI, args ...any) {
+	if d.opts.PublishMeta != nil {
+		d.opts.PublishMeta(topic, wamp.List(args), nil)
+	}
 }
 
 // existing returns the state of a session the dealer tracks, or nil once it has left.
@@ -83,8 +91,8 @@ func (d *Local) existing(s *session.Session) *peer {
 // peer returns the state of a live session, creating it on first use. Only the session's own
 // handlers call it, so a session that has left is never brought back.
 func (d *Local) peer(s *session.Session) *peer {
-	if p, ok := d.peers.Load(s); ok {
-		return p.(*peer)
+	if p := d.existing(s); p != nil {
+		return p
 	}
 	p, _ := d.peers.LoadOrStore(s, &peer{
 		calls:         make(map[wamp.ID]*invocation),
@@ -94,179 +102,491 @@ func (d *Local) peer(s *session.Session) *peer {
 	return p.(*peer)
 }
 
-// Register makes s the callee of a procedure.
+// lookup finds the registration a call goes to: exact first (lock-free), then patterns.
+func (d *Local) lookup(procedure wamp.URI) *registration {
+	if v, ok := d.exact.Load(procedure); ok {
+		return v.(*registration)
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if !d.patterns.Patterns() {
+		return nil
+	}
+	reg, _, match, ok := d.patterns.Best(procedure)
+	if !ok || match == wamp.MatchExact {
+		return nil
+	}
+	return reg
+}
+
+// Register adds s as a callee of a procedure pattern.
 func (d *Local) Register(s *session.Session, m *wamp.Register) {
 	match, _ := m.Options.String("match")
-	if match != "" && match != wamp.MatchExact {
-		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrOptionNotAllowed,
-			"match policy "+match+" is not supported")
+	if match == "" {
+		match = wamp.MatchExact
+	}
+	invoke, _ := m.Options.String("invoke")
+	if invoke == "" {
+		invoke = InvokeSingle
+	}
+	if !validInvokePolicy(invoke) {
+		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidArgument, "unknown invocation policy "+invoke)
 		return
 	}
-	if invoke, _ := m.Options.String("invoke"); invoke != "" && invoke != "single" {
-		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrOptionNotAllowed,
-			"invocation policy "+invoke+" is not supported")
-		return
-	}
-	if !wamp.ValidURI(m.Procedure, d.strict, false) {
+	if !wamp.ValidPattern(m.Procedure, match, d.opts.StrictURIs) || match == wamp.MatchExact && m.Procedure == "" {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "invalid procedure URI: "+string(m.Procedure))
 		return
 	}
-	p := d.peer(s)
-	d.mu.Lock()
-	if _, exists := d.procedures.Load(m.Procedure); exists {
-		d.mu.Unlock()
-		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrProcedureAlreadyExists,
-			"procedure already registered: "+string(m.Procedure))
+	if isMetaURI(m.Procedure) {
+		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
 		return
 	}
-	reg := &registration{id: d.regID.Next(), procedure: m.Procedure, callee: s, created: time.Now()}
-	d.byID[reg.id] = reg
-	d.procedures.Store(m.Procedure, reg)
+	concurrency, _ := m.Options.Int("concurrency")
+	if concurrency < 0 {
+		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidArgument, "concurrency must be positive")
+		return
+	}
+	c := &callee{session: s, concurrency: int(concurrency)}
+	c.discloseCaller, _ = m.Options.Bool("disclose_caller")
+	c.forwardTimeout, _ = m.Options.Bool("forward_timeout")
+
+	p := d.peer(s)
+	d.mu.Lock()
+	reg, _ := d.patterns.Get(m.Procedure, match)
+	created := reg == nil
+	if reg != nil {
+		reg.mu.Lock()
+		switch {
+		case reg.calleeOf(s) != nil:
+			reg.mu.Unlock()
+			d.mu.Unlock()
+			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrProcedureAlreadyExists, "this session already registered "+string(m.Procedure))
+			return
+		case reg.invoke == InvokeSingle || reg.invoke != invoke:
+			reg.mu.Unlock()
+			d.mu.Unlock()
+			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrProcedureAlreadyExists,
+				"procedure "+string(m.Procedure)+" is already registered with invocation policy "+reg.invoke)
+			return
+		}
+		reg.callees = append(reg.callees, c)
+		reg.mu.Unlock()
+	} else {
+		reg = &registration{id: d.regID.Next(), procedure: m.Procedure, match: match, invoke: invoke,
+			created: time.Now(), callees: []*callee{c}}
+		d.patterns.Put(m.Procedure, match, reg)
+		d.byID[reg.id] = reg
+		if match == wamp.MatchExact {
+			d.exact.Store(m.Procedure, reg)
+		}
+	}
 	p.mu.Lock()
 	p.registrations[reg.id] = reg
 	p.mu.Unlock()
 	d.mu.Unlock()
+
 	s.Send(&wamp.Registered{Request: m.Request, Registration: reg.id})
+	if created {
+		d.publishMeta("wamp.registration.on_create", s.ID, reg.details())
+	}
+	d.publishMeta("wamp.registration.on_register", s.ID, reg.id)
 }
 
-// Unregister removes a registration s holds.
+// Unregister removes s from a registration it holds.
 func (d *Local) Unregister(s *session.Session, m *wamp.Unregister) {
 	p := d.peer(s)
-	d.mu.Lock()
-	reg, ok := d.byID[m.Registration]
-	if ok && reg.callee == s {
-		d.dropRegistration(p, reg)
-	} else {
-		ok = false
-	}
-	d.mu.Unlock()
-	if !ok {
+	p.mu.Lock()
+	reg := p.registrations[m.Registration]
+	p.mu.Unlock()
+	if reg == nil {
 		s.SendError(wamp.TypeUnregister, m.Request, wamp.ErrNoSuchRegistration)
 		return
 	}
+	d.detach(p, s, reg)
 	s.Send(&wamp.Unregistered{Request: m.Request})
 }
 
-// dropRegistration forgets reg. Caller holds d.mu.
-func (d *Local) dropRegistration(p *peer, reg *registration) {
-	delete(d.byID, reg.id)
-	d.procedures.CompareAndDelete(reg.procedure, reg)
+// detach takes s off reg, deleting reg when it was the last callee. Calls waiting in the
+// queue of a deleted registration fail with wamp.error.canceled.
+func (d *Local) detach(p *peer, s *session.Session, reg *registration) {
+	d.mu.Lock()
+	reg.mu.Lock()
+	kept := reg.callees[:0]
+	for _, c := range reg.callees {
+		if c.session != s {
+			kept = append(kept, c)
+		}
+	}
+	clear(reg.callees[len(kept):])
+	reg.callees = kept
+	var orphans []*invocation
+	deleted := len(kept) == 0
+	if deleted {
+		reg.deleted = true
+		orphans, reg.queue = reg.queue, nil
+		d.patterns.Delete(reg.procedure, reg.match)
+		delete(d.byID, reg.id)
+		if reg.match == wamp.MatchExact {
+			d.exact.CompareAndDelete(reg.procedure, reg)
+		}
+	}
+	for _, inv := range orphans {
+		d.endForCaller(inv)
+		d.timeouts.remove(inv)
+	}
+	reg.mu.Unlock()
+	d.mu.Unlock()
 	p.mu.Lock()
 	delete(p.registrations, reg.id)
 	p.mu.Unlock()
+
+	for _, inv := range orphans {
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrCanceled, "the procedure was unregistered")
+	}
+	d.publishMeta("wamp.registration.on_unregister", s.ID, reg.id)
+	if deleted {
+		d.publishMeta("wamp.registration.on_delete", s.ID, reg.id)
+	}
 }
 
-// Call sends an INVOCATION to the procedure's callee.
+// Call routes a CALL: a continuation of a progressive call goes to its invocation, a new call
+// to a callee of the best-matching registration.
 func (d *Local) Call(s *session.Session, m *wamp.Call) {
-	v, ok := d.procedures.Load(m.Procedure)
-	if !ok {
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
-		return
-	}
-	reg := v.(*registration)
-	inv := &invocation{id: d.invID.Next(), caller: s, callerReq: m.Request, callee: reg.callee}
-	callee := d.existing(reg.callee)
-	if callee == nil || !callee.addInvocation(inv) {
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
-		return
-	}
 	caller := d.peer(s)
+	caller.mu.Lock()
+	inv := caller.calls[m.Request]
+	caller.mu.Unlock()
+	if inv != nil {
+		d.continueCall(inv, m)
+		return
+	}
+	reg := d.lookup(m.Procedure)
+	if reg == nil {
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
+		return
+	}
+	inv = &invocation{id: d.invID.Next(), reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
+		callerWaits: true, heapIndex: -1}
+	inv.receiveProgress, _ = m.Options.Bool("receive_progress")
+	inv.progressiveInput, _ = m.Options.Bool("progress")
+	inv.discloseCaller, _ = m.Options.Bool("disclose_me")
+	inv.timeout, _ = m.Options.Int("timeout")
+
+	reg.mu.Lock()
+	if reg.deleted {
+		reg.mu.Unlock()
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
+		return
+	}
+	c := reg.pick()
+	if c == nil && len(reg.queue) >= d.opts.CallQueueLimit {
+		reg.mu.Unlock()
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable, "all callees are busy and the call queue is full")
+		return
+	}
+	if inv.progressiveInput && c != nil && !c.session.HasFeature("callee", "progressive_call_invocations") {
+		reg.mu.Unlock()
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
+		return
+	}
 	caller.mu.Lock()
 	caller.calls[m.Request] = inv
 	caller.mu.Unlock()
-	reg.callee.Send(&wamp.Invocation{Request: inv.id, Registration: reg.id, Details: wamp.Dict{}, Payload: m.Payload})
-}
-
-// Cancel stops waiting for a call: the caller gets wamp.error.canceled at once and whatever
-// the callee answers later is dropped.
-func (d *Local) Cancel(s *session.Session, m *wamp.Cancel) {
-	inv := d.takeCall(d.peer(s), m.Request)
-	if inv == nil {
-		return // already answered: the caller has its one final message
-	}
-	d.forgetInvocation(inv)
-	s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "call canceled")
-}
-
-// takeCall removes and returns the caller's pending call with request ID req.
-func (d *Local) takeCall(caller *peer, req wamp.ID) *invocation {
-	caller.mu.Lock()
-	defer caller.mu.Unlock()
-	inv := caller.calls[req]
-	delete(caller.calls, req)
-	return inv
-}
-
-// takeInvocation removes and returns the callee's pending invocation with request ID req.
-func (d *Local) takeInvocation(callee *peer, req wamp.ID) *invocation {
-	callee.mu.Lock()
-	defer callee.mu.Unlock()
-	inv := callee.invocations[req]
-	delete(callee.invocations, req)
-	return inv
-}
-
-// forgetInvocation removes inv from its callee's pending set.
-func (d *Local) forgetInvocation(inv *invocation) {
-	callee := d.existing(inv.callee)
-	if callee == nil {
+	var send *wamp.Invocation
+	var target *session.Session
+	if c == nil {
+		inv.pending = m
+		reg.queue = append(reg.queue, inv)
+	} else if send, target = d.dispatch(inv, c, m); send == nil {
+		d.endForCaller(inv)
+		reg.mu.Unlock()
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "the callee left")
 		return
 	}
-	callee.mu.Lock()
-	if callee.invocations[inv.id] == inv {
-		delete(callee.invocations, inv.id)
+	if inv.timeout > 0 && (c == nil || !c.forwardTimeout) {
+		inv.deadline = time.Now().Add(time.Duration(inv.timeout) * time.Millisecond)
+		d.timeouts.add(inv)
 	}
-	callee.mu.Unlock()
+	reg.mu.Unlock()
+	if send != nil {
+		target.Send(send)
+	}
 }
 
-// finish removes inv from its caller's pending set, reporting whether the caller still waits.
-func (d *Local) finish(inv *invocation) bool {
-	caller := d.existing(inv.caller)
-	if caller == nil {
-		return false
+// dispatch assigns inv to callee c and builds its INVOCATION. Caller holds reg.mu.
+func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invocation, *session.Session) {
+	cp := d.existing(c.session)
+	if cp == nil {
+		return nil, nil // the callee is leaving; its Leave will fail this call
 	}
-	caller.mu.Lock()
-	defer caller.mu.Unlock()
-	if caller.gone || caller.calls[inv.callerReq] != inv {
-		return false
+	cp.mu.Lock()
+	if cp.gone {
+		cp.mu.Unlock()
+		return nil, nil
 	}
-	delete(caller.calls, inv.callerReq)
-	return true
+	cp.invocations[inv.id] = inv
+	cp.mu.Unlock()
+	inv.callee, inv.calleeOwes, inv.pending = c, true, nil
+	c.running++
+	details := wamp.Dict{}
+	if inv.reg.match != wamp.MatchExact {
+		details["procedure"] = string(inv.procedure)
+	}
+	if inv.receiveProgress {
+		details["receive_progress"] = true
+	}
+	if inv.progressiveInput {
+		details["progress"] = true
+	}
+	if inv.timeout > 0 && c.forwardTimeout {
+		details["timeout"] = inv.timeout
+	}
+	if inv.discloseCaller || c.discloseCaller {
+		details["caller"] = inv.caller.ID
+		details["caller_authid"] = inv.caller.AuthID
+		details["caller_authrole"] = inv.caller.AuthRole
+	}
+	return &wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}, c.session
 }
 
-// Yield passes a callee's result to the caller. A YIELD for an invocation that no longer
-// exists (canceled, caller gone) is dropped quietly.
+// continueCall forwards one more CALL of a progressive call invocation to its callee.
+func (d *Local) continueCall(inv *invocation, m *wamp.Call) {
+	reg := inv.reg
+	reg.mu.Lock()
+	if !inv.progressiveInput || inv.callee == nil || !inv.calleeOwes {
+		reg.mu.Unlock()
+		return // a continuation of a call that completed meanwhile: ignored, as the spec says
+	}
+	more, _ := m.Options.Bool("progress")
+	inv.progressiveInput = more
+	details := wamp.Dict{}
+	if more {
+		details["progress"] = true
+	}
+	target := inv.callee.session
+	reg.mu.Unlock()
+	target.Send(&wamp.Invocation{Request: inv.id, Registration: reg.id, Details: details, Payload: m.Payload})
+}
+
+// endForCaller removes inv from its caller's pending calls. Caller holds inv.reg.mu.
+func (d *Local) endForCaller(inv *invocation) {
+	if !inv.callerWaits {
+		return
+	}
+	inv.callerWaits = false
+	if cp := d.existing(inv.caller); cp != nil {
+		cp.mu.Lock()
+		if cp.calls[inv.callerReq] == inv {
+			delete(cp.calls, inv.callerReq)
+		}
+		cp.mu.Unlock()
+	}
+}
+
+// endForCallee removes inv from its callee's pending invocations, frees the callee's slot and
+// dispatches the next queued call. It returns that call's INVOCATION, to send once the lock
+// is released. Caller holds inv.reg.mu.
+func (d *Local) endForCallee(inv *invocation) (*wamp.Invocation, *session.Session) {
+	if !inv.calleeOwes {
+		return nil, nil
+	}
+	inv.calleeOwes = false
+	if cp := d.existing(inv.callee.session); cp != nil {
+		cp.mu.Lock()
+		delete(cp.invocations, inv.id)
+		cp.mu.Unlock()
+	}
+	inv.callee.running--
+	return d.dequeue(inv.reg)
+}
+
+// dequeue dispatches the oldest queued call to a callee with room. Caller holds reg.mu.
+func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) {
+	for len(reg.queue) > 0 {
+		c := reg.pick()
+		if c == nil {
+			return nil, nil
+		}
+		next := reg.queue[0]
+		reg.queue[0] = nil
+		reg.queue = reg.queue[1:]
+		if send, target := d.dispatch(next, c, next.pending); send != nil {
+			return send, target
+		}
+	}
+	return nil, nil
+}
+
+// takeInvocation finds the invocation a callee's YIELD or ERROR answers.
+func (d *Local) takeInvocation(s *session.Session, req wamp.ID) *invocation {
+	cp := d.existing(s)
+	if cp == nil {
+		return nil
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return cp.invocations[req]
+}
+
+// Yield passes a callee's result (progressive or final) to the caller. A YIELD for an
+// invocation that no longer exists or whose caller stopped waiting is dropped quietly.
 func (d *Local) Yield(s *session.Session, m *wamp.Yield) {
-	inv := d.takeInvocation(d.peer(s), m.Request)
-	if inv == nil || !d.finish(inv) {
+	inv := d.takeInvocation(s, m.Request)
+	if inv == nil {
 		return
 	}
-	inv.caller.Send(&wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload})
+	progress, _ := m.Options.Bool("progress")
+	reg := inv.reg
+	reg.mu.Lock()
+	if !inv.calleeOwes || inv.callee.session != s {
+		reg.mu.Unlock()
+		return
+	}
+	if progress {
+		// Autobahn callees send progress without announcing call canceling; it is forwarded
+		// whenever the caller asked for progressive results.
+		deliver := inv.callerWaits && inv.receiveProgress
+		reg.mu.Unlock()
+		if deliver {
+			inv.caller.Send(&wamp.Result{Request: inv.callerReq, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
+		}
+		return
+	}
+	deliver := inv.callerWaits
+	d.endForCaller(inv)
+	next, target := d.endForCallee(inv)
+	d.timeouts.remove(inv)
+	reg.mu.Unlock()
+	if deliver {
+		inv.caller.Send(&wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload})
+	}
+	if next != nil {
+		target.Send(next)
+	}
 }
 
 // Error passes a callee's error for an invocation to the caller.
 func (d *Local) Error(s *session.Session, m *wamp.Error) {
-	inv := d.takeInvocation(d.peer(s), m.Request)
-	if inv == nil || !d.finish(inv) {
+	inv := d.takeInvocation(s, m.Request)
+	if inv == nil {
 		return
 	}
-	details := m.Details
-	if details == nil {
-		details = wamp.Dict{}
+	reg := inv.reg
+	reg.mu.Lock()
+	if !inv.calleeOwes || inv.callee.session != s {
+		reg.mu.Unlock()
+		return
 	}
-	inv.caller.Send(&wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: details,
-		Error: m.Error, Payload: m.Payload})
+	deliver := inv.callerWaits
+	d.endForCaller(inv)
+	next, target := d.endForCallee(inv)
+	d.timeouts.remove(inv)
+	reg.mu.Unlock()
+	if deliver {
+		details := m.Details
+		if details == nil {
+			details = wamp.Dict{}
+		}
+		inv.caller.Send(&wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: details,
+			Error: m.Error, Payload: m.Payload})
+	}
+	if next != nil {
+		target.Send(next)
+	}
 }
 
-// Leave drops the session's registrations, fails the calls it was serving and forgets the
-// calls it was waiting for.
+// Cancel modes.
+const (
+	CancelSkip       = "skip"
+	CancelKill       = "kill"
+	CancelKillNoWait = "killnowait"
+)
+
+// Cancel cancels a pending call as its mode says; the caller always gets exactly one final
+// answer. Without call canceling on the callee's side every mode behaves as skip.
+func (d *Local) Cancel(s *session.Session, m *wamp.Cancel) {
+	mode, _ := m.Options.String("mode")
+	if mode == "" {
+		mode = CancelKillNoWait
+	}
+	if mode != CancelSkip && mode != CancelKill && mode != CancelKillNoWait {
+		s.SendError(wamp.TypeCancel, m.Request, wamp.ErrInvalidArgument, "unknown cancel mode "+mode)
+		return
+	}
+	cp := d.peer(s)
+	cp.mu.Lock()
+	inv := cp.calls[m.Request]
+	cp.mu.Unlock()
+	if inv == nil {
+		return // already answered: the caller has its one final message
+	}
+	d.abandon(inv, mode, wamp.ErrCanceled, "call canceled")
+}
+
+// expire ends a call whose timeout passed: the caller gets wamp.error.timeout, the callee an
+// INTERRUPT.
+func (d *Local) expire(inv *invocation) {
+	d.abandon(inv, CancelKillNoWait, wamp.ErrTimeout, "call timed out")
+}
+
+// abandon stops a call on the caller's behalf (cancel or timeout).
+func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message string) {
+	reg := inv.reg
+	reg.mu.Lock()
+	if !inv.callerWaits || inv.killWait {
+		reg.mu.Unlock()
+		return
+	}
+	d.timeouts.remove(inv)
+	if inv.callee == nil {
+		// Still queued: it never reached a callee.
+		reg.queue = removeInvocation(reg.queue, inv)
+		d.endForCaller(inv)
+		reg.mu.Unlock()
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+		return
+	}
+	interruptible := inv.calleeOwes && inv.callee.session.HasFeature("callee", "call_canceling")
+	if !interruptible {
+		mode = CancelSkip
+	}
+	target := inv.callee.session
+	if mode == CancelKill {
+		inv.killWait = true // the callee's answer will be the caller's answer
+		reg.mu.Unlock()
+		target.Send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": mode, "reason": string(reason)}})
+		return
+	}
+	d.endForCaller(inv)
+	reg.mu.Unlock()
+	inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+	if mode == CancelKillNoWait {
+		target.Send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": mode, "reason": string(reason)}})
+	}
+}
+
+func removeInvocation(q []*invocation, inv *invocation) []*invocation {
+	for i, x := range q {
+		if x == inv {
+			copy(q[i:], q[i+1:])
+			q[len(q)-1] = nil
+			return q[:len(q)-1]
+		}
+	}
+	return q
+}
+
+// Leave detaches a session: its registrations go, callers it was serving get
+// wamp.error.canceled, and calls it was waiting for are interrupted (killnowait) or dropped
+// from the queue.
 func (d *Local) Leave(s *session.Session) {
-	v, ok := d.peers.LoadAndDelete(s)
+	v, ok := d.peers.Load(s)
 	if !ok {
 		return
 	}
 	p := v.(*peer)
-	d.mu.Lock()
+	// Detach first: once off its registrations, the session is never picked for a new call,
+	// so every invocation it got is in p.invocations below.
 	p.mu.Lock()
 	regs := make([]*registration, 0, len(p.registrations))
 	for _, reg := range p.registrations {
@@ -274,35 +594,98 @@ func (d *Local) Leave(s *session.Session) {
 	}
 	p.mu.Unlock()
 	for _, reg := range regs {
-		d.dropRegistration(p, reg)
+		d.detach(p, s, reg)
 	}
-	d.mu.Unlock()
-
 	p.mu.Lock()
 	p.gone = true
-	serving, waiting := p.invocations, p.calls
-	p.invocations, p.calls = nil, nil
+	serving := make([]*invocation, 0, len(p.invocations))
+	for _, inv := range p.invocations {
+		serving = append(serving, inv)
+	}
+	waiting := make([]*invocation, 0, len(p.calls))
+	for _, inv := range p.calls {
+		waiting = append(waiting, inv)
+	}
 	p.mu.Unlock()
 	for _, inv := range serving {
-		if d.finish(inv) {
-			inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrCanceled, "callee left before answering")
-		}
+		d.calleeGone(inv)
 	}
 	for _, inv := range waiting {
-		d.forgetInvocation(inv)
+		d.callerGone(inv)
+	}
+	d.peers.Delete(s)
+}
+
+// calleeGone fails a call whose callee left.
+func (d *Local) calleeGone(inv *invocation) {
+	reg := inv.reg
+	reg.mu.Lock()
+	deliver := inv.callerWaits
+	d.endForCaller(inv)
+	next, target := d.endForCallee(inv)
+	d.timeouts.remove(inv)
+	reg.mu.Unlock()
+	if deliver {
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrCanceled, "callee left before answering")
+	}
+	if next != nil {
+		target.Send(next)
 	}
 }
 
-// Pending reports how many calls the dealer holds in flight and how many sessions it tracks:
-// for tests proving that nothing is left behind.
-func (d *Local) Pending() (calls, peers int) {
+// callerGone forgets a call whose caller left, interrupting its callee when it can.
+func (d *Local) callerGone(inv *invocation) {
+	reg := inv.reg
+	reg.mu.Lock()
+	inv.callerWaits = false
+	d.timeouts.remove(inv)
+	if inv.callee == nil {
+		reg.queue = removeInvocation(reg.queue, inv)
+		reg.mu.Unlock()
+		return
+	}
+	var interrupt *session.Session
+	if inv.calleeOwes && inv.callee.session.HasFeature("callee", "call_canceling") {
+		interrupt = inv.callee.session
+	}
+	reg.mu.Unlock()
+	if interrupt != nil {
+		interrupt.Send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": CancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
+	}
+}
+
+// Stats counts what the dealer holds: for tests proving that nothing is left behind.
+type Stats struct {
+	Calls         int // calls whose caller still waits
+	Invocations   int // invocations whose callee still owes an answer
+	Queued        int // calls waiting for a callee with room
+	Timeouts      int // scheduled deadlines
+	Peers         int // sessions with dealer state
+	Registrations int
+}
+
+// Stats reports what the dealer holds now.
+func (d *Local) Stats() Stats {
+	var st Stats
 	d.peers.Range(func(_, v any) bool {
 		p := v.(*peer)
 		p.mu.Lock()
-		calls += len(p.calls)
+		st.Calls += len(p.calls)
+		st.Invocations += len(p.invocations)
 		p.mu.Unlock()
-		peers++
+		st.Peers++
 		return true
 	})
-	return calls, peers
+	d.mu.RLock()
+	st.Registrations = len(d.byID)
+	for _, reg := range d.byID {
+		reg.mu.Lock()
+		st.Queued += len(reg.queue)
+		reg.mu.Unlock()
+	}
+	d.mu.RUnlock()
+	st.Timeouts = d.timeouts.Len()
+	return st
 }
+
+func isMetaURI(u wamp.URI) bool { return len(u) >= 5 && u[:5] == "wamp." }

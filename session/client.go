@@ -35,52 +35,6 @@ type ClientOptions struct {
 // ErrClosed is returned by requests on a client whose session has ended.
 var ErrClosed = errors.New("session closed")
 
-// Event is one event delivered to a subscription handler.
-type Event struct {
-	Subscription wamp.ID
-	Publication  wamp.ID
-	Args         wamp.List
-	Kwargs       wamp.Dict
-	Details      wamp.Dict
-}
-
-// EventHandler receives the events of a subscription, in order, one at a time.
-type EventHandler func(e *Event)
-
-// Invocation is one call of a registered procedure.
-type Invocation struct {
-	Registration wamp.ID
-	Args         wamp.List
-	Kwargs       wamp.Dict
-	Details      wamp.Dict
-}
-
-// Result is what a procedure returns and what Call gets back.
-type Result struct {
-	Args    wamp.List
-	Kwargs  wamp.Dict
-	Details wamp.Dict
-}
-
-// ProcedureHandler implements a registered procedure. Return a *wamp.ApplicationError to fail
-// the call with a URI and payload; any other error becomes wamp.error.runtime_error.
-// Each invocation runs on its own goroutine; ctx ends when the client closes.
-type ProcedureHandler func(ctx context.Context, inv *Invocation) (*Result, error)
-
-// Subscription is an active subscription.
-type Subscription struct {
-	ID      wamp.ID
-	Topic   wamp.URI
-	handler EventHandler
-}
-
-// Registration is an active registration.
-type Registration struct {
-	ID        wamp.ID
-	Procedure wamp.URI
-	handler   ProcedureHandler
-}
-
 // Client is a WAMP session seen from the peer's side: it publishes, subscribes, calls and
 // registers. Its methods are safe for concurrent use.
 type Client struct {
@@ -91,14 +45,16 @@ type Client struct {
 	log     *slog.Logger
 	reqIDs  wamp.IDGen
 
-	mu            sync.Mutex
-	pending       map[wamp.ID]chan wamp.Message
-	subscriptions map[wamp.ID][]*Subscription
-	registrations map[wamp.ID]*Registration
-	leaving       bool  // Close said GOODBYE
-	closed        bool  // the session has ended
-	closeErr      error // why the session ended
-	endReason     error // why the router ended it, recorded until the connection closes
+	mu             sync.Mutex
+	pending        map[wamp.ID]*pendingRequest
+	running        map[wamp.ID]*running // invocations being served
+	lastInvocation wamp.ID              // highest INVOCATION request ID seen
+	subscriptions  map[wamp.ID][]*Subscription
+	registrations  map[wamp.ID]*Registration
+	leaving        bool  // Close said GOODBYE
+	closed         bool  // the session has ended
+	closeErr       error // why the session ended
+	endReason      error // why the router ended it, recorded until the connection closes
 
 	events     chan func()
 	ctx        context.Context // canceled when the session ends; procedure handlers get it
@@ -119,6 +75,18 @@ var clientHandlers = func() *Dispatch[*Client] {
 	On(d, (*Client).onAbort)
 	return d
 }()
+
+// clientRoles are the roles and features the Go client announces in HELLO.
+var clientRoles = wamp.Dict{
+	"publisher": wamp.Dict{"features": wamp.Dict{"publisher_exclusion": true, "publisher_identification": true,
+		"subscriber_blackwhite_listing": true}},
+	"subscriber": wamp.Dict{"features": wamp.Dict{"pattern_based_subscription": true, "publisher_identification": true}},
+	"caller": wamp.Dict{"features": wamp.Dict{"progressive_call_results": true, "progressive_call_invocations": true,
+		"call_canceling": true, "call_timeout": true, "caller_identification": true}},
+	"callee": wamp.Dict{"features": wamp.Dict{"progressive_call_results": true, "progressive_call_invocations": true,
+		"call_canceling": true, "caller_identification": true, "pattern_based_registration": true,
+		"shared_registration": true}},
+}
 
 // Dial connects to a router at url (ws:// or wss://) and joins realm.
 func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (*Client, error) {
@@ -141,7 +109,8 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	}
 	conn.SetBinary(codec.Binary())
 	c := &Client{conn: conn, codec: codec, log: opts.Logger,
-		pending:       make(map[wamp.ID]chan wamp.Message),
+		pending:       make(map[wamp.ID]*pendingRequest),
+		running:       make(map[wamp.ID]*running),
 		subscriptions: make(map[wamp.ID][]*Subscription),
 		registrations: make(map[wamp.ID]*Registration),
 		events:        make(chan func(), opts.EventQueue),
@@ -167,12 +136,7 @@ func (c *Client) join(ctx context.Context, realm wamp.URI, opts ClientOptions) e
 	for k, v := range opts.HelloDetails {
 		details[k] = v
 	}
-	details["roles"] = wamp.Dict{
-		"publisher":  wamp.Dict{"features": wamp.Dict{"publisher_exclusion": true}},
-		"subscriber": wamp.Dict{"features": wamp.Dict{}},
-		"caller":     wamp.Dict{"features": wamp.Dict{}},
-		"callee":     wamp.Dict{"features": wamp.Dict{}},
-	}
+	details["roles"] = clientRoles
 	details["agent"] = "pawl-go-client/0.1"
 	if opts.AuthID != "" {
 		details["authid"] = opts.AuthID
@@ -246,22 +210,43 @@ func (c *Client) send(m wamp.Message) error {
 	return nil
 }
 
+// pendingRequest is a request waiting for the router's answer. progress, when set, receives
+// progressive results before the final one.
+type pendingRequest struct {
+	ch       chan wamp.Message
+	progress func(wamp.Message)
+}
+
 // request sends m (whose request ID is req) and waits for the router's answer.
-func (c *Client) request(ctx context.Context, req wamp.ID, m wamp.Message) (wamp.Message, error) {
-	ch := make(chan wamp.Message, 1)
+func (c *Client) request(ctx context.Context, req wamp.ID, m wamp.Message, progress func(wamp.Message)) (wamp.Message, error) {
+	p, err := c.start(req, m, progress)
+	if err != nil {
+		return nil, err
+	}
+	return c.wait(ctx, req, p)
+}
+
+// start records a pending request and sends m.
+func (c *Client) start(req wamp.ID, m wamp.Message, progress func(wamp.Message)) (*pendingRequest, error) {
+	p := &pendingRequest{ch: make(chan wamp.Message, 1), progress: progress}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return nil, c.closedErr()
 	}
-	c.pending[req] = ch
+	c.pending[req] = p
 	c.mu.Unlock()
 	if err := c.send(m); err != nil {
 		c.forget(req)
 		return nil, err
 	}
+	return p, nil
+}
+
+// wait waits for a started request's final answer; an ERROR becomes an ApplicationError.
+func (c *Client) wait(ctx context.Context, req wamp.ID, p *pendingRequest) (wamp.Message, error) {
 	select {
-	case reply, ok := <-ch:
+	case reply, ok := <-p.ch:
 		if !ok {
 			return nil, c.closedErr()
 		}
@@ -297,147 +282,6 @@ func errorFrom(e *wamp.Error) error {
 		return fmt.Errorf("%s (undecodable payload: %w)", e.Error, err)
 	}
 	return &wamp.ApplicationError{URI: e.Error, Args: args, Kwargs: kwargs, Details: e.Details}
-}
-
-// Subscribe subscribes to topic; handler receives its events in order. options may be nil.
-func (c *Client) Subscribe(ctx context.Context, topic wamp.URI, handler EventHandler, options wamp.Dict) (*Subscription, error) {
-	if options == nil {
-		options = wamp.Dict{}
-	}
-	req := c.reqIDs.Next()
-	reply, err := c.request(ctx, req, &wamp.Subscribe{Request: req, Options: options, Topic: topic})
-	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
-	}
-	ack, ok := reply.(*wamp.Subscribed)
-	if !ok {
-		return nil, fmt.Errorf("subscribe %s: unexpected %s", topic, reply.Type())
-	}
-	sub := &Subscription{ID: ack.Subscription, Topic: topic, handler: handler}
-	c.mu.Lock()
-	c.subscriptions[sub.ID] = append(c.subscriptions[sub.ID], sub)
-	c.mu.Unlock()
-	return sub, nil
-}
-
-// Unsubscribe ends a subscription. The router is told when the last local handler of the
-// subscription goes.
-func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
-	c.mu.Lock()
-	list := c.subscriptions[sub.ID]
-	rest := list[:0:0]
-	for _, x := range list {
-		if x != sub {
-			rest = append(rest, x)
-		}
-	}
-	if len(rest) > 0 {
-		c.subscriptions[sub.ID] = rest
-	} else {
-		delete(c.subscriptions, sub.ID)
-	}
-	c.mu.Unlock()
-	if len(rest) > 0 {
-		return nil
-	}
-	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unsubscribe{Request: req, Subscription: sub.ID}); err != nil {
-		return fmt.Errorf("unsubscribe %s: %w", sub.Topic, err)
-	}
-	return nil
-}
-
-// Publish publishes an event. With options {"acknowledge": true} it waits for the router's
-// confirmation and reports its error; otherwise it returns once the event is queued.
-func (c *Client) Publish(ctx context.Context, topic wamp.URI, options wamp.Dict, args wamp.List, kwargs wamp.Dict) error {
-	if options == nil {
-		options = wamp.Dict{}
-	}
-	req := c.reqIDs.Next()
-	m := &wamp.Publish{Request: req, Options: options, Topic: topic, Payload: wamp.Payload{Args: args, Kwargs: kwargs}}
-	if ack, _ := options.Bool("acknowledge"); !ack {
-		if err := c.send(m); err != nil {
-			return fmt.Errorf("publish %s: %w", topic, err)
-		}
-		return nil
-	}
-	if _, err := c.request(ctx, req, m); err != nil {
-		return fmt.Errorf("publish %s: %w", topic, err)
-	}
-	return nil
-}
-
-// Register makes handler the implementation of procedure. options may be nil.
-func (c *Client) Register(ctx context.Context, procedure wamp.URI, handler ProcedureHandler, options wamp.Dict) (*Registration, error) {
-	if options == nil {
-		options = wamp.Dict{}
-	}
-	req := c.reqIDs.Next()
-	reply, err := c.request(ctx, req, &wamp.Register{Request: req, Options: options, Procedure: procedure})
-	if err != nil {
-		return nil, fmt.Errorf("register %s: %w", procedure, err)
-	}
-	ack, ok := reply.(*wamp.Registered)
-	if !ok {
-		return nil, fmt.Errorf("register %s: unexpected %s", procedure, reply.Type())
-	}
-	reg := &Registration{ID: ack.Registration, Procedure: procedure, handler: handler}
-	c.mu.Lock()
-	c.registrations[reg.ID] = reg
-	c.mu.Unlock()
-	return reg, nil
-}
-
-// Unregister removes a registration.
-func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
-	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unregister{Request: req, Registration: reg.ID}); err != nil {
-		return fmt.Errorf("unregister %s: %w", reg.Procedure, err)
-	}
-	c.mu.Lock()
-	delete(c.registrations, reg.ID)
-	c.mu.Unlock()
-	return nil
-}
-
-// Call calls a procedure and waits for its result. A failed call returns a
-// *wamp.ApplicationError carrying the error URI and payload. When ctx ends first, Call
-// returns ctx.Err() and a late result is dropped.
-func (c *Client) Call(ctx context.Context, procedure wamp.URI, options wamp.Dict, args wamp.List, kwargs wamp.Dict) (*Result, error) {
-	if options == nil {
-		options = wamp.Dict{}
-	}
-	if deadline, ok := ctx.Deadline(); ok {
-		if _, set := options["timeout"]; !set {
-			if ms := time.Until(deadline).Milliseconds(); ms > 0 {
-				options = withKey(options, "timeout", ms)
-			}
-		}
-	}
-	req := c.reqIDs.Next()
-	reply, err := c.request(ctx, req, &wamp.Call{Request: req, Options: options, Procedure: procedure,
-		Payload: wamp.Payload{Args: args, Kwargs: kwargs}})
-	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", procedure, err)
-	}
-	res, ok := reply.(*wamp.Result)
-	if !ok {
-		return nil, fmt.Errorf("call %s: unexpected %s", procedure, reply.Type())
-	}
-	a, kw, err := res.Payload.Values()
-	if err != nil {
-		return nil, fmt.Errorf("call %s: result: %w", procedure, err)
-	}
-	return &Result{Args: a, Kwargs: kw, Details: res.Details}, nil
-}
-
-func withKey(d wamp.Dict, k string, v any) wamp.Dict {
-	out := make(wamp.Dict, len(d)+1)
-	for key, val := range d {
-		out[key] = val
-	}
-	out[k] = v
-	return out
 }
 
 // Close leaves the realm with GOODBYE and closes the connection, waiting for the router's
@@ -529,100 +373,23 @@ func (c *Client) deliverReply(m wamp.Message) bool {
 		return false
 	}
 	c.mu.Lock()
-	ch, ok := c.pending[req]
-	delete(c.pending, req)
+	p, ok := c.pending[req]
+	progress := false
+	if r, isResult := m.(*wamp.Result); isResult && ok && p.progress != nil {
+		progress, _ = r.Details.Bool("progress")
+	}
+	if !progress {
+		delete(c.pending, req)
+	}
 	c.mu.Unlock()
-	if ok {
-		ch <- m
+	switch {
+	case !ok:
+	case progress:
+		p.progress(m)
+	default:
+		p.ch <- m
 	}
 	return true
-}
-
-func (c *Client) onEvent(m *wamp.Event) {
-	c.mu.Lock()
-	subs := c.subscriptions[m.Subscription]
-	c.mu.Unlock()
-	if len(subs) == 0 {
-		return // unsubscribed meanwhile
-	}
-	args, kwargs, err := m.Payload.Values()
-	if err != nil {
-		c.log.Warn("event with undecodable payload dropped", "subscription", m.Subscription, "err", err)
-		return
-	}
-	ev := &Event{Subscription: m.Subscription, Publication: m.Publication, Args: args, Kwargs: kwargs, Details: m.Details}
-	c.events <- func() {
-		for _, s := range subs {
-			s.handler(ev)
-		}
-	}
-}
-
-func (c *Client) eventLoop() {
-	defer close(c.eventsDone)
-	for f := range c.events {
-		f()
-	}
-}
-
-func (c *Client) onInvocation(m *wamp.Invocation) {
-	c.mu.Lock()
-	reg := c.registrations[m.Registration]
-	c.mu.Unlock()
-	if reg == nil {
-		c.send(&wamp.Error{RequestType: wamp.TypeInvocation, Request: m.Request, Details: wamp.Dict{},
-			Error: wamp.ErrNoSuchRegistration})
-		return
-	}
-	args, kwargs, err := m.Payload.Values()
-	if err != nil {
-		c.send(&wamp.Error{RequestType: wamp.TypeInvocation, Request: m.Request, Details: wamp.Dict{},
-			Error: wamp.ErrInvalidArgument, Payload: wamp.WithArgs(err.Error())})
-		return
-	}
-	inv := &Invocation{Registration: m.Registration, Args: args, Kwargs: kwargs, Details: m.Details}
-	go c.invoke(reg, m.Request, inv)
-}
-
-// invoke runs a procedure and sends its YIELD or ERROR. A panic in the handler becomes an
-// error for the caller instead of taking the client down.
-func (c *Client) invoke(reg *Registration, req wamp.ID, inv *Invocation) {
-	var (
-		res *Result
-		err error
-	)
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("procedure panicked: %v", p)
-			}
-		}()
-		res, err = reg.handler(c.ctx, inv)
-	}()
-	if err != nil {
-		var appErr *wamp.ApplicationError
-		if !errors.As(err, &appErr) {
-			appErr = &wamp.ApplicationError{URI: wamp.ErrRuntimeError, Args: wamp.List{err.Error()}}
-		}
-		details := appErr.Details
-		if details == nil {
-			details = wamp.Dict{}
-		}
-		c.send(&wamp.Error{RequestType: wamp.TypeInvocation, Request: req, Details: details, Error: appErr.URI,
-			Payload: wamp.Payload{Args: appErr.Args, Kwargs: appErr.Kwargs}})
-		return
-	}
-	if res == nil {
-		res = &Result{}
-	}
-	if err := c.send(&wamp.Yield{Request: req, Options: wamp.Dict{}, Payload: wamp.Payload{Args: res.Args, Kwargs: res.Kwargs}}); err != nil {
-		c.log.Warn("result not sent", "procedure", reg.Procedure, "err", err)
-	}
-}
-
-func (c *Client) onInterrupt(m *wamp.Interrupt) {
-	// Interrupting a running invocation arrives with call canceling (a later feature); the
-	// handler runs to completion and its late YIELD is dropped by the router.
 }
 
 func (c *Client) onGoodbye(m *wamp.Goodbye) {
@@ -650,10 +417,15 @@ func (c *Client) shutdown(connErr error) {
 		c.closeErr = connErr
 	}
 	pending := c.pending
-	c.pending = map[wamp.ID]chan wamp.Message{}
+	c.pending = map[wamp.ID]*pendingRequest{}
+	serving := c.running
+	c.running = map[wamp.ID]*running{}
 	c.mu.Unlock()
-	for _, ch := range pending {
-		close(ch)
+	for _, p := range pending {
+		close(p.ch)
+	}
+	for _, r := range serving {
+		r.cancel()
 	}
 	c.cancel()
 	close(c.events)

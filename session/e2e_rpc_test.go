@@ -108,7 +108,8 @@ func pendingCalls(t *testing.T, r *routertest.Router) (calls, peers int) {
 	if !ok {
 		t.Fatalf("dealer is %T", r.Realm.Dealer())
 	}
-	return d.Pending()
+	st := d.Stats()
+	return st.Calls + st.Invocations + st.Queued + st.Timeouts, st.Peers
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -174,8 +175,9 @@ func TestCallerLeavesMidCall(t *testing.T) {
 	go caller.Call(ctxT(t), "com.example.wait", nil, nil, nil)
 	<-started
 	caller.Close()
-	waitFor(t, "dealer to forget the caller", func() bool { calls, peers := pendingCalls(t, r); return calls == 0 && peers == 1 })
+	waitFor(t, "dealer to forget the caller", func() bool { _, peers := pendingCalls(t, r); return peers == 1 })
 	close(release)
+	waitFor(t, "the late answer to clear the invocation", func() bool { calls, _ := pendingCalls(t, r); return calls == 0 })
 	// The callee still works after its answer went nowhere.
 	other := join(t, r, "json")
 	if _, err := other.Call(ctxT(t), "com.example.missing", nil, nil, nil); appError(t, err).URI != wamp.ErrNoSuchProcedure {
@@ -196,12 +198,12 @@ func TestCallContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
 	_, err = caller.Call(ctx, "com.example.block", nil, nil, nil)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("got %v, want deadline exceeded", err)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
 	}
 	if time.Since(start) > 3*time.Second {
 		t.Errorf("Call took %v after its deadline", time.Since(start))
