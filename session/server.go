@@ -87,13 +87,17 @@ func (srv *Server) ServeConn(c *transport.Conn) {
 	}
 	defer srv.untrack(s)
 
-	realm := srv.handshake(s)
-	if realm == nil {
-		srv.drain(s)
-		return
+	if realm := srv.handshake(s); realm != nil {
+		goodbye := srv.serveEstablished(s, realm.Handlers())
+		// Leave before answering GOODBYE: once the peer has the answer, nothing of the
+		// session (registrations, subscriptions) may still be routed to.
+		realm.Leave(s)
+		if goodbye != nil {
+			s.Send(goodbye)
+			s.conn.Close(transport.CloseNormal, "")
+		}
 	}
-	defer realm.Leave(s)
-	srv.serveEstablished(s, realm.Handlers())
+	srv.drain(s)
 }
 
 // handshake waits for HELLO and answers WELCOME or ABORT.
@@ -147,11 +151,13 @@ func (srv *Server) handshake(s *Session) Realm {
 	return realm
 }
 
-func (srv *Server) serveEstablished(s *Session, handlers *Handlers) {
+// serveEstablished dispatches an established session's messages until it ends. It returns the
+// GOODBYE to answer a peer that said GOODBYE first, to be sent once the session has left.
+func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye {
 	for {
 		data, err := s.conn.Read()
 		if err != nil {
-			return
+			return nil
 		}
 		m, err := s.Codec.Decode(data)
 		if err == nil {
@@ -159,29 +165,21 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) {
 		}
 		if err != nil {
 			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
-			srv.drain(s)
-			return
+			return nil
 		}
 		switch m := m.(type) {
 		case *wamp.Goodbye:
-			if s.state.Load() == stateClosing {
+			if s.state.Swap(stateClosed) == stateClosing {
 				// The peer answered our GOODBYE.
-				s.state.Store(stateClosed)
 				s.conn.Close(transport.CloseNormal, "")
-				srv.drain(s)
-				return
+				return nil
 			}
-			s.state.Store(stateClosed)
-			s.Send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
-			s.conn.Close(transport.CloseNormal, "")
-			srv.drain(s)
-			return
+			return &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
 		case *wamp.Abort:
 			srv.log.Debug("peer aborted", "session", s.ID, "reason", m.Reason)
 			s.state.Store(stateClosed)
 			s.conn.Close(transport.CloseNormal, "")
-			srv.drain(s)
-			return
+			return nil
 		}
 		if s.state.Load() != stateEstablished {
 			// Closing: everything but GOODBYE is ignored, as the spec says.
@@ -190,8 +188,7 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) {
 		h, ok := handlers.Lookup(m.Type())
 		if !ok {
 			srv.violation(s, fmt.Sprintf("unexpected %s message for an established session", m.Type()))
-			srv.drain(s)
-			return
+			return nil
 		}
 		h(s, m)
 	}
