@@ -410,11 +410,29 @@ func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) 
 		next := reg.queue[0]
 		reg.queue[0] = nil
 		reg.queue = reg.queue[1:]
+		if !d.callerPresent(next) {
+			continue // its caller is leaving; its Leave forgets the call
+		}
 		if send, target := d.dispatch(next, c, next.pending); send != nil {
 			return send, target
 		}
 	}
 	return nil, nil
+}
+
+// callerPresent reports whether inv's caller still waits and has not started leaving.
+// Caller holds inv.reg.mu.
+func (d *Local) callerPresent(inv *invocation) bool {
+	if !inv.callerWaits {
+		return false
+	}
+	cp := d.existing(inv.caller)
+	if cp == nil {
+		return false
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return !cp.gone
 }
 
 // takeInvocation finds the invocation a callee's YIELD or ERROR answers.

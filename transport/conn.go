@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -62,14 +63,20 @@ type Conn struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 
+	server  bool     // frames are written raw (unmasked) by the writer, not through gorilla
+	pong    []byte   // a pong to send, answering the peer's ping
+	headers []byte   // scratch for frame headers, used by the writer only
+	iov     [][]byte // scratch for writev, used by the writer only
+
 	// peerClose is the close code and text the peer sent, when it sent one.
 	peerCloseCode int
 	peerCloseText string
 }
 
-func newConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
+func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Conn {
 	c := &Conn{
 		ws:          ws,
+		server:      server,
 		opts:        opts,
 		subprotocol: ws.Subprotocol(),
 		request:     r,
@@ -82,6 +89,19 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
 	if opts.PingInterval > 0 {
 		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
 		c.extendReadDeadline()
+	}
+	if server {
+		// Gorilla would write the pong itself, racing with the writer's raw frames: queue it.
+		ws.SetPingHandler(func(data string) error {
+			c.mu.Lock()
+			c.pong = []byte(data)
+			c.mu.Unlock()
+			c.signal()
+			if opts.PingInterval > 0 {
+				c.extendReadDeadline()
+			}
+			return nil
+		})
 	}
 	ws.SetCloseHandler(func(code int, text string) error {
 		c.mu.Lock()
@@ -247,7 +267,7 @@ func (c *Conn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-ping:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+			if err := c.writeControl(websocket.PingMessage, nil); err != nil {
 				return
 			}
 			continue
@@ -257,7 +277,12 @@ func (c *Conn) writeLoop() {
 			c.closing = true
 			c.mu.Unlock()
 		}
-		frames, binary, closing, code, text := c.take()
+		frames, pong, binary, closing, code, text := c.take()
+		if pong != nil {
+			if err := c.writeControl(websocket.PongMessage, pong); err != nil {
+				return
+			}
+		}
 		if err := c.writeFrames(frames, binary); err != nil {
 			// The socket is broken; closing it makes the owner's Read fail.
 			return
@@ -265,8 +290,7 @@ func (c *Conn) writeLoop() {
 		c.recycle(frames)
 		if closing {
 			// More may have been queued before closing was set; take() returned it all.
-			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text),
-				time.Now().Add(c.opts.WriteTimeout))
+			c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
 			select {
 			case <-c.readDone:
 			case <-time.After(closeGrace):
@@ -277,17 +301,18 @@ func (c *Conn) writeLoop() {
 }
 
 // take removes everything queued, swapping in the spare slice so the queue's memory is reused.
-func (c *Conn) take() (frames [][]byte, binary, closing bool, code int, text string) {
+func (c *Conn) take() (frames [][]byte, pong []byte, binary, closing bool, code int, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	frames = c.queue
 	c.queue, c.spare = c.spare[:0], nil
 	c.queued = 0
+	pong, c.pong = c.pong, nil
 	select {
 	case c.space <- struct{}{}:
 	default:
 	}
-	return frames, c.binary, c.closing, c.closeCode, c.closeText
+	return frames, pong, c.binary, c.closing, c.closeCode, c.closeText
 }
 
 func (c *Conn) recycle(frames [][]byte) {
@@ -299,16 +324,77 @@ func (c *Conn) recycle(frames [][]byte) {
 	c.mu.Unlock()
 }
 
+// writeFrames writes queued messages. On the server side it writes the WebSocket frames
+// itself: every queued frame goes out in one writev, and a frame shared by many recipients
+// is never copied. Client frames must be masked (a copy per frame), so clients use gorilla.
 func (c *Conn) writeFrames(frames [][]byte, binary bool) error {
-	kind := websocket.TextMessage
-	if binary {
-		kind = websocket.BinaryMessage
+	if len(frames) == 0 {
+		return nil
 	}
-	for _, f := range frames {
-		c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-		if err := c.ws.WriteMessage(kind, f); err != nil {
-			return fmt.Errorf("write: %w", err)
+	opcode := byte(websocket.TextMessage)
+	if binary {
+		opcode = websocket.BinaryMessage
+	}
+	if !c.server {
+		for _, f := range frames {
+			c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+			if err := c.ws.WriteMessage(int(opcode), f); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
 		}
+		return nil
+	}
+	c.headers = c.headers[:0]
+	c.iov = c.iov[:0]
+	for _, f := range frames {
+		start := len(c.headers)
+		c.headers = appendFrameHeader(c.headers, opcode, len(f))
+		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], f)
+	}
+	// The headers slice may have grown (moved) while appending: rebuild the header views.
+	off := 0
+	for i := 0; i < len(c.iov); i += 2 {
+		n := len(c.iov[i])
+		c.iov[i] = c.headers[off : off+n : off+n]
+		off += n
+	}
+	return c.writeRaw()
+}
+
+// writeRaw writes c.iov with one deadline, in as few syscalls as the kernel allows.
+func (c *Conn) writeRaw() error {
+	nc := c.ws.UnderlyingConn()
+	nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	bufs := net.Buffers(c.iov)
+	_, err := bufs.WriteTo(nc)
+	clear(c.iov)
+	c.iov = c.iov[:0]
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// writeControl writes a ping, pong or close frame.
+func (c *Conn) writeControl(kind int, payload []byte) error {
+	if !c.server {
+		return c.ws.WriteControl(kind, payload, time.Now().Add(c.opts.WriteTimeout))
+	}
+	c.headers = appendFrameHeader(c.headers[:0], byte(kind), len(payload))
+	c.iov = append(c.iov[:0], c.headers, payload)
+	return c.writeRaw()
+}
+
+// appendFrameHeader appends an unmasked (server-to-client) WebSocket frame header: FIN, the
+// opcode, and the payload length in 7, 16 or 64 bits.
+func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
+	dst = append(dst, 0x80|opcode)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return append(dst, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+	}
 }

@@ -29,5 +29,5 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 		ws.Close()
 		return nil, fmt.Errorf("dial %s: server accepted none of the subprotocols %v", url, subprotocols)
 	}
-	return newConn(ws, opts, nil), nil
+	return newConn(ws, opts, nil, false), nil
 }

@@ -70,7 +70,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := newConn(ws, s.opts, r)
+	c := newConn(ws, s.opts, r, true)
 	defer c.Done()
 	s.handler.ServeConn(c)
 }
