@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
+// load tool spends its CPU on load and not on client machinery. It works against any router.
+type peer struct {
+	ws    *websocket.Conn
+	codec wamp.Codec
+	kind  int
+	id    wamp.ID
+	buf   []byte
+	req   wamp.ID
+}
+
+var roles = wamp.Dict{
+	"publisher": wamp.Dict{"features": wamp.Dict{}}, "subscriber": wamp.Dict{"features": wamp.Dict{}},
+	"caller": wamp.Dict{"features": wamp.Dict{}}, "callee": wamp.Dict{"features": wamp.Dict{}},
+}
+
+// dialPeer connects from localIP (empty: any) and joins realm.
+func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
+	d := websocket.Dialer{Subprotocols: []string{codec.Subprotocol()}, HandshakeTimeout: 30 * time.Second,
+		ReadBufferSize: 1024, WriteBufferSize: 1024}
+	if localIP != "" {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 30 * time.Second}
+		d.NetDialContext = nd.DialContext
+	}
+	ws, _, err := d.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &peer{ws: ws, codec: codec, kind: websocket.TextMessage}
+	if codec.Binary() {
+		p.kind = websocket.BinaryMessage
+	}
+	if err := p.send(&wamp.Hello{Realm: realm, Details: wamp.Dict{"roles": roles}}); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	m, err := p.recv()
+	if err != nil {
+		ws.Close()
+		return nil, err
+	}
+	w, ok := m.(*wamp.Welcome)
+	if !ok {
+		ws.Close()
+		return nil, fmt.Errorf("join: got %s", m.Type())
+	}
+	p.id = w.Session
+	return p, nil
+}
+
+func (p *peer) send(m wamp.Message) error {
+	var err error
+	p.buf, err = p.codec.Encode(p.buf[:0], m)
+	if err != nil {
+		return err
+	}
+	return p.ws.WriteMessage(p.kind, p.buf)
+}
+
+func (p *peer) recv() (wamp.Message, error) {
+	_, data, err := p.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	return p.codec.Decode(data)
+}
+
+func (p *peer) nextReq() wamp.ID {
+	p.req++
+	return p.req
+}
+
+// expect reads until a message of type t arrives (skipping others, e.g. events in flight).
+func (p *peer) expect(t wamp.MessageType) (wamp.Message, error) {
+	for {
+		m, err := p.recv()
+		if err != nil {
+			return nil, err
+		}
+		if e, ok := m.(*wamp.Error); ok {
+			return nil, fmt.Errorf("%s", e.Error)
+		}
+		if m.Type() == t {
+			return m, nil
+		}
+	}
+}
+
+func (p *peer) subscribe(topic wamp.URI) error {
+	if err := p.send(&wamp.Subscribe{Request: p.nextReq(), Options: wamp.Dict{}, Topic: topic}); err != nil {
+		return err
+	}
+	_, err := p.expect(wamp.TypeSubscribed)
+	return err
+}
+
+func (p *peer) register(procedure wamp.URI, options wamp.Dict) error {
+	if err := p.send(&wamp.Register{Request: p.nextReq(), Options: options, Procedure: procedure}); err != nil {
+		return err
+	}
+	_, err := p.expect(wamp.TypeRegistered)
+	return err
+}
+
+func (p *peer) close() {
+	p.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal})
+	p.ws.SetReadDeadline(time.Now().Add(time.Second))
+	p.expect(wamp.TypeGoodbye)
+	p.ws.Close()
+}
