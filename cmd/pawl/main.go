@@ -62,6 +62,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "YAML config `file` (default: the embedded config, see 'pawl config')")
 	listen := fs.String("listen", "", "listen `address` host:port for the first listener (port 0 picks a free port)")
 	realmName := fs.String("realm", "", "serve one anonymous realm of this `name` instead of the configured realms")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +79,14 @@ func serveCommand(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *pprofAddr != "" {
+		stopPprof, err := startPprof(*pprofAddr, newLogger(cfg.Log, stderr))
+		if err != nil {
+			fmt.Fprintln(stderr, "pawl: pprof:", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	if err := serve(ctx, cfg, stderr); err != nil {
 		fmt.Fprintln(stderr, "pawl:", err)
 		return 1
