@@ -17,6 +17,8 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
 		WriteBufferPool: writeBufferPool,
+		TLSClientConfig: opts.TLSConfig,
+		NetDialContext:  opts.NetDialContext,
 	}
 	ws, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {

@@ -3,7 +3,12 @@
 // of WAMP; the session layer above it picks the codec from the negotiated subprotocol.
 package transport
 
-import "time"
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+)
 
 // Options configure a WebSocket endpoint. The zero value is usable: every field has a default.
 type Options struct {
@@ -28,6 +33,15 @@ type Options struct {
 	QueueMessages int
 	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
 	QueueBytes int
+
+	// MaxConnections bounds the connections a server serves at once (0: no bound). Upgrade
+	// requests beyond it are refused with HTTP 503 Service Unavailable.
+	MaxConnections int
+	// TLSConfig is the dialer's TLS configuration for wss:// URLs (trusted roots, client
+	// certificates). Servers get TLS from their listener.
+	TLSConfig *tls.Config
+	// NetDialContext, when set, makes the dialer's connections (e.g. an in-memory pipe).
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Defaults for zero-valued Options fields.

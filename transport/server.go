@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 )
@@ -33,6 +34,7 @@ type Server struct {
 	handler  Handler
 	upgrader websocket.Upgrader
 	log      *slog.Logger
+	active   atomic.Int64 // connections being served (for MaxConnections)
 }
 
 // NewServer builds a WebSocket endpoint serving h with the given options.
@@ -64,6 +66,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.StatusBadRequest)
 		return
 	}
+	if n := s.active.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
+		s.active.Add(-1)
+		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
+			"max_sessions", s.opts.MaxConnections)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.active.Add(-1)
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// The upgrader has already answered with an HTTP error.
