@@ -1,9 +1,16 @@
 // Package pubsub is the broker: it indexes subscriptions and routes each publication to its
 // subscribers. It never touches a socket and never blocks on a peer: recipients' outbound
 // queues are bounded and a full one cuts that peer off, not the publisher.
+//
+// Beyond plain publish and subscribe it implements the spec's advanced broker features:
+// pattern-based subscriptions, subscriber black- and whitelisting, publisher exclusion and
+// identification, event retention, event history (kept in a HistoryStore), payload passthru
+// mode and the subscription meta API.
 package pubsub
 
 import (
+	"log/slog"
+
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -13,9 +20,33 @@ import (
 type Broker interface {
 	Subscribe(s *session.Session, m *wamp.Subscribe)
 	Unsubscribe(s *session.Session, m *wamp.Unsubscribe)
+	// Publish routes a publication. A nil s is the router itself (meta events, testaments
+	// of sessions that are gone).
 	Publish(s *session.Session, m *wamp.Publish)
 	// Leave drops every subscription of a session that ended.
 	Leave(s *session.Session)
 	// Features is announced in WELCOME under roles.broker.features.
 	Features() wamp.Dict
+	// MetaProcedures are the subscription meta API (and event history) procedures, served
+	// by the realm.
+	MetaProcedures() map[wamp.URI]session.LocalProcedure
+	// Close writes what the broker still holds for its history store and releases its
+	// resources when its realm shuts down. It does not close the store, which its opener owns.
+	Close()
+}
+
+// Options configure the in-process broker.
+type Options struct {
+	// Realm names the realm in logs and in the history store's keys.
+	Realm wamp.URI
+	// StrictURIs makes topics follow the strict URI rules ([0-9a-z_] components).
+	StrictURIs bool
+	// History says which topics keep an event history, and how much of it.
+	History HistoryConfig
+	// HistoryStore keeps the history. Without one, History is ignored (and logged).
+	HistoryStore HistoryStore
+	// PublishMeta publishes a meta event (wamp.subscription.on_create, ...). Optional.
+	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }

@@ -7,11 +7,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// subscription is one topic's subscriber set. Subscribers are read without a lock by
+// subscription is one topic pattern's subscriber set. Subscribers are read without a lock by
 // publishers (copy-on-write slice) and changed under the broker's mutex.
 type subscription struct {
 	id          wamp.ID
@@ -28,15 +29,27 @@ func (sub *subscription) list() []*session.Session {
 	return nil
 }
 
+// details describes the subscription as the meta API does.
+func (sub *subscription) details() wamp.Dict {
+	return wamp.Dict{"id": sub.id, "created": timestamp(sub.created), "uri": string(sub.topic), "match": sub.match}
+}
+
 // Local is the in-process broker.
+//
+// Exact topics live in a sync.Map, so a publish finds its exact subscription without a lock.
+// Prefix and wildcard subscriptions live in a uriindex.Index under an RWMutex that a publish
+// takes (shared) only while at least one pattern subscription exists.
 type Local struct {
-	log *slog.Logger
-	// Strict makes topic URIs follow the strict rules ([0-9a-z_] components).
-	strict bool
+	opts    Options
+	log     *slog.Logger
+	history *history // nil without event history
 
-	exact sync.Map // wamp.URI -> *subscription: read lock-free on publish
+	exact    sync.Map     // wamp.URI -> *subscription (exact match): read lock-free on publish
+	patterns atomic.Int64 // prefix and wildcard subscriptions in index
+	retained sync.Map     // wamp.URI -> *retainedEvent
 
-	mu        sync.Mutex // serializes subscription changes
+	mu        sync.RWMutex // guards index, byID, bySession and subscription changes
+	index     *uriindex.Index[*subscription]
 	byID      map[wamp.ID]*subscription
 	bySession map[*session.Session]map[wamp.ID]*subscription
 	ids       wamp.IDGen
@@ -46,46 +59,87 @@ type Local struct {
 }
 
 // NewLocal returns an empty in-process broker.
-func NewLocal(log *slog.Logger, strictURIs bool) *Local {
-	if log == nil {
-		log = slog.Default()
+func NewLocal(opts Options) *Local {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	return &Local{log: log, strict: strictURIs,
+	b := &Local{opts: opts, log: opts.Logger,
+		index:     uriindex.New[*subscription](),
 		byID:      make(map[wamp.ID]*subscription),
 		bySession: make(map[*session.Session]map[wamp.ID]*subscription)}
+	if len(opts.History.Topics) > 0 {
+		if opts.HistoryStore == nil {
+			b.log.Error("event history configured but no history store: history disabled", "topics", len(opts.History.Topics))
+		} else {
+			b.history = newHistory(opts.History, opts.HistoryStore, opts.Realm, b.log)
+		}
+	}
+	return b
 }
 
-// Features of this broker.
+// Features of this broker, under their spec names.
 func (b *Local) Features() wamp.Dict {
-	return wamp.Dict{
-		"publisher_exclusion": true,
+	f := wamp.Dict{
+		"pattern_based_subscription":    true,
+		"subscriber_blackwhite_listing": true,
+		"publisher_exclusion":           true,
+		"publisher_identification":      true,
+		"event_retention":               true,
+		"payload_passthru_mode":         true,
+		"subscription_meta_api":         true,
+	}
+	if b.history != nil {
+		f["event_history"] = true
+	}
+	return f
+}
+
+// Close stops the history writer after it has stored what it holds.
+func (b *Local) Close() {
+	if b.history != nil {
+		b.history.close()
 	}
 }
 
-// Subscribe adds s to the topic's subscription, creating it on first use; subscribing twice
-// returns the same subscription.
+func (b *Local) publishMeta(topic wamp.URI, args ...any) {
+	if b.opts.PublishMeta != nil {
+		b.opts.PublishMeta(topic, wamp.List(args), nil)
+	}
+}
+
+// Subscribe adds s to the subscription of a topic pattern, creating it on first use;
+// subscribing twice returns the same subscription. SUBSCRIBED is queued before the session
+// becomes visible to publishers, so no EVENT can overtake it.
 func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	match, _ := m.Options.String("match")
-	if match != "" && match != wamp.MatchExact {
-		s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrOptionNotAllowed,
-			"match policy "+match+" is not supported")
-		return
+	if match == "" {
+		match = wamp.MatchExact
 	}
-	if !wamp.ValidURI(m.Topic, b.strict, false) {
+	if !wamp.ValidPattern(m.Topic, match, b.opts.StrictURIs) || m.Topic == "" && match == wamp.MatchWildcard {
 		s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrInvalidURI, "invalid topic URI: "+string(m.Topic))
 		return
 	}
+	getRetained, _ := m.Options.Bool("get_retained")
+
 	b.mu.Lock()
-	var sub *subscription
-	if v, ok := b.exact.Load(m.Topic); ok {
-		sub = v.(*subscription)
-	} else {
-		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: wamp.MatchExact, created: time.Now()}
-		b.byID[sub.id] = sub
-		b.exact.Store(m.Topic, sub)
+	sub, _ := b.index.Get(m.Topic, match)
+	created := sub == nil
+	if created {
+		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: match, created: time.Now()}
 	}
 	old := sub.list()
-	if !slices.Contains(old, s) {
+	added := !slices.Contains(old, s)
+	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
+	if created {
+		b.index.Put(sub.topic, match, sub)
+		b.byID[sub.id] = sub
+		if match == wamp.MatchExact {
+			b.exact.Store(sub.topic, sub)
+		} else {
+			b.patterns.Add(1)
+		}
+	}
+	if added {
 		next := make([]*session.Session, len(old), len(old)+1)
 		copy(next, old)
 		next = append(next, s)
@@ -98,15 +152,25 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 		mine[sub.id] = sub
 	}
 	b.mu.Unlock()
-	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
+
+	if getRetained {
+		b.sendRetained(s, sub)
+	}
+	if created {
+		b.publishMeta("wamp.subscription.on_create", s.ID, sub.details())
+	}
+	if added {
+		b.publishMeta("wamp.subscription.on_subscribe", s.ID, sub.id)
+	}
 }
 
 // Unsubscribe removes s from a subscription it holds.
 func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 	b.mu.Lock()
 	sub, ok := b.bySession[s][m.Subscription]
+	deleted := false
 	if ok {
-		b.remove(s, sub)
+		deleted = b.remove(s, sub)
 	}
 	b.mu.Unlock()
 	if !ok {
@@ -114,19 +178,34 @@ func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 		return
 	}
 	s.Send(&wamp.Unsubscribed{Request: m.Request})
+	b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, sub.id)
+	if deleted {
+		b.publishMeta("wamp.subscription.on_delete", s.ID, sub.id)
+	}
 }
 
 // Leave drops all of a session's subscriptions.
 func (b *Local) Leave(s *session.Session) {
+	type change struct {
+		id      wamp.ID
+		deleted bool
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	var changes []change
 	for _, sub := range b.bySession[s] {
-		b.remove(s, sub)
+		changes = append(changes, change{sub.id, b.remove(s, sub)})
+	}
+	b.mu.Unlock()
+	for _, c := range changes {
+		b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, c.id)
+		if c.deleted {
+			b.publishMeta("wamp.subscription.on_delete", s.ID, c.id)
+		}
 	}
 }
 
-// remove takes s out of sub, deleting sub when it empties. Caller holds b.mu.
-func (b *Local) remove(s *session.Session, sub *subscription) {
+// remove takes s out of sub, deleting sub when it empties (reported). Caller holds b.mu.
+func (b *Local) remove(s *session.Session, sub *subscription) bool {
 	old := sub.list()
 	next := make([]*session.Session, 0, len(old))
 	for _, x := range old {
@@ -141,47 +220,195 @@ func (b *Local) remove(s *session.Session, sub *subscription) {
 			delete(b.bySession, s)
 		}
 	}
-	if len(next) == 0 {
-		delete(b.byID, sub.id)
-		b.exact.Delete(sub.topic)
+	if len(next) > 0 {
+		return false
 	}
+	delete(b.byID, sub.id)
+	b.index.Delete(sub.topic, sub.match)
+	if sub.match == wamp.MatchExact {
+		b.exact.CompareAndDelete(sub.topic, sub)
+	} else {
+		b.patterns.Add(-1)
+	}
+	return true
 }
 
-// Publish delivers an EVENT to every subscriber of the topic. The event is encoded once per
-// codec in use and the same frame is queued for every recipient of that codec. A nil s is the
-// router itself (meta events).
+// publication is what a PUBLISH asks for, shared by every subscription it reaches.
+type publication struct {
+	publisher *session.Session // nil: the router
+	excludeMe bool
+	listing   listing
+	// details are the EVENT details every recipient gets: publisher identification and
+	// payload passthru options. Pattern subscriptions add "topic" to a copy.
+	details wamp.Dict
+}
+
+// skip reports whether rcpt must not receive the publication.
+func (p *publication) skip(rcpt *session.Session) bool {
+	if rcpt == p.publisher && p.excludeMe && rcpt != nil {
+		return true
+	}
+	return !p.listing.allows(rcpt)
+}
+
+// pptKeys are the payload passthru options forwarded from PUBLISH to EVENT untouched.
+var pptKeys = []string{"ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"}
+
+// Publish delivers an EVENT to every subscription matching the topic: one EVENT per
+// subscription, encoded once per codec in use by its recipients. A nil s is the router
+// itself (meta events). Recipients are never waited for.
 func (b *Local) Publish(s *session.Session, m *wamp.Publish) {
 	ack, _ := m.Options.Bool("acknowledge")
-	if !wamp.ValidURI(m.Topic, b.strict, false) {
+	ack = ack && s != nil
+	if !wamp.ValidURI(m.Topic, b.opts.StrictURIs, false) {
 		if ack {
 			s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidURI, "invalid topic URI: "+string(m.Topic))
 		}
 		return
 	}
-	excludeMe := true
+	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}}
 	if v, ok := m.Options.Bool("exclude_me"); ok {
-		excludeMe = v
+		p.excludeMe = v
 	}
-	pubID := wamp.GlobalID()
-	if v, ok := b.exact.Load(m.Topic); ok {
-		sub := v.(*subscription)
-		event := &wamp.Event{Subscription: sub.id, Publication: pubID, Details: wamp.Dict{}, Payload: m.Payload}
-		var frames FrameCache
-		for _, rcpt := range sub.list() {
-			if rcpt == s && excludeMe {
-				continue
+	if hasListing(m.Options) {
+		p.listing = parseListing(m.Options)
+	}
+	if disclose, _ := m.Options.Bool("disclose_me"); disclose && s != nil {
+		p.details["publisher"] = s.ID
+		p.details["publisher_authid"] = s.AuthID
+		p.details["publisher_authrole"] = s.AuthRole
+	}
+	if scheme, _ := m.Options.String("ppt_scheme"); scheme != "" {
+		if s != nil && !s.HasFeature("publisher", "payload_passthru_mode") {
+			s.Abort(wamp.ErrProtocolViolation, "PUBLISH uses payload passthru mode (ppt_scheme) that the publisher did not announce")
+			return
+		}
+		for _, k := range pptKeys {
+			if v, ok := m.Options[k]; ok {
+				p.details[k] = v
 			}
-			frame, err := frames.Frame(rcpt.Codec, event)
-			if err != nil {
-				b.Dropped.Add(1)
-				b.log.Warn("event not delivered: cannot encode for subscriber's serializer",
-					"topic", m.Topic, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
-				continue
-			}
-			rcpt.SendFrame(frame)
 		}
 	}
-	if ack && s != nil {
+	pubID := wamp.GlobalID()
+	retain, _ := m.Options.Bool("retain")
+	var rule HistoryRule
+	record := false
+	if b.history != nil && !p.listing.bySession() {
+		rule, record = b.history.rule(m.Topic)
+	}
+	if retain || record {
+		// Kept beyond this call and read from other goroutines: decode the payload now, so
+		// that encoding it later for another codec writes nothing.
+		if _, _, err := m.Payload.Values(); err != nil {
+			if ack {
+				s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidArgument, "undecodable payload: "+err.Error())
+			}
+			return
+		}
+	}
+
+	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
+	// payload from another codec decoded) before it moves on to the next subscription.
+	event := &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}
+	if v, ok := b.exact.Load(m.Topic); ok {
+		b.deliver(v.(*subscription), event, &p)
+	}
+	if b.patterns.Load() > 0 {
+		var found [8]*subscription
+		subs := b.matchPatterns(m.Topic, found[:0])
+		if len(subs) > 0 {
+			event.Details = withTopic(p.details, m.Topic)
+			for _, sub := range subs {
+				b.deliver(sub, event, &p)
+			}
+		}
+	}
+
+	if retain {
+		b.retained.Store(m.Topic, &retainedEvent{publication: pubID, topic: m.Topic, details: p.details,
+			payload: m.Payload, listing: p.listing, publisher: publisherID(s), excludeMe: p.excludeMe})
+	}
+	if record {
+		b.history.record(b.historyEvent(m, &p, pubID, rule))
+	}
+	if ack {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
+	}
+}
+
+func hasListing(opts wamp.Dict) bool {
+	for _, k := range [...]string{"eligible", "exclude", "eligible_authid", "exclude_authid", "eligible_authrole", "exclude_authrole"} {
+		if _, ok := opts[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func publisherID(s *session.Session) wamp.ID {
+	if s == nil {
+		return 0
+	}
+	return s.ID
+}
+
+// withTopic copies details and adds the concrete topic, for pattern subscriptions.
+func withTopic(details wamp.Dict, topic wamp.URI) wamp.Dict {
+	d := make(wamp.Dict, len(details)+1)
+	for k, v := range details {
+		d[k] = v
+	}
+	d["topic"] = string(topic)
+	return d
+}
+
+// matchPatterns appends the prefix and wildcard subscriptions matching topic: an index
+// lookup (prefix lengths in use, a trie walk for wildcards), never a scan.
+func (b *Local) matchPatterns(topic wamp.URI, dst []*subscription) []*subscription {
+	b.mu.RLock()
+	b.index.Each(topic, func(sub *subscription, _ wamp.URI, match string) {
+		if match != wamp.MatchExact {
+			dst = append(dst, sub)
+		}
+	})
+	b.mu.RUnlock()
+	return dst
+}
+
+// deliver sends the event to the subscription's recipients, encoding it once per codec.
+func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
+	event.Subscription = sub.id
+	var frames FrameCache
+	for _, rcpt := range sub.list() {
+		if p.skip(rcpt) {
+			continue
+		}
+		frame, err := frames.Frame(rcpt.Codec, event)
+		if err != nil {
+			b.Dropped.Add(1)
+			b.log.Warn("event not delivered: cannot encode for subscriber's serializer",
+				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
+			continue
+		}
+		rcpt.SendFrame(frame)
+	}
+}
+
+func (b *Local) historyEvent(m *wamp.Publish, p *publication, pubID wamp.ID, rule HistoryRule) *HistoryEvent {
+	args, kwargs, _ := m.Payload.Values() // decoded above
+	return &HistoryEvent{
+		Log:              rule.key(),
+		Time:             time.Now(),
+		Topic:            m.Topic,
+		Publication:      pubID,
+		Details:          p.details,
+		Args:             args,
+		Kwargs:           kwargs,
+		Opaque:           m.Payload.Opaque,
+		EligibleAuthID:   p.listing.eligibleAuthID,
+		ExcludeAuthID:    p.listing.excludeAuthID,
+		EligibleAuthRole: p.listing.eligibleAuthRole,
+		ExcludeAuthRole:  p.listing.excludeAuthRole,
+		Keep:             Retention{Limit: rule.Limit, MaxAge: rule.MaxAge},
 	}
 }

@@ -2,7 +2,10 @@
 // only place that knows all of them; the Router admits sessions to the realm HELLO names.
 package realm
 
-import "github.com/pawl-wamp/pawl/wamp"
+import (
+	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/wamp"
+)
 
 // Config describes one realm.
 type Config struct {
@@ -18,6 +21,17 @@ type Config struct {
 	// CallQueueLimit bounds the calls waiting for a callee at its concurrency limit, per
 	// registration (default 1024); past it calls fail with wamp.error.unavailable.
 	CallQueueLimit int `yaml:"call_queue_limit"`
+
+	// Pub/sub and meta API.
+
+	// History says which topics keep an event history (wamp.subscription.get_events).
+	History pubsub.HistoryConfig `yaml:"history"`
+	// HistoryStore keeps the history; the router binary opens one for all realms (bbolt in
+	// its data directory, or Redis). Not read from YAML.
+	HistoryStore pubsub.HistoryStore `yaml:"-"`
+	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
+	// kill_all in this realm (they answer wamp.error.not_authorized).
+	DisableSessionKill bool `yaml:"disable_session_kill"`
 }
 
 func (c Config) anonymousAllowed() bool { return c.Anonymous == nil || *c.Anonymous }

@@ -52,6 +52,7 @@ func (rt *Router) Shutdown(grace time.Duration) {
 	defer rt.mu.RUnlock()
 	for _, r := range rt.realms {
 		r.dealer.Close()
+		r.broker.Close()
 	}
 }
 

@@ -21,6 +21,8 @@ type Realm struct {
 
 	mu       sync.RWMutex
 	sessions map[wamp.ID]*session.Session
+
+	lifecycle // session meta API, testaments, announced features (session_meta.go)
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -32,7 +34,9 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	r := &Realm{}
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
 		PublishMeta: r.PublishMeta})
-	r.init(cfg, log, pubsub.NewLocal(log, cfg.StrictURIs), dealer)
+	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
+		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log})
+	r.init(cfg, log, broker, dealer)
 	return r
 }
 
@@ -50,6 +54,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	for uri, f := range d.MetaProcedures() {
 		r.meta[uri] = f
 	}
+	r.initLifecycle()
 	h := &r.handlers
 	session.On(h, b.Subscribe)
 	session.On(h, b.Unsubscribe)
@@ -79,6 +84,7 @@ func (r *Realm) handleError(s *session.Session, m *wamp.Error) {
 
 // join registers a session under a fresh ID.
 func (r *Realm) join(s *session.Session) {
+	defer r.joined(s)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
@@ -95,8 +101,10 @@ func (r *Realm) Leave(s *session.Session) {
 	r.mu.Lock()
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	r.publishTestaments(s)
 	r.broker.Leave(s)
 	r.dealer.Leave(s)
+	r.left(s)
 }
 
 // SessionCount is the number of sessions joined to the realm.
@@ -124,8 +132,8 @@ func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
 		"authprovider": s.AuthProvider,
 		"agent":        Agent,
 		"roles": wamp.Dict{
-			"broker": wamp.Dict{"features": r.broker.Features()},
-			"dealer": wamp.Dict{"features": r.dealer.Features()},
+			"broker": wamp.Dict{"features": r.brokerFeatures},
+			"dealer": wamp.Dict{"features": r.dealerFeatures},
 		},
 	}
 }

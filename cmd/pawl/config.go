@@ -25,6 +25,11 @@ type Config struct {
 	Realms    []realm.Config   `yaml:"realms"`
 	Limits    Limits           `yaml:"limits"`
 	Log       LogConfig        `yaml:"log"`
+
+	// DataDir holds the router's files (the event history database); default "data".
+	DataDir string `yaml:"data_dir"`
+	// HistoryStore chooses the event history store (see history.go).
+	HistoryStore HistoryStoreConfig `yaml:"history_store"`
 }
 
 // ListenerConfig is one HTTP listener with its WAMP endpoint.
@@ -108,6 +113,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("realm %q defined twice", r.Name)
 		}
 		seen[string(r.Name)] = true
+	}
+	if err := c.validateHistory(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return err

@@ -17,8 +17,16 @@ import (
 // GOODBYE wamp.close.system_shutdown, and the listeners close.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.Log, logOut)
+	history, err := openHistoryStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if history != nil {
+		defer history.Close() // after the realms' shutdown has flushed their history
+	}
 	rt := realm.NewRouter(log)
 	for _, rc := range cfg.Realms {
+		rc.HistoryStore = history
 		rt.AddRealm(realm.New(rc, log))
 	}
 

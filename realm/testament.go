@@ -1,0 +1,136 @@
+package realm
+
+import (
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Testament scopes (wamp.session.add_testament's scope keyword argument).
+const (
+	ScopeDestroyed = "destroyed"
+	ScopeDetached  = "detached"
+)
+
+// maxTestaments bounds the testaments one session may hold per scope.
+const maxTestaments = 256
+
+// testament is an event the router publishes for a session once it is gone.
+type testament struct {
+	topic   wamp.URI
+	args    wamp.List
+	kwargs  wamp.Dict
+	options wamp.Dict
+}
+
+// testaments are a session's testaments by scope, in the order they were added.
+type testaments struct {
+	detached, destroyed []testament
+}
+
+func (t *testaments) scope(name string) *[]testament {
+	if name == ScopeDetached {
+		return &t.detached
+	}
+	return &t.destroyed
+}
+
+func scopeArg(kwargs wamp.Dict) (string, error) {
+	v, ok := kwargs["scope"]
+	if !ok || v == nil {
+		return ScopeDestroyed, nil
+	}
+	switch v {
+	case ScopeDestroyed, ScopeDetached:
+		return v.(string), nil
+	}
+	return "", wamp.NewError(wamp.ErrInvalidArgument, "scope must be \"destroyed\" or \"detached\"")
+}
+
+// wamp.session.add_testament [topic, args, kwargs] {publish_options, scope}
+func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+	if len(args) < 1 {
+		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "missing topic argument")
+	}
+	topic, ok := args[0].(string)
+	if !ok || !wamp.ValidURI(wamp.URI(topic), r.config.StrictURIs, false) {
+		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "invalid testament topic")
+	}
+	t := testament{topic: wamp.URI(topic), options: wamp.Dict{}}
+	if len(args) > 1 && args[1] != nil {
+		if t.args, ok = args[1].(wamp.List); !ok {
+			return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "args must be a list")
+		}
+	}
+	if len(args) > 2 && args[2] != nil {
+		if t.kwargs, ok = args[2].(wamp.Dict); !ok {
+			return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "kwargs must be a dict")
+		}
+	}
+	if v, present := kwargs["publish_options"]; present && v != nil {
+		opts, isDict := v.(wamp.Dict)
+		if !isDict {
+			return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "publish_options must be a dict")
+		}
+		if err := wamp.Validate(&wamp.Publish{Request: 1, Options: opts, Topic: t.topic}); err != nil {
+			return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "publish_options: "+err.Error())
+		}
+		for k, v := range opts {
+			if k != "acknowledge" { // nobody is left to acknowledge to
+				t.options[k] = v
+			}
+		}
+	}
+	scope, err := scopeArg(kwargs)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	if _, joined := r.Session(caller.ID); !joined {
+		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "the session is leaving")
+	}
+	ts := r.testaments[caller]
+	if ts == nil {
+		ts = &testaments{}
+		r.testaments[caller] = ts
+	}
+	list := ts.scope(scope)
+	if len(*list) >= maxTestaments {
+		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "too many testaments in this scope")
+	}
+	*list = append(*list, t)
+	return nil, nil, nil
+}
+
+// wamp.session.flush_testaments {scope}
+func (r *Realm) metaFlushTestaments(caller *session.Session, _ wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+	scope, err := scopeArg(kwargs)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.lmu.Lock()
+	if ts := r.testaments[caller]; ts != nil {
+		*ts.scope(scope) = nil
+	}
+	r.lmu.Unlock()
+	return nil, nil, nil
+}
+
+// publishTestaments publishes a leaving session's testaments: the detached scope first, then
+// the destroyed one (Pawl has no session resumption, so a session is detached and destroyed
+// at once), each in the order they were added. They are published as the session's own
+// publications, so that disclose_me and exclude_me in their options mean what they say.
+func (r *Realm) publishTestaments(s *session.Session) {
+	r.lmu.Lock()
+	ts := r.testaments[s]
+	delete(r.testaments, s)
+	silenced := r.silenced[s]
+	r.lmu.Unlock()
+	if ts == nil || silenced {
+		return
+	}
+	for _, t := range append(ts.detached, ts.destroyed...) {
+		r.broker.Publish(s, &wamp.Publish{Request: 1, Options: t.options, Topic: t.topic,
+			Payload: wamp.Payload{Args: t.args, Kwargs: t.kwargs}})
+	}
+}
