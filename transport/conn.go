@@ -39,32 +39,37 @@ const closeGrace = 2 * time.Second
 const abortWriteGrace = 500 * time.Millisecond
 
 // Conn is one WebSocket connection carrying whole messages. Reads happen on the goroutine that
-// owns the connection (the HTTP handler's, or the client's reader); writes are queued by Send
-// and written by the connection's own writer goroutine, so a sender never blocks on a slow peer.
+// owns the connection (the HTTP handler's, or the client's reader). Send only queues: a writer
+// goroutine, started when there is something to write and gone when the queue is empty, writes
+// the queue out, so a sender never blocks on a slow peer and an idle connection holds no
+// writer. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
 	ws          *websocket.Conn
 	opts        Options
 	subprotocol string
 	request     *http.Request
+	server      bool // frames are written raw (unmasked) by the writer, not through gorilla
 
 	mu        sync.Mutex
 	queue     [][]byte
 	spare     [][]byte
 	queued    int // bytes in queue
 	binary    bool
-	closing   bool // Close called: drain, then send the close frame
+	writing   bool   // a writer goroutine is running
+	needPing  bool   // the keepalive timer asks for a ping
+	pong      []byte // a pong to send, answering the peer's ping
+	closing   bool   // Close called: drain, then send the close frame
 	closeCode int
 	closeText string
-	aborted   bool // Abort called: drop the queue
-	wake      chan struct{}
+	aborted   bool          // Abort called: drop the queue
+	finished  bool          // the socket is closed
 	space     chan struct{} // signaled when the writer has emptied the queue
+	pingTimer *time.Timer
 
-	readDone   chan struct{}
-	writerDone chan struct{}
-	closeOnce  sync.Once
+	readDone   chan struct{} // closed when the owner stopped reading (Done)
+	writerDone chan struct{} // closed when the socket is closed and no writer runs
+	doneOnce   sync.Once
 
-	server  bool     // frames are written raw (unmasked) by the writer, not through gorilla
-	pong    []byte   // a pong to send, answering the peer's ping
 	headers []byte   // scratch for frame headers, used by the writer only
 	iov     [][]byte // scratch for writev, used by the writer only
 
@@ -80,7 +85,6 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Co
 		opts:        opts,
 		subprotocol: ws.Subprotocol(),
 		request:     r,
-		wake:        make(chan struct{}, 1),
 		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
@@ -89,6 +93,9 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Co
 	if opts.PingInterval > 0 {
 		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
 		c.extendReadDeadline()
+		c.mu.Lock() // pingDue reads the timer under the lock
+		c.pingTimer = time.AfterFunc(opts.PingInterval, c.pingDue)
+		c.mu.Unlock()
 	}
 	if server {
 		// Gorilla would write the pong itself, racing with the writer's raw frames: queue it.
@@ -96,7 +103,7 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Co
 			c.mu.Lock()
 			c.pong = []byte(data)
 			c.mu.Unlock()
-			c.signal()
+			c.kick()
 			if opts.PingInterval > 0 {
 				c.extendReadDeadline()
 			}
@@ -111,12 +118,24 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Co
 		c.Close(CloseNormal, "")
 		return nil
 	})
-	go c.writeLoop()
 	return c
 }
 
 func (c *Conn) extendReadDeadline() {
 	c.ws.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
+}
+
+// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms.
+func (c *Conn) pingDue() {
+	c.mu.Lock()
+	if c.finished || c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.needPing = true
+	c.pingTimer.Reset(c.opts.PingInterval)
+	c.mu.Unlock()
+	c.kick()
 }
 
 // Subprotocol is the negotiated WebSocket subprotocol.
@@ -170,8 +189,11 @@ func (c *Conn) Send(frame []byte) error {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	start := c.startWriterLocked()
 	c.mu.Unlock()
-	c.signal()
+	if start {
+		go c.writeLoop()
+	}
 	return nil
 }
 
@@ -200,10 +222,23 @@ func (c *Conn) Queued() (messages, bytes int) {
 	return len(c.queue), c.queued
 }
 
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriterLocked reports whether the caller must start a writer (and records that one
+// runs). Caller holds c.mu.
+func (c *Conn) startWriterLocked() bool {
+	if c.writing || c.finished {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// kick starts a writer unless one runs: it will see whatever was just recorded.
+func (c *Conn) kick() {
+	c.mu.Lock()
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -216,7 +251,7 @@ func (c *Conn) Close(code int, reason string) {
 		c.closeCode, c.closeText = code, truncateReason(reason)
 	}
 	c.mu.Unlock()
-	c.signal()
+	c.kick()
 }
 
 // Abort drops whatever is queued and closes with code and reason right away: for a peer that
@@ -232,18 +267,18 @@ func (c *Conn) Abort(code int, reason string) {
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
 	c.ws.UnderlyingConn().SetWriteDeadline(time.Now().Add(abortWriteGrace))
-	c.signal()
+	c.kick()
 }
 
-// Done releases the connection: the owner calls it once it has stopped reading. It waits for
-// the writer, so that no goroutine outlives the connection.
+// Done releases the connection: the owner calls it once it has stopped reading. It waits until
+// the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
-	c.closeOnce.Do(func() { close(c.readDone) })
+	c.doneOnce.Do(func() { close(c.readDone) })
 	c.Close(CloseGoingAway, "")
 	<-c.writerDone
 }
 
-// WriterDone is closed when the writer goroutine has exited and the socket is closed.
+// WriterDone is closed when the connection is finished: socket closed, no writer running.
 func (c *Conn) WriterDone() <-chan struct{} { return c.writerDone }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame allows.
@@ -254,65 +289,87 @@ func truncateReason(s string) string {
 	return s
 }
 
+// writeLoop writes until the queue is empty, then exits; when closing, it sends the close
+// frame, waits for the owner to stop reading (or the grace period), and closes the socket.
 func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.ws.Close()
-	var ping <-chan time.Time
-	if c.opts.PingInterval > 0 {
-		t := time.NewTicker(c.opts.PingInterval)
-		defer t.Stop()
-		ping = t.C
-	}
 	for {
-		select {
-		case <-c.wake:
-		case <-ping:
-			if err := c.writeControl(websocket.PingMessage, nil); err != nil {
-				return
-			}
-			continue
-		case <-c.readDone:
-			// The owner stopped reading: flush what is queued and leave.
-			c.mu.Lock()
-			c.closing = true
-			c.mu.Unlock()
-		}
-		frames, pong, binary, closing, code, text := c.take()
-		if pong != nil {
-			if err := c.writeControl(websocket.PongMessage, pong); err != nil {
-				return
-			}
-		}
-		if err := c.writeFrames(frames, binary); err != nil {
-			// The socket is broken; closing it makes the owner's Read fail.
+		w := c.take()
+		if w.idle {
 			return
 		}
-		c.recycle(frames)
-		if closing {
-			// More may have been queued before closing was set; take() returned it all.
-			c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
+		if w.ping {
+			if err := c.writeControl(websocket.PingMessage, nil); err != nil {
+				c.finish()
+				return
+			}
+		}
+		if w.pong != nil {
+			if err := c.writeControl(websocket.PongMessage, w.pong); err != nil {
+				c.finish()
+				return
+			}
+		}
+		if err := c.writeFrames(w.frames, w.binary); err != nil {
+			// The socket is broken; closing it makes the owner's Read fail.
+			c.finish()
+			return
+		}
+		c.recycle(w.frames)
+		if w.closing {
+			c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(w.code, w.text))
 			select {
 			case <-c.readDone:
 			case <-time.After(closeGrace):
 			}
+			c.finish()
 			return
 		}
 	}
 }
 
+// work is what one round of the writer has to do.
+type work struct {
+	frames        [][]byte
+	pong          []byte
+	ping, binary  bool
+	closing, idle bool
+	code          int
+	text          string
+}
+
 // take removes everything queued, swapping in the spare slice so the queue's memory is reused.
-func (c *Conn) take() (frames [][]byte, pong []byte, binary, closing bool, code int, text string) {
+// With nothing to do it marks the writer stopped (idle), under the same lock Send uses, so no
+// frame is ever left without a writer.
+func (c *Conn) take() work {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	frames = c.queue
+	if len(c.queue) == 0 && c.pong == nil && !c.needPing && !c.closing {
+		c.writing = false
+		return work{idle: true}
+	}
+	w := work{frames: c.queue, pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing,
+		code: c.closeCode, text: c.closeText}
 	c.queue, c.spare = c.spare[:0], nil
 	c.queued = 0
-	pong, c.pong = c.pong, nil
+	c.pong, c.needPing = nil, false
 	select {
 	case c.space <- struct{}{}:
 	default:
 	}
-	return frames, pong, c.binary, c.closing, c.closeCode, c.closeText
+	return w
+}
+
+// finish closes the socket and marks the connection finished. Only a writer calls it.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	c.finished = true
+	c.writing = false
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.ws.Close()
+	close(c.writerDone)
 }
 
 func (c *Conn) recycle(frames [][]byte) {
