@@ -306,13 +306,15 @@ func (h *history) close() {
 
 // historyQuery is a parsed get_events request.
 type historyQuery struct {
-	matches  func(topic wamp.URI) bool
-	topic    wamp.URI // optional: only this concrete topic
-	reverse  bool
-	limit    int // 0: all
+	matches func(topic wamp.URI) bool
+	topic   wamp.URI // optional: only this concrete topic
+	reverse bool
+	limit   int // 0: all
+
 	fromTime, afterTime, beforeTime, untilTime time.Time
 	fromPub, afterPub, beforePub, untilPub     wamp.ID
-	authID, authRole                           string // the caller's, for the listing rules
+
+	authID, authRole string // the caller's, for the listing rules
 }
 
 // parseHistoryQuery reads the spec's keyword arguments of wamp.subscription.get_events.

@@ -79,8 +79,9 @@ var clientHandlers = func() *Dispatch[*Client] {
 // clientRoles are the roles and features the Go client announces in HELLO.
 var clientRoles = wamp.Dict{
 	"publisher": wamp.Dict{"features": wamp.Dict{"publisher_exclusion": true, "publisher_identification": true,
-		"subscriber_blackwhite_listing": true}},
-	"subscriber": wamp.Dict{"features": wamp.Dict{"pattern_based_subscription": true, "publisher_identification": true}},
+		"subscriber_blackwhite_listing": true, "payload_passthru_mode": true}},
+	"subscriber": wamp.Dict{"features": wamp.Dict{"pattern_based_subscription": true, "publisher_identification": true,
+		"payload_passthru_mode": true}},
 	"caller": wamp.Dict{"features": wamp.Dict{"progressive_call_results": true, "progressive_call_invocations": true,
 		"call_canceling": true, "call_timeout": true, "caller_identification": true}},
 	"callee": wamp.Dict{"features": wamp.Dict{"progressive_call_results": true, "progressive_call_invocations": true,
@@ -215,6 +216,9 @@ func (c *Client) send(m wamp.Message) error {
 type pendingRequest struct {
 	ch       chan wamp.Message
 	progress func(wamp.Message)
+	// onReply, when set, sees the final answer on the read loop before the waiter gets it, so
+	// that what follows the answer on the wire (an EVENT after SUBSCRIBED) finds its effect.
+	onReply func(wamp.Message)
 }
 
 // request sends m (whose request ID is req) and waits for the router's answer.
@@ -387,6 +391,9 @@ func (c *Client) deliverReply(m wamp.Message) bool {
 	case progress:
 		p.progress(m)
 	default:
+		if p.onReply != nil {
+			p.onReply(m)
+		}
 		p.ch <- m
 	}
 	return true
