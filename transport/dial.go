@@ -14,7 +14,7 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 	opts = opts.withDefaults()
 	d := websocket.Dialer{
 		Subprotocols:    subprotocols,
-		ReadBufferSize:  4096,
+		ReadBufferSize:  opts.ReadBufferSize,
 		WriteBufferSize: 4096,
 		WriteBufferPool: writeBufferPool,
 		TLSClientConfig: opts.TLSConfig,

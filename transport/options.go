@@ -33,6 +33,10 @@ type Options struct {
 	QueueMessages int
 	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
 	QueueBytes int
+	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
+	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls
+	// when many small messages arrive at once.
+	ReadBufferSize int
 
 	// MaxConnections bounds the connections a server serves at once (0: no bound). Upgrade
 	// requests beyond it are refused with HTTP 503 Service Unavailable.
@@ -52,6 +56,7 @@ const (
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultQueueMessages  = 4096
 	DefaultQueueBytes     = 16 << 20
+	DefaultReadBufferSize = 1024
 )
 
 func (o Options) withDefaults() Options {
@@ -72,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
 	}
 	return o
 }

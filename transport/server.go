@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -44,7 +45,7 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 	}
 	s := &Server{opts: opts.withDefaults(), handler: h, log: log}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
+		ReadBufferSize:  s.opts.ReadBufferSize,
 		WriteBufferSize: 4096,
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    s.opts.Subprotocols,
@@ -81,9 +82,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := newConn(ws, s.opts, r, true)
-	defer c.Done()
-	s.handler.ServeConn(c)
+	// The connection gets a goroutine of its own and the HTTP handler returns: net/http then
+	// drops its per-request state (buffers, parsed request, contexts), which an idle
+	// connection would otherwise hold for its whole life. The request stays available for
+	// headers and cookies, detached from the finished request's context.
+	c := newConn(ws, s.opts, r.WithContext(context.Background()), true)
+	go func() {
+		defer c.Done()
+		s.handler.ServeConn(c)
+	}()
 }
 
 func (s *Server) offersSupported(r *http.Request) bool {
