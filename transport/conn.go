@@ -55,6 +55,7 @@ type Conn struct {
 	spare     [][]byte
 	queued    int // bytes in queue
 	binary    bool
+	kinds     []bool // each queued frame's type (true: binary) once SendMessage was used; else nil
 	writing   bool   // a writer goroutine is running
 	needPing  bool   // the keepalive timer asks for a ping
 	pong      []byte // a pong to send, answering the peer's ping
@@ -189,6 +190,38 @@ func (c *Conn) Send(frame []byte) error {
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	if c.kinds != nil {
+		c.kinds = append(c.kinds, c.binary)
+	}
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return nil
+}
+
+// SendMessage queues one message like Send, as a binary (true) or text frame whatever
+// SetBinary chose: for connections that mix both (the plain WebSocket component API).
+func (c *Conn) SendMessage(frame []byte, binary bool) error {
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes {
+		c.mu.Unlock()
+		return ErrQueueFull
+	}
+	if c.kinds == nil {
+		c.kinds = make([]bool, len(c.queue), len(c.queue)+1)
+		for i := range c.kinds {
+			c.kinds[i] = c.binary
+		}
+	}
+	c.queue = append(c.queue, frame)
+	c.kinds = append(c.kinds, binary)
+	c.queued += len(frame)
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -263,6 +296,9 @@ func (c *Conn) Abort(code int, reason string) {
 		c.closing = true
 		c.closeCode, c.closeText = code, truncateReason(reason)
 		c.queue, c.queued = nil, 0
+		if c.kinds != nil {
+			c.kinds = c.kinds[:0]
+		}
 	}
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
@@ -309,7 +345,7 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if err := c.writeFrames(w.frames, w.binary); err != nil {
+		if err := c.writeFrames(w.frames, w.kinds, w.binary); err != nil {
 			// The socket is broken; closing it makes the owner's Read fail.
 			c.finish()
 			return
@@ -330,6 +366,7 @@ func (c *Conn) writeLoop() {
 // work is what one round of the writer has to do.
 type work struct {
 	frames        [][]byte
+	kinds         []bool // each frame's type, when the connection mixes text and binary
 	pong          []byte
 	ping, binary  bool
 	closing, idle bool
@@ -351,6 +388,9 @@ func (c *Conn) take() work {
 		code: c.closeCode, text: c.closeText}
 	c.queue, c.spare = c.spare[:0], nil
 	c.queued = 0
+	if c.kinds != nil {
+		w.kinds, c.kinds = c.kinds, make([]bool, 0, len(c.kinds))
+	}
 	c.pong, c.needPing = nil, false
 	select {
 	case c.space <- struct{}{}:
@@ -384,18 +424,24 @@ func (c *Conn) recycle(frames [][]byte) {
 // writeFrames writes queued messages. On the server side it writes the WebSocket frames
 // itself: every queued frame goes out in one writev, and a frame shared by many recipients
 // is never copied. Client frames must be masked (a copy per frame), so clients use gorilla.
-func (c *Conn) writeFrames(frames [][]byte, binary bool) error {
+// kinds, when not nil, gives each frame's type (true: binary); otherwise binary does.
+func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	opcode := byte(websocket.TextMessage)
-	if binary {
-		opcode = websocket.BinaryMessage
+	opcodeOf := func(i int) byte {
+		if kinds != nil {
+			binary = kinds[i]
+		}
+		if binary {
+			return websocket.BinaryMessage
+		}
+		return websocket.TextMessage
 	}
 	if !c.server {
-		for _, f := range frames {
+		for i, f := range frames {
 			c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-			if err := c.ws.WriteMessage(int(opcode), f); err != nil {
+			if err := c.ws.WriteMessage(int(opcodeOf(i)), f); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 		}
@@ -403,9 +449,9 @@ func (c *Conn) writeFrames(frames [][]byte, binary bool) error {
 	}
 	c.headers = c.headers[:0]
 	c.iov = c.iov[:0]
-	for _, f := range frames {
+	for i, f := range frames {
 		start := len(c.headers)
-		c.headers = appendFrameHeader(c.headers, opcode, len(f))
+		c.headers = appendFrameHeader(c.headers, opcodeOf(i), len(f))
 		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], f)
 	}
 	// The headers slice may have grown (moved) while appending: rebuild the header views.
