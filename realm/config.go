@@ -32,9 +32,23 @@ type Config struct {
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
 	// kill_all in this realm (they answer wamp.error.not_authorized).
 	DisableSessionKill bool `yaml:"disable_session_kill"`
+
+	// Authentication and authorization (auth_config.go).
+
+	// Auth lists the realm's principals, its dynamic authenticator and its rate limiter.
+	Auth AuthConfig `yaml:"auth"`
+	// Roles say what each authrole may do. Without roles every session may do everything;
+	// with roles, a session whose role is not listed may do nothing.
+	Roles []RoleConfig `yaml:"roles"`
 }
 
-func (c Config) anonymousAllowed() bool { return c.Anonymous == nil || *c.Anonymous }
+func (c Config) anonymousAllowed() bool {
+	if c.Anonymous != nil {
+		return *c.Anonymous
+	}
+	// Default: anonymous access unless the realm lists another way in.
+	return len(c.Auth.Principals) == 0 && c.Auth.Dynamic == nil
+}
 
 func (c Config) anonymousRole() string {
 	if c.AnonymousRole == "" {

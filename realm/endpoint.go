@@ -35,6 +35,7 @@ func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 // Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint
 // and waits up to grace for them to leave before cutting off the rest.
 func (rt *Router) Shutdown(grace time.Duration) {
+	rt.local.beginShutdown()
 	rt.mu.RLock()
 	servers := append([]*session.Server(nil), rt.servers...)
 	rt.mu.RUnlock()
@@ -48,6 +49,7 @@ func (rt *Router) Shutdown(grace time.Duration) {
 	for range servers {
 		<-done
 	}
+	rt.local.finishShutdown()
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	for _, r := range rt.realms {

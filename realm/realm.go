@@ -23,6 +23,9 @@ type Realm struct {
 	sessions map[wamp.ID]*session.Session
 
 	lifecycle // session meta API, testaments, announced features (session_meta.go)
+
+	router *Router   // the router serving the realm (for its own calls: dynamic auth)
+	sec    *security // authentication and authorization (auth.go, authz.go)
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -65,6 +68,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	session.On(h, d.Cancel)
 	session.On(h, d.Yield)
 	session.On(h, r.handleError)
+	r.initSecurity() // decorates the handlers above with authorization checks
 }
 
 // Name is the realm's URI.
@@ -88,10 +92,11 @@ func (r *Realm) join(s *session.Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
-		s.ID = wamp.GlobalID()
-		if _, taken := r.sessions[s.ID]; !taken {
+		// Keep the ID the router announced during authentication, unless it is taken.
+		if _, taken := r.sessions[s.ID]; s.ID != 0 && !taken {
 			break
 		}
+		s.ID = wamp.GlobalID()
 	}
 	r.sessions[s.ID] = s
 }
@@ -105,6 +110,7 @@ func (r *Realm) Leave(s *session.Session) {
 	r.broker.Leave(s)
 	r.dealer.Leave(s)
 	r.left(s)
+	r.forgetAuthz(s)
 }
 
 // SessionCount is the number of sessions joined to the realm.

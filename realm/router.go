@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/pawl-wamp/pawl/session"
@@ -18,6 +16,7 @@ type Router struct {
 	mu      sync.RWMutex
 	realms  map[wamp.URI]*Realm
 	servers []*session.Server
+	local   localState // in-process clients and the router's own sessions (local.go)
 }
 
 // NewRouter returns a router serving the given realms.
@@ -28,6 +27,7 @@ func NewRouter(log *slog.Logger, realms ...*Realm) *Router {
 	rt := &Router{log: log, realms: make(map[wamp.URI]*Realm)}
 	for _, r := range realms {
 		rt.realms[r.Name()] = r
+		r.router = rt
 	}
 	return rt
 }
@@ -36,6 +36,7 @@ func NewRouter(log *slog.Logger, realms ...*Realm) *Router {
 func (rt *Router) AddRealm(r *Realm) {
 	rt.mu.Lock()
 	rt.realms[r.Name()] = r
+	r.router = rt
 	rt.mu.Unlock()
 }
 
@@ -53,41 +54,19 @@ func (rt *Router) Join(s *session.Session) (session.Realm, wamp.Dict, error) {
 	if !ok {
 		return nil, nil, &session.AbortError{Reason: wamp.ErrNoSuchRealm, Message: fmt.Sprintf("no realm %q on this router", s.Realm)}
 	}
-	if err := r.authenticate(s); err != nil {
+	s.ID = wamp.GlobalID() // known before WELCOME: a WAMP-CRA challenge names it
+	authextra, err := r.authenticate(s)
+	if err != nil {
 		return nil, nil, err
 	}
 	r.join(s)
-	rt.log.Debug("session joined", "realm", r.Name(), "session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole)
-	return r, r.welcomeDetails(s), nil
-}
-
-// authenticate decides who the peer is. Only anonymous access exists so far.
-func (r *Realm) authenticate(s *session.Session) error {
-	methods := authMethods(s.Details)
-	if len(methods) > 0 && !slices.Contains(methods, "anonymous") {
-		return &session.AbortError{Reason: wamp.ErrNoMatchingAuthMethod,
-			Message: "this realm accepts: anonymous; offered: " + strings.Join(methods, ", ")}
+	rt.log.Debug("session joined", "realm", r.Name(), "session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole,
+		"authmethod", s.AuthMethod)
+	welcome := r.welcomeDetails(s)
+	if authextra != nil {
+		welcome["authextra"] = authextra
 	}
-	if !r.config.anonymousAllowed() {
-		return &session.AbortError{Reason: wamp.ErrNoMatchingAuthMethod, Message: "anonymous access is disabled on this realm"}
-	}
-	s.AuthID = anonymousAuthID()
-	s.AuthRole = r.config.anonymousRole()
-	s.AuthMethod = "anonymous"
-	s.AuthProvider = "static"
-	return nil
-}
-
-// authMethods reads HELLO.Details.authmethods.
-func authMethods(details wamp.Dict) []string {
-	list, _ := details["authmethods"].(wamp.List)
-	out := make([]string, 0, len(list))
-	for _, v := range list {
-		if m, ok := v.(string); ok {
-			out = append(out, m)
-		}
-	}
-	return out
+	return r, welcome, nil
 }
 
 // anonymousAuthID makes an authid for an anonymous peer, in Crossbar.io's style (XXXX-XXXX-XXXX).

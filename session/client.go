@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,22 @@ import (
 type ClientOptions struct {
 	// Serializer is "json" (default) or "msgpack".
 	Serializer string
-	// AuthID is sent in HELLO (optional).
+	// AuthID is sent in HELLO (optional; ticket, wampcra and wamp-scram need one).
 	AuthID string
+	// AuthMethods are offered in HELLO, in order of preference. Empty: the methods
+	// Credentials hold a secret for (cryptosign, wamp-scram, wampcra, ticket), or none, which
+	// the router takes as anonymous.
+	AuthMethods []string
+	// AuthExtra is sent as HELLO.Details.authextra; the client adds the cryptosign pubkey,
+	// the wamp-scram nonce and the channel binding type itself.
+	AuthExtra wamp.Dict
+	// Credentials answer the router's CHALLENGEs.
+	Credentials Credentials
+	// OnChallenge, when set, answers every CHALLENGE instead of Credentials (for methods
+	// the client does not know, or secrets kept elsewhere).
+	OnChallenge ChallengeHandler
+	// TLSConfig configures wss:// connections (trusted roots, client certificates).
+	TLSConfig *tls.Config
 	// HelloDetails are merged into HELLO.Details (roles are always set by the client).
 	HelloDetails wamp.Dict
 	// Header is sent with the WebSocket upgrade request (cookies, authorization).
@@ -104,6 +119,9 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.EventQueue <= 0 {
 		opts.EventQueue = 1024
 	}
+	if opts.TLSConfig != nil {
+		opts.Transport.TLSConfig = opts.TLSConfig
+	}
 	conn, err := transport.Dial(ctx, url, []string{codec.Subprotocol()}, opts.Header, opts.Transport)
 	if err != nil {
 		return nil, err
@@ -131,7 +149,7 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	return c, nil
 }
 
-// join sends HELLO and waits for WELCOME.
+// join sends HELLO, answers the router's CHALLENGEs and waits for WELCOME.
 func (c *Client) join(ctx context.Context, realm wamp.URI, opts ClientOptions) error {
 	details := wamp.Dict{}
 	for k, v := range opts.HelloDetails {
@@ -139,12 +157,48 @@ func (c *Client) join(ctx context.Context, realm wamp.URI, opts ClientOptions) e
 	}
 	details["roles"] = clientRoles
 	details["agent"] = "pawl-go-client/0.1"
-	if opts.AuthID != "" {
-		details["authid"] = opts.AuthID
-	}
+	auth := newClientAuth(opts, c.conn)
+	auth.hello(details)
 	if err := c.send(&wamp.Hello{Realm: realm, Details: details}); err != nil {
 		return fmt.Errorf("send HELLO: %w", err)
 	}
+	for {
+		m, err := c.readHandshake(ctx, realm)
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *wamp.Welcome:
+			if err := auth.welcome(m.Details); err != nil {
+				c.send(&wamp.Abort{Details: wamp.Dict{"message": err.Error()}, Reason: ErrCannotAuthenticate})
+				return fmt.Errorf("join %s: %w", realm, err)
+			}
+			c.id, c.welcome = m.Session, m.Details
+			c.log = c.log.With("session", m.Session)
+			return nil
+		case *wamp.Abort:
+			msg, _ := m.Details.String("message")
+			return &wamp.ApplicationError{URI: m.Reason, Args: wamp.List{msg}, Details: m.Details}
+		case *wamp.Challenge:
+			sig, extra, err := auth.challenge(ctx, m)
+			if err != nil {
+				c.send(&wamp.Abort{Details: wamp.Dict{"message": err.Error()}, Reason: ErrCannotAuthenticate})
+				return fmt.Errorf("join %s: answering the %s challenge: %w", realm, m.AuthMethod, err)
+			}
+			if extra == nil {
+				extra = wamp.Dict{}
+			}
+			if err := c.send(&wamp.Authenticate{Signature: sig, Extra: extra}); err != nil {
+				return fmt.Errorf("send AUTHENTICATE: %w", err)
+			}
+		default:
+			return fmt.Errorf("join %s: expected WELCOME, got %s", realm, m.Type())
+		}
+	}
+}
+
+// readHandshake reads one message during the handshake, giving up when ctx ends.
+func (c *Client) readHandshake(ctx context.Context, realm wamp.URI) (wamp.Message, error) {
 	type reply struct {
 		m   wamp.Message
 		err error
@@ -159,27 +213,13 @@ func (c *Client) join(ctx context.Context, realm wamp.URI, opts ClientOptions) e
 		m, err := c.codec.Decode(data)
 		got <- reply{m, err}
 	}()
-	var r reply
 	select {
-	case r = <-got:
+	case r := <-got:
+		return r.m, r.err
 	case <-ctx.Done():
 		c.conn.Abort(transport.CloseNormal, "")
 		<-got
-		return fmt.Errorf("join %s: %w", realm, ctx.Err())
-	}
-	if r.err != nil {
-		return r.err
-	}
-	switch m := r.m.(type) {
-	case *wamp.Welcome:
-		c.id, c.welcome = m.Session, m.Details
-		c.log = c.log.With("session", m.Session)
-		return nil
-	case *wamp.Abort:
-		msg, _ := m.Details.String("message")
-		return &wamp.ApplicationError{URI: m.Reason, Args: wamp.List{msg}, Details: m.Details}
-	default:
-		return fmt.Errorf("join %s: expected WELCOME, got %s", realm, r.m.Type())
+		return nil, fmt.Errorf("join %s: %w", realm, ctx.Err())
 	}
 }
 

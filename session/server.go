@@ -22,9 +22,11 @@ type Realm interface {
 
 // Gate admits sessions: it picks the realm a HELLO asks for and authenticates the peer.
 type Gate interface {
-	// Join is called with a session whose Realm and Details come from HELLO. It fills in the
-	// session's ID and auth fields and returns the realm and the WELCOME details, or an
-	// *AbortError to refuse.
+	// Join is called, on the connection's own goroutine, with a session whose Realm and
+	// Details come from HELLO. It may run CHALLENGE/AUTHENTICATE rounds with s.Challenge. It
+	// fills in the session's ID and auth fields and returns the realm and the WELCOME
+	// details, or an *AbortError to refuse (any other error refuses with
+	// wamp.error.authentication_failed; one wrapping ErrHandshakeEnded refuses silently).
 	Join(s *Session) (Realm, wamp.Dict, error)
 }
 
@@ -40,6 +42,8 @@ func (e *AbortError) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.M
 type ServerOptions struct {
 	// HelloTimeout is how long a new connection may take to send HELLO (default 10s).
 	HelloTimeout time.Duration
+	// AuthTimeout is how long a peer may take to answer each CHALLENGE (default 30s).
+	AuthTimeout time.Duration
 	// Logger receives the session layer's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -60,6 +64,9 @@ type Server struct {
 func NewServer(gate Gate, opts ServerOptions) *Server {
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 10 * time.Second
+	}
+	if opts.AuthTimeout <= 0 {
+		opts.AuthTimeout = 30 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -100,14 +107,15 @@ func (srv *Server) ServeConn(c *transport.Conn) {
 	srv.drain(s)
 }
 
-// handshake waits for HELLO and answers WELCOME or ABORT.
+// handshake waits for HELLO, lets the gate admit the session (running CHALLENGE/AUTHENTICATE
+// rounds through Session.Challenge), and answers WELCOME or ABORT.
 func (srv *Server) handshake(s *Session) Realm {
-	timer := time.AfterFunc(srv.opts.HelloTimeout, func() {
-		s.Abort(wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
-	})
-	defer timer.Stop()
+	hs := &handshake{srv: srv, s: s}
+	s.hs = hs
+	defer func() { s.hs = nil }()
+	hs.arm(srv.opts.HelloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
 	data, err := s.conn.Read()
-	if err != nil {
+	if !hs.disarm() || err != nil {
 		return nil
 	}
 	m, err := s.Codec.Decode(data)
@@ -131,18 +139,18 @@ func (srv *Server) handshake(s *Session) Realm {
 	s.Realm, s.Details = hello.Realm, hello.Details
 	realm, welcome, err := srv.gate.Join(s)
 	if err != nil {
+		if errors.Is(err, ErrHandshakeEnded) {
+			// The peer left, timed out or broke the protocol: already dealt with.
+			return nil
+		}
 		var ab *AbortError
 		if !errors.As(err, &ab) {
 			ab = &AbortError{Reason: wamp.ErrAuthenticationFailed, Message: err.Error()}
 		}
-		srv.log.Info("session refused", "realm", hello.Realm, "reason", ab.Reason, "message", ab.Message,
-			"remote", s.RemoteAddr())
+		authid, _ := hello.Details.String("authid")
+		srv.log.Info("session refused", "realm", hello.Realm, "authid", authid, "reason", ab.Reason,
+			"message", ab.Message, "remote", s.RemoteAddr())
 		s.Abort(ab.Reason, ab.Message)
-		return nil
-	}
-	if !timer.Stop() {
-		// The HELLO timeout fired while we were admitting the session.
-		realm.Leave(s)
 		return nil
 	}
 	s.state.Store(stateEstablished)

@@ -33,6 +33,7 @@ type Session struct {
 	log  *slog.Logger
 
 	state     atomic.Int32
+	hs        *handshake // during Gate.Join: the CHALLENGE/AUTHENTICATE step (auth.go)
 	closeOnce sync.Once
 	// leaveReason is why the router ended the session, when it did (slow consumer, kill...).
 	leaveMu     sync.Mutex
@@ -41,7 +42,8 @@ type Session struct {
 
 // State of a session's state machine.
 const (
-	stateEstablishing int32 = iota
+	stateEstablishing   int32 = iota
+	stateAuthenticating       // CHALLENGE sent, waiting for AUTHENTICATE
 	stateEstablished
 	stateClosing // GOODBYE sent by the router, waiting for the peer's
 	stateClosed

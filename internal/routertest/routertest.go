@@ -2,6 +2,7 @@
 package routertest
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/testcert"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -18,8 +20,10 @@ import (
 // Router is a running test router.
 type Router struct {
 	*realm.Router
-	URL    string // ws://127.0.0.1:PORT/ws
-	Realm  *realm.Realm
+	URL   string // ws://127.0.0.1:PORT/ws
+	Realm *realm.Realm
+	// TLS is the client configuration trusting the router's certificate (Options.TLS).
+	TLS    *tls.Config
 	server *http.Server
 }
 
@@ -29,6 +33,10 @@ type Options struct {
 	Endpoint realm.EndpointOptions
 	// Logger defaults to one that prints warnings and errors only.
 	Logger *slog.Logger
+	// TLS serves wss:// with a certificate generated for the test; ServerTLS, when set,
+	// adjusts the server's TLS configuration (e.g. MaxVersion).
+	TLS       bool
+	ServerTLS func(*tls.Config)
 }
 
 // Start runs a router on 127.0.0.1:0 until the test ends; at cleanup it shuts the router down,
@@ -51,12 +59,26 @@ func Start(t testing.TB, opts Options) *Router {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheme := "ws://"
+	var clientTLS *tls.Config
+	if opts.TLS {
+		cert, err := testcert.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
+		if opts.ServerTLS != nil {
+			opts.ServerTLS(cfg)
+		}
+		ln = tls.NewListener(ln, cfg)
+		scheme, clientTLS = "wss://", cert.ClientConfig()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", rt.WebSocketHandler(opts.Endpoint))
 	hs := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	r := &Router{Router: rt, URL: "ws://" + ln.Addr().String() + "/ws", server: hs}
+	r := &Router{Router: rt, URL: scheme + ln.Addr().String() + "/ws", TLS: clientTLS, server: hs}
 	r.Realm, _ = rt.Realm(wamp.URI(opts.Realms[0].Name))
 	t.Cleanup(func() {
 		hs.Close()

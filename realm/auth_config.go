@@ -1,0 +1,271 @@
+package realm
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pawl-wamp/pawl/auth"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// AuthConfig is a realm's authentication: static principals, a dynamic authenticator and the
+// limiter that slows down repeated failures. Anonymous access is Config.Anonymous.
+type AuthConfig struct {
+	// Principals are the realm's static users; each may log in by every method it has
+	// credentials for.
+	Principals []Principal `yaml:"principals"`
+	// Dynamic names a procedure that authenticates whom the static principals do not know.
+	Dynamic *DynamicAuth `yaml:"dynamic"`
+	// RateLimit slows down and then refuses repeated failures from one address or authid.
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// Principal is one static user of a realm: an authid, the role it gets, and its credentials,
+// stored so that the configuration holds no usable secret (except an unsalted WAMP-CRA
+// secret, which that method needs). "pawl hash-secret" prints these entries.
+type Principal struct {
+	AuthID string `yaml:"authid"`
+	Role   string `yaml:"role"`
+	// Ticket is the hash of the ticket (authmethod ticket): "$argon2id$..." or
+	// "$pbkdf2-sha256$...".
+	Ticket string `yaml:"ticket"`
+	// WAMPCRA is the WAMP-CRA key (authmethod wampcra).
+	WAMPCRA *CRACredential `yaml:"wampcra"`
+	// SCRAM is the WAMP-SCRAM credential (authmethod wamp-scram).
+	SCRAM *SCRAMCredential `yaml:"scram"`
+	// Cryptosign lists the principal's Ed25519 public keys, hex (authmethod cryptosign).
+	Cryptosign []string `yaml:"cryptosign"`
+}
+
+// CRACredential is a WAMP-CRA key: salted (Key derived from the password with Salt,
+// Iterations, KeyLen, which the CHALLENGE tells the client) or, for clients that cannot salt,
+// the plain Secret.
+type CRACredential struct {
+	Key        string `yaml:"key"`        // base64 PBKDF2-HMAC-SHA256 key, as autobahn derives it
+	Salt       string `yaml:"salt"`       // the salt, used as UTF-8 text
+	Iterations int    `yaml:"iterations"` // default 1000
+	KeyLen     int    `yaml:"keylen"`     // default 32
+	Secret     string `yaml:"secret"`     // unsalted: the shared secret itself
+}
+
+// SCRAMCredential is what the router stores for WAMP-SCRAM: never the password, only the
+// KDF parameters and the StoredKey and ServerKey (base64).
+type SCRAMCredential struct {
+	KDF        string `yaml:"kdf"` // argon2id13, argon2id-13 (autobahn's variant) or pbkdf2
+	Salt       string `yaml:"salt"`
+	Iterations int    `yaml:"iterations"`
+	Memory     int    `yaml:"memory"` // KiB, argon2 only
+	StoredKey  string `yaml:"stored_key"`
+	ServerKey  string `yaml:"server_key"`
+}
+
+// DynamicAuth is a dynamic authenticator: a procedure, registered by a trusted session, that
+// the router calls as procedure(realm, authid, details) for the listed methods when no static
+// principal matches. See the README for the details it gets and the answers it may give.
+type DynamicAuth struct {
+	Procedure wamp.URI `yaml:"procedure"`
+	// Methods it authenticates: anonymous, ticket, wampcra, wamp-scram, cryptosign.
+	Methods []string `yaml:"methods"`
+	// Timeout bounds one call (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// RateLimit slows down guessing. Every failed authentication counts against the peer's
+// address and against the authid it tried; each key may fail Burst times, and is forgiven
+// one failure per Refill. A key out of failures is refused at once (ABORT
+// wamp.error.authentication_failed) until a failure is forgiven. Each failure is answered
+// only after a delay that doubles with the key's failures, from Delay up to MaxDelay.
+type RateLimit struct {
+	Disabled bool          `yaml:"disabled"`
+	Burst    int           `yaml:"burst"`     // default 10
+	Refill   time.Duration `yaml:"refill"`    // default 30s
+	Delay    time.Duration `yaml:"delay"`     // default 200ms; negative: no delay
+	MaxDelay time.Duration `yaml:"max_delay"` // default 3s
+	// MaxKeys bounds the addresses and authids tracked (default 100000).
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// RoleConfig is a role of a realm and what its sessions may do.
+type RoleConfig struct {
+	Name string `yaml:"name"`
+	// Trusted sessions may do anything, and may register the realm's dynamic authenticator
+	// and authorizer procedures.
+	Trusted bool `yaml:"trusted"`
+	// Permissions, looked up by URI: the exact rule wins, then the longest prefix rule, then
+	// the best wildcard rule. A URI no rule covers is denied (or asked of the Authorizer).
+	Permissions []Permission `yaml:"permissions"`
+	// Authorizer is a procedure called as authorizer(session, uri, action, options) for
+	// what no permission rule covers; its answers are cached per session.
+	Authorizer wamp.URI `yaml:"authorizer"`
+	// AuthorizerCache is how long an answer is kept (default 60s; negative: not at all).
+	AuthorizerCache time.Duration `yaml:"authorizer_cache"`
+	// AuthorizerTimeout bounds one call (default 10s).
+	AuthorizerTimeout time.Duration `yaml:"authorizer_timeout"`
+}
+
+// Permission allows actions on a URI, or URIs matching a pattern. An action not set is denied.
+type Permission struct {
+	URI       wamp.URI `yaml:"uri"`
+	Match     string   `yaml:"match"` // exact (default), prefix or wildcard
+	Call      bool     `yaml:"call"`
+	Register  bool     `yaml:"register"`
+	Publish   bool     `yaml:"publish"`
+	Subscribe bool     `yaml:"subscribe"`
+	// Disclose forces the caller's or publisher's identity on callees and subscribers.
+	Disclose Disclose `yaml:"disclose"`
+}
+
+// Disclose forces identity disclosure.
+type Disclose struct {
+	Caller    bool `yaml:"caller"`
+	Publisher bool `yaml:"publisher"`
+}
+
+// Authentication methods the router implements.
+var authMethodNames = []string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign"}
+
+// Validate checks the realm's authentication and authorization settings: well-formed hashes
+// and keys, known methods and match policies, no duplicate authids or roles.
+func (c Config) Validate() error {
+	seen := map[string]bool{}
+	for i, p := range c.Auth.Principals {
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("realm %s: auth.principals[%d] (%s): %w", c.Name, i, p.AuthID, err)
+		}
+		if seen[p.AuthID] {
+			return fmt.Errorf("realm %s: principal %q defined twice", c.Name, p.AuthID)
+		}
+		seen[p.AuthID] = true
+	}
+	if d := c.Auth.Dynamic; d != nil {
+		if !wamp.ValidURI(d.Procedure, false, false) || d.Procedure == "" {
+			return fmt.Errorf("realm %s: auth.dynamic.procedure %q is not a valid URI", c.Name, d.Procedure)
+		}
+		if len(d.Methods) == 0 {
+			return fmt.Errorf("realm %s: auth.dynamic.methods is empty", c.Name)
+		}
+		for _, m := range d.Methods {
+			if !slices.Contains(authMethodNames, m) {
+				return fmt.Errorf("realm %s: auth.dynamic.methods: unknown method %q (want one of %v)", c.Name, m, authMethodNames)
+			}
+		}
+	}
+	roles := map[string]bool{}
+	for i, r := range c.Roles {
+		if r.Name == "" {
+			return fmt.Errorf("realm %s: roles[%d] has no name", c.Name, i)
+		}
+		if roles[r.Name] {
+			return fmt.Errorf("realm %s: role %q defined twice", c.Name, r.Name)
+		}
+		roles[r.Name] = true
+		if r.Authorizer != "" && !wamp.ValidURI(r.Authorizer, false, false) {
+			return fmt.Errorf("realm %s: role %s: authorizer %q is not a valid URI", c.Name, r.Name, r.Authorizer)
+		}
+		for j, p := range r.Permissions {
+			switch p.Match {
+			case "", wamp.MatchExact, wamp.MatchPrefix, wamp.MatchWildcard:
+			default:
+				return fmt.Errorf("realm %s: role %s: permissions[%d]: match %q (want exact, prefix or wildcard)", c.Name, r.Name, j, p.Match)
+			}
+			if p.URI == "" && p.Match != wamp.MatchPrefix {
+				return fmt.Errorf("realm %s: role %s: permissions[%d] has no uri (use match: prefix with uri \"\" for everything)", c.Name, r.Name, j)
+			}
+		}
+	}
+	return nil
+}
+
+func (p Principal) validate() error {
+	if p.AuthID == "" {
+		return errors.New("no authid")
+	}
+	if p.Role == "" {
+		return errors.New("no role")
+	}
+	if p.Ticket == "" && p.WAMPCRA == nil && p.SCRAM == nil && len(p.Cryptosign) == 0 {
+		return errors.New("no credentials (ticket, wampcra, scram or cryptosign)")
+	}
+	if p.Ticket != "" {
+		if err := auth.CheckSecretHash(p.Ticket); err != nil {
+			return fmt.Errorf("ticket: %w (store a hash: pawl hash-secret -method ticket)", err)
+		}
+	}
+	if c := p.WAMPCRA; c != nil {
+		if _, err := c.key(); err != nil {
+			return err
+		}
+	}
+	if c := p.SCRAM; c != nil {
+		if _, err := c.credential(); err != nil {
+			return err
+		}
+	}
+	for _, k := range p.Cryptosign {
+		if _, err := auth.ParsePublicKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// key is the HMAC key of a WAMP-CRA credential.
+func (c *CRACredential) key() ([]byte, error) {
+	switch {
+	case c.Key != "" && c.Secret != "":
+		return nil, errors.New("wampcra: give key (salted) or secret (unsalted), not both")
+	case c.Key != "":
+		if c.Salt == "" {
+			return nil, errors.New("wampcra: a key needs its salt")
+		}
+		if _, err := base64.StdEncoding.DecodeString(c.Key); err != nil {
+			return nil, errors.New("wampcra: key is not base64")
+		}
+		if c.Iterations < 0 || c.Iterations > 10_000_000 || c.KeyLen < 0 || c.KeyLen > 1024 {
+			return nil, errors.New("wampcra: iterations or keylen out of range")
+		}
+		return []byte(c.Key), nil
+	case c.Secret != "":
+		if c.Salt != "" {
+			return nil, errors.New("wampcra: a salt goes with a derived key, not a secret (pawl hash-secret -method wampcra)")
+		}
+		return []byte(c.Secret), nil
+	}
+	return nil, errors.New("wampcra: no key or secret")
+}
+
+// challengeExtra is what the CHALLENGE says about the salt.
+func (c *CRACredential) challengeExtra(extra map[string]any) {
+	if c.Salt == "" {
+		return
+	}
+	iterations, keylen := c.Iterations, c.KeyLen
+	if iterations == 0 {
+		iterations = auth.CRADefaultIterations
+	}
+	if keylen == 0 {
+		keylen = auth.CRADefaultKeyLen
+	}
+	extra["salt"], extra["iterations"], extra["keylen"] = c.Salt, iterations, keylen
+}
+
+// credential decodes a WAMP-SCRAM credential.
+func (c *SCRAMCredential) credential() (*auth.ScramCredential, error) {
+	salt, err := base64.StdEncoding.DecodeString(c.Salt)
+	if err != nil {
+		return nil, errors.New("scram: salt is not base64")
+	}
+	p := auth.ScramParams{KDF: c.KDF, Salt: salt, Iterations: c.Iterations, Memory: c.Memory}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	stored, err1 := base64.StdEncoding.DecodeString(c.StoredKey)
+	server, err2 := base64.StdEncoding.DecodeString(c.ServerKey)
+	if err1 != nil || err2 != nil || len(stored) != 32 || len(server) != 32 {
+		return nil, errors.New("scram: stored_key and server_key must be 32 bytes, base64")
+	}
+	return &auth.ScramCredential{ScramParams: p, StoredKey: stored, ServerKey: server}, nil
+}

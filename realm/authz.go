@@ -1,0 +1,310 @@
+package realm
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/uriindex"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Actions that need authorization.
+const (
+	actionCall      = "call"
+	actionRegister  = "register"
+	actionPublish   = "publish"
+	actionSubscribe = "subscribe"
+)
+
+// authorizer decides what sessions may do, from the realm's roles. It is consulted by
+// decorators around the realm's handlers (initAuthz), never by the broker or dealer.
+type authorizer struct {
+	enabled  bool // the realm lists roles: unlisted roles may do nothing
+	roles    map[string]*role
+	reserved []wamp.URI // procedures only trusted sessions may register
+
+	cacheMu sync.Mutex
+	cache   map[*session.Session]*authzCache // dynamic authorizer answers, per session
+}
+
+// role is a compiled RoleConfig.
+type role struct {
+	name    string
+	trusted bool
+	perms   *uriindex.Index[*Permission]
+	rules   []*Permission
+	dynamic *RoleConfig // with an authorizer procedure
+}
+
+// decision is the outcome of an authorization: allowed, and whether the caller's or
+// publisher's identity must be disclosed.
+type decision struct {
+	allow    bool
+	disclose bool
+	reason   wamp.URI // when denied: not_authorized, or what the authorizer said
+	message  string
+}
+
+func newAuthorizer(cfg Config) *authorizer {
+	a := &authorizer{enabled: len(cfg.Roles) > 0, roles: map[string]*role{},
+		cache: map[*session.Session]*authzCache{}}
+	for i := range cfg.Roles {
+		rc := &cfg.Roles[i]
+		ro := &role{name: rc.Name, trusted: rc.Trusted, perms: uriindex.New[*Permission]()}
+		for j := range rc.Permissions {
+			p := &rc.Permissions[j]
+			match := p.Match
+			if match == "" {
+				match = wamp.MatchExact
+			}
+			ro.perms.Put(p.URI, match, p)
+			ro.rules = append(ro.rules, p)
+		}
+		if rc.Authorizer != "" {
+			ro.dynamic = rc
+			a.reserved = append(a.reserved, rc.Authorizer)
+		}
+		a.roles[rc.Name] = ro
+	}
+	if d := cfg.Auth.Dynamic; d != nil {
+		a.reserved = append(a.reserved, d.Procedure)
+	}
+	return a
+}
+
+// initAuthz wraps the realm's handlers for CALL, REGISTER, PUBLISH and SUBSCRIBE with the
+// authorization check: a denied request never reaches the broker or dealer.
+func (r *Realm) initAuthz() {
+	a := newAuthorizer(r.config)
+	r.sec.authz = a
+	h := &r.handlers
+	if next, ok := h.Lookup(wamp.TypeCall); ok {
+		session.On(h, func(s *session.Session, m *wamp.Call) {
+			d := r.authorize(s, actionCall, m.Procedure, wamp.MatchExact, m.Options)
+			if !d.allow {
+				s.SendError(wamp.TypeCall, m.Request, d.reason, d.message)
+				return
+			}
+			if d.disclose {
+				m.Options = withOption(m.Options, "disclose_me", true)
+			}
+			next(s, m)
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeRegister); ok {
+		session.On(h, func(s *session.Session, m *wamp.Register) {
+			match := matchOf(m.Options)
+			if !r.trusted(s) && a.reservedMatch(m.Procedure, match) {
+				r.log.Warn("refused to let an untrusted session register a dynamic auth procedure",
+					"session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole, "procedure", m.Procedure)
+				s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
+					"only trusted sessions may register "+string(m.Procedure))
+				return
+			}
+			d := r.authorize(s, actionRegister, m.Procedure, match, m.Options)
+			if !d.allow {
+				s.SendError(wamp.TypeRegister, m.Request, d.reason, d.message)
+				return
+			}
+			next(s, m)
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypePublish); ok {
+		session.On(h, func(s *session.Session, m *wamp.Publish) {
+			d := r.authorize(s, actionPublish, m.Topic, wamp.MatchExact, m.Options)
+			if !d.allow {
+				if ack, _ := m.Options.Bool("acknowledge"); ack {
+					s.SendError(wamp.TypePublish, m.Request, d.reason, d.message)
+				}
+				return
+			}
+			if d.disclose {
+				m.Options = withOption(m.Options, "disclose_me", true)
+			}
+			next(s, m)
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
+		session.On(h, func(s *session.Session, m *wamp.Subscribe) {
+			d := r.authorize(s, actionSubscribe, m.Topic, matchOf(m.Options), m.Options)
+			if !d.allow {
+				s.SendError(wamp.TypeSubscribe, m.Request, d.reason, d.message)
+				return
+			}
+			next(s, m)
+		})
+	}
+}
+
+func matchOf(options wamp.Dict) string {
+	if m, ok := options.String("match"); ok && m != "" {
+		return m
+	}
+	return wamp.MatchExact
+}
+
+func withOption(options wamp.Dict, key string, v any) wamp.Dict {
+	out := make(wamp.Dict, len(options)+1)
+	for k, x := range options {
+		out[k] = x
+	}
+	out[key] = v
+	return out
+}
+
+// trusted reports whether a session bypasses authorization: an in-process session, or one
+// whose role is marked trusted.
+func (r *Realm) trusted(s *session.Session) bool {
+	if s.AuthRole == TrustedRole && s.AuthMethod == "trusted" && localPeerOf(s) != nil {
+		return true
+	}
+	ro := r.sec.authz.roles[s.AuthRole]
+	return ro != nil && ro.trusted
+}
+
+// authorize decides whether s may perform action on uri (a pattern, for subscriptions and
+// registrations with match prefix or wildcard).
+func (r *Realm) authorize(s *session.Session, action string, uri wamp.URI, match string, options wamp.Dict) decision {
+	a := r.sec.authz
+	if r.trusted(s) || !a.enabled {
+		return decision{allow: true}
+	}
+	denied := decision{reason: wamp.ErrNotAuthorized,
+		message: "authrole " + s.AuthRole + " may not " + action + " " + string(uri)}
+	ro := a.roles[s.AuthRole]
+	if ro == nil {
+		return denied
+	}
+	if p, _, _, ok := ro.perms.Best(uri); ok {
+		if !allows(p, action) || !ro.patternAllowed(action, uri, match) {
+			return denied
+		}
+		return decision{allow: true, disclose: disclosure(p, action)}
+	}
+	if ro.dynamic != nil {
+		return r.authorizeDynamic(s, ro.dynamic, action, uri, match, options)
+	}
+	return denied
+}
+
+// patternAllowed checks, for a prefix or wildcard subscription or registration, that no rule
+// for a narrower part of the pattern denies the action: subscribing to "com.example." must
+// not deliver the events of a "com.example.secret." the role may not subscribe to.
+func (ro *role) patternAllowed(action string, pattern wamp.URI, match string) bool {
+	if match == wamp.MatchExact {
+		return true
+	}
+	for _, p := range ro.rules {
+		if !allows(p, action) && overlaps(pattern, match, p.URI, p.Match) {
+			return false
+		}
+	}
+	return true
+}
+
+// overlaps reports whether some URI could match both the pattern and the rule's pattern.
+func overlaps(pattern wamp.URI, match string, rule wamp.URI, ruleMatch string) bool {
+	if ruleMatch == "" {
+		ruleMatch = wamp.MatchExact
+	}
+	switch {
+	case match == wamp.MatchPrefix && ruleMatch == wamp.MatchPrefix:
+		return strings.HasPrefix(string(rule), string(pattern)) || strings.HasPrefix(string(pattern), string(rule))
+	case match == wamp.MatchPrefix && ruleMatch == wamp.MatchExact:
+		return strings.HasPrefix(string(rule), string(pattern))
+	case match == wamp.MatchPrefix: // rule is a wildcard
+		return true // conservative
+	case match == wamp.MatchWildcard && ruleMatch == wamp.MatchPrefix:
+		return true // conservative
+	default: // wildcard pattern against an exact or wildcard rule: component by component
+		pc, rc := strings.Split(string(pattern), "."), strings.Split(string(rule), ".")
+		if len(pc) != len(rc) {
+			return false
+		}
+		for i := range pc {
+			if pc[i] != "" && rc[i] != "" && pc[i] != rc[i] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// reservedMatch reports whether a registration would receive calls to one of the realm's
+// dynamic auth procedures.
+func (a *authorizer) reservedMatch(procedure wamp.URI, match string) bool {
+	for _, u := range a.reserved {
+		switch match {
+		case wamp.MatchPrefix:
+			if strings.HasPrefix(string(u), string(procedure)) {
+				return true
+			}
+		case wamp.MatchWildcard:
+			if overlaps(procedure, wamp.MatchWildcard, u, wamp.MatchExact) {
+				return true
+			}
+		default:
+			if u == procedure {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func allows(p *Permission, action string) bool {
+	switch action {
+	case actionCall:
+		return p.Call
+	case actionRegister:
+		return p.Register
+	case actionPublish:
+		return p.Publish
+	case actionSubscribe:
+		return p.Subscribe
+	}
+	return false
+}
+
+func disclosure(p *Permission, action string) bool {
+	switch action {
+	case actionCall:
+		return p.Disclose.Caller
+	case actionPublish:
+		return p.Disclose.Publisher
+	}
+	return false
+}
+
+// forgetAuthz drops what was cached about a session that left.
+func (r *Realm) forgetAuthz(s *session.Session) {
+	if r.sec == nil || r.sec.authz == nil {
+		return
+	}
+	a := r.sec.authz
+	a.cacheMu.Lock()
+	delete(a.cache, s)
+	a.cacheMu.Unlock()
+}
+
+// authzCache holds a session's dynamic authorization answers until they expire.
+type authzCache struct {
+	entries map[authzKey]authzEntry
+}
+
+type authzKey struct {
+	action string
+	uri    wamp.URI
+	match  string
+}
+
+type authzEntry struct {
+	d       decision
+	expires time.Time
+}
+
+// maxCachedPerSession bounds one session's cache; when full, expired entries go first, then
+// everything.
+const maxCachedPerSession = 1024
