@@ -52,8 +52,9 @@ type Conn struct {
 
 	mu        sync.Mutex
 	queue     [][]byte
-	spare     [][]byte
-	queued    int // bytes in queue
+	batch     [][]byte // what the writer took from queue, used by the writer only
+	kindBatch []bool   // the batch's frame types, used by the writer only
+	queued    int      // bytes in queue
 	binary    bool
 	kinds     []bool // each queued frame's type (true: binary) once SendMessage was used; else nil
 	writing   bool   // a writer goroutine is running
@@ -71,8 +72,9 @@ type Conn struct {
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
 
-	headers []byte   // scratch for frame headers, used by the writer only
-	iov     [][]byte // scratch for writev, used by the writer only
+	headers []byte      // scratch for frame headers, used by the writer only
+	iov     [][]byte    // scratch for writev, used by the writer only
+	bufs    net.Buffers // what writev has left to write, used by the writer only
 
 	// peerClose is the close code and text the peer sent, when it sent one.
 	peerCloseCode int
@@ -374,22 +376,32 @@ type work struct {
 	text          string
 }
 
-// take removes everything queued, swapping in the spare slice so the queue's memory is reused.
-// With nothing to do it marks the writer stopped (idle), under the same lock Send uses, so no
-// frame is ever left without a writer.
+// take moves everything queued into the writer's batch (copying the frame pointers), so the
+// queue keeps its backing array and a steady stream of messages allocates nothing. With
+// nothing to do it marks the writer stopped (idle) under the same lock Send uses, so no frame
+// is ever left without a writer, and lets go of arrays a burst made large.
 func (c *Conn) take() work {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 && c.pong == nil && !c.needPing && !c.closing {
 		c.writing = false
+		if cap(c.queue) > idleQueueCap {
+			c.queue = nil
+		}
+		if cap(c.batch) > idleQueueCap {
+			c.batch = nil
+		}
 		return work{idle: true}
 	}
-	w := work{frames: c.queue, pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing,
+	c.batch = append(c.batch[:0], c.queue...)
+	clear(c.queue)
+	w := work{frames: c.batch, pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing,
 		code: c.closeCode, text: c.closeText}
-	c.queue, c.spare = c.spare[:0], nil
+	c.queue = c.queue[:0]
 	c.queued = 0
 	if c.kinds != nil {
-		w.kinds, c.kinds = c.kinds, make([]bool, 0, len(c.kinds))
+		c.kindBatch = append(c.kindBatch[:0], c.kinds...)
+		w.kinds, c.kinds = c.kindBatch, c.kinds[:0]
 	}
 	c.pong, c.needPing = nil, false
 	select {
@@ -398,6 +410,9 @@ func (c *Conn) take() work {
 	}
 	return w
 }
+
+// idleQueueCap is the queue capacity an idle connection may keep; larger arrays are released.
+const idleQueueCap = 512
 
 // finish closes the socket and marks the connection finished. Only a writer calls it.
 func (c *Conn) finish() {
@@ -412,14 +427,8 @@ func (c *Conn) finish() {
 	close(c.writerDone)
 }
 
-func (c *Conn) recycle(frames [][]byte) {
-	clear(frames)
-	c.mu.Lock()
-	if c.spare == nil && cap(frames) <= c.opts.QueueMessages {
-		c.spare = frames[:0]
-	}
-	c.mu.Unlock()
-}
+// recycle drops the written frames' references so they can be collected.
+func (c *Conn) recycle(frames [][]byte) { clear(frames) }
 
 // writeFrames writes queued messages. On the server side it writes the WebSocket frames
 // itself: every queued frame goes out in one writev, and a frame shared by many recipients
@@ -468,8 +477,11 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 func (c *Conn) writeRaw() error {
 	nc := c.ws.UnderlyingConn()
 	nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	bufs := net.Buffers(c.iov)
-	_, err := bufs.WriteTo(nc)
+	// WriteTo consumes the Buffers it is called on: a field, so no slice header escapes per
+	// write, while c.iov keeps the backing array for the next round.
+	c.bufs = c.iov
+	_, err := c.bufs.WriteTo(nc)
+	c.bufs = nil
 	clear(c.iov)
 	c.iov = c.iov[:0]
 	if err != nil {
