@@ -157,7 +157,7 @@ func withOption(options wamp.Dict, key string, v any) wamp.Dict {
 // trusted reports whether a session bypasses authorization: an in-process session, or one
 // whose role is marked trusted.
 func (r *Realm) trusted(s *session.Session) bool {
-	if s.AuthRole == TrustedRole && s.AuthMethod == "trusted" && localPeerOf(s) != nil {
+	if s.AuthMethod == "trusted" { // set by the gate for local clients only
 		return true
 	}
 	ro := r.sec.authz.roles[s.AuthRole]
@@ -209,27 +209,47 @@ func overlaps(pattern wamp.URI, match string, rule wamp.URI, ruleMatch string) b
 	if ruleMatch == "" {
 		ruleMatch = wamp.MatchExact
 	}
+	p, r := string(pattern), string(rule)
 	switch {
 	case match == wamp.MatchPrefix && ruleMatch == wamp.MatchPrefix:
-		return strings.HasPrefix(string(rule), string(pattern)) || strings.HasPrefix(string(pattern), string(rule))
+		return strings.HasPrefix(r, p) || strings.HasPrefix(p, r)
 	case match == wamp.MatchPrefix && ruleMatch == wamp.MatchExact:
-		return strings.HasPrefix(string(rule), string(pattern))
-	case match == wamp.MatchPrefix: // rule is a wildcard
-		return true // conservative
-	case match == wamp.MatchWildcard && ruleMatch == wamp.MatchPrefix:
-		return true // conservative
-	default: // wildcard pattern against an exact or wildcard rule: component by component
-		pc, rc := strings.Split(string(pattern), "."), strings.Split(string(rule), ".")
-		if len(pc) != len(rc) {
+		return strings.HasPrefix(r, p)
+	case match == wamp.MatchPrefix: // a wildcard rule
+		return prefixMeetsWildcard(p, r)
+	case match == wamp.MatchExact && ruleMatch == wamp.MatchPrefix:
+		return strings.HasPrefix(p, r)
+	case ruleMatch == wamp.MatchPrefix: // a wildcard pattern
+		return prefixMeetsWildcard(r, p)
+	}
+	// Exact or wildcard against exact or wildcard: component by component.
+	pc, rc := strings.Split(p, "."), strings.Split(r, ".")
+	if len(pc) != len(rc) {
+		return false
+	}
+	for i := range pc {
+		if pc[i] != "" && rc[i] != "" && pc[i] != rc[i] {
 			return false
 		}
-		for i := range pc {
-			if pc[i] != "" && rc[i] != "" && pc[i] != rc[i] {
-				return false
-			}
-		}
-		return true
 	}
+	return true
+}
+
+// prefixMeetsWildcard reports whether some URI starts with prefix and matches the wildcard
+// pattern (whose empty components match any one component).
+func prefixMeetsWildcard(prefix, wildcard string) bool {
+	pc, wc := strings.Split(prefix, "."), strings.Split(wildcard, ".")
+	if len(pc) > len(wc) {
+		return false
+	}
+	last := len(pc) - 1
+	for i := 0; i < last; i++ {
+		if wc[i] != "" && wc[i] != pc[i] {
+			return false
+		}
+	}
+	// The prefix's last component may be cut short.
+	return wc[last] == "" || strings.HasPrefix(wc[last], pc[last])
 }
 
 // reservedMatch reports whether a registration would receive calls to one of the realm's

@@ -3,6 +3,9 @@ package realm
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -24,25 +27,37 @@ const TrustedRole = "trusted"
 type localState struct {
 	mu       sync.Mutex
 	handler  http.Handler
+	token    string // marks local clients' upgrade requests
 	system   map[wamp.URI]*session.Client
 	starting map[wamp.URI]chan struct{}
 	closed   bool
 	closing  chan struct{}
 }
 
-// localPeer marks an upgrade request that came from a local client; only the router can
-// put it in a request's context.
+// localPeer is a local client's identity, carried to the gate by its upgrade request.
 type localPeer struct{ authID string }
 
-type localPeerKey struct{}
+// Headers of a local client's upgrade request. The token is the router's secret: a remote peer
+// sending these headers cannot know it, and is not taken for a local one.
+const (
+	localTokenHeader  = "Pawl-Local-Token"
+	localAuthIDHeader = "Pawl-Local-Authid"
+)
 
-// localPeerOf returns the local-client mark of a session's upgrade request.
-func localPeerOf(s *session.Session) *localPeer {
-	if s.Conn() == nil || s.Conn().Request() == nil {
+// localPeer returns the identity of a session that a local client opened, or nil.
+func (rt *Router) localPeer(s *session.Session) *localPeer {
+	if rt == nil || s.Conn() == nil || s.Conn().Request() == nil {
 		return nil
 	}
-	lp, _ := s.Conn().Request().Context().Value(localPeerKey{}).(*localPeer)
-	return lp
+	h := s.Conn().Request().Header
+	got := h.Get(localTokenHeader)
+	rt.local.mu.Lock()
+	token := rt.local.token
+	rt.local.mu.Unlock()
+	if token == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		return nil
+	}
+	return &localPeer{authID: h.Get(localAuthIDHeader)}
 }
 
 // closingChan is closed when the router starts shutting down.
@@ -73,15 +88,24 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.
 	if err != nil {
 		return nil, err
 	}
-	lp := &localPeer{authID: opts.AuthID}
-	if lp.authID == "" {
-		lp.authID = "local"
+	authID := opts.AuthID
+	if authID == "" {
+		authID = "local"
 	}
+	rt.local.mu.Lock()
+	token := rt.local.token
+	rt.local.mu.Unlock()
 	opts.AuthID = ""
 	opts.AuthMethods = nil
+	opts.Header = opts.Header.Clone()
+	if opts.Header == nil {
+		opts.Header = http.Header{}
+	}
+	opts.Header.Set(localTokenHeader, token)
+	opts.Header.Set(localAuthIDHeader, authID)
 	opts.Transport.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		client, server := net.Pipe()
-		go serveLocal(h, server, lp)
+		go serveLocal(h, server)
 		return client, nil
 	}
 	return session.Dial(ctx, "ws://pawl.local/", realm, opts)
@@ -93,6 +117,11 @@ func (rt *Router) localHandler() (http.Handler, error) {
 	if rt.local.closed {
 		return nil, errors.New("router shut down")
 	}
+	if rt.local.token == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		rt.local.token = hex.EncodeToString(b)
+	}
 	if rt.local.handler == nil {
 		rt.local.handler = rt.WebSocketHandler(EndpointOptions{Transport: transport.Options{PingInterval: -1}})
 	}
@@ -100,15 +129,14 @@ func (rt *Router) localHandler() (http.Handler, error) {
 }
 
 // serveLocal serves one in-memory connection: it reads the WebSocket upgrade request and hands
-// it to the local endpoint, marked as coming from a local client.
-func serveLocal(h http.Handler, conn net.Conn, lp *localPeer) {
+// it to the local endpoint.
+func serveLocal(h http.Handler, conn net.Conn) {
 	br := bufio.NewReader(conn)
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		conn.Close()
 		return
 	}
-	req = req.WithContext(context.WithValue(context.Background(), localPeerKey{}, lp))
 	req.RemoteAddr = "local"
 	w := &pipeResponse{conn: conn, rw: bufio.NewReadWriter(br, bufio.NewWriter(conn)), header: http.Header{}}
 	h.ServeHTTP(w, req)
