@@ -75,9 +75,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.active.Add(-1)
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.active.Add(-1)
 		// The upgrader has already answered with an HTTP error.
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
@@ -88,6 +88,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// headers and cookies, detached from the finished request's context.
 	c := newConn(ws, s.opts, r.WithContext(context.Background()), true)
 	go func() {
+		defer s.active.Add(-1)
 		defer c.Done()
 		s.handler.ServeConn(c)
 	}()
