@@ -1,0 +1,107 @@
+// Command chat is Ratchet's "MyChat" tutorial in Go: a plain WebSocket chat on /chat where
+// every message goes to everyone connected except its sender. A page to try it is on /.
+//
+//	go run ./examples/chat -listen 127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pawl-wamp/pawl/transport"
+)
+
+//go:embed index.html
+var page embed.FS
+
+// MyChat keeps the connected clients in a transport.Group and relays each message to the
+// others. The callbacks of different connections run concurrently; Group is safe for that.
+type MyChat struct {
+	clients transport.Group
+	log     *slog.Logger
+}
+
+// OnOpen stores the new connection to send messages to later, and welcomes it: once a
+// client has its welcome, it gets every message sent after.
+func (c *MyChat) OnOpen(p *transport.Peer) {
+	c.clients.Add(p)
+	c.log.Info("new connection", "id", p.ID(), "remote", p.RemoteAddr().String())
+	p.Send(fmt.Sprintf("welcome! %d others here", c.clients.Len()-1))
+}
+
+// OnMessage sends the message to every client but its sender.
+func (c *MyChat) OnMessage(from *transport.Peer, m transport.Message) {
+	n := c.clients.Broadcast(m, from)
+	c.log.Info("relayed a message", "from", from.ID(), "bytes", len(m.Data), "to", n)
+}
+
+// OnClose forgets the connection; the close code and reason are the ones the client sent.
+func (c *MyChat) OnClose(p *transport.Peer, code int, reason string) {
+	c.clients.Remove(p)
+	c.log.Info("connection closed", "id", p.ID(), "code", code, "reason", reason)
+}
+
+// OnError reports a failure; a panicking callback has already had its connection closed.
+func (c *MyChat) OnError(p *transport.Peer, err error) {
+	c.log.Error("connection failed", "id", p.ID(), "err", err)
+}
+
+func main() {
+	addr := flag.String("listen", "127.0.0.1:8080", "host:port to serve on (port 0 picks a free one)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, *addr, func(url string) {
+		slog.Info("listening", "page", url+"/", "websocket", "ws"+url[len("http"):]+"/chat")
+	})
+	if err != nil {
+		slog.Error("chat server failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the chat on addr until ctx ends; ready, when not nil, gets the base URL
+// (http://host:port) once the server listens.
+func run(ctx context.Context, addr string, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	app := transport.NewApp(slog.Default())
+	chat := &MyChat{log: slog.Default()}
+	if err := app.Route("/chat", chat, transport.RouteOptions{
+		KeepAlive:      30 * time.Second, // a client that vanishes is noticed within 40s
+		MaxMessageSize: 64 << 10,
+	}); err != nil {
+		return err
+	}
+	app.Handle("GET /{$}", http.FileServerFS(page))
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if ready != nil {
+		ready("http://" + ln.Addr().String())
+	}
+	select {
+	case err = <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = errors.Join(srv.Shutdown(stopCtx), app.Shutdown(stopCtx))
+	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
+)
+
+// start runs the example on a free loopback port until the test ends.
+func start(t *testing.T) string {
+	t.Helper()
+	leakcheck.Check(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	urls, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	select {
+	case url := <-urls:
+		return url
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the example did not start")
+	}
+	return ""
+}
+
+func TestEcho(t *testing.T) {
+	base := start(t)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, m := range []struct {
+		kind int
+		data string
+	}{{websocket.TextMessage, "hello"}, {websocket.BinaryMessage, "\x00\x01bytes"}, {websocket.TextMessage, "ünïcode ✓"}} {
+		if err := ws.WriteMessage(m.kind, []byte(m.data)); err != nil {
+			t.Fatal(err)
+		}
+		kind, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind != m.kind || string(data) != m.data {
+			t.Fatalf("sent %d %q, got %d %q", m.kind, m.data, kind, data)
+		}
+	}
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"/echo"`) {
+		t.Fatalf("page: HTTP %d %.80q", resp.StatusCode, body)
+	}
+}

@@ -1,0 +1,75 @@
+// Command echo serves transport.Echo, Pawl's ready echo component, on /echo: every message a
+// client sends comes back to it, text as text and binary as binary. It is Ratchet's
+// EchoServer in Go. A test page is served on /.
+//
+//	go run ./examples/echo -listen 127.0.0.1:8080
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pawl-wamp/pawl/transport"
+)
+
+//go:embed index.html
+var page embed.FS
+
+func main() {
+	addr := flag.String("listen", "127.0.0.1:8080", "host:port to serve on (port 0 picks a free one)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, *addr, func(url string) {
+		slog.Info("listening", "page", url+"/", "websocket", "ws"+url[len("http"):]+"/echo")
+	})
+	if err != nil {
+		slog.Error("echo server failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the echo component on addr until ctx ends; ready, when not nil, gets the base
+// URL (http://host:port) once the server listens.
+func run(ctx context.Context, addr string, ready func(url string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	app := transport.NewApp(slog.Default())
+	if err := app.Route("/echo", transport.Echo{}, transport.RouteOptions{
+		AllowedOrigins: []string{"*"}, // any page may use it; the default is same-host pages only
+		MaxMessageSize: 1 << 20,
+	}); err != nil {
+		return err
+	}
+	app.Handle("GET /{$}", http.FileServerFS(page))
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if ready != nil {
+		ready("http://" + ln.Addr().String())
+	}
+	select {
+	case err = <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = errors.Join(srv.Shutdown(stopCtx), app.Shutdown(stopCtx))
+	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
