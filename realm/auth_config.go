@@ -44,11 +44,11 @@ type Principal struct {
 // Iterations, KeyLen, which the CHALLENGE tells the client) or, for clients that cannot salt,
 // the plain Secret.
 type CRACredential struct {
-	Key        string `yaml:"key"`        // base64 PBKDF2-HMAC-SHA256 key, as autobahn derives it
-	Salt       string `yaml:"salt"`       // the salt, used as UTF-8 text
-	Iterations int    `yaml:"iterations"` // default 1000
-	KeyLen     int    `yaml:"keylen"`     // default 32
-	Secret     string `yaml:"secret"`     // unsalted: the shared secret itself
+	Key        string `yaml:"key,omitempty"`        // base64 PBKDF2-HMAC-SHA256 key, as autobahn derives it
+	Salt       string `yaml:"salt,omitempty"`       // the salt, used as UTF-8 text
+	Iterations int    `yaml:"iterations,omitempty"` // default 1000
+	KeyLen     int    `yaml:"keylen,omitempty"`     // default 32
+	Secret     string `yaml:"secret,omitempty"`     // unsalted: the shared secret itself
 }
 
 // SCRAMCredential is what the router stores for WAMP-SCRAM: never the password, only the
@@ -57,7 +57,7 @@ type SCRAMCredential struct {
 	KDF        string `yaml:"kdf"` // argon2id13, argon2id-13 (autobahn's variant) or pbkdf2
 	Salt       string `yaml:"salt"`
 	Iterations int    `yaml:"iterations"`
-	Memory     int    `yaml:"memory"` // KiB, argon2 only
+	Memory     int    `yaml:"memory,omitempty"` // KiB, argon2 only
 	StoredKey  string `yaml:"stored_key"`
 	ServerKey  string `yaml:"server_key"`
 }

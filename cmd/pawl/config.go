@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -39,6 +40,18 @@ type ListenerConfig struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// MaxMessageSize overrides limits.max_message_size for this listener.
 	MaxMessageSize int64 `yaml:"max_message_size"`
+
+	// TLS serves wss:// on this listener.
+	TLS *TLSConfig `yaml:"tls"`
+	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
+	MaxSessions int `yaml:"max_sessions"`
+}
+
+// TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
+type TLSConfig struct {
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	MinVersion string `yaml:"min_version"` // "1.2" (default) or "1.3"
 }
 
 // Limits bound what one peer may cost the router.
@@ -50,6 +63,7 @@ type Limits struct {
 	PongTimeout    time.Duration `yaml:"pong_timeout"`
 	WriteTimeout   time.Duration `yaml:"write_timeout"`
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
+	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
 }
 
@@ -100,6 +114,17 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
+		if l.MaxSessions < 0 {
+			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
+		}
+		if t := l.TLS; t != nil {
+			if t.Cert == "" || t.Key == "" {
+				return fmt.Errorf("listener %s: tls needs both cert and key", l.Listen)
+			}
+			if _, err := t.minVersion(); err != nil {
+				return fmt.Errorf("listener %s: %w", l.Listen, err)
+			}
+		}
 	}
 	if len(c.Realms) == 0 {
 		return errors.New("no realms")
@@ -113,6 +138,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("realm %q defined twice", r.Name)
 		}
 		seen[string(r.Name)] = true
+		if err := r.Validate(); err != nil {
+			return err
+		}
 	}
 	if err := c.validateHistory(); err != nil {
 		return err
@@ -154,7 +182,31 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			WriteTimeout:   c.Limits.WriteTimeout,
 			QueueMessages:  c.Limits.QueueMessages,
 			QueueBytes:     c.Limits.QueueBytes,
+			MaxConnections: l.MaxSessions,
 		},
-		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, Logger: log},
+		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
+}
+
+func (t *TLSConfig) minVersion() (uint16, error) {
+	switch t.MinVersion {
+	case "", "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("tls.min_version %q: want 1.2 or 1.3", t.MinVersion)
+}
+
+// serverTLS loads the certificate and key of a TLS listener.
+func (t *TLSConfig) serverTLS() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	minVersion, err := t.minVersion()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minVersion}, nil
 }

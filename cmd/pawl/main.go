@@ -3,6 +3,7 @@
 //	pawl                 run the router with the embedded default config (same as "pawl serve")
 //	pawl serve [flags]   run the router
 //	pawl config          print the embedded default config
+//	pawl hash-secret     print a config entry storing a secret read from stdin
 //	pawl version         print the version
 package main
 
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "config":
 		stdout.Write(defaultConfig)
 		return 0
+	case "hash-secret":
+		return hashSecretCommand(args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, realm.Agent)
 		return 0
@@ -50,6 +53,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   pawl [serve] [-config FILE] [-listen HOST:PORT] [-realm NAME]
   pawl config     print the embedded default configuration
+  pawl hash-secret -method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret
+                  print a principal entry storing the secret (hashed) for the config file
   pawl version    print the version
 
 With no flags, pawl serves WAMP on ws://127.0.0.1:8080/ws, realm "realm1", anonymous access.

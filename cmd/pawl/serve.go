@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,16 +34,28 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	var servers []*http.Server
 	errs := make(chan error, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
+		var tlsConfig *tls.Config
+		scheme := "ws://"
+		if l.TLS != nil {
+			if tlsConfig, err = l.TLS.serverTLS(); err != nil {
+				closeAll(servers)
+				return fmt.Errorf("listener %s: %w", l.Listen, err)
+			}
+			scheme = "wss://"
+		}
 		ln, err := net.Listen("tcp", l.Listen)
 		if err != nil {
 			closeAll(servers)
 			return fmt.Errorf("listen %s: %w", l.Listen, err)
 		}
+		if tlsConfig != nil {
+			ln = tls.NewListener(ln, tlsConfig)
+		}
 		mux := http.NewServeMux()
 		mux.Handle(l.Path, rt.WebSocketHandler(cfg.endpointOptions(l, log)))
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
-		log.Info("listening", "url", "ws://"+ln.Addr().String()+l.Path)
+		log.Info("listening", "url", scheme+ln.Addr().String()+l.Path)
 		go func() {
 			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				errs <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
