@@ -1,0 +1,225 @@
+// The wampchat page: rooms are topics (chat.room.<name>), nicknames go through RPC
+// (chat.set_nick, chat.nicks, registered by the Go program), and the list of who is online
+// comes from the router's session meta API: wamp.session.list and wamp.session.get when the
+// page connects, then the events wamp.session.on_join and wamp.session.on_leave.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null,        // the autobahn session while connected
+  nick: null,           // our nickname once chat.set_nick accepted it
+  room: "lobby",
+  roomSub: null,        // the subscription to the current room's topic
+  users: new Map(),     // session ID → {authid} of everyone online (anonymous role only)
+  nicks: new Map(),     // session ID → nickname
+  gone: new Set(),      // session IDs that left (a late wamp.session.get must not bring them back)
+};
+
+function setStatus(text, st) {
+  $("status").textContent = text;
+  $("status").dataset.state = st;
+}
+
+function renderUsers() {
+  const entries = [...state.users.keys()].map((id) => ({ id, nick: state.nicks.get(id) }));
+  entries.sort((a, b) => (a.nick ?? "\uffff").localeCompare(b.nick ?? "\uffff") || a.id - b.id);
+  const items = entries.map((u) => {
+    const li = document.createElement("li");
+    li.dataset.session = String(u.id);
+    li.textContent = u.nick ?? "guest";
+    if (!u.nick) li.classList.add("guest");
+    if (state.session && u.id === state.session.id) li.classList.add("me");
+    return li;
+  });
+  $("users").replaceChildren(...items);
+  $("online-count").textContent = String(entries.length);
+}
+
+function addMessage({ nick, text, mine = false, system = false }) {
+  const li = document.createElement("li");
+  if (system) {
+    li.className = "system";
+    li.textContent = text;
+  } else {
+    li.className = mine ? "msg mine" : "msg";
+    const who = document.createElement("span");
+    who.className = "nick";
+    who.textContent = nick;
+    const body = document.createElement("span");
+    body.className = "text";
+    body.textContent = text;
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    li.append(who, body, time);
+  }
+  $("messages").append(li);
+  li.scrollIntoView({ block: "end" });
+}
+
+function errorText(err) {
+  if (err && err.args && err.args.length) return String(err.args[0]);
+  if (err && err.error) return err.error;
+  return String(err);
+}
+
+// A message published on the room's topic. disclose_me gives us the publisher's session ID,
+// so the name shown is the one the server knows, whatever the message claims.
+function onRoomMessage(args, kwargs, details) {
+  const publisher = details.publisher;
+  const nick = state.nicks.get(publisher) ?? (kwargs && kwargs.nick) ?? "guest";
+  addMessage({ nick, text: String(args[0] ?? ""), mine: state.session && publisher === state.session.id });
+}
+
+async function enterRoom(room) {
+  const session = state.session;
+  if (!session || !state.nick) {
+    state.room = room;
+    showRoom();
+    return;
+  }
+  if (state.roomSub) {
+    const old = state.roomSub;
+    state.roomSub = null;
+    await session.unsubscribe(old).catch(() => {});
+  }
+  state.room = room;
+  showRoom();
+  $("messages").replaceChildren();
+  state.roomSub = await session.subscribe("chat.room." + room, onRoomMessage);
+  addMessage({ system: true, text: `You joined #${room}` });
+}
+
+function showRoom() {
+  $("room-title").textContent = state.room;
+  for (const b of document.querySelectorAll("#rooms button")) {
+    b.classList.toggle("active", b.dataset.room === state.room);
+  }
+  if (state.nick) $("text").placeholder = `Message #${state.room}`;
+}
+
+async function setNick(nick) {
+  const accepted = await state.session.call("chat.set_nick", [nick]);
+  state.nick = accepted;
+  $("me").textContent = accepted;
+  $("join").hidden = true;
+  $("text").disabled = false;
+  $("send").disabled = false;
+  await enterRoom(state.room);
+  $("text").focus();
+}
+
+// Who is online: the meta events first (so nothing is missed), then the current list.
+async function loadOnline(session) {
+  state.users.clear();
+  state.nicks.clear();
+  state.gone.clear();
+  await session.subscribe("wamp.session.on_join", ([details]) => {
+    if (details.authrole !== "anonymous") return; // the chat service itself is not a user
+    state.users.set(details.session, { authid: details.authid });
+    renderUsers();
+  });
+  await session.subscribe("wamp.session.on_leave", ([id]) => {
+    const nick = state.nicks.get(id);
+    state.gone.add(id);
+    state.users.delete(id);
+    state.nicks.delete(id);
+    if (nick && state.nick) addMessage({ system: true, text: `${nick} left` });
+    renderUsers();
+  });
+  await session.subscribe("chat.on_nick", ([id, nick]) => {
+    if (nick == null) { // freed: the session left
+      state.nicks.delete(id);
+      renderUsers();
+      return;
+    }
+    const before = state.nicks.get(id);
+    state.nicks.set(id, nick);
+    if (!state.users.has(id) && !state.gone.has(id)) state.users.set(id, {});
+    if (state.nick && id !== session.id) {
+      addMessage({ system: true, text: before ? `${before} is now ${nick}` : `${nick} is online` });
+    }
+    renderUsers();
+  });
+  const ids = await session.call("wamp.session.list", [["anonymous"]]);
+  const details = await Promise.all(ids.map((id) => session.call("wamp.session.get", [id]).catch(() => null)));
+  for (const d of details) {
+    if (d && !state.gone.has(d.session)) state.users.set(d.session, { authid: d.authid });
+  }
+  for (const [id, nick] of await session.call("chat.nicks")) {
+    if (!state.gone.has(id)) state.nicks.set(id, nick);
+  }
+  renderUsers();
+}
+
+const connection = new autobahn.Connection({
+  url: location.origin.replace(/^http/, "ws") + "/ws",
+  realm: "realm1",
+  max_retries: -1,
+  max_retry_delay: 5,
+});
+
+connection.onopen = async (session) => {
+  state.session = session;
+  state.roomSub = null;
+  setStatus("connected", "open");
+  try {
+    await loadOnline(session);
+    if (state.nick) {
+      await setNick(state.nick); // reconnected: take the nickname back
+    } else {
+      $("join-button").disabled = false;
+      $("nick").focus();
+    }
+  } catch (err) {
+    setStatus("error: " + errorText(err), "closed");
+  }
+};
+
+connection.onclose = (reason, details) => {
+  state.session = null;
+  $("text").disabled = true;
+  $("send").disabled = true;
+  $("join-button").disabled = true;
+  setStatus(details && details.will_retry ? "reconnecting…" : "disconnected (" + reason + ")", "closed");
+  return false; // let autobahn retry
+};
+
+$("join-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const nick = $("nick").value.trim();
+  if (!nick || !state.session) return;
+  $("join-error").textContent = "";
+  try {
+    await setNick(nick);
+  } catch (err) {
+    $("join-error").textContent = errorText(err);
+  }
+});
+
+$("send-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("text");
+  const text = input.value.trim();
+  if (!text || !state.session || !state.nick) return;
+  input.value = "";
+  try {
+    // exclude_me: false, so our own message comes back through the router like everyone's.
+    await state.session.publish("chat.room." + state.room, [text], { nick: state.nick },
+      { acknowledge: true, exclude_me: false, disclose_me: true });
+  } catch (err) {
+    addMessage({ system: true, text: "not sent: " + errorText(err) });
+  }
+});
+
+$("rooms").addEventListener("click", (e) => {
+  const room = e.target.closest("button")?.dataset.room;
+  if (room && room !== state.room) {
+    enterRoom(room).catch((err) => addMessage({ system: true, text: errorText(err) }));
+  }
+});
+
+showRoom();
+renderUsers();
+connection.open();
