@@ -538,17 +538,20 @@ func (d *Local) Cancel(s *session.Session, m *wamp.Cancel) {
 	if inv == nil {
 		return // already answered: the caller has its one final message
 	}
-	d.abandon(inv, mode, wamp.ErrCanceled, "call canceled")
+	// A caller that settles skip/killnowait cancels itself must not get the ERROR (compat.go).
+	quiet := mode != CancelKill && settlesCancelLocally(s)
+	d.abandon(inv, mode, wamp.ErrCanceled, "call canceled", quiet)
 }
 
 // expire ends a call whose timeout passed: the caller gets wamp.error.timeout, the callee an
 // INTERRUPT.
 func (d *Local) expire(inv *invocation) {
-	d.abandon(inv, CancelKillNoWait, wamp.ErrTimeout, "call timed out")
+	d.abandon(inv, CancelKillNoWait, wamp.ErrTimeout, "call timed out", false)
 }
 
-// abandon stops a call on the caller's behalf (cancel or timeout).
-func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message string) {
+// abandon stops a call on the caller's behalf (cancel or timeout). quiet leaves out the ERROR
+// to the caller, for a caller that settled the call itself.
+func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message string, quiet bool) {
 	reg := inv.reg
 	reg.mu.Lock()
 	if !inv.callerWaits || inv.killWait {
@@ -561,7 +564,9 @@ func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message s
 		reg.queue = removeInvocation(reg.queue, inv)
 		d.endForCaller(inv)
 		reg.mu.Unlock()
-		inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+		if !quiet {
+			inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+		}
 		return
 	}
 	interruptible := inv.calleeOwes && inv.callee.session.HasFeature("callee", "call_canceling")
@@ -577,7 +582,9 @@ func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message s
 	}
 	d.endForCaller(inv)
 	reg.mu.Unlock()
-	inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+	if !quiet {
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, reason, message)
+	}
 	if mode == CancelKillNoWait {
 		target.Send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": mode, "reason": string(reason)}})
 	}

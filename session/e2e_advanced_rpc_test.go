@@ -527,3 +527,52 @@ func TestVanishingPeersLeaveNothing(t *testing.T) {
 	}
 	dealerIdle(t, r)
 }
+
+// autobahn.js settles a call it cancels with skip or killnowait by itself and treats the
+// spec's ERROR that follows as a protocol violation. The dealer serves it as it expects: no
+// ERROR after such a CANCEL, and the session carries on. A peer announcing itself otherwise
+// (an agent, or a callee role that cancels) gets the ERROR the spec asks for.
+func TestCancelServesAutobahnJS(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{})
+	callee := join(t, r, "json")
+	blocker(t, callee, "com.example.c", nil)
+	for _, tc := range []struct {
+		name, hello string
+		wantError   bool
+	}{
+		{"autobahn.js", `[1,"realm1",{"roles":{"caller":{"features":{"call_canceling":true}},"callee":{"features":{}}}}]`, false},
+		{"spec client", `[1,"realm1",{"agent":"x","roles":{"caller":{"features":{"call_canceling":true}},"callee":{"features":{"call_canceling":true}}}}]`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := dialRaw(t, r.URL, "wamp.2.json")
+			p.sendText(tc.hello)
+			if m, err := p.next(); err != nil || m.Type() != wamp.TypeWelcome {
+				t.Fatalf("join: %v %v", m, err)
+			}
+			p.sendText(`[48,1,{},"com.example.c"]`)
+			time.Sleep(50 * time.Millisecond)
+			p.sendText(`[49,1,{"mode":"skip"}]`)
+			p.sendText(`[48,2,{},"com.example.missing"]`)
+			m, err := p.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, ok := m.(*wamp.Error)
+			if !ok {
+				t.Fatalf("got %#v", m)
+			}
+			if tc.wantError {
+				if e.Request != 1 || e.Error != wamp.ErrCanceled {
+					t.Fatalf("first answer %v %s, want ERROR canceled for request 1", e.Request, e.Error)
+				}
+				if m, err = p.next(); err != nil {
+					t.Fatal(err)
+				}
+				e = m.(*wamp.Error)
+			}
+			if e.Request != 2 || e.Error != wamp.ErrNoSuchProcedure {
+				t.Errorf("got ERROR %v %s, want the answer to request 2 (no ERROR for the canceled call)", e.Request, e.Error)
+			}
+		})
+	}
+}
