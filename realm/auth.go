@@ -104,6 +104,7 @@ type security struct {
 	dynamic    *DynamicAuth
 	limiter    *limiter
 	authz      *authorizer
+	accepts    []string // the methods the realm can authenticate
 }
 
 // initSecurity decodes the realm's auth configuration and wraps its dispatch table with the
@@ -124,6 +125,7 @@ func (r *Realm) initSecurity() {
 		}
 	}
 	r.sec = sec
+	sec.accepts = r.acceptedMethods()
 	r.initAuthz()
 }
 
@@ -151,8 +153,8 @@ func (sec *security) dynamicFor(method string) bool {
 	return sec.dynamic != nil && slices.Contains(sec.dynamic.Methods, canonicalMethod(method))
 }
 
-// accepts lists the methods this realm can authenticate.
-func (r *Realm) accepts() []string {
+// acceptedMethods lists the methods this realm can authenticate.
+func (r *Realm) acceptedMethods() []string {
 	var out []string
 	has := map[string]bool{}
 	if r.config.anonymousAllowed() {
@@ -193,9 +195,10 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	q := &authRequest{r: r, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
 	keys := r.limiterKeys(s, authID)
 	if blocked, wait := r.sec.limiter.blocked(keys...); blocked {
+		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s), "retry_in", wait)
 		return nil, authFailed("too many failed attempts; retry in %v", wait.Round(time.Second)+time.Second)
 	}
-	accepts := r.accepts()
+	accepts := r.sec.accepts
 	unknown := false
 	var skipped *skip
 	for _, m := range offered {
