@@ -19,14 +19,38 @@ type subscription struct {
 	topic       wamp.URI
 	match       string
 	created     time.Time
-	subscribers atomic.Pointer[[]*session.Session]
+	subscribers atomic.Pointer[[]*subscriber]
 }
 
-func (sub *subscription) list() []*session.Session {
+func (sub *subscription) list() []*subscriber {
 	if p := sub.subscribers.Load(); p != nil {
 		return *p
 	}
 	return nil
+}
+
+func (sub *subscription) has(s *session.Session) bool {
+	return slices.ContainsFunc(sub.list(), func(e *subscriber) bool { return e.s == s })
+}
+
+// subscriber is one session on a subscription. A new subscriber becomes visible to
+// publishers before its SUBSCRIBED is queued, so that no publication processed after
+// SUBSCRIBED can miss it; until SUBSCRIBED (and any retained event) is queued it is not
+// ready, and a publisher that meets it waits on its mutex — held by Subscribe for those few
+// non-blocking sends — so that no EVENT overtakes SUBSCRIBED.
+type subscriber struct {
+	s     *session.Session
+	ready atomic.Bool
+	mu    sync.Mutex // held by Subscribe until ready
+}
+
+// send queues an encoded EVENT for the subscriber, never waiting for its peer.
+func (e *subscriber) send(frame []byte) {
+	if !e.ready.Load() {
+		e.mu.Lock() // Subscribe is queueing SUBSCRIBED: a moment
+		e.mu.Unlock()
+	}
+	e.s.SendFrame(frame)
 }
 
 // details describes the subscription as the meta API does.
@@ -108,8 +132,9 @@ func (b *Local) publishMeta(topic wamp.URI, args ...any) {
 }
 
 // Subscribe adds s to the subscription of a topic pattern, creating it on first use;
-// subscribing twice returns the same subscription. SUBSCRIBED is queued before the session
-// becomes visible to publishers, so no EVENT can overtake it.
+// subscribing twice returns the same subscription. Every publication processed after
+// SUBSCRIBED was queued reaches the new subscriber, and none overtakes SUBSCRIBED (see
+// subscriber).
 func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	match, _ := m.Options.String("match")
 	if match == "" {
@@ -128,8 +153,12 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: match, created: time.Now()}
 	}
 	old := sub.list()
-	added := !slices.Contains(old, s)
-	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
+	added := !sub.has(s)
+	var e *subscriber
+	if added {
+		e = &subscriber{s: s}
+		e.mu.Lock() // held until SUBSCRIBED (and the retained events) are queued
+	}
 	if created {
 		b.index.Put(sub.topic, match, sub)
 		b.byID[sub.id] = sub
@@ -140,9 +169,9 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 		}
 	}
 	if added {
-		next := make([]*session.Session, len(old), len(old)+1)
+		next := make([]*subscriber, len(old), len(old)+1)
 		copy(next, old)
-		next = append(next, s)
+		next = append(next, e)
 		sub.subscribers.Store(&next)
 		mine := b.bySession[s]
 		if mine == nil {
@@ -153,8 +182,13 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	}
 	b.mu.Unlock()
 
+	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
 	if getRetained {
 		b.sendRetained(s, sub)
+	}
+	if added {
+		e.ready.Store(true)
+		e.mu.Unlock()
 	}
 	if created {
 		b.publishMeta("wamp.subscription.on_create", s.ID, sub.details())
@@ -207,9 +241,9 @@ func (b *Local) Leave(s *session.Session) {
 // remove takes s out of sub, deleting sub when it empties (reported). Caller holds b.mu.
 func (b *Local) remove(s *session.Session, sub *subscription) bool {
 	old := sub.list()
-	next := make([]*session.Session, 0, len(old))
+	next := make([]*subscriber, 0, len(old))
 	for _, x := range old {
-		if x != s {
+		if x.s != s {
 			next = append(next, x)
 		}
 	}
@@ -379,7 +413,8 @@ func (b *Local) matchPatterns(topic wamp.URI, dst []*subscription) []*subscripti
 func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 	event.Subscription = sub.id
 	var frames FrameCache
-	for _, rcpt := range sub.list() {
+	for _, e := range sub.list() {
+		rcpt := e.s
 		if p.skip(rcpt) {
 			continue
 		}
@@ -390,7 +425,7 @@ func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
 			continue
 		}
-		rcpt.SendFrame(frame)
+		e.send(frame)
 	}
 }
 

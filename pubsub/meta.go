@@ -164,8 +164,8 @@ func (b *Local) metaListSubscribers(_ *session.Session, args wamp.List, _ wamp.D
 	}
 	list := sub.list()
 	ids := make(wamp.List, len(list))
-	for i, s := range list {
-		ids[i] = s.ID
+	for i, e := range list {
+		ids[i] = e.s.ID
 	}
 	return wamp.List{ids}, nil, nil
 }

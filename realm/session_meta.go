@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -43,11 +44,51 @@ func (r *Realm) initLifecycle() {
 	for uri, f := range procs {
 		r.meta[uri] = f
 	}
+	r.guardHistory()
 	// The session meta API needs both roles and is announced by both; the testament meta API
 	// is a dealer feature in the spec and a broker one in practice (the broker publishes).
 	realmFeatures := wamp.Dict{"session_meta_api": true, "testament_meta_api": true}
 	r.brokerFeatures = mergeFeatures(r.broker.Features(), realmFeatures)
 	r.dealerFeatures = mergeFeatures(r.dealer.Features(), realmFeatures)
+}
+
+// guardHistory makes the event history readable only by sessions that may subscribe to the
+// topic or pattern asked about, as the spec's event history section requires (the right to
+// call the procedure itself is checked like any call).
+func (r *Realm) guardHistory() {
+	if f, ok := r.meta["wamp.subscription.get_events"]; ok {
+		get := r.meta["wamp.subscription.get"]
+		r.meta["wamp.subscription.get_events"] = func(s *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+			res, _, err := get(s, args, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			d, _ := res[0].(wamp.Dict)
+			uri, _ := d.String("uri")
+			match, _ := d.String("match")
+			if dec := r.authorize(s, actionSubscribe, wamp.URI(uri), match, nil); !dec.allow {
+				return nil, nil, wamp.NewError(dec.reason, dec.message)
+			}
+			return f(s, args, kwargs)
+		}
+	}
+	if f, ok := r.meta[pubsub.TopicEventsProcedure]; ok {
+		r.meta[pubsub.TopicEventsProcedure] = func(s *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+			if len(args) > 0 {
+				topic, _ := args[0].(string)
+				match := wamp.MatchExact
+				if len(args) > 1 {
+					if opts, ok := args[1].(wamp.Dict); ok {
+						match = matchOf(opts)
+					}
+				}
+				if dec := r.authorize(s, actionSubscribe, wamp.URI(topic), match, nil); !dec.allow {
+					return nil, nil, wamp.NewError(dec.reason, dec.message)
+				}
+			}
+			return f(s, args, kwargs)
+		}
+	}
 }
 
 func mergeFeatures(maps ...wamp.Dict) wamp.Dict {

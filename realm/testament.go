@@ -84,6 +84,12 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if err != nil {
 		return nil, nil, err
 	}
+	// A testament is a publication of the session: it needs the right to publish there.
+	if d := r.authorize(caller, actionPublish, t.topic, wamp.MatchExact, t.options); !d.allow {
+		return nil, nil, wamp.NewError(d.reason, d.message)
+	} else if d.disclose {
+		t.options["disclose_me"] = true
+	}
 	r.lmu.Lock()
 	defer r.lmu.Unlock()
 	if _, joined := r.Session(caller.ID); !joined {

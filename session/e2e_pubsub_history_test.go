@@ -231,3 +231,42 @@ func TestEventHistorySharedInRedis(t *testing.T) {
 		}
 	}
 }
+
+// With roles, reading a history needs the right to subscribe to its topic, and a testament
+// the right to publish to its topic.
+func TestHistoryAndTestamentAuthorization(t *testing.T) {
+	cfg := historyRealm(boltStore(t, t.TempDir()))
+	cfg.AnonymousRole = "user"
+	cfg.Roles = []realm.RoleConfig{
+		{Name: "user", Permissions: []realm.Permission{
+			{URI: "com.example.chat.public", Call: true, Publish: true, Subscribe: true},
+			{URI: "com.example.chat.secret", Publish: true},
+			{URI: "wamp.", Match: wamp.MatchPrefix, Call: true},
+			{URI: "pawl.", Match: wamp.MatchPrefix, Call: true},
+		}},
+		{Name: "admin", Trusted: true},
+	}
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
+	c := join(t, r, "json")
+	publish(t, c, "com.example.chat.secret", session.PublishOptions{}, "hidden")
+	publish(t, c, "com.example.chat.public", session.PublishOptions{}, "open")
+
+	if evs, err := c.TopicEvents(ctxT(t), "com.example.chat.public", "", session.HistoryQuery{}); err != nil || len(evs) != 1 {
+		t.Errorf("public history: %v %v", publications(evs), err)
+	}
+	_, err := c.TopicEvents(ctxT(t), "com.example.chat.secret", "", session.HistoryQuery{})
+	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized {
+		t.Errorf("secret history: %s", ae.URI)
+	}
+	_, err = c.TopicEvents(ctxT(t), "com.example.chat.", wamp.MatchPrefix, session.HistoryQuery{})
+	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized {
+		t.Errorf("prefix history over a secret topic: %s", ae.URI)
+	}
+	_, sub := subscribe(t, c, "com.example.chat.public", session.SubscribeOptions{})
+	if evs, err := c.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{}); err != nil || len(evs) != 1 {
+		t.Errorf("get_events of an allowed subscription: %v %v", publications(evs), err)
+	}
+
+	callError(t, c, "wamp.session.add_testament", wamp.List{"com.example.chat.other", wamp.List{"x"}}, nil, wamp.ErrNotAuthorized)
+	call(t, c, "wamp.session.add_testament", wamp.List{"com.example.chat.public", wamp.List{"allowed"}}, nil)
+}
