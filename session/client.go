@@ -416,12 +416,14 @@ func (c *Client) deliverReply(m wamp.Message) bool {
 	default:
 		return false
 	}
-	c.mu.Lock()
-	p, ok := c.pending[req]
+	// A progressive result is never the final answer, even for a request that no longer
+	// wants progress (a call being canceled with mode kill waits for its final answer).
 	progress := false
-	if r, isResult := m.(*wamp.Result); isResult && ok && p.progress != nil {
+	if r, isResult := m.(*wamp.Result); isResult {
 		progress, _ = r.Details.Bool("progress")
 	}
+	c.mu.Lock()
+	p, ok := c.pending[req]
 	if !progress {
 		delete(c.pending, req)
 	}
@@ -429,7 +431,9 @@ func (c *Client) deliverReply(m wamp.Message) bool {
 	switch {
 	case !ok:
 	case progress:
-		p.progress(m)
+		if p.progress != nil {
+			p.progress(m)
+		}
 	default:
 		if p.onReply != nil {
 			p.onReply(m)

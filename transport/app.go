@@ -270,7 +270,7 @@ func (e *endpoint) serve(p *Peer) {
 	}
 	code, reason := p.closeStatus(err, e.opts)
 	if code == CloseMessageTooBig || code == CloseAbnormal {
-		// Tell a peer that can still hear it why (gorilla has already sent a bare 1009).
+		// Tell a peer that can still hear it why (a close already under way keeps its reason).
 		p.conn.Close(wireCode(code), reason)
 	}
 	p.conn.Done()

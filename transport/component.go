@@ -246,12 +246,9 @@ func (p *Peer) closeStatus(err error, opts Options) (int, string) {
 // readMessage returns the next message and its kind, extending the keepalive deadline.
 // Only the connection's owner goroutine may call it.
 func (c *Conn) readMessage() (Message, error) {
-	kind, data, err := c.ws.ReadMessage()
+	binary, data, err := c.read()
 	if err != nil {
 		return Message{}, err
 	}
-	if c.opts.PingInterval > 0 {
-		c.extendReadDeadline()
-	}
-	return Message{Binary: kind == websocket.BinaryMessage, Data: data}, nil
+	return Message{Binary: binary, Data: data}, nil
 }

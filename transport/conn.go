@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -92,7 +93,8 @@ func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Co
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
-	ws.SetReadLimit(opts.MaxMessageSize)
+	// No read limit in gorilla: it would write its own 1009 close frame from the reading
+	// goroutine, racing with the writer's raw frames. Read enforces MaxMessageSize instead.
 	if opts.PingInterval > 0 {
 		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
 		c.extendReadDeadline()
@@ -167,14 +169,30 @@ func (c *Conn) PeerClose() (int, string) {
 // Read returns the next whole message. The returned slice is the caller's to keep.
 // Only the connection's owner goroutine may call it.
 func (c *Conn) Read() ([]byte, error) {
-	_, data, err := c.ws.ReadMessage()
+	_, data, err := c.read()
+	return data, err
+}
+
+// read returns the next whole message and whether it came in a binary frame.
+func (c *Conn) read() (binary bool, data []byte, err error) {
+	kind, r, err := c.ws.NextReader()
 	if err != nil {
-		return nil, err
+		return false, nil, err
+	}
+	// Read at most one byte past the limit: an oversized message never sits in memory whole.
+	data, err = io.ReadAll(io.LimitReader(r, c.opts.MaxMessageSize+1))
+	if err != nil {
+		return false, nil, err
+	}
+	if int64(len(data)) > c.opts.MaxMessageSize {
+		reason := fmt.Sprintf("%s: a message exceeded %d bytes", ReasonMessageTooBig, c.opts.MaxMessageSize)
+		c.Close(CloseMessageTooBig, reason)
+		return false, nil, fmt.Errorf("%w: %s", websocket.ErrReadLimit, reason)
 	}
 	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
 	}
-	return data, nil
+	return kind == websocket.BinaryMessage, data, nil
 }
 
 // Send queues one encoded message without blocking. The slice must not change afterwards: one
