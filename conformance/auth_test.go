@@ -20,9 +20,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/internal/testcert"
 	pawlrealm "github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // authChecks are the checks js/auth_checks.js prints; Autobahn|Python adds the SCRAM ones.

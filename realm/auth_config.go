@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // AuthConfig is a realm's authentication: static principals, a dynamic authenticator and the

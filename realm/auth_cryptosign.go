@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"strings"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // cryptosignAuth is WAMP-Cryptosign: HELLO.Details.authextra.pubkey names an Ed25519 key the

@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // scramAuth is WAMP-SCRAM (RFC 5802 with SHA-256, argon2id or pbkdf2 as the KDF). HELLO

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // fakeClock is a settable time source for the limiter.

@@ -1,6 +1,6 @@
 package realm
 
-import "github.com/pawl-wamp/pawl/auth"
+import "github.com/pawl-wamp/pawl/wamp/auth"
 
 // ticketAuth is WAMP ticket authentication: CHALLENGE "ticket" {}, and the AUTHENTICATE's
 // signature is the ticket, checked against the principal's stored hash or by the dynamic

@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // Authentication methods (HELLO.Details.authmethods).

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // dynamicRealm authenticates every method through com.example.authenticate (no static

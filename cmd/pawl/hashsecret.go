@@ -14,8 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // principalEntry is how hash-secret prints a principal: only the credential it made.

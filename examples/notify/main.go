@@ -27,11 +27,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 const (

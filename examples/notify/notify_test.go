@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/auth"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
+	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 func start(t *testing.T) string {
