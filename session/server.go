@@ -136,7 +136,8 @@ func (srv *Server) handshake(s *Session) Realm {
 		srv.violation(s, "HELLO.Details.roles missing")
 		return nil
 	}
-	s.Realm, s.Details = hello.Realm, hello.Details
+	s.Realm = hello.Realm
+	s.setHelloDetails(hello.Details)
 	realm, welcome, err := srv.gate.Join(s)
 	if err != nil {
 		if errors.Is(err, ErrHandshakeEnded) {

@@ -25,9 +25,11 @@ type Session struct {
 	AuthRole     string
 	AuthMethod   string
 	AuthProvider string
-	// Details is the HELLO's Details: the peer's roles and features, agent, auth fields.
-	Details wamp.Dict
-	Codec   wamp.Codec
+	// Details is the HELLO's Details (agent, auth fields); the roles and features it
+	// announced are asked with HasRole and HasFeature.
+	Details  wamp.Dict
+	features *features
+	Codec    wamp.Codec
 
 	conn *transport.Conn
 	log  *slog.Logger
@@ -92,17 +94,15 @@ func (s *Session) SendFrame(frame []byte) bool {
 // HasFeature reports whether the peer announced a feature for a role in HELLO,
 // e.g. HasFeature("callee", "call_canceling").
 func (s *Session) HasFeature(role, feature string) bool {
-	roles, _ := s.Details.Dict("roles")
-	r, _ := roles.Dict(role)
-	f, _ := r.Dict("features")
-	v, _ := f.Bool(feature)
-	return v
+	return s.features != nil && s.features.roles[role][feature]
 }
 
 // HasRole reports whether the peer announced a role in HELLO.
 func (s *Session) HasRole(role string) bool {
-	roles, _ := s.Details.Dict("roles")
-	_, ok := roles[role]
+	if s.features == nil {
+		return false
+	}
+	_, ok := s.features.roles[role]
 	return ok
 }
 
