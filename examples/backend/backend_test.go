@@ -7,33 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/exampletest"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 func start(t *testing.T) string {
 	t.Helper()
-	leakcheck.Check(t)
 	publishEvery = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case url := <-urls:
-		return url
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the example did not start")
-	}
-	return ""
+	return exampletest.Start(t, run)
 }
 
 // Clients of both serializers get the backend's hellos and call add2; a wrong argument gets

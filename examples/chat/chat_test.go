@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,31 +8,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/exampletest"
 )
 
 func start(t *testing.T) string {
 	t.Helper()
-	leakcheck.Check(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case url := <-urls:
-		return "ws" + strings.TrimPrefix(url, "http")
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the example did not start")
-	}
-	return ""
+	return "ws" + strings.TrimPrefix(exampletest.Start(t, run), "http")
 }
 
 func read(t *testing.T, ws *websocket.Conn) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -9,32 +8,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/exampletest"
 )
 
 // start runs the example on a free loopback port until the test ends.
 func start(t *testing.T) string {
 	t.Helper()
-	leakcheck.Check(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case url := <-urls:
-		return url
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the example did not start")
-	}
-	return ""
+	return exampletest.Start(t, run)
 }
 
 func TestEcho(t *testing.T) {

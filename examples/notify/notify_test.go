@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/exampletest"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
@@ -16,26 +16,8 @@ import (
 
 func start(t *testing.T) string {
 	t.Helper()
-	leakcheck.Check(t)
 	hashParams = auth.HashParams{Algorithm: auth.HashArgon2id, Iterations: 1, Memory: 64} // cheap, for tests
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case url := <-urls:
-		return url
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the example did not start")
-	}
-	return ""
+	return exampletest.Start(t, run)
 }
 
 // inbox is a user's session subscribed to notifications.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/exampletest"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -19,26 +19,8 @@ import (
 // `npm run build` puts the autobahn.js bundle), until the test ends.
 func start(t *testing.T) string {
 	t.Helper()
-	leakcheck.Check(t)
 	webDir = "web"
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", func(url string) { urls <- url }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case url := <-urls:
-		return url
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the example did not start")
-	}
-	return ""
+	return exampletest.Start(t, run)
 }
 
 // watcher is a client that records the events of some topics.
