@@ -94,7 +94,8 @@ func (srv *Server) ServeConn(c *transport.Conn) {
 	}
 	defer srv.untrack(s)
 
-	if realm := srv.handshake(s); realm != nil {
+	if realm := srv.handshakeApart(s); realm != nil {
+		s.conn.DropRequest() // authentication is over; nothing reads the headers any more
 		goodbye := srv.serveEstablished(s, realm.Handlers())
 		// Leave before answering GOODBYE: once the peer has the answer, nothing of the
 		// session (registrations, subscriptions) may still be routed to.
@@ -105,6 +106,16 @@ func (srv *Server) ServeConn(c *transport.Conn) {
 		}
 	}
 	srv.drain(s)
+}
+
+// handshakeApart runs the handshake on a short-lived goroutine of its own. Admission goes
+// deep (decoding, authentication, realm bookkeeping, meta events) and grows a goroutine's
+// stack; the connection's goroutine, which then waits in Read for the session's whole life,
+// keeps the small stack that waiting needs — half an idle session's memory.
+func (srv *Server) handshakeApart(s *Session) Realm {
+	result := make(chan Realm, 1)
+	go func() { result <- srv.handshake(s) }()
+	return <-result
 }
 
 // handshake waits for HELLO, lets the gate admit the session (running CHALLENGE/AUTHENTICATE
@@ -155,7 +166,6 @@ func (srv *Server) handshake(s *Session) Realm {
 		return nil
 	}
 	s.state.Store(stateEstablished)
-	s.log = srv.log.With("session", s.ID)
 	s.Send(&wamp.Welcome{Session: s.ID, Details: welcome})
 	return realm
 }

@@ -68,7 +68,7 @@ func (s *Session) Conn() *transport.Conn { return s.conn }
 func (s *Session) Send(m wamp.Message) bool {
 	frame, err := s.Codec.Encode(nil, m)
 	if err != nil {
-		s.log.Error("encode failed", "type", m.Type(), "err", err)
+		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
 	return s.SendFrame(frame)
@@ -83,7 +83,7 @@ func (s *Session) SendFrame(frame []byte) bool {
 	if errors.Is(err, transport.ErrQueueFull) {
 		msgs, bytes := s.conn.Queued()
 		Stats.SlowConsumers.Add(1)
-		s.log.Warn("cutting off slow consumer: outbound queue full", "authid", s.AuthID, "queued_messages", msgs, "queued_bytes", bytes)
+		s.log.Warn("cutting off slow consumer: outbound queue full", "session", s.ID, "authid", s.AuthID, "queued_messages", msgs, "queued_bytes", bytes)
 		s.setLeaveReason(wamp.CloseSlowConsumer)
 		s.conn.Abort(transport.CloseTryAgainLater,
 			fmt.Sprintf("%s: outbound queue full (%d messages, %d bytes)", wamp.CloseSlowConsumer, msgs, bytes))

@@ -147,7 +147,19 @@ func (c *Conn) pingDue() {
 func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
-func (c *Conn) Request() *http.Request { return c.request }
+func (c *Conn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.request
+}
+
+// DropRequest lets go of the upgrade request once nothing needs it any more (a WAMP session
+// after authentication): an idle connection then holds no parsed headers.
+func (c *Conn) DropRequest() {
+	c.mu.Lock()
+	c.request = nil
+	c.mu.Unlock()
+}
 
 // RemoteAddr is the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
