@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
@@ -179,10 +180,11 @@ type history struct {
 	rules *uriindex.Index[HistoryRule] // read-only after construction: safe for concurrent reads
 	keep  map[string]Retention         // by rule key
 
-	mu     sync.RWMutex // guards closed against sends on queue
-	closed bool
-	queue  chan historyItem
-	done   chan struct{}
+	mu      sync.RWMutex // guards closed against sends on queue
+	closed  bool
+	queue   chan historyItem
+	done    chan struct{}
+	dropped atomic.Int64 // events not kept because the queue was full
 }
 
 // historyItem is an event to append, or (with flushed set) a barrier.
@@ -192,7 +194,7 @@ type historyItem struct {
 }
 
 const (
-	historyQueue = 4096 // events waiting for the writer; a full queue makes publishers wait
+	historyQueue = 4096 // events waiting for the writer; past it events are not kept (counted)
 	historyBatch = 256  // most events in one Append
 )
 
@@ -213,15 +215,28 @@ func (h *history) rule(topic wamp.URI) (HistoryRule, bool) {
 	return r, ok
 }
 
-// record queues an event for the store, waiting for room when the writer is behind.
+// record queues an event for the store. It never waits: when the writer is behind (a store
+// that is down or slow), the event still reaches its subscribers but is not kept in history;
+// that is counted and logged, with doubling gaps so a long outage does not flood the log.
 func (h *history) record(ev *HistoryEvent) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
 		return
 	}
-	h.queue <- historyItem{ev: ev}
+	select {
+	case h.queue <- historyItem{ev: ev}:
+	default:
+		n := h.dropped.Add(1)
+		if n&(n-1) == 0 { // 1, 2, 4, 8, ...
+			h.log.Warn("event history: writer behind, events not kept", "topic", ev.Topic,
+				"dropped_so_far", n, "queue", historyQueue)
+		}
+	}
 }
+
+// Dropped is the number of events not kept in history because its writer was behind.
+func (h *history) Dropped() int64 { return h.dropped.Load() }
 
 // flush waits until every event recorded before it is in the store.
 func (h *history) flush(ctx context.Context) error {
