@@ -80,10 +80,11 @@ type App struct {
 	log    *slog.Logger
 	nextID atomic.Uint64
 
-	mu     sync.Mutex
-	peers  map[*Peer]struct{}
-	closed bool
-	wg     sync.WaitGroup // one per connection being served
+	mu         sync.Mutex
+	peers      map[*Peer]struct{}
+	closed     bool
+	wg         sync.WaitGroup // one per connection being served
+	onShutdown []func()       // run by Run on the way out, newest first
 }
 
 // NewApp returns an App with no routes; log may be nil (slog.Default()).

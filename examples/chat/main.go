@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -73,10 +72,6 @@ func main() {
 // run serves the chat on addr until ctx ends; ready, when not nil, gets the base URL
 // (http://host:port) once the server listens.
 func run(ctx context.Context, addr string, ready func(url string)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	app := transport.NewApp(slog.Default())
 	chat := &MyChat{log: slog.Default()}
 	if err := app.Route("/chat", chat, transport.RouteOptions{
@@ -86,22 +81,9 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		return err
 	}
 	app.Handle("GET /{$}", http.FileServerFS(page))
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	if ready != nil {
-		ready("http://" + ln.Addr().String())
-	}
-	select {
-	case err = <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = errors.Join(srv.Shutdown(stopCtx), app.Shutdown(stopCtx))
-	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return err
+	return app.Run(ctx, addr, func(a net.Addr) {
+		if ready != nil {
+			ready("http://" + a.String())
+		}
+	})
 }

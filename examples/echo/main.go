@@ -8,16 +8,13 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/pawl-wamp/pawl/transport"
 )
@@ -42,10 +39,6 @@ func main() {
 // run serves the echo component on addr until ctx ends; ready, when not nil, gets the base
 // URL (http://host:port) once the server listens.
 func run(ctx context.Context, addr string, ready func(url string)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	app := transport.NewApp(slog.Default())
 	if err := app.Route("/echo", transport.Echo{}, transport.RouteOptions{
 		AllowedOrigins: []string{"*"}, // any page may use it; the default is same-host pages only
@@ -54,22 +47,9 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		return err
 	}
 	app.Handle("GET /{$}", http.FileServerFS(page))
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	if ready != nil {
-		ready("http://" + ln.Addr().String())
-	}
-	select {
-	case err = <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = errors.Join(srv.Shutdown(stopCtx), app.Shutdown(stopCtx))
-	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
-		err = errors.Join(err, e)
-	}
-	return err
+	return app.Run(ctx, addr, func(a net.Addr) {
+		if ready != nil {
+			ready("http://" + a.String())
+		}
+	})
 }
