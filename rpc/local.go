@@ -262,7 +262,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	}
 	reg := d.lookup(m.Procedure)
 	if reg == nil {
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
+		noSuchProcedure(s, m)
 		return
 	}
 	inv = &invocation{id: d.invID.Next(), reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
@@ -275,7 +275,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	reg.mu.Lock()
 	if reg.deleted {
 		reg.mu.Unlock()
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
+		noSuchProcedure(s, m)
 		return
 	}
 	c := reg.pick()
@@ -311,6 +311,11 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	if send != nil {
 		target.Send(send)
 	}
+}
+
+// noSuchProcedure answers a call that no registration takes.
+func noSuchProcedure(s *session.Session, m *wamp.Call) {
+	s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
 }
 
 // dispatch assigns inv to callee c and builds its INVOCATION. Caller holds reg.mu.
@@ -449,64 +454,63 @@ func (d *Local) takeInvocation(s *session.Session, req wamp.ID) *invocation {
 // Yield passes a callee's result (progressive or final) to the caller. A YIELD for an
 // invocation that no longer exists or whose caller stopped waiting is dropped quietly.
 func (d *Local) Yield(s *session.Session, m *wamp.Yield) {
-	inv := d.takeInvocation(s, m.Request)
+	inv := d.owedBy(s, m.Request)
 	if inv == nil {
 		return
 	}
-	progress, _ := m.Options.Bool("progress")
-	reg := inv.reg
-	reg.mu.Lock()
-	if !inv.calleeOwes || inv.callee.session != s {
-		reg.mu.Unlock()
-		return
-	}
-	if progress {
+	if progress, _ := m.Options.Bool("progress"); progress {
 		// Autobahn callees send progress without announcing call canceling; it is forwarded
 		// whenever the caller asked for progressive results.
 		deliver := inv.callerWaits && inv.receiveProgress
-		reg.mu.Unlock()
+		inv.reg.mu.Unlock()
 		if deliver {
 			inv.caller.Send(&wamp.Result{Request: inv.callerReq, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
 		}
 		return
 	}
-	deliver := inv.callerWaits
-	d.endForCaller(inv)
-	next, target := d.endForCallee(inv)
-	d.timeouts.remove(inv)
-	reg.mu.Unlock()
-	if deliver {
-		inv.caller.Send(&wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload})
-	}
-	if next != nil {
-		target.Send(next)
-	}
+	d.finishUnlock(inv, &wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload})
 }
 
 // Error passes a callee's error for an invocation to the caller.
 func (d *Local) Error(s *session.Session, m *wamp.Error) {
-	inv := d.takeInvocation(s, m.Request)
+	inv := d.owedBy(s, m.Request)
 	if inv == nil {
 		return
 	}
-	reg := inv.reg
-	reg.mu.Lock()
-	if !inv.calleeOwes || inv.callee.session != s {
-		reg.mu.Unlock()
-		return
+	details := m.Details
+	if details == nil {
+		details = wamp.Dict{}
 	}
+	d.finishUnlock(inv, &wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: details,
+		Error: m.Error, Payload: m.Payload})
+}
+
+// owedBy returns the invocation a callee's YIELD or ERROR answers, with its registration's
+// mutex held, or nil when the callee owes nothing for that request (any more).
+func (d *Local) owedBy(s *session.Session, req wamp.ID) *invocation {
+	inv := d.takeInvocation(s, req)
+	if inv == nil {
+		return nil
+	}
+	inv.reg.mu.Lock()
+	if !inv.calleeOwes || inv.callee.session != s {
+		inv.reg.mu.Unlock()
+		return nil
+	}
+	return inv
+}
+
+// finishUnlock ends an invocation whose callee answered or left: the caller, if it still
+// waits, gets answer, and the callee's freed slot goes to the next queued call. The caller of
+// finishUnlock holds inv.reg.mu; it is released before anything is sent.
+func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	deliver := inv.callerWaits
 	d.endForCaller(inv)
 	next, target := d.endForCallee(inv)
 	d.timeouts.remove(inv)
-	reg.mu.Unlock()
+	inv.reg.mu.Unlock()
 	if deliver {
-		details := m.Details
-		if details == nil {
-			details = wamp.Dict{}
-		}
-		inv.caller.Send(&wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: details,
-			Error: m.Error, Payload: m.Payload})
+		inv.caller.Send(answer)
 	}
 	if next != nil {
 		target.Send(next)
@@ -643,19 +647,9 @@ func (d *Local) Leave(s *session.Session) {
 
 // calleeGone fails a call whose callee left.
 func (d *Local) calleeGone(inv *invocation) {
-	reg := inv.reg
-	reg.mu.Lock()
-	deliver := inv.callerWaits
-	d.endForCaller(inv)
-	next, target := d.endForCallee(inv)
-	d.timeouts.remove(inv)
-	reg.mu.Unlock()
-	if deliver {
-		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrCanceled, "callee left before answering")
-	}
-	if next != nil {
-		target.Send(next)
-	}
+	inv.reg.mu.Lock()
+	d.finishUnlock(inv, &wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: wamp.Dict{},
+		Error: wamp.ErrCanceled, Payload: wamp.WithArgs("callee left before answering")})
 }
 
 // callerGone forgets a call whose caller left, interrupting its callee when it can.
