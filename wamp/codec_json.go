@@ -36,24 +36,10 @@ var (
 func (c *jsonCodec) Decode(data []byte) (Message, error) {
 	r := jsonReaders.Get().(*jsonReader)
 	r.reset(data)
-	typ := r.begin()
-	var m Message
-	if r.e == nil {
-		m = decodeElements(typ, r)
-	}
-	if r.e == nil {
-		r.finish()
-	}
-	err, typeRead := r.e, r.typeRead
+	m, err := decodeMessage("json", r)
 	r.reset(nil)
 	jsonReaders.Put(r)
-	if err != nil {
-		if typeRead {
-			return nil, fmt.Errorf("json: decode %v: %w", typ, err)
-		}
-		return nil, fmt.Errorf("json: decode message: %w", err)
-	}
-	return m, nil
+	return m, err
 }
 
 // Encode appends the JSON encoding of m to dst. Raw JSON payloads are spliced verbatim.
@@ -95,6 +81,9 @@ func (r *jsonReader) fail(err error) {
 func (r *jsonReader) err() error { return r.e }
 
 // begin reads the opening bracket and the message type.
+// typeWasRead reports whether the message type element was read (for error messages).
+func (r *jsonReader) typeWasRead() bool { return r.typeRead }
+
 func (r *jsonReader) begin() MessageType {
 	r.skipSpace()
 	if r.peek() != '[' {

@@ -45,6 +45,35 @@ type elementReader interface {
 	err() error
 }
 
+// messageReader is an elementReader that also reads the message array's start (and type)
+// and checks its end: what a codec's Decode drives.
+type messageReader interface {
+	elementReader
+	begin() MessageType
+	finish()
+	typeWasRead() bool
+}
+
+// decodeMessage decodes one whole message through a codec's reader, naming the codec and,
+// once known, the message type in errors.
+func decodeMessage(codec string, r messageReader) (Message, error) {
+	typ := r.begin()
+	var m Message
+	if r.err() == nil {
+		m = decodeElements(typ, r)
+	}
+	if r.err() == nil {
+		r.finish()
+	}
+	if err := r.err(); err != nil {
+		if r.typeWasRead() {
+			return nil, fmt.Errorf("%s: decode %v: %w", codec, typ, err)
+		}
+		return nil, fmt.Errorf("%s: decode message: %w", codec, err)
+	}
+	return m, nil
+}
+
 // elementWriter writes the elements of one message array. Errors are sticky as in elementReader.
 type elementWriter interface {
 	// begin starts the message array of n elements.

@@ -44,24 +44,10 @@ var (
 func (c *msgpackCodec) Decode(data []byte) (Message, error) {
 	r := msgpackReaders.Get().(*msgpackReader)
 	r.start(data)
-	typ := r.begin()
-	var m Message
-	if r.e == nil {
-		m = decodeElements(typ, r)
-	}
-	if r.e == nil {
-		r.finish()
-	}
-	err, typeRead := r.e, r.typeRead
+	m, err := decodeMessage("msgpack", r)
 	r.start(nil)
 	msgpackReaders.Put(r)
-	if err != nil {
-		if typeRead {
-			return nil, fmt.Errorf("msgpack: decode %v: %w", typ, err)
-		}
-		return nil, fmt.Errorf("msgpack: decode message: %w", err)
-	}
-	return m, nil
+	return m, err
 }
 
 // Encode appends the MessagePack encoding of m to dst. Raw MessagePack payloads are spliced
@@ -100,6 +86,9 @@ func (r *msgpackReader) fail(err error) {
 func (r *msgpackReader) err() error { return r.e }
 
 // begin reads the array header and the message type.
+// typeWasRead reports whether the message type element was read (for error messages).
+func (r *msgpackReader) typeWasRead() bool { return r.typeRead }
+
 func (r *msgpackReader) begin() MessageType {
 	c, err := r.peek()
 	if err != nil {
