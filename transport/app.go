@@ -108,8 +108,7 @@ func (a *App) Route(path string, component Component, opts RouteOptions) error {
 	e := &endpoint{app: a, path: path, component: component, opts: opts.transport(), lax: opts.LaxSubprotocols,
 		log: a.log.With("route", path)}
 	e.upgrader = websocket.Upgrader{
-		ReadBufferSize:  e.opts.ReadBufferSize,
-		WriteBufferSize: 4096,
+		// Only the handshake: see Server's upgrader.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    e.opts.Subprotocols,
 		CheckOrigin:     (&Server{opts: e.opts}).checkOrigin,
@@ -228,7 +227,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &Peer{id: e.app.nextID.Add(1), route: e.path,
-		conn: newConn(ws, e.opts, r.WithContext(context.Background()), true)}
+		conn: newServerConn(ws, e.opts, r.WithContext(context.Background()))}
 	if !e.app.admit(p) {
 		e.active.Add(-1)
 		p.conn.Close(CloseGoingAway, ReasonShutdown+": the server is shutting down")

@@ -246,6 +246,9 @@ func (p *Peer) closeStatus(err error, opts Options) (int, string) {
 // readMessage returns the next message and its kind, extending the keepalive deadline.
 // Only the connection's owner goroutine may call it.
 func (c *Conn) readMessage() (Message, error) {
+	if err := c.awaitData(); err != nil {
+		return Message{}, err
+	}
 	binary, data, err := c.read()
 	if err != nil {
 		return Message{}, err

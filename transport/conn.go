@@ -26,9 +26,11 @@ const (
 	CloseNormal        = websocket.CloseNormalClosure
 	CloseGoingAway     = websocket.CloseGoingAway
 	CloseProtocolError = websocket.CloseProtocolError
-	CloseMessageTooBig = websocket.CloseMessageTooBig
-	ClosePolicy        = websocket.ClosePolicyViolation
-	CloseInternalError = websocket.CloseInternalServerErr
+	// CloseInvalidPayload: a text message (or close reason) that is not UTF-8.
+	CloseInvalidPayload = websocket.CloseInvalidFramePayloadData
+	CloseMessageTooBig  = websocket.CloseMessageTooBig
+	ClosePolicy         = websocket.ClosePolicyViolation
+	CloseInternalError  = websocket.CloseInternalServerErr
 	// CloseTryAgainLater is sent to a peer cut off because its outbound queue overflowed.
 	CloseTryAgainLater = websocket.CloseTryAgainLater
 )
@@ -45,7 +47,9 @@ const abortWriteGrace = 500 * time.Millisecond
 // the queue out, so a sender never blocks on a slow peer and an idle connection holds no
 // writer. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
-	ws          *websocket.Conn
+	nc          net.Conn
+	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
+	fr          *frameReader    // server side: frames are read here and written raw
 	opts        Options
 	subprotocol string
 	request     *http.Request
@@ -82,52 +86,76 @@ type Conn struct {
 	peerCloseText string
 }
 
-func newConn(ws *websocket.Conn, opts Options, r *http.Request, server bool) *Conn {
-	c := &Conn{
-		ws:          ws,
-		server:      server,
+// newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
+// would stay with every idle connection, and the server reads and writes frames itself.
+func newServerConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
+	nc := ws.NetConn()
+	c := newConnState(nc, ws.Subprotocol(), opts, r)
+	c.server = true
+	c.fr = newFrameReader(nc, opts.ReadBufferSize)
+	c.startKeepalive()
+	return c
+}
+
+// newClientConn wraps a dialed connection: gorilla reads and writes its frames.
+func newClientConn(ws *websocket.Conn, opts Options) *Conn {
+	c := newConnState(ws.NetConn(), ws.Subprotocol(), opts, nil)
+	c.ws = ws
+	// No read limit in gorilla: Read enforces MaxMessageSize itself, the same on both sides.
+	if opts.PingInterval > 0 {
+		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
+	}
+	ws.SetCloseHandler(func(code int, text string) error {
+		c.peerClosed(code, text)
+		return nil
+	})
+	c.startKeepalive()
+	return c
+}
+
+func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
+	return &Conn{
+		nc:          nc,
 		opts:        opts,
-		subprotocol: ws.Subprotocol(),
+		subprotocol: subprotocol,
 		request:     r,
 		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
-	// No read limit in gorilla: it would write its own 1009 close frame from the reading
-	// goroutine, racing with the writer's raw frames. Read enforces MaxMessageSize instead.
-	if opts.PingInterval > 0 {
-		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
+}
+
+func (c *Conn) startKeepalive() {
+	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
 		c.mu.Lock() // pingDue reads the timer under the lock
-		c.pingTimer = time.AfterFunc(opts.PingInterval, c.pingDue)
+		c.pingTimer = time.AfterFunc(c.opts.PingInterval, c.pingDue)
 		c.mu.Unlock()
 	}
-	if server {
-		// Gorilla would write the pong itself, racing with the writer's raw frames: queue it.
-		ws.SetPingHandler(func(data string) error {
-			c.mu.Lock()
-			c.pong = []byte(data)
-			c.mu.Unlock()
-			c.kick()
-			if opts.PingInterval > 0 {
-				c.extendReadDeadline()
-			}
-			return nil
-		})
+}
+
+// peerClosed records the peer's close frame and answers it through the queue, so frames
+// already queued go first.
+func (c *Conn) peerClosed(code int, text string) {
+	c.mu.Lock()
+	c.peerCloseCode, c.peerCloseText = code, text
+	c.mu.Unlock()
+	c.Close(CloseNormal, "")
+}
+
+// queuePong asks the writer to answer the peer's ping.
+func (c *Conn) queuePong(data []byte) {
+	if data == nil {
+		data = []byte{} // nil means no pong is due
 	}
-	ws.SetCloseHandler(func(code int, text string) error {
-		c.mu.Lock()
-		c.peerCloseCode, c.peerCloseText = code, text
-		c.mu.Unlock()
-		// Answer the peer's close through the queue so already queued frames go first.
-		c.Close(CloseNormal, "")
-		return nil
-	})
-	return c
+	c.mu.Lock()
+	c.pong = data
+	c.mu.Unlock()
+	c.kick()
 }
 
 func (c *Conn) extendReadDeadline() {
-	c.ws.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
 }
 
 // pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms.
@@ -162,7 +190,7 @@ func (c *Conn) DropRequest() {
 }
 
 // RemoteAddr is the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // SetBinary chooses binary (true) or text frames for what Send writes.
 func (c *Conn) SetBinary(binary bool) {
@@ -181,12 +209,28 @@ func (c *Conn) PeerClose() (int, string) {
 // Read returns the next whole message. The returned slice is the caller's to keep.
 // Only the connection's owner goroutine may call it.
 func (c *Conn) Read() ([]byte, error) {
+	if err := c.awaitData(); err != nil {
+		return nil, err
+	}
 	_, data, err := c.read()
 	return data, err
 }
 
+// awaitData waits until the peer has sent something. Waiting here, a few calls deep, rather
+// than in the frame parser keeps an idle connection's goroutine stack small enough for the
+// garbage collector to shrink it to the minimum.
+func (c *Conn) awaitData() error {
+	if c.fr == nil || c.fr.pending() > 0 {
+		return nil
+	}
+	return c.fr.fill()
+}
+
 // read returns the next whole message and whether it came in a binary frame.
 func (c *Conn) read() (binary bool, data []byte, err error) {
+	if c.fr != nil {
+		return c.readFrames()
+	}
 	kind, r, err := c.ws.NextReader()
 	if err != nil {
 		return false, nil, err
@@ -197,9 +241,7 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 		return false, nil, err
 	}
 	if int64(len(data)) > c.opts.MaxMessageSize {
-		reason := fmt.Sprintf("%s: a message exceeded %d bytes", ReasonMessageTooBig, c.opts.MaxMessageSize)
-		c.Close(CloseMessageTooBig, reason)
-		return false, nil, fmt.Errorf("%w: %s", websocket.ErrReadLimit, reason)
+		return false, nil, c.tooBig()
 	}
 	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
@@ -334,7 +376,7 @@ func (c *Conn) Abort(code int, reason string) {
 	}
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
-	c.ws.UnderlyingConn().SetWriteDeadline(time.Now().Add(abortWriteGrace))
+	c.nc.SetWriteDeadline(time.Now().Add(abortWriteGrace))
 	c.kick()
 }
 
@@ -453,7 +495,7 @@ func (c *Conn) finish() {
 		c.pingTimer.Stop()
 	}
 	c.mu.Unlock()
-	c.ws.Close()
+	c.nc.Close()
 	close(c.writerDone)
 }
 
@@ -505,12 +547,11 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 
 // writeRaw writes c.iov with one deadline, in as few syscalls as the kernel allows.
 func (c *Conn) writeRaw() error {
-	nc := c.ws.UnderlyingConn()
-	nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	// WriteTo consumes the Buffers it is called on: a field, so no slice header escapes per
 	// write, while c.iov keeps the backing array for the next round.
 	c.bufs = c.iov
-	_, err := c.bufs.WriteTo(nc)
+	_, err := c.bufs.WriteTo(c.nc)
 	c.bufs = nil
 	clear(c.iov)
 	c.iov = c.iov[:0]

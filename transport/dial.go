@@ -31,5 +31,5 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 		ws.Close()
 		return nil, fmt.Errorf("dial %s: server accepted none of the subprotocols %v", url, subprotocols)
 	}
-	return newConn(ws, opts, nil, false), nil
+	return newClientConn(ws, opts), nil
 }

@@ -45,8 +45,8 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 	}
 	s := &Server{opts: opts.withDefaults(), handler: h, log: log}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  s.opts.ReadBufferSize,
-		WriteBufferSize: 4096,
+		// Gorilla's connection only performs the handshake (see newServerConn): without
+		// buffer sizes it reuses net/http's buffers instead of allocating its own.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    s.opts.Subprotocols,
 		CheckOrigin:     s.checkOrigin,
@@ -86,7 +86,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newConn(ws, s.opts, r.WithContext(context.Background()), true)
+	c := newServerConn(ws, s.opts, r.WithContext(context.Background()))
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()

@@ -7,7 +7,7 @@ func (c *Conn) TLSState() *tls.ConnectionState {
 	if c.request != nil {
 		return c.request.TLS
 	}
-	if tc, ok := c.ws.UnderlyingConn().(*tls.Conn); ok {
+	if tc, ok := c.nc.(*tls.Conn); ok {
 		state := tc.ConnectionState()
 		return &state
 	}

@@ -19,16 +19,23 @@ import (
 // serve runs a transport server whose handler reports each connection and how its reads end.
 func serve(t *testing.T, opts transport.Options) (url string, conns chan *transport.Conn, ended chan error) {
 	t.Helper()
-	leakcheck.Check(t)
-	conns, ended = make(chan *transport.Conn, 8), make(chan error, 8)
-	h := transport.HandlerFunc(func(c *transport.Conn) {
-		conns <- c
+	return serveWith(t, opts, func(c *transport.Conn) error {
 		for {
 			if _, err := c.Read(); err != nil {
-				ended <- err
-				return
+				return err
 			}
 		}
+	})
+}
+
+// serveWith is serve with a handler of the test's own, which returns how reading ended.
+func serveWith(t *testing.T, opts transport.Options, handle func(*transport.Conn) error) (url string, conns chan *transport.Conn, ended chan error) {
+	t.Helper()
+	leakcheck.Check(t)
+	conns, ended = make(chan *transport.Conn, 64), make(chan error, 64)
+	h := transport.HandlerFunc(func(c *transport.Conn) {
+		conns <- c
+		ended <- handle(c)
 	})
 	srv := httptest.NewServer(transport.NewServer(h, opts, nil))
 	t.Cleanup(srv.Close)

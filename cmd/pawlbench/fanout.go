@@ -12,8 +12,12 @@ import (
 
 const fanoutTopic = "bench.fanout"
 
-// runFanout: N subscribers on one topic, one publisher at a fixed rate. Every event carries its
-// send time; subscribers record publish→deliver latency and count what arrives.
+// runFanout: N subscribers on one topic, one publisher. Every event carries its send time and
+// sequence number; subscribers record publish→deliver latency, count what arrives, and count
+// the gaps in the sequence as lost. With a rate the publisher keeps to it (an offered load);
+// with rate 0 it publishes as fast as the subscribers take events in (closed loop: at most
+// window publications ahead of what the average subscriber has received or lost), which
+// measures the router at saturation without overrunning anyone's queue.
 func runFanout(ctx context.Context, cfg config) (report, error) {
 	subs, err := dialMany(ctx, cfg, cfg.subscribers)
 	if err != nil {
@@ -30,13 +34,14 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 	}
 	defer pub.close()
 
-	var received atomic.Int64
+	var received, lost atomic.Int64
 	var h histogram
 	var wg sync.WaitGroup
 	for _, s := range subs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var last int64
 			for {
 				m, err := s.recv()
 				if err != nil {
@@ -53,6 +58,14 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 				if sent, ok := wamp.AsInt64(args[0]); ok {
 					h.record(time.Duration(time.Now().UnixNano() - sent))
 				}
+				if len(args) > 1 {
+					if seq, ok := wamp.AsInt64(args[1]); ok {
+						if seq > last+1 {
+							lost.Add(seq - last - 1)
+						}
+						last = max(last, seq)
+					}
+				}
 				received.Add(1)
 			}
 		}()
@@ -63,11 +76,19 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 		return report{}, err
 	}
 	filler := strings.Repeat("x", cfg.payload)
-	interval := time.Second / time.Duration(max(cfg.rate, 1))
+	var interval time.Duration
+	if cfg.rate > 0 {
+		interval = time.Second / time.Duration(cfg.rate)
+	}
 	start := time.Now()
 	var published int64
+	n := int64(len(subs))
 	for next := start; time.Since(start) < cfg.duration && ctx.Err() == nil; next = next.Add(interval) {
-		time.Sleep(time.Until(next))
+		if cfg.rate > 0 {
+			time.Sleep(time.Until(next))
+		} else {
+			waitWindow(published*n, int64(cfg.window)*n, func() int64 { return received.Load() + lost.Load() })
+		}
 		published++
 		err := pub.send(&wamp.Publish{Request: pub.nextReq(), Options: wamp.Dict{}, Topic: fanoutTopic,
 			Payload: wamp.Payload{Args: wamp.List{time.Now().UnixNano(), published, filler}}})
@@ -96,4 +117,19 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 	r := report{Ops: received.Load(), Dropped: expected - received.Load()}
 	r.finish(before, after, elapsed, &h)
 	return r, nil
+}
+
+// waitWindow waits until fewer than window deliveries of the sent ones are outstanding. A
+// router that drops events silently leaves gaps noticed only by the next event, so after 100ms
+// without progress the publisher goes on rather than stall.
+func waitWindow(sent, window int64, settled func() int64) {
+	last, since := settled(), time.Now()
+	for sent-last > window {
+		time.Sleep(50 * time.Microsecond)
+		if s := settled(); s != last {
+			last, since = s, time.Now()
+		} else if time.Since(since) > 100*time.Millisecond {
+			return
+		}
+	}
 }

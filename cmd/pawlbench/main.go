@@ -26,6 +26,7 @@ type config struct {
 	duration    time.Duration
 	subscribers int
 	rate        int
+	window      int
 	payload     int
 	callees     int
 	callers     int
@@ -60,7 +61,8 @@ func main() {
 	flag.IntVar(&cfg.pid, "pid", 0, "router process ID, for CPU and memory figures from /proc")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to publish or call")
 	flag.IntVar(&cfg.subscribers, "subscribers", 1000, "fanout: subscribers on the topic")
-	flag.IntVar(&cfg.rate, "rate", 200, "fanout: publications per second")
+	flag.IntVar(&cfg.rate, "rate", 200, "fanout: publications per second; 0: as fast as subscribers keep up (closed loop)")
+	flag.IntVar(&cfg.window, "window", 20, "fanout with rate 0: publications ahead of the average subscriber")
 	flag.IntVar(&cfg.payload, "payload", 64, "fanout and rpc: payload string length in bytes")
 	flag.IntVar(&cfg.callees, "callees", 1, "rpc: callees sharing the procedure (round-robin)")
 	flag.IntVar(&cfg.callers, "callers", 64, "rpc: concurrent callers, one session each")
