@@ -6,16 +6,19 @@
 #   bench/compare.sh                      # all scenarios, JSON serializer
 #   SCENARIOS="fanout rpc" SERIALIZER=msgpack bench/compare.sh
 #
-# Knobs (environment): SCENARIOS, SERIALIZER, SUBSCRIBERS, RATE, DURATION, CALLERS, SESSIONS,
-# SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp).
+# Scenarios: fanout (RATE publications/s offered), fanout-max (closed loop: as fast as the
+# subscribers take events, at most WINDOW publications ahead), rpc, idle.
+# Knobs (environment): SCENARIOS, SERIALIZER, SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
+# SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORKDIR:-$(mktemp -d /tmp/pawl-bench.XXXXXX)}
-scenarios=${SCENARIOS:-"fanout rpc idle"}
+scenarios=${SCENARIOS:-"fanout fanout-max rpc idle"}
 serializer=${SERIALIZER:-json}
 subscribers=${SUBSCRIBERS:-1000}
 rate=${RATE:-200}
+window=${WINDOW:-20}
 duration=${DURATION:-10s}
 callers=${CALLERS:-64}
 sessions=${SESSIONS:-10000}
@@ -64,10 +67,13 @@ stop_router() {
 }
 
 run() { # router scenario → one JSON line
-	local router=$1 scenario=$2
+	local router=$1 scenario=$2 r=$rate
+	if [ "$scenario" = fanout-max ]; then
+		scenario=fanout r=0
+	fi
 	start_router "$router"
 	"$work/pawlbench" -json -scenario "$scenario" -url "$url" -pid "$pid" -serializer "$serializer" \
-		-subscribers "$subscribers" -rate "$rate" -duration "$duration" -callers "$callers" \
+		-subscribers "$subscribers" -rate "$r" -window "$window" -duration "$duration" -callers "$callers" \
 		-sessions "$sessions" -source-ips "$source_ips" || echo '{}'
 	stop_router
 	sleep 1
@@ -78,7 +84,7 @@ results="$work/results.jsonl"
 for scenario in $scenarios; do
 	for router in pawl nexus; do
 		line=$(run "$router" "$scenario")
-		echo "{\"router\": \"$router\", \"report\": $line}" >>"$results"
+		echo "{\"router\": \"$router\", \"scenario\": \"$scenario\", \"report\": $line}" >>"$results"
 	done
 done
 
@@ -87,9 +93,10 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for r in rows:
-    by.setdefault(r["report"].get("scenario", "?"), {})[r["router"]] = r["report"]
+    by.setdefault(r.get("scenario", "?"), {})[r["router"]] = r["report"]
 fields = [("ops_per_sec", "ops/s", "higher is better"),
           ("router_cpu_us_per_op", "router CPU µs/op", "lower is better"),
+          ("loadtool_cpu_us_per_op", "load tool CPU µs/op", "the load tool's own share"),
           ("p50_us", "p50 µs", "lower is better"), ("p99_us", "p99 µs", "lower is better"),
           ("dropped", "dropped", ""), ("failed", "failed", ""),
           ("router_rss_bytes_per_session", "router bytes/session", "lower is better")]

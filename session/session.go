@@ -63,20 +63,26 @@ func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 // Conn is the transport connection (for the upgrade request's headers and cookies).
 func (s *Session) Conn() *transport.Conn { return s.conn }
 
-// Send encodes m in the session's codec and queues it. It reports false when the session is
-// gone or was just cut off for being too slow.
+// Send encodes m in the session's codec and sends it: written right away when nothing else
+// is waiting for the peer (one-to-one messages: results, invocations, acknowledgements). It
+// reports false when the session is gone or was just cut off for being too slow.
 func (s *Session) Send(m wamp.Message) bool {
 	frame, err := s.Codec.Encode(nil, m)
 	if err != nil {
 		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
-	return s.SendFrame(frame)
+	return s.sent(s.conn.SendNow(frame))
 }
 
-// SendFrame queues an already encoded frame (shared, never modified afterwards).
+// SendFrame queues an already encoded frame (shared, never modified afterwards) for the
+// connection's writer, which batches what queues up: for fan-out.
 func (s *Session) SendFrame(frame []byte) bool {
-	err := s.conn.Send(frame)
+	return s.sent(s.conn.Send(frame))
+}
+
+// sent handles the outcome of a send: a full queue cuts the peer off.
+func (s *Session) sent(err error) bool {
 	if err == nil {
 		return true
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,6 +78,16 @@ type Conn struct {
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
 
+	// The inline writer (SendNow) on plain TCP: the raw socket, its bound write function and
+	// its arguments and results, fields so that an inline write allocates nothing.
+	rc           syscall.RawConn
+	writeFn      func(fd uintptr) bool
+	inlineHeader []byte
+	inlineFrame  []byte
+	inlineN      int
+	inlineErr    error
+	partial      [][]byte // what an inline write left unwritten, for the writer goroutine
+
 	headers []byte      // scratch for frame headers, used by the writer only
 	iov     [][]byte    // scratch for writev, used by the writer only
 	bufs    net.Buffers // what writev has left to write, used by the writer only
@@ -93,6 +104,9 @@ func newServerConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
 	c := newConnState(nc, ws.Subprotocol(), opts, r)
 	c.server = true
 	c.fr = newFrameReader(nc, opts.ReadBufferSize)
+	if c.rc = c.fr.rc; c.rc != nil {
+		c.writeFn = c.writeOnce
+	}
 	c.startKeepalive()
 	return c
 }
@@ -402,6 +416,16 @@ func truncateReason(s string) string {
 // writeLoop writes until the queue is empty, then exits; when closing, it sends the close
 // frame, waits for the owner to stop reading (or the grace period), and closes the socket.
 func (c *Conn) writeLoop() {
+	if len(c.partial) > 0 {
+		// What an inline write left: it goes before anything queued after it.
+		c.iov = append(c.iov[:0], c.partial...)
+		clear(c.partial)
+		c.partial = c.partial[:0]
+		if err := c.writeRaw(); err != nil {
+			c.finish()
+			return
+		}
+	}
 	for {
 		w := c.take()
 		if w.idle {

@@ -11,3 +11,5 @@ import (
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 func rawRead(uintptr, []byte) (int, error) { return 0, syscall.EINVAL }
+
+func writev2(uintptr, []byte, []byte) (int, error) { return 0, syscall.EINVAL }

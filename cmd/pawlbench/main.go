@@ -37,18 +37,19 @@ type config struct {
 
 // report is what a scenario measured; printed as text, or one JSON line with -json.
 type report struct {
-	Scenario   string  `json:"scenario"`
-	Serializer string  `json:"serializer"`
-	Ops        int64   `json:"ops"` // deliveries, calls, or joined sessions
-	OpsPerSec  float64 `json:"ops_per_sec"`
-	Dropped    int64   `json:"dropped"` // events published but never delivered
-	Failed     int64   `json:"failed"`  // calls or joins that failed
-	P50us      float64 `json:"p50_us"`
-	P99us      float64 `json:"p99_us"`
-	RouterCPU  float64 `json:"router_cpu_s"`
-	CPUPerOpUs float64 `json:"router_cpu_us_per_op"`
-	RSSPerOp   float64 `json:"router_rss_bytes_per_session,omitempty"`
-	Seconds    float64 `json:"seconds"`
+	Scenario    string  `json:"scenario"`
+	Serializer  string  `json:"serializer"`
+	Ops         int64   `json:"ops"` // deliveries, calls, or joined sessions
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	Dropped     int64   `json:"dropped"` // events published but never delivered
+	Failed      int64   `json:"failed"`  // calls or joins that failed
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	RouterCPU   float64 `json:"router_cpu_s"`
+	CPUPerOpUs  float64 `json:"router_cpu_us_per_op"`
+	LoadPerOpUs float64 `json:"loadtool_cpu_us_per_op"` // the load tool's own CPU
+	RSSPerOp    float64 `json:"router_rss_bytes_per_session,omitempty"`
+	Seconds     float64 `json:"seconds"`
 }
 
 func main() {
@@ -101,8 +102,8 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("%s (%s): %d ops in %.1fs = %.0f/s; dropped %d, failed %d; p50 %.0fµs p99 %.0fµs; router CPU %.2fs = %.2fµs/op",
-		r.Scenario, r.Serializer, r.Ops, r.Seconds, r.OpsPerSec, r.Dropped, r.Failed, r.P50us, r.P99us, r.RouterCPU, r.CPUPerOpUs)
+	fmt.Printf("%s (%s): %d ops in %.1fs = %.0f/s; dropped %d, failed %d; p50 %.0fµs p99 %.0fµs; router CPU %.2fs = %.2fµs/op; load tool %.2fµs/op",
+		r.Scenario, r.Serializer, r.Ops, r.Seconds, r.OpsPerSec, r.Dropped, r.Failed, r.P50us, r.P99us, r.RouterCPU, r.CPUPerOpUs, r.LoadPerOpUs)
 	if r.RSSPerOp > 0 {
 		fmt.Printf("; router memory %.0f bytes/session", r.RSSPerOp)
 	}
@@ -156,6 +157,7 @@ func (r *report) finish(before, after procStats, elapsed time.Duration, h *histo
 	r.RouterCPU = after.cpuSeconds - before.cpuSeconds
 	if r.Ops > 0 {
 		r.CPUPerOpUs = r.RouterCPU * 1e6 / float64(r.Ops)
+		r.LoadPerOpUs = (after.selfSeconds - before.selfSeconds) * 1e6 / float64(r.Ops)
 	}
 	if h != nil {
 		r.P50us = float64(h.quantile(0.50).Microseconds())

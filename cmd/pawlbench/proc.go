@@ -6,18 +6,26 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// procStats reads a process's CPU seconds (user+system) and resident memory from /proc.
+// procStats reads a process's CPU seconds (user+system) and resident memory from /proc, and
+// the load tool's own CPU seconds: on a machine the two share, the load tool's CPU per
+// operation bounds what any router can reach.
 type procStats struct {
-	cpuSeconds float64
-	rssBytes   int64
+	cpuSeconds  float64
+	rssBytes    int64
+	selfSeconds float64
 }
 
 const clockTicks = 100 // USER_HZ on Linux
 
 func readProc(pid int) (procStats, error) {
 	var st procStats
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		st.selfSeconds = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
 	if pid <= 0 {
 		return st, nil
 	}
