@@ -9,7 +9,8 @@
 # Scenarios: fanout (RATE publications/s offered), fanout-max (closed loop: as fast as the
 # subscribers take events, at most WINDOW publications ahead), rpc, idle.
 # Knobs (environment): SCENARIOS, SERIALIZER, SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
-# SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp).
+# SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), WRITE_DELAY
+# (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed").
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,11 @@ serializer=${SERIALIZER:-json}
 subscribers=${SUBSCRIBERS:-1000}
 rate=${RATE:-200}
 window=${WINDOW:-20}
+write_delay=${WRITE_DELAY:-}
+routers="pawl nexus"
+if [ -n "$write_delay" ]; then
+	routers="pawl pawl-delayed nexus"
+fi
 duration=${DURATION:-10s}
 callers=${CALLERS:-64}
 sessions=${SESSIONS:-10000}
@@ -40,6 +46,11 @@ cat > "$work/nexus.json" <<JSON
 {"websocket": {"address": "127.0.0.1:18180"},
  "router": {"realms": [{"uri": "realm1", "anonymous_auth": true, "allow_disclose": true}]}}
 JSON
+cat > "$work/pawl-delayed.yaml" <<YAML
+listeners: [{listen: "127.0.0.1:18181", path: /ws}]
+realms: [{name: realm1}]
+limits: {write_delay: ${write_delay:-0s}}
+YAML
 
 # Each router gets the same open-files limit the load tool has.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -48,6 +59,9 @@ start_router() { # name → sets pid and url
 	case $1 in
 	pawl)
 		"$work/pawl" serve -listen 127.0.0.1:18181 >"$work/pawl.log" 2>&1 &
+		pid=$! url=ws://127.0.0.1:18181/ws ;;
+	pawl-delayed)
+		"$work/pawl" serve -config "$work/pawl-delayed.yaml" >"$work/pawl.log" 2>&1 &
 		pid=$! url=ws://127.0.0.1:18181/ws ;;
 	nexus)
 		"$work/nexusd" -c "$work/nexus.json" >"$work/nexus.log" 2>&1 &
@@ -82,7 +96,7 @@ run() { # router scenario → one JSON line
 results="$work/results.jsonl"
 : >"$results"
 for scenario in $scenarios; do
-	for router in pawl nexus; do
+	for router in $routers; do
 		line=$(run "$router" "$scenario")
 		echo "{\"router\": \"$router\", \"scenario\": \"$scenario\", \"report\": $line}" >>"$results"
 	done
@@ -101,15 +115,22 @@ fields = [("ops_per_sec", "ops/s", "higher is better"),
           ("dropped", "dropped", ""), ("failed", "failed", ""),
           ("router_rss_bytes_per_session", "router bytes/session", "lower is better")]
 for scenario, rs in by.items():
-    p, n = rs.get("pawl", {}), rs.get("nexus", {})
+    p, n, d = rs.get("pawl", {}), rs.get("nexus", {}), rs.get("pawl-delayed")
     print(f"\n{scenario} ({p.get('serializer', '?')})")
-    print(f"  {'':24} {'pawl':>12} {'nexus':>12} {'pawl/nexus':>11}")
+    head = f"  {'':24} {'pawl':>12} {'nexus':>12} {'pawl/nexus':>11}"
+    if d is not None:
+        head += f" {'pawl-delayed':>13} {'delayed/nexus':>14}"
+    print(head)
     for key, label, note in fields:
         if key not in p and key not in n:
             continue
         a, b = p.get(key, 0), n.get(key, 0)
         ratio = f"{a / b:.2f}" if b else "-"
-        print(f"  {label:24} {a:12.1f} {b:12.1f} {ratio:>11}  {note}")
+        line = f"  {label:24} {a:12.1f} {b:12.1f} {ratio:>11}"
+        if d is not None:
+            c = d.get(key, 0)
+            line += f" {c:13.1f} {(f'{c / b:.2f}' if b else '-'):>14}"
+        print(f"{line}  {note}")
 PY
 echo
 echo "raw results: $results"

@@ -227,7 +227,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &Peer{id: e.app.nextID.Add(1), route: e.path,
-		conn: newServerConn(ws, e.opts, r.WithContext(context.Background()))}
+		conn: newServerConn(ws, e.opts, r.WithContext(context.Background()), nil)}
 	if !e.app.admit(p) {
 		e.active.Add(-1)
 		p.conn.Close(CloseGoingAway, ReasonShutdown+": the server is shutting down")

@@ -78,6 +78,8 @@ type Conn struct {
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
 
+	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
+
 	// The inline writer (SendNow) on plain TCP: the raw socket, its bound write function and
 	// its arguments and results, fields so that an inline write allocates nothing.
 	rc           syscall.RawConn
@@ -87,6 +89,11 @@ type Conn struct {
 	inlineN      int
 	inlineErr    error
 	partial      [][]byte // what an inline write left unwritten, for the writer goroutine
+	// The writer goroutine's writev on plain TCP (writeRawFD).
+	writevFn func(fd uintptr) bool
+	iovecs   iovecs
+	writeErr error
+	waited   bool // the socket was full: a write deadline is set
 
 	headers []byte      // scratch for frame headers, used by the writer only
 	iov     [][]byte    // scratch for writev, used by the writer only
@@ -99,13 +106,16 @@ type Conn struct {
 
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
-func newServerConn(ws *websocket.Conn, opts Options, r *http.Request) *Conn {
+func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
 	nc := ws.NetConn()
 	c := newConnState(nc, ws.Subprotocol(), opts, r)
 	c.server = true
+	if d != nil {
+		c.delay = d.shard()
+	}
 	c.fr = newFrameReader(nc, opts.ReadBufferSize)
 	if c.rc = c.fr.rc; c.rc != nil {
-		c.writeFn = c.writeOnce
+		c.writeFn, c.writevFn = c.writeOnce, c.writevSome
 	}
 	c.startKeepalive()
 	return c
@@ -284,9 +294,18 @@ func (c *Conn) Send(frame []byte) error {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.startQueuedWriter()
 	}
 	return nil
+}
+
+// startQueuedWriter starts the writer for queued frames: now, or at the write delay's tick.
+func (c *Conn) startQueuedWriter() {
+	if c.delay != nil {
+		c.delay.add(c)
+		return
+	}
+	go c.writeLoop()
 }
 
 // SendMessage queues one message like Send, as a binary (true) or text frame whatever
@@ -313,7 +332,7 @@ func (c *Conn) SendMessage(frame []byte, binary bool) error {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		c.startQueuedWriter()
 	}
 	return nil
 }
@@ -443,33 +462,56 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if err := c.writeFrames(w.frames, w.kinds, w.binary); err != nil {
+		var kinds []bool
+		if w.mixed {
+			kinds = c.kindBatch
+		}
+		if err := c.writeFrames(c.batch, kinds, w.binary); err != nil {
 			// The socket is broken; closing it makes the owner's Read fail.
 			c.finish()
 			return
 		}
-		c.recycle(w.frames)
+		c.recycle(c.batch)
 		if w.closing {
-			c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(w.code, w.text))
-			select {
-			case <-c.readDone:
-			case <-time.After(closeGrace):
-			}
-			c.finish()
+			c.closeAndFinish()
+			return
+		}
+		if c.delay != nil && c.onlyFramesPending() {
+			// What queued up while writing waits for the next tick, to go out together.
+			c.delay.add(c)
 			return
 		}
 	}
 }
 
-// work is what one round of the writer has to do.
+// onlyFramesPending reports whether the writer has nothing urgent (a ping, a pong, a close)
+// to do next.
+func (c *Conn) onlyFramesPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pong == nil && !c.needPing && !c.closing
+}
+
+// closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
+// period), and closes the socket. Apart from writeLoop so that writeLoop's stack frame stays
+// small: a writer goroutine then writes within its starting stack, never copying it.
+func (c *Conn) closeAndFinish() {
+	c.mu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.mu.Unlock()
+	c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
+	select {
+	case <-c.readDone:
+	case <-time.After(closeGrace):
+	}
+	c.finish()
+}
+
+// work is what one round of the writer has to do besides writing c.batch.
 type work struct {
-	frames        [][]byte
-	kinds         []bool // each frame's type, when the connection mixes text and binary
-	pong          []byte
-	ping, binary  bool
-	closing, idle bool
-	code          int
-	text          string
+	pong                []byte
+	ping, binary, mixed bool // mixed: c.kindBatch gives each frame's type
+	closing, idle       bool
 }
 
 // take moves everything queued into the writer's batch (copying the frame pointers), so the
@@ -487,17 +529,20 @@ func (c *Conn) take() work {
 		if cap(c.batch) > idleQueueCap {
 			c.batch = nil
 		}
+		if cap(c.iovecs) > 2*idleQueueCap {
+			c.iovecs = nil
+		}
 		return work{idle: true}
 	}
 	c.batch = append(c.batch[:0], c.queue...)
 	clear(c.queue)
-	w := work{frames: c.batch, pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing,
-		code: c.closeCode, text: c.closeText}
+	w := work{pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing}
 	c.queue = c.queue[:0]
 	c.queued = 0
 	if c.kinds != nil {
 		c.kindBatch = append(c.kindBatch[:0], c.kinds...)
-		w.kinds, c.kinds = c.kindBatch, c.kinds[:0]
+		c.kinds = c.kinds[:0]
+		w.mixed = true
 	}
 	c.pong, c.needPing = nil, false
 	select {
@@ -534,29 +579,14 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	opcodeOf := func(i int) byte {
-		if kinds != nil {
-			binary = kinds[i]
-		}
-		if binary {
-			return websocket.BinaryMessage
-		}
-		return websocket.TextMessage
-	}
 	if !c.server {
-		for i, f := range frames {
-			c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-			if err := c.ws.WriteMessage(int(opcodeOf(i)), f); err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
-		}
-		return nil
+		return c.writeFramesClient(frames, kinds, binary)
 	}
 	c.headers = c.headers[:0]
 	c.iov = c.iov[:0]
 	for i, f := range frames {
 		start := len(c.headers)
-		c.headers = appendFrameHeader(c.headers, opcodeOf(i), len(f))
+		c.headers = appendFrameHeader(c.headers, opcodeOf(kinds, i, binary), len(f))
 		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], f)
 	}
 	// The headers slice may have grown (moved) while appending: rebuild the header views.
@@ -566,11 +596,39 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 		c.iov[i] = c.headers[off : off+n : off+n]
 		off += n
 	}
+	if c.rc != nil {
+		return c.writeRawFD()
+	}
 	return c.writeRaw()
+}
+
+// writeFramesClient writes through gorilla, which masks client frames.
+func (c *Conn) writeFramesClient(frames [][]byte, kinds []bool, binary bool) error {
+	for i, f := range frames {
+		c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		if err := c.ws.WriteMessage(int(opcodeOf(kinds, i, binary)), f); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
+}
+
+// opcodeOf is frame i's opcode: from kinds when the connection mixes text and binary.
+func opcodeOf(kinds []bool, i int, binary bool) byte {
+	if kinds != nil {
+		binary = kinds[i]
+	}
+	if binary {
+		return websocket.BinaryMessage
+	}
+	return websocket.TextMessage
 }
 
 // writeRaw writes c.iov with one deadline, in as few syscalls as the kernel allows.
 func (c *Conn) writeRaw() error {
+	if c.rc != nil {
+		return c.writeRawFD()
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	// WriteTo consumes the Buffers it is called on: a field, so no slice header escapes per
 	// write, while c.iov keeps the backing array for the next round.

@@ -59,7 +59,7 @@ func (c *Conn) SendNow(frame []byte) error {
 		}
 		c.mu.Unlock()
 		if more {
-			go c.writeLoop()
+			c.startQueuedWriter()
 		}
 		return nil
 	}

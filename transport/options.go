@@ -33,6 +33,11 @@ type Options struct {
 	QueueMessages int
 	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
 	QueueBytes int
+	// WriteDelay holds a connection's queued frames (fan-out: events) up to this long so that
+	// one write carries all that arrived meanwhile: fewer system calls per delivery, for up to
+	// WriteDelay more latency (default 0: written at once). Replies written straight away
+	// (Conn.SendNow: results, invocations, acknowledgements) are not delayed.
+	WriteDelay time.Duration
 	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
 	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls
 	// when many small messages arrive at once.

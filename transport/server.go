@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	log      *slog.Logger
 	active   atomic.Int64 // connections being served (for MaxConnections)
+	delay    *delayer     // with WriteDelay
 }
 
 // NewServer builds a WebSocket endpoint serving h with the given options.
@@ -44,6 +46,9 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		log = slog.Default()
 	}
 	s := &Server{opts: opts.withDefaults(), handler: h, log: log}
+	if s.opts.WriteDelay > 0 {
+		s.delay = newDelayer(s.opts.WriteDelay, 2*runtime.GOMAXPROCS(0))
+	}
 	s.upgrader = websocket.Upgrader{
 		// Gorilla's connection only performs the handshake (see newServerConn): without
 		// buffer sizes it reuses net/http's buffers instead of allocating its own.
@@ -86,7 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newServerConn(ws, s.opts, r.WithContext(context.Background()))
+	c := newServerConn(ws, s.opts, r.WithContext(context.Background()), s.delay)
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()

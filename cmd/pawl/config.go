@@ -62,6 +62,7 @@ type Limits struct {
 	PingInterval   time.Duration `yaml:"ping_interval"`
 	PongTimeout    time.Duration `yaml:"pong_timeout"`
 	WriteTimeout   time.Duration `yaml:"write_timeout"`
+	WriteDelay     time.Duration `yaml:"write_delay"`
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
 	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
@@ -180,6 +181,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
 			WriteTimeout:   c.Limits.WriteTimeout,
+			WriteDelay:     c.Limits.WriteDelay,
 			QueueMessages:  c.Limits.QueueMessages,
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,

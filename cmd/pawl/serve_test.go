@@ -186,3 +186,69 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("no 'stopped' log line:\n%s", logs)
 	}
 }
+
+// limits.write_delay holds events for up to the delay, so that one write carries several;
+// call results are written at once all the same.
+func TestWriteDelayFromConfig(t *testing.T) {
+	leakcheck.Check(t)
+	path := filepath.Join(t.TempDir(), "pawl.yaml")
+	text := "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: realm1}]\nlimits: {write_delay: 400ms}\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop, _ := startServe(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	pub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if _, err := pub.Register(ctx, "com.example.echo", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+		return &session.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := sub.Call(ctx, "com.example.echo", nil, wamp.List{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= 400*time.Millisecond {
+		t.Fatalf("call took %v: results must not wait for the write delay", took)
+	}
+
+	got := make(chan time.Time, 3)
+	if _, err := sub.Subscribe(ctx, "com.example.news", func(*session.Event) { got <- time.Now() }, nil); err != nil {
+		t.Fatal(err)
+	}
+	published := time.Now()
+	for i := range 3 {
+		if err := pub.Publish(ctx, "com.example.news", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		select {
+		case at := <-got:
+			if waited := at.Sub(published); waited < 200*time.Millisecond {
+				t.Fatalf("event %d arrived after %v: the write delay was not applied", i, waited)
+			}
+		case <-ctx.Done():
+			t.Fatalf("event %d never arrived", i)
+		}
+	}
+	sub.Close()
+	pub.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // procStats reads a process's CPU seconds (user+system) and resident memory from /proc, and
@@ -22,10 +21,7 @@ const clockTicks = 100 // USER_HZ on Linux
 
 func readProc(pid int) (procStats, error) {
 	var st procStats
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		st.selfSeconds = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-	}
+	st.selfSeconds = selfCPUSeconds()
 	if pid <= 0 {
 		return st, nil
 	}

@@ -45,3 +45,29 @@ func writev2(fd uintptr, a, b []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// iovecs describe buffers to writev.
+type iovecs = []syscall.Iovec
+
+// appendIovecs appends iovecs for the non-empty buffers of bufs, at most limit in all.
+func appendIovecs(dst iovecs, bufs [][]byte, limit int) iovecs {
+	for _, b := range bufs {
+		if len(dst) == limit {
+			break
+		}
+		if len(b) > 0 {
+			dst = append(dst, syscall.Iovec{Base: &b[0]})
+			dst[len(dst)-1].SetLen(len(b))
+		}
+	}
+	return dst
+}
+
+// writevIovecs writes the buffers iov points to with one writev system call.
+func writevIovecs(fd uintptr, iov []syscall.Iovec) (int, error) {
+	n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

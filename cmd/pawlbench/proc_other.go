@@ -1,0 +1,5 @@
+//go:build !unix
+
+package main
+
+func selfCPUSeconds() float64 { return 0 }

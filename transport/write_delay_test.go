@@ -1,0 +1,92 @@
+package transport_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pawl-wamp/pawl/transport"
+)
+
+// parseServerFrames splits unmasked server frames, returning their payloads.
+func parseServerFrames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var out []string
+	for len(b) > 0 {
+		if len(b) < 2 {
+			t.Fatalf("truncated frame header")
+		}
+		n, off := int(b[1]&0x7f), 2
+		switch n {
+		case 126:
+			n, off = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			n, off = int(binary.BigEndian.Uint64(b[2:])), 10
+		}
+		if len(b) < off+n {
+			return append(out, "(partial)")
+		}
+		out = append(out, string(b[off:off+n]))
+		b = b[off+n:]
+	}
+	return out
+}
+
+// With a write delay, events queued within it reach the peer in one write (written at once,
+// each would go out on its own); a reply sent with SendNow is not held back.
+func TestWriteDelayBatchesQueuedFrames(t *testing.T) {
+	const events = 20
+	u, _, _ := serveWith(t, transport.Options{WriteDelay: 300 * time.Millisecond, PingInterval: -1},
+		func(c *transport.Conn) error {
+			for {
+				data, err := c.Read()
+				if err != nil {
+					return err
+				}
+				switch string(data) {
+				case "events":
+					for i := range events { // spread over 100ms, within the delay
+						c.Send(fmt.Appendf(nil, "event %d", i))
+						time.Sleep(5 * time.Millisecond)
+					}
+				case "ping":
+					c.SendNow([]byte("pong"))
+				}
+			}
+		})
+	ws := dial(t, u, nil)
+	raw := ws.NetConn()
+	buf := make([]byte, 64<<10)
+
+	start := time.Now()
+	ws.WriteMessage(websocket.TextMessage, []byte("ping"))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := raw.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseServerFrames(t, buf[:n]); len(got) != 1 || got[0] != "pong" {
+		t.Fatalf("got %q, want the reply", got)
+	}
+	if took := time.Since(start); took >= 300*time.Millisecond {
+		t.Fatalf("the reply took %v: it waited for the write delay", took)
+	}
+
+	ws.WriteMessage(websocket.TextMessage, []byte("events"))
+	n, err = raw.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseServerFrames(t, buf[:n])
+	if len(got) != events {
+		t.Fatalf("one read got %d frames %q, want all %d events written together", len(got), got, events)
+	}
+	for i, g := range got {
+		if want := fmt.Sprintf("event %d", i); g != want {
+			t.Fatalf("frame %d is %q, want %q", i, g, want)
+		}
+	}
+}
