@@ -63,7 +63,9 @@ type Conn struct {
 	queued    int      // bytes in queue
 	binary    bool
 	kinds     []bool // each queued frame's type (true: binary) once SendMessage was used; else nil
-	writing   bool   // a writer goroutine is running
+	writing   bool   // a writer goroutine (or SendNow's inline write) is running
+	delayed   bool   // waiting in a delay shard for its tick
+	urgent    bool   // a one-to-one reply is queued: no write delay
 	needPing  bool   // the keepalive timer asks for a ping
 	pong      []byte // a pong to send, answering the peer's ping
 	closing   bool   // Close called: drain, then send the close frame
@@ -278,6 +280,11 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 // the caller decides what that means (the session layer cuts the peer off).
 func (c *Conn) Send(frame []byte) error {
 	c.mu.Lock()
+	return c.queueLocked(frame)
+}
+
+// queueLocked is Send with c.mu held (and released).
+func (c *Conn) queueLocked(frame []byte) error {
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
@@ -291,21 +298,48 @@ func (c *Conn) Send(frame []byte) error {
 	if c.kinds != nil {
 		c.kinds = append(c.kinds, c.binary)
 	}
-	start := c.startWriterLocked()
+	now, later := c.scheduleLocked()
 	c.mu.Unlock()
-	if start {
-		c.startQueuedWriter()
-	}
+	c.startWriter(now, later)
 	return nil
 }
 
-// startQueuedWriter starts the writer for queued frames: now, or at the write delay's tick.
-func (c *Conn) startQueuedWriter() {
-	if c.delay != nil {
-		c.delay.add(c)
-		return
+// scheduleLocked decides how queued frames get written: by a writer started now, or (with a
+// write delay) by one started at the next tick. Caller holds c.mu.
+func (c *Conn) scheduleLocked() (now, later bool) {
+	if c.writing || c.finished {
+		return false, false
 	}
-	go c.writeLoop()
+	if c.delay == nil || c.urgent {
+		c.writing = true
+		return true, false
+	}
+	if c.delayed {
+		return false, false // the tick will come
+	}
+	c.delayed = true
+	return false, true
+}
+
+func (c *Conn) startWriter(now, later bool) {
+	switch {
+	case now:
+		go c.writeLoop()
+	case later:
+		c.delay.add(c)
+	}
+}
+
+// tick starts the writer of a connection whose write delay is over (unless one runs).
+func (c *Conn) tick() {
+	c.mu.Lock()
+	c.delayed = false
+	start := !c.writing && !c.finished
+	c.writing = c.writing || start
+	c.mu.Unlock()
+	if start {
+		c.writeLoop()
+	}
 }
 
 // SendMessage queues one message like Send, as a binary (true) or text frame whatever
@@ -329,11 +363,9 @@ func (c *Conn) SendMessage(frame []byte, binary bool) error {
 	c.queue = append(c.queue, frame)
 	c.kinds = append(c.kinds, binary)
 	c.queued += len(frame)
-	start := c.startWriterLocked()
+	now, later := c.scheduleLocked()
 	c.mu.Unlock()
-	if start {
-		c.startQueuedWriter()
-	}
+	c.startWriter(now, later)
 	return nil
 }
 
@@ -476,20 +508,29 @@ func (c *Conn) writeLoop() {
 			c.closeAndFinish()
 			return
 		}
-		if c.delay != nil && c.onlyFramesPending() {
-			// What queued up while writing waits for the next tick, to go out together.
-			c.delay.add(c)
+		if c.delay != nil && c.deferRest() {
 			return
 		}
 	}
 }
 
-// onlyFramesPending reports whether the writer has nothing urgent (a ping, a pong, a close)
-// to do next.
-func (c *Conn) onlyFramesPending() bool {
+// deferRest, with a write delay, leaves what queued up while writing to the next tick, so
+// that it goes out together; it does not when something urgent waits (a ping, a pong, a
+// close, a one-to-one reply).
+func (c *Conn) deferRest() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pong == nil && !c.needPing && !c.closing
+	if c.pong != nil || c.needPing || c.closing || c.urgent || len(c.queue) == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	c.writing = false
+	later := !c.delayed
+	c.delayed = true
+	c.mu.Unlock()
+	if later {
+		c.delay.add(c)
+	}
+	return true
 }
 
 // closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
@@ -536,6 +577,7 @@ func (c *Conn) take() work {
 	}
 	c.batch = append(c.batch[:0], c.queue...)
 	clear(c.queue)
+	c.urgent = false
 	w := work{pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing}
 	c.queue = c.queue[:0]
 	c.queued = 0

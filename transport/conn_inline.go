@@ -13,17 +13,19 @@ import (
 // not take at once is left to a writer goroutine, so the caller never waits for the peer.
 // Fan-out should use Send: its writers batch what queues up while they write.
 func (c *Conn) SendNow(frame []byte) error {
-	if c.rc == nil {
-		return c.Send(frame)
-	}
 	c.mu.Lock()
+	if c.rc == nil { // TLS: the writer goroutine writes it, but without a write delay
+		c.urgent = true
+		return c.queueLocked(frame)
+	}
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
 	}
 	if c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
-		c.mu.Unlock()
-		return c.Send(frame)
+		// Queued behind what waits already, but not held for a write delay.
+		c.urgent = true
+		return c.queueLocked(frame)
 	}
 	c.writing = true // this goroutine is the writer for the moment
 	binary := c.binary
@@ -59,7 +61,7 @@ func (c *Conn) SendNow(frame []byte) error {
 		}
 		c.mu.Unlock()
 		if more {
-			c.startQueuedWriter()
+			go c.writeLoop()
 		}
 		return nil
 	}

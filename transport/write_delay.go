@@ -35,7 +35,7 @@ func (d *delayer) shard() *delayShard {
 	return &d.shards[int(d.next.Add(1))%len(d.shards)]
 }
 
-// add makes c's writer start at the next tick. The caller has marked c as writing.
+// add makes c's writer start at the next tick. The caller has marked c as delayed.
 func (s *delayShard) add(c *Conn) {
 	s.mu.Lock()
 	s.waiting = append(s.waiting, c)
@@ -61,7 +61,7 @@ func (s *delayShard) tick() {
 		}
 		s.mu.Unlock()
 		for _, c := range due {
-			go c.writeLoop()
+			go c.tick()
 		}
 		clear(due)
 	}

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +88,48 @@ func TestWriteDelayBatchesQueuedFrames(t *testing.T) {
 	for i, g := range got {
 		if want := fmt.Sprintf("event %d", i); g != want {
 			t.Fatalf("frame %d is %q, want %q", i, g, want)
+		}
+	}
+}
+
+// Replies that find the connection busy (concurrent SendNow calls colliding, or events
+// waiting for the delay) are queued but not held for the write delay.
+func TestWriteDelayNeverHoldsReplies(t *testing.T) {
+	const senders, each = 8, 50
+	u, _, _ := serveWith(t, transport.Options{WriteDelay: 2 * time.Second, PingInterval: -1},
+		func(c *transport.Conn) error {
+			if _, err := c.Read(); err != nil {
+				return err
+			}
+			c.Send([]byte("event")) // waits for the delay; replies must not
+			var wg sync.WaitGroup
+			for s := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						c.SendNow(fmt.Appendf(nil, "reply %d.%d", s, i))
+					}
+				}()
+			}
+			wg.Wait()
+			for {
+				if _, err := c.Read(); err != nil {
+					return err
+				}
+			}
+		})
+	ws := dial(t, u, nil)
+	ws.WriteMessage(websocket.TextMessage, []byte("go"))
+	ws.SetReadDeadline(time.Now().Add(time.Second)) // well within the 2s delay
+	replies := 0
+	for replies < senders*each {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d replies: %v", replies, senders*each, err)
+		}
+		if string(data) != "event" {
+			replies++
 		}
 	}
 }
