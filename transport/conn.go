@@ -46,7 +46,8 @@ const abortWriteGrace = 500 * time.Millisecond
 // owns the connection (the HTTP handler's, or the client's reader). Send only queues: a writer
 // goroutine, started when there is something to write and gone when the queue is empty, writes
 // the queue out, so a sender never blocks on a slow peer and an idle connection holds no
-// writer. Keepalive pings come from a timer, not a goroutine.
+// writer. SendNow writes at once from the sender's goroutine when the connection is idle, with
+// a non-blocking write. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
 	nc          net.Conn
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
