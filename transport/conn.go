@@ -67,6 +67,7 @@ type Conn struct {
 	writing   bool   // a writer goroutine (or SendNow's inline write) is running
 	delayed   bool   // waiting in a delay shard for its tick
 	urgent    bool   // a one-to-one reply is queued: no write delay
+	lastWrite int64  // with a write delay: when the writer last took the queue (Unix ns)
 	needPing  bool   // the keepalive timer asks for a ping
 	pong      []byte // a pong to send, answering the peer's ping
 	closing   bool   // Close called: drain, then send the close frame
@@ -317,6 +318,10 @@ func (c *Conn) scheduleLocked() (now, later bool) {
 	}
 	if c.delayed {
 		return false, false // the tick will come
+	}
+	if time.Now().UnixNano()-c.lastWrite >= int64(c.opts.WriteDelay) {
+		c.writing = true // quiet for a while: nothing to wait for
+		return true, false
 	}
 	c.delayed = true
 	return false, true
@@ -579,6 +584,9 @@ func (c *Conn) take() work {
 	c.batch = append(c.batch[:0], c.queue...)
 	clear(c.queue)
 	c.urgent = false
+	if c.delay != nil {
+		c.lastWrite = time.Now().UnixNano()
+	}
 	w := work{pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing}
 	c.queue = c.queue[:0]
 	c.queued = 0

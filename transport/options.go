@@ -33,10 +33,12 @@ type Options struct {
 	QueueMessages int
 	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
 	QueueBytes int
-	// WriteDelay holds a connection's queued frames (fan-out: events) up to this long so that
-	// one write carries all that arrived meanwhile: fewer system calls per delivery, for up to
-	// WriteDelay more latency (default 0: written at once). Replies written straight away
-	// (Conn.SendNow: results, invocations, acknowledgements) are not delayed.
+	// WriteDelay is the least time between two writes of queued frames (fan-out: events) to
+	// one connection (default 0: every frame written at once). A frame for a connection that
+	// was written to less than WriteDelay ago waits, at most WriteDelay, and goes out in one
+	// write with all that arrived meanwhile: fewer system calls per delivery under load, no
+	// added latency for sparse traffic. Replies (Conn.SendNow: results, invocations,
+	// acknowledgements) never wait.
 	WriteDelay time.Duration
 	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
 	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls
