@@ -116,23 +116,30 @@ func (fr *frameReader) header() (frameHeader, error) {
 
 var errFrameLength = errors.New("frame length has its most significant bit set")
 
-// payload appends the frame's payload, unmasked, to dst.
+// payload appends the frame's payload, unmasked, to dst. The slice grows as bytes arrive, not
+// by what the header announces: a peer that claims a large frame and sends little holds little
+// memory.
 func (fr *frameReader) payload(dst []byte, h frameHeader) ([]byte, error) {
 	start := len(dst)
 	total := start + int(h.length)
-	if cap(dst) < total {
-		grown := make([]byte, start, total)
-		copy(grown, dst)
-		dst = grown
+	buffered := 0
+	if fr.buf != nil {
+		buffered = fr.w - fr.r
 	}
-	dst = dst[:total]
+	dst = growLen(dst, min(total, start+max(payloadChunk, buffered)))
 	pos := start
-	if fr.buf != nil && fr.w > fr.r {
-		pos += copy(dst[pos:], (*fr.buf)[fr.r:fr.w])
-		fr.r += pos - start
+	if buffered > 0 {
+		n := copy(dst[pos:], (*fr.buf)[fr.r:fr.w])
+		pos += n
+		fr.r += n
 	}
-	if pos < total {
-		if _, err := io.ReadFull(fr.nc, dst[pos:]); err != nil {
+	for pos < total {
+		if pos == len(dst) {
+			dst = growLen(dst, min(total, 2*len(dst)))
+		}
+		n, err := io.ReadFull(fr.nc, dst[pos:])
+		pos += n
+		if err != nil {
 			return nil, fmt.Errorf("read: %w", err)
 		}
 	}
@@ -140,6 +147,19 @@ func (fr *frameReader) payload(dst []byte, h frameHeader) ([]byte, error) {
 		maskBytes(h.mask, dst[start:])
 	}
 	return dst, nil
+}
+
+// payloadChunk is how much a payload slice grows by before its bytes arrive.
+const payloadChunk = 64 << 10
+
+// growLen returns b with length n (≥ len(b)), keeping its bytes.
+func growLen(b []byte, n int) []byte {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	grown := make([]byte, n)
+	copy(grown, b)
+	return grown
 }
 
 // ensure makes at least n (≤ the buffer size) bytes pending, reading as needed.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,27 @@ func TestClientCloseFrameEndsReading(t *testing.T) {
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != 4000 || ce.Text != "bye now" {
 		t.Fatalf("read ended with %v, want the client's close 4000 \"bye now\"", err)
+	}
+}
+
+// A client that announces a large frame and sends little of it holds about what it sent, not
+// what it announced: the payload grows as bytes arrive.
+func TestAnnouncedFrameLengthReservesNoMemory(t *testing.T) {
+	const conns, announced = 20, 8 << 20
+	u, accepted, _ := serve(t, transport.Options{})
+	header := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, byte(announced >> 16), 0, 0, 1, 2, 3, 4}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range conns {
+		sendRaw(t, u, append(header, bytes.Repeat([]byte{9}, 100)...))
+		<-accepted
+	}
+	time.Sleep(300 * time.Millisecond) // the server reads the headers and starts on the payloads
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > conns*announced/4 {
+		t.Fatalf("heap grew %d bytes for %d connections that sent 100 bytes of an announced %d-byte frame", grew, conns, announced)
 	}
 }
