@@ -182,7 +182,11 @@ func (c *Conn) queuePong(data []byte) {
 	c.kick()
 }
 
+// extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on).
 func (c *Conn) extendReadDeadline() {
+	if c.opts.PingInterval <= 0 {
+		return
+	}
 	c.nc.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
 }
 
@@ -271,9 +275,7 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 	if int64(len(data)) > c.opts.MaxMessageSize {
 		return false, nil, c.tooBig()
 	}
-	if c.opts.PingInterval > 0 {
-		c.extendReadDeadline()
-	}
+	c.extendReadDeadline()
 	return kind == websocket.BinaryMessage, data, nil
 }
 
@@ -282,11 +284,12 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 // the caller decides what that means (the session layer cuts the peer off).
 func (c *Conn) Send(frame []byte) error {
 	c.mu.Lock()
-	return c.queueLocked(frame)
+	return c.queueLocked(frame, c.binary, false)
 }
 
-// queueLocked is Send with c.mu held (and released).
-func (c *Conn) queueLocked(frame []byte) error {
+// queueLocked queues one frame of the given type, with c.mu held (and released). mixed: the
+// connection carries both text and binary frames, so each frame's type is recorded.
+func (c *Conn) queueLocked(frame []byte, binary, mixed bool) error {
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
@@ -295,10 +298,16 @@ func (c *Conn) queueLocked(frame []byte) error {
 		c.mu.Unlock()
 		return ErrQueueFull
 	}
+	if mixed && c.kinds == nil {
+		c.kinds = make([]bool, len(c.queue), len(c.queue)+1)
+		for i := range c.kinds {
+			c.kinds[i] = c.binary
+		}
+	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
 	if c.kinds != nil {
-		c.kinds = append(c.kinds, c.binary)
+		c.kinds = append(c.kinds, binary)
 	}
 	now, later := c.scheduleLocked()
 	c.mu.Unlock()
@@ -340,8 +349,7 @@ func (c *Conn) startWriter(now, later bool) {
 func (c *Conn) tick() {
 	c.mu.Lock()
 	c.delayed = false
-	start := !c.writing && !c.finished
-	c.writing = c.writing || start
+	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
 		c.writeLoop()
@@ -352,27 +360,7 @@ func (c *Conn) tick() {
 // SetBinary chose: for connections that mix both (the plain WebSocket component API).
 func (c *Conn) SendMessage(frame []byte, binary bool) error {
 	c.mu.Lock()
-	if c.closing || c.aborted {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes {
-		c.mu.Unlock()
-		return ErrQueueFull
-	}
-	if c.kinds == nil {
-		c.kinds = make([]bool, len(c.queue), len(c.queue)+1)
-		for i := range c.kinds {
-			c.kinds[i] = c.binary
-		}
-	}
-	c.queue = append(c.queue, frame)
-	c.kinds = append(c.kinds, binary)
-	c.queued += len(frame)
-	now, later := c.scheduleLocked()
-	c.mu.Unlock()
-	c.startWriter(now, later)
-	return nil
+	return c.queueLocked(frame, binary, true)
 }
 
 // SendWait queues one message like Send, but waits for room while the queue is full: for
@@ -398,6 +386,11 @@ func (c *Conn) Queued() (messages, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue), c.queued
+}
+
+// hasWorkLocked reports whether a writer has something to do. Caller holds c.mu.
+func (c *Conn) hasWorkLocked() bool {
+	return len(c.queue) > 0 || c.pong != nil || c.needPing || c.closing
 }
 
 // startWriterLocked reports whether the caller must start a writer (and records that one
@@ -525,18 +518,19 @@ func (c *Conn) writeLoop() {
 // close, a one-to-one reply).
 func (c *Conn) deferRest() bool {
 	c.mu.Lock()
-	if c.pong != nil || c.needPing || c.closing || c.urgent || len(c.queue) == 0 {
+	if c.pong != nil || c.needPing || c.closing || len(c.queue) == 0 {
 		c.mu.Unlock()
 		return false
 	}
+	// Schedule what is queued as if it had just been sent: urgent frames, or a write that
+	// took longer than the delay, keep this writer going.
 	c.writing = false
-	later := !c.delayed
-	c.delayed = true
+	now, later := c.scheduleLocked()
 	c.mu.Unlock()
 	if later {
 		c.delay.add(c)
 	}
-	return true
+	return !now
 }
 
 // closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
@@ -568,7 +562,7 @@ type work struct {
 func (c *Conn) take() work {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.queue) == 0 && c.pong == nil && !c.needPing && !c.closing {
+	if !c.hasWorkLocked() {
 		c.writing = false
 		if cap(c.queue) > idleQueueCap {
 			c.queue = nil
@@ -647,9 +641,6 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 		c.iov[i] = c.headers[off : off+n : off+n]
 		off += n
 	}
-	if c.rc != nil {
-		return c.writeRawFD()
-	}
 	return c.writeRaw()
 }
 
@@ -675,16 +666,17 @@ func opcodeOf(kinds []bool, i int, binary bool) byte {
 	return websocket.TextMessage
 }
 
-// writeRaw writes c.iov with one deadline, in as few syscalls as the kernel allows.
+// writeRaw writes c.iov: straight on the socket on plain TCP, through the net.Conn otherwise.
+// c.bufs is the view the write consumes, a field so that no slice header escapes per write,
+// while c.iov keeps its backing array for the next round.
 func (c *Conn) writeRaw() error {
-	if c.rc != nil {
-		return c.writeRawFD()
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	// WriteTo consumes the Buffers it is called on: a field, so no slice header escapes per
-	// write, while c.iov keeps the backing array for the next round.
 	c.bufs = c.iov
-	_, err := c.bufs.WriteTo(c.nc)
+	var err error
+	if c.rc != nil {
+		err = c.writeRawFD()
+	} else {
+		err = c.writeRawConn()
+	}
 	c.bufs = nil
 	clear(c.iov)
 	c.iov = c.iov[:0]
@@ -692,6 +684,13 @@ func (c *Conn) writeRaw() error {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// writeRawConn writes c.bufs with one deadline, in as few syscalls as the kernel allows.
+func (c *Conn) writeRawConn() error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_, err := c.bufs.WriteTo(c.nc)
+	return err
 }
 
 // writeControl writes a ping, pong or close frame.

@@ -14,18 +14,11 @@ import (
 // Fan-out should use Send: its writers batch what queues up while they write.
 func (c *Conn) SendNow(frame []byte) error {
 	c.mu.Lock()
-	if c.rc == nil { // TLS: the writer goroutine writes it, but without a write delay
+	if c.rc == nil || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
+		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
+		// already): queued, but not held for a write delay.
 		c.urgent = true
-		return c.queueLocked(frame)
-	}
-	if c.closing || c.aborted {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
-		// Queued behind what waits already, but not held for a write delay.
-		c.urgent = true
-		return c.queueLocked(frame)
+		return c.queueLocked(frame, c.binary, false)
 	}
 	c.writing = true // this goroutine is the writer for the moment
 	binary := c.binary
@@ -55,7 +48,7 @@ func (c *Conn) SendNow(frame []byte) error {
 		c.partial = append(c.partial[:0], frame[n-len(header):])
 	default:
 		c.mu.Lock()
-		more := len(c.queue) > 0 || c.pong != nil || c.needPing || c.closing
+		more := c.hasWorkLocked()
 		if !more {
 			c.writing = false
 		}

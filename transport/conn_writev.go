@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"fmt"
 	"net"
 	"syscall"
 	"time"
@@ -12,27 +11,15 @@ import (
 // timer update per write saved), and its shallow call path keeps the writer goroutine within
 // its starting stack.
 func (c *Conn) writeRawFD() error {
-	c.bufs = c.iov
 	c.writeErr, c.waited = nil, false
 	err := c.rc.Write(c.writevFn)
 	if err == nil {
 		err = c.writeErr
 	}
-	if c.waited {
-		c.mu.Lock()
-		aborted := c.aborted
-		c.mu.Unlock()
-		if !aborted { // an abort's deadline stays: the connection is going
-			c.nc.SetWriteDeadline(time.Time{})
-		}
+	if c.waited && !c.isAborted() { // an abort's deadline stays: the connection is going
+		c.nc.SetWriteDeadline(time.Time{})
 	}
-	c.bufs = nil
-	clear(c.iov)
-	c.iov = c.iov[:0]
-	if err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
+	return err
 }
 
 // writevSome writes what is left of c.bufs; false asks the poller to wait until the socket
@@ -66,12 +53,15 @@ func (c *Conn) writevSome(fd uintptr) bool {
 // one).
 func (c *Conn) armWriteDeadline() {
 	c.waited = true
-	c.mu.Lock()
-	aborted := c.aborted
-	c.mu.Unlock()
-	if !aborted {
+	if !c.isAborted() {
 		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	}
+}
+
+func (c *Conn) isAborted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.aborted
 }
 
 // maxIovecs is the most buffers one writev takes (IOV_MAX on Linux).

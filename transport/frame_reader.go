@@ -300,9 +300,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 			default:
 				return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown control opcode %d", h.opcode))
 			}
-			if c.opts.PingInterval > 0 {
-				c.extendReadDeadline()
-			}
+			c.extendReadDeadline()
 			continue
 		}
 		switch h.opcode {
@@ -330,9 +328,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 		if !binary && !utf8.Valid(msg) {
 			return false, nil, c.readFailed(CloseInvalidPayload, "text message is not valid UTF-8")
 		}
-		if c.opts.PingInterval > 0 {
-			c.extendReadDeadline()
-		}
+		c.extendReadDeadline()
 		if msg == nil {
 			msg = []byte{}
 		}
