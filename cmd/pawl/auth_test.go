@@ -77,14 +77,7 @@ realms:
           - {uri: com.example., match: prefix, call: true}
 limits: {auth_timeout: 5s}
 `, certFile, keyFile, indent(entries, 8))
-	path := filepath.Join(dir, "pawl.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, text)
-	}
+	cfg := configFrom(t, text)
 	url, stop, logs := startServe(t, cfg)
 	if !strings.HasPrefix(url, "wss://") {
 		t.Fatalf("listening on %s, want wss://", url)
@@ -178,15 +171,7 @@ func TestConfigErrorsAuth(t *testing.T) {
 		}
 	}
 	// A listener whose certificate files are missing fails at start.
-	path := filepath.Join(dir, "missing_cert.yaml")
-	text := "listeners: [{listen: '127.0.0.1:0', tls: {cert: " + filepath.Join(dir, "nope.pem") + ", key: " + filepath.Join(dir, "nope.key") + "}}]\nrealms: [{name: r}]\n"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0', tls: {cert: "+filepath.Join(dir, "nope.pem")+", key: "+filepath.Join(dir, "nope.key")+"}}]\nrealms: [{name: r}]\n")
 	if err := serve(context.Background(), cfg, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "tls") {
 		t.Errorf("serve with missing certificate files: %v", err)
 	}

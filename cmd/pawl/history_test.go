@@ -39,17 +39,9 @@ func TestHistoryConfigErrors(t *testing.T) {
 func TestServeKeepsHistoryInDataDir(t *testing.T) {
 	leakcheck.Check(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	path := filepath.Join(t.TempDir(), "pawl.yaml")
-	text := "listeners: [{listen: '127.0.0.1:0'}]\n" +
-		"realms: [{name: realm1, history: {topics: [{topic: com.example.news, limit: 10, max_age: 1h}]}}]\n" +
-		"data_dir: " + dataDir + "\n"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0'}]\n"+
+		"realms: [{name: realm1, history: {topics: [{topic: com.example.news, limit: 10, max_age: 1h}]}}]\n"+
+		"data_dir: "+dataDir+"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for run := 1; run <= 2; run++ {

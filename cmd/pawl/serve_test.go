@@ -73,6 +73,20 @@ func startServe(t *testing.T, cfg *Config) (url string, stop func() error, logs 
 	return url, stop, logs
 }
 
+// configFrom loads a config file with the given YAML text, as `pawl serve -config` would.
+func configFrom(t *testing.T, text string) *Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pawl.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	return cfg
+}
+
 func TestDefaultConfig(t *testing.T) {
 	cfg, err := loadConfig("")
 	if err != nil {
@@ -118,15 +132,7 @@ func TestConfigErrors(t *testing.T) {
 // A config file's realms and limits take effect.
 func TestServeWithConfigFile(t *testing.T) {
 	leakcheck.Check(t)
-	path := filepath.Join(t.TempDir(), "pawl.yaml")
-	text := "listeners: [{listen: '127.0.0.1:0', path: /wamp}]\nrealms: [{name: com.example.app}]\nlimits: {max_message_size: 2048}\n"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0', path: /wamp}]\nrealms: [{name: com.example.app}]\nlimits: {max_message_size: 2048}\n")
 	url, stop, _ := startServe(t, cfg)
 	if !strings.HasSuffix(url, "/wamp") {
 		t.Errorf("listening on %s, want path /wamp", url)
@@ -191,15 +197,7 @@ func TestGracefulShutdown(t *testing.T) {
 // carries several; call results are written at once all the same.
 func TestWriteDelayFromConfig(t *testing.T) {
 	leakcheck.Check(t)
-	path := filepath.Join(t.TempDir(), "pawl.yaml")
-	text := "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: realm1}]\nlimits: {write_delay: 400ms}\n"
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := loadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: realm1}]\nlimits: {write_delay: 400ms}\n")
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
