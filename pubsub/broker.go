@@ -20,9 +20,13 @@ import (
 type Broker interface {
 	Subscribe(s *session.Session, m *wamp.Subscribe)
 	Unsubscribe(s *session.Session, m *wamp.Unsubscribe)
-	// Publish routes a publication. A nil s is the router itself (meta events, testaments
-	// of sessions that are gone).
+	// Publish routes a publication, from any goroutine. A nil s is the router itself (meta
+	// events, testaments of sessions that are gone).
 	Publish(s *session.Session, m *wamp.Publish)
+	// HandlePublish is Publish as the PUBLISH handler: it runs on s's reader goroutine, so
+	// events may wait in s's outbox (Session.Outbox) until that reader has handled what it
+	// read, and a burst reaches each subscriber in one write.
+	HandlePublish(s *session.Session, m *wamp.Publish)
 	// Leave drops every subscription of a session that ended.
 	Leave(s *session.Session)
 	// Features is announced in WELCOME under roles.broker.features.

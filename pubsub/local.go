@@ -9,6 +9,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -44,13 +45,14 @@ type subscriber struct {
 	mu    sync.Mutex // held by Subscribe until ready
 }
 
-// send queues an encoded EVENT for the subscriber, never waiting for its peer.
-func (e *subscriber) send(frame []byte) {
+// send queues an encoded EVENT for the subscriber, never waiting for its peer; out is the
+// publisher's outbox, when publishing from its PUBLISH handler.
+func (e *subscriber) send(frame []byte, out *transport.Outbox) {
 	if !e.ready.Load() {
 		e.mu.Lock() // Subscribe is queueing SUBSCRIBED: a moment
 		e.mu.Unlock()
 	}
-	e.s.SendFrame(frame)
+	e.s.SendFrame(frame, out)
 }
 
 // details describes the subscription as the meta API does.
@@ -275,6 +277,7 @@ type publication struct {
 	// details are the EVENT details every recipient gets: publisher identification and
 	// payload passthru options. Pattern subscriptions add "topic" to a copy.
 	details wamp.Dict
+	out     *transport.Outbox // the publisher's reader's, from the PUBLISH handler; else nil
 }
 
 // skip reports whether rcpt must not receive the publication.
@@ -291,7 +294,13 @@ var pptKeys = []string{"ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"
 // Publish delivers an EVENT to every subscription matching the topic: one EVENT per
 // subscription, encoded once per codec in use by its recipients. A nil s is the router
 // itself (meta events). Recipients are never waited for.
-func (b *Local) Publish(s *session.Session, m *wamp.Publish) {
+func (b *Local) Publish(s *session.Session, m *wamp.Publish) { b.publish(s, m, nil) }
+
+// HandlePublish is Publish as the PUBLISH handler, on the publisher's reader goroutine: the
+// events wait in its outbox until the reader is done with what it read.
+func (b *Local) HandlePublish(s *session.Session, m *wamp.Publish) { b.publish(s, m, s.Outbox()) }
+
+func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outbox) {
 	ack, _ := m.Options.Bool("acknowledge")
 	ack = ack && s != nil
 	if !wamp.ValidURI(m.Topic, b.opts.StrictURIs, false) {
@@ -300,7 +309,7 @@ func (b *Local) Publish(s *session.Session, m *wamp.Publish) {
 		}
 		return
 	}
-	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}}
+	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}, out: out}
 	if v, ok := m.Options.Bool("exclude_me"); ok {
 		p.excludeMe = v
 	}
@@ -425,7 +434,7 @@ func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
 			continue
 		}
-		e.send(frame)
+		e.send(frame, p.out)
 	}
 }
 

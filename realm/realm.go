@@ -61,7 +61,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	h := &r.handlers
 	session.On(h, b.Subscribe)
 	session.On(h, b.Unsubscribe)
-	session.On(h, b.Publish)
+	session.On(h, b.HandlePublish)
 	session.On(h, d.Register)
 	session.On(h, d.Unregister)
 	session.On(h, r.handleCall)

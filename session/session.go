@@ -76,10 +76,16 @@ func (s *Session) Send(m wamp.Message) bool {
 }
 
 // SendFrame queues an already encoded frame (shared, never modified afterwards) for the
-// connection's writer, which batches what queues up: for fan-out.
-func (s *Session) SendFrame(frame []byte) bool {
-	return s.sent(s.conn.Send(frame))
+// connection's writer, which batches what queues up: for fan-out. With an outbox (the
+// sending handler's, see Outbox) the write waits until that handler's reader is done with
+// what it read, so that a burst reaches this session in one write.
+func (s *Session) SendFrame(frame []byte, out *transport.Outbox) bool {
+	return s.sent(s.conn.SendVia(frame, out))
 }
+
+// Outbox is the outbox of the session's reader, for handlers: they run on that reader's
+// goroutine, the only one that may use it. Nil for a session without one.
+func (s *Session) Outbox() *transport.Outbox { return s.conn.Outbox() }
 
 // sent handles the outcome of a send: a full queue cuts the peer off.
 func (s *Session) sent(err error) bool {

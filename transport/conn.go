@@ -63,14 +63,15 @@ type Conn struct {
 	kindBatch []bool   // the batch's frame types, used by the writer only
 	queued    int      // bytes in queue
 	binary    bool
-	kinds     []bool // each queued frame's type (true: binary) once SendMessage was used; else nil
-	writing   bool   // a writer goroutine (or SendNow's inline write) is running
-	delayed   bool   // waiting in a delay shard for its tick
-	urgent    bool   // a one-to-one reply is queued: no write delay
-	lastWrite int64  // with a write delay: when the writer last took the queue (Unix ns)
-	needPing  bool   // the keepalive timer asks for a ping
-	pong      []byte // a pong to send, answering the peer's ping
-	closing   bool   // Close called: drain, then send the close frame
+	kinds     []bool  // each queued frame's type (true: binary) once SendMessage was used; else nil
+	writing   bool    // a writer goroutine (or SendNow's inline write) is running
+	heldBy    *Outbox // the outbox that starts the writer (writing is set on its behalf)
+	delayed   bool    // waiting in a delay shard for its tick
+	urgent    bool    // a one-to-one reply is queued: no write delay
+	lastWrite int64   // with a write delay: when the writer last took the queue (Unix ns)
+	needPing  bool    // the keepalive timer asks for a ping
+	pong      []byte  // a pong to send, answering the peer's ping
+	closing   bool    // Close called: drain, then send the close frame
 	closeCode int
 	closeText string
 	aborted   bool          // Abort called: drop the queue
@@ -84,20 +85,18 @@ type Conn struct {
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
-	// The inline writer (SendNow) on plain TCP: the raw socket, its bound write function and
-	// its arguments and results, fields so that an inline write allocates nothing.
-	rc           syscall.RawConn
-	writeFn      func(fd uintptr) bool
-	inlineHeader []byte
-	inlineFrame  []byte
-	inlineN      int
-	inlineErr    error
-	partial      [][]byte // what an inline write left unwritten, for the writer goroutine
-	// The writer goroutine's writev on plain TCP (writeRawFD).
+	// Writes on plain TCP: the raw socket and its bound writev function, whose arguments and
+	// results are fields so that a write allocates nothing. They belong to whoever holds the
+	// writer's role (c.writing): a writer goroutine, or an inline write (SendNow, Outbox).
+	rc       syscall.RawConn
 	writevFn func(fd uintptr) bool
 	iovecs   iovecs
 	writeErr error
-	waited   bool // the socket was full: a write deadline is set
+	waited   bool     // the socket was full: a write deadline is set
+	nowait   bool     // an inline write: a full socket is left to a writer goroutine
+	partial  [][]byte // what an inline write left unwritten, for the writer goroutine
+
+	out Outbox // the reader's: connections its messages gave something to write
 
 	headers []byte      // scratch for frame headers, used by the writer only
 	iov     [][]byte    // scratch for writev, used by the writer only
@@ -117,9 +116,9 @@ func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer
 	if d != nil {
 		c.delay = d.shard()
 	}
-	c.fr = newFrameReader(nc, opts.ReadBufferSize)
+	c.fr = newFrameReader(nc, opts.ReadBufferSize, &c.out)
 	if c.rc = c.fr.rc; c.rc != nil {
-		c.writeFn, c.writevFn = c.writeOnce, c.writevSome
+		c.writevFn = c.writevSome
 	}
 	c.startKeepalive()
 	return c
@@ -284,12 +283,13 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 // the caller decides what that means (the session layer cuts the peer off).
 func (c *Conn) Send(frame []byte) error {
 	c.mu.Lock()
-	return c.queueLocked(frame, c.binary, false)
+	return c.queueLocked(frame, c.binary, false, nil)
 }
 
 // queueLocked queues one frame of the given type, with c.mu held (and released). mixed: the
-// connection carries both text and binary frames, so each frame's type is recorded.
-func (c *Conn) queueLocked(frame []byte, binary, mixed bool) error {
+// connection carries both text and binary frames, so each frame's type is recorded. A writer
+// that should start now is left to out, when not nil, to start once its reader is done.
+func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error {
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
@@ -310,8 +310,20 @@ func (c *Conn) queueLocked(frame []byte, binary, mixed bool) error {
 		c.kinds = append(c.kinds, binary)
 	}
 	now, later := c.scheduleLocked()
+	if now && out != nil {
+		c.heldBy = out
+		c.mu.Unlock()
+		out.conns = append(out.conns, c)
+		return nil
+	}
+	// A queue held back by this outbox must not fill up while it waits for its reader:
+	// half full, the outbox is written now.
+	full := out != nil && c.heldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
 	c.mu.Unlock()
 	c.startWriter(now, later)
+	if full {
+		out.Flush()
+	}
 	return nil
 }
 
@@ -360,7 +372,7 @@ func (c *Conn) tick() {
 // SetBinary chose: for connections that mix both (the plain WebSocket component API).
 func (c *Conn) SendMessage(frame []byte, binary bool) error {
 	c.mu.Lock()
-	return c.queueLocked(frame, binary, true)
+	return c.queueLocked(frame, binary, true, nil)
 }
 
 // SendWait queues one message like Send, but waits for room while the queue is full: for
@@ -447,6 +459,7 @@ func (c *Conn) Abort(code int, reason string) {
 // Done releases the connection: the owner calls it once it has stopped reading. It waits until
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
+	c.out.Flush() // what the last messages read queued
 	c.doneOnce.Do(func() { close(c.readDone) })
 	c.Close(CloseGoingAway, "")
 	<-c.writerDone
@@ -575,6 +588,12 @@ func (c *Conn) take() work {
 		}
 		return work{idle: true}
 	}
+	return c.takeLocked()
+}
+
+// takeLocked moves the queue into the writer's batch and returns what else there is to do.
+// Caller holds c.mu and the writer's role.
+func (c *Conn) takeLocked() work {
 	c.batch = append(c.batch[:0], c.queue...)
 	clear(c.queue)
 	c.urgent = false
@@ -627,6 +646,13 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 	if !c.server {
 		return c.writeFramesClient(frames, kinds, binary)
 	}
+	c.frameIovecs(frames, kinds, binary)
+	return c.writeRaw()
+}
+
+// frameIovecs lays out frames for one writev in c.iov: each frame's header, then the frame
+// itself, never copied.
+func (c *Conn) frameIovecs(frames [][]byte, kinds []bool, binary bool) {
 	c.headers = c.headers[:0]
 	c.iov = c.iov[:0]
 	for i, f := range frames {
@@ -641,7 +667,6 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 		c.iov[i] = c.headers[off : off+n : off+n]
 		off += n
 	}
-	return c.writeRaw()
 }
 
 // writeFramesClient writes through gorilla, which masks client frames.

@@ -1,11 +1,5 @@
 package transport
 
-import (
-	"syscall"
-
-	"github.com/gorilla/websocket"
-)
-
 // SendNow queues one message like Send, and when nothing else is queued or being written it
 // writes the frame right away from the caller's goroutine, with one non-blocking write: no
 // writer goroutine is started for it. For one-to-one traffic (call results, invocations,
@@ -18,60 +12,73 @@ func (c *Conn) SendNow(frame []byte) error {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
 		// already): queued, but not held for a write delay.
 		c.urgent = true
-		return c.queueLocked(frame, c.binary, false)
+		return c.queueLocked(frame, c.binary, false, nil)
 	}
 	c.writing = true // this goroutine is the writer for the moment
 	binary := c.binary
 	c.mu.Unlock()
-
-	opcode := byte(websocket.TextMessage)
-	if binary {
-		opcode = websocket.BinaryMessage
-	}
-	c.inlineHeader = appendFrameHeader(c.inlineHeader[:0], opcode, len(frame))
-	c.inlineFrame = frame
-	c.inlineN, c.inlineErr = 0, nil
-	if err := c.rc.Write(c.writeFn); err != nil {
-		// Not written (a write deadline the writer goroutine set has passed, or the socket
-		// is closing): the writer goroutine sorts it out.
-		c.inlineN, c.inlineErr = 0, syscall.EAGAIN
-	}
-	header, n, err := c.inlineHeader, c.inlineN, c.inlineErr
-	c.inlineFrame = nil
-	switch {
-	case err != nil && err != syscall.EAGAIN:
-		c.finish() // the socket is broken: the owner's Read fails next
-		return nil
-	case n < len(header):
-		c.partial = append(c.partial[:0], append([]byte(nil), header[n:]...), frame)
-	case n < len(header)+len(frame):
-		c.partial = append(c.partial[:0], frame[n-len(header):])
-	default:
-		c.mu.Lock()
-		more := c.hasWorkLocked()
-		if !more {
-			c.writing = false
-		}
-		c.mu.Unlock()
-		if more {
-			go c.writeLoop()
-		}
-		return nil
-	}
-	// The socket's buffer is full: a writer goroutine writes the rest when it drains.
-	go c.writeLoop()
+	c.headers = appendFrameHeader(c.headers[:0], opcodeOf(nil, 0, binary), len(frame))
+	c.iov = append(c.iov[:0], c.headers, frame)
+	c.writeInline()
 	return nil
 }
 
-// writeOnce is the raw, non-blocking writev of SendNow's header and frame. It never asks the
-// poller to wait: what does not fit is the writer goroutine's.
-func (c *Conn) writeOnce(fd uintptr) bool {
-	for {
-		n, err := writev2(fd, c.inlineHeader, c.inlineFrame)
-		if err == syscall.EINTR {
-			continue
-		}
-		c.inlineN, c.inlineErr = n, err
-		return true
+// writeQueued writes what is queued from the caller's goroutine, which an Outbox made the
+// connection's writer: the frames its reader's burst queued go out in one non-blocking
+// write. Anything else to do (a ping, a pong, a close, what an earlier write left), or a
+// socket without raw access, is the writer goroutine's.
+func (c *Conn) writeQueued() {
+	c.mu.Lock()
+	c.heldBy = nil
+	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || c.pong != nil || c.needPing || c.closing || c.kinds != nil {
+		c.mu.Unlock()
+		go c.writeLoop()
+		return
+	}
+	w := c.takeLocked()
+	c.mu.Unlock()
+	c.frameIovecs(c.batch, nil, w.binary)
+	c.recycle(c.batch) // c.iov holds the frames now
+	c.writeInline()
+}
+
+// writeInline writes c.iov from the caller's goroutine, which holds the writer's role
+// (c.writing), with non-blocking writes. What the socket does not take at once waits in
+// c.partial for a writer goroutine started here, so the caller never waits for the peer;
+// that goroutine also writes whatever was queued meanwhile.
+func (c *Conn) writeInline() {
+	c.bufs = c.iov
+	c.writeErr, c.waited, c.nowait = nil, false, true
+	if err := c.rc.Write(c.writevFn); err != nil {
+		// Not written (a write deadline an abort set has passed, or the socket is closing):
+		// the writer goroutine meets the same error and finishes the connection.
+		c.writeErr = nil
+	}
+	c.nowait = false
+	broken, left := c.writeErr != nil, len(c.bufs) > 0
+	if left && !broken {
+		// The headers in c.bufs point into c.headers, which nothing changes before the
+		// writer goroutine has written c.partial.
+		c.partial = append(c.partial[:0], c.bufs...)
+	}
+	c.bufs = nil
+	clear(c.iov)
+	c.iov = c.iov[:0]
+	switch {
+	case broken:
+		c.finish() // the owner's Read fails next
+		return
+	case left:
+		go c.writeLoop()
+		return
+	}
+	c.mu.Lock()
+	more := c.hasWorkLocked()
+	if !more {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if more {
+		go c.writeLoop()
 	}
 }

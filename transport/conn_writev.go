@@ -37,6 +37,9 @@ func (c *Conn) writevSome(fd uintptr) bool {
 			consume(&c.bufs, n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if c.nowait {
+				return true // an inline write: what is left is the writer goroutine's
+			}
 			if !c.waited {
 				c.armWriteDeadline()
 			}

@@ -24,6 +24,7 @@ type frameReader struct {
 	buf  *[]byte         // nil while idle
 	r, w int             // pending bytes are (*buf)[r:w]
 
+	out    *Outbox               // flushed before the reader waits for the socket
 	readFn func(fd uintptr) bool // fr.readOnce, bound once so a read allocates nothing
 	n      int                   // readOnce's result
 	err    error                 // readOnce's error
@@ -62,8 +63,8 @@ func readBufferPool(size int) *sync.Pool {
 	return p.(*sync.Pool)
 }
 
-func newFrameReader(nc net.Conn, size int) *frameReader {
-	fr := &frameReader{nc: nc, pool: readBufferPool(max(size, 16))}
+func newFrameReader(nc net.Conn, size int, out *Outbox) *frameReader {
+	fr := &frameReader{nc: nc, pool: readBufferPool(max(size, 16)), out: out}
 	fr.rc = rawConnOf(nc)
 	if fr.rc != nil {
 		fr.readFn = fr.readOnce
@@ -186,8 +187,17 @@ func (fr *frameReader) pending() int {
 }
 
 // fill reads once into the buffer. On plain TCP it borrows the buffer only once bytes are
-// there to read, and gives it back when it is empty and the socket has nothing.
+// there to read, and gives it back when it is empty and the socket has nothing. The messages
+// of the last read are all handled by then: the outbox is flushed before the reader waits
+// (before a read that may wait, when the socket has nothing, or after outboxMaxReads reads).
 func (fr *frameReader) fill() error {
+	if fr.out != nil && len(fr.out.conns) > 0 {
+		if fr.rc == nil || fr.out.reads >= outboxMaxReads {
+			fr.out.Flush()
+		} else {
+			fr.out.reads++
+		}
+	}
 	if fr.rc == nil {
 		if fr.buf == nil {
 			fr.buf = fr.pool.Get().(*[]byte)
@@ -230,6 +240,9 @@ func (fr *frameReader) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if fr.out != nil && len(fr.out.conns) > 0 {
+				fr.out.Flush()
+			}
 			if fr.w == 0 {
 				fr.release()
 			}

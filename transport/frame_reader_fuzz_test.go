@@ -42,7 +42,7 @@ func FuzzFrameReader(f *testing.F) {
 		nc := &bytesConn{r: bytes.NewReader(data)}
 		c := newConnState(nc, "", Options{MaxMessageSize: limit, PingInterval: -1}.withDefaults(), nil)
 		c.server = true
-		c.fr = newFrameReader(nc, 16)
+		c.fr = newFrameReader(nc, 16, nil)
 		defer c.Done()
 		for range len(data) + 1 {
 			msg, err := c.Read()
