@@ -2,6 +2,7 @@ package pubsub_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -13,13 +14,21 @@ import (
 	"testing"
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// discardingSubscriber is a WebSocket peer written by hand: it joins, subscribes, then reads
-// and throws away bytes without parsing them, so it allocates nothing per event and the
-// benchmark's allocation count is the router's.
-func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
+// benchPeer is a WebSocket peer written by hand, joined to realm1 with the given roles: send
+// writes one masked text frame, next reads one frame into a buffer it reuses, so that neither
+// allocates and a benchmark's allocation count is the router's.
+type benchPeer struct {
+	c   net.Conn
+	br  *bufio.Reader
+	buf []byte
+}
+
+func joinBenchPeer(b *testing.B, url, roles string) *benchPeer {
 	b.Helper()
 	host := strings.TrimPrefix(strings.TrimSuffix(url, "/ws"), "ws://")
 	c, err := net.Dial("tcp", host)
@@ -31,55 +40,90 @@ func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
 	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n",
 		host, base64.StdEncoding.EncodeToString(key))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
+	p := &benchPeer{c: c, br: bufio.NewReader(c)}
+	resp, err := http.ReadResponse(p.br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		b.Fatalf("upgrade: %v %v", resp, err)
 	}
-	send := func(text string) {
-		// Client frames are masked; a zero mask keeps the payload as is.
-		frame := []byte{0x81}
-		n := len(text)
-		if n < 126 {
-			frame = append(frame, 0x80|byte(n))
-		} else {
-			frame = binary.BigEndian.AppendUint16(append(frame, 0x80|126), uint16(n))
-		}
-		frame = append(append(frame, 0, 0, 0, 0), text...)
-		if _, err := c.Write(frame); err != nil {
-			b.Fatal(err)
-		}
-	}
-	readFrame := func() string {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			b.Fatal(err)
-		}
-		n := int(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var l [2]byte
-			io.ReadFull(br, l[:])
-			n = int(binary.BigEndian.Uint16(l[:]))
-		case 127:
-			var l [8]byte
-			io.ReadFull(br, l[:])
-			n = int(binary.BigEndian.Uint64(l[:]))
-		}
-		p := make([]byte, n)
-		io.ReadFull(br, p)
-		return string(p)
-	}
-	send(`[1,"realm1",{"roles":{"subscriber":{}}}]`)
-	if m := readFrame(); !strings.HasPrefix(m, "[2,") {
+	p.send(b, fmt.Sprintf(`[1,"realm1",{"roles":{%s}}]`, roles))
+	if m := p.next(b); !bytes.HasPrefix(m, []byte("[2,")) {
 		b.Fatalf("expected WELCOME, got %s", m)
 	}
-	send(fmt.Sprintf(`[32,1,{},%q]`, topic))
-	if m := readFrame(); !strings.HasPrefix(m, "[33,") {
+	return p
+}
+
+// clientFrame is text as a masked client frame; a zero mask keeps the payload as is.
+func clientFrame(text string) []byte {
+	frame := []byte{0x81}
+	n := len(text)
+	if n < 126 {
+		frame = append(frame, 0x80|byte(n))
+	} else {
+		frame = binary.BigEndian.AppendUint16(append(frame, 0x80|126), uint16(n))
+	}
+	return append(append(frame, 0, 0, 0, 0), text...)
+}
+
+func (p *benchPeer) send(b *testing.B, text string) {
+	if _, err := p.c.Write(clientFrame(text)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// next reads one frame's payload, valid until the next call.
+func (p *benchPeer) next(b *testing.B) []byte {
+	var h [2]byte
+	if _, err := io.ReadFull(p.br, h[:]); err != nil {
+		b.Fatal(err)
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		io.ReadFull(p.br, l[:])
+		n = int(binary.BigEndian.Uint16(l[:]))
+	case 127:
+		var l [8]byte
+		io.ReadFull(p.br, l[:])
+		n = int(binary.BigEndian.Uint64(l[:]))
+	}
+	if cap(p.buf) < n {
+		p.buf = make([]byte, n)
+	}
+	p.buf = p.buf[:n]
+	if _, err := io.ReadFull(p.br, p.buf); err != nil {
+		b.Fatal(err)
+	}
+	return p.buf
+}
+
+// discardingSubscriber subscribes to topic, then reads and throws away bytes without parsing
+// them.
+func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
+	b.Helper()
+	p := joinBenchPeer(b, url, `"subscriber":{}`)
+	p.send(b, fmt.Sprintf(`[32,1,{},%q]`, topic))
+	if m := p.next(b); !bytes.HasPrefix(m, []byte("[33,")) {
 		b.Fatalf("expected SUBSCRIBED, got %s", m)
 	}
-	go io.Copy(io.Discard, br)
-	return c
+	go io.Copy(io.Discard, p.br)
+	return p.c
+}
+
+// noKeepalive: the hand-written peers answer no pings, and a long run outlasts the interval.
+var noKeepalive = routertest.Options{Endpoint: realm.EndpointOptions{Transport: transport.Options{PingInterval: -1}}}
+
+// subscribers joins n discarding subscribers to topic, closed when the benchmark ends.
+func subscribers(b *testing.B, url string, n int, topic wamp.URI) {
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = discardingSubscriber(b, url, topic)
+	}
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 }
 
 // BenchmarkFanout publishes into the broker (as the router itself, so no publisher socket is
@@ -90,16 +134,8 @@ func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			r := routertest.Start(b, routertest.Options{})
-			conns := make([]net.Conn, n)
-			for i := range conns {
-				conns[i] = discardingSubscriber(b, r.URL, "bench.topic")
-			}
-			defer func() {
-				for _, c := range conns {
-					c.Close()
-				}
-			}()
+			r := routertest.Start(b, noKeepalive)
+			subscribers(b, r.URL, n, "bench.topic")
 			raw, err := wamp.JSON.Decode([]byte(`[16,1,{},"bench.topic",["hello",42,{"k":"v"}],{"x":1.5}]`))
 			if err != nil {
 				b.Fatal(err)
@@ -114,6 +150,41 @@ func BenchmarkFanout(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkFanoutFromSocket publishes from a publisher's WebSocket, ten PUBLISH messages per
+// write as a busy publisher's socket brings them, each acknowledged: the path through the
+// publisher's reader and its outbox, which writes each subscriber once per burst, from the
+// reader's goroutine. ns/delivery includes those writes; allocs/op is per burst of ten.
+func BenchmarkFanoutFromSocket(b *testing.B) {
+	const burst = 10
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			r := routertest.Start(b, noKeepalive)
+			subscribers(b, r.URL, n, "bench.topic")
+			pub := joinBenchPeer(b, r.URL, `"publisher":{}`)
+			b.Cleanup(func() { pub.c.Close() })
+			var bursts []byte
+			for i := range burst {
+				bursts = append(bursts, clientFrame(fmt.Sprintf(
+					`[16,%d,{"acknowledge":true},"bench.topic",["hello",42,{"k":"v"}],{"x":1.5}]`, i+1))...)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := pub.c.Write(bursts); err != nil {
+					b.Fatal(err)
+				}
+				for range burst {
+					if m := pub.next(b); !bytes.HasPrefix(m, []byte("[17,")) {
+						b.Fatalf("expected PUBLISHED, got %s", m)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*burst*n), "ns/delivery")
 		})
 	}
 }
