@@ -28,6 +28,7 @@ type frameReader struct {
 	readFn func(fd uintptr) bool // fr.readOnce, bound once so a read allocates nothing
 	n      int                   // readOnce's result
 	err    error                 // readOnce's error
+	flush  bool                  // readOnce found the socket empty with the outbox holding writes
 }
 
 // frameHeader is one frame's header, as read from the wire.
@@ -212,9 +213,17 @@ func (fr *frameReader) fill() error {
 		}
 		return fmt.Errorf("read: %w", err)
 	}
-	fr.n, fr.err = 0, nil
-	if err := fr.rc.Read(fr.readFn); err != nil {
-		return fmt.Errorf("read: %w", err)
+	for {
+		fr.n, fr.err, fr.flush = 0, nil, false
+		if err := fr.rc.Read(fr.readFn); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if !fr.flush {
+			break
+		}
+		// Written outside the raw read, which holds this socket: a write that finds it
+		// broken closes it, and a close waits for the read to let go.
+		fr.out.Flush()
 	}
 	if fr.err != nil {
 		return fmt.Errorf("read: %w", fr.err)
@@ -241,7 +250,8 @@ func (fr *frameReader) readOnce(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			if fr.out != nil && len(fr.out.conns) > 0 {
-				fr.out.Flush()
+				fr.flush = true // nothing more to read: the outbox goes out before waiting
+				return true
 			}
 			if fr.w == 0 {
 				fr.release()
