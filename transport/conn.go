@@ -322,7 +322,7 @@ func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error 
 	c.mu.Unlock()
 	c.startWriter(now, later)
 	if full {
-		out.Flush()
+		out.flush()
 	}
 	return nil
 }
@@ -459,7 +459,7 @@ func (c *Conn) Abort(code int, reason string) {
 // Done releases the connection: the owner calls it once it has stopped reading. It waits until
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
-	c.out.Flush() // what the last messages read queued
+	c.out.flush() // what the last messages read queued
 	c.doneOnce.Do(func() { close(c.readDone) })
 	c.Close(CloseGoingAway, "")
 	<-c.writerDone

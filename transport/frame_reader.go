@@ -194,7 +194,7 @@ func (fr *frameReader) pending() int {
 func (fr *frameReader) fill() error {
 	if fr.out != nil && len(fr.out.conns) > 0 {
 		if fr.rc == nil || fr.out.reads >= outboxMaxReads {
-			fr.out.Flush()
+			fr.out.flush()
 		} else {
 			fr.out.reads++
 		}
@@ -223,7 +223,7 @@ func (fr *frameReader) fill() error {
 		}
 		// Written outside the raw read, which holds this socket: a write that finds it
 		// broken closes it, and a close waits for the read to let go.
-		fr.out.Flush()
+		fr.out.flush()
 	}
 	if fr.err != nil {
 		return fmt.Errorf("read: %w", fr.err)

@@ -3,6 +3,7 @@ package transport
 import (
 	"runtime"
 	"slices"
+	"sync/atomic"
 )
 
 // Outbox holds back the writers of the connections that one reader's messages gave something
@@ -27,8 +28,12 @@ type Outbox struct {
 const outboxMaxReads = 8
 
 // outboxShareAbove is how many connections one goroutine writes at least before a flush is
-// shared with helpers.
-const outboxShareAbove = 1024
+// shared with helpers (1,024; tests change it).
+var outboxShareAbove = func() *atomic.Int32 {
+	var n atomic.Int32
+	n.Store(1024)
+	return &n
+}()
 
 // writeEach writes the connections an outbox held, from the calling goroutine.
 func writeEach(conns []*Conn) {
@@ -57,18 +62,15 @@ func (c *Conn) SendVia(frame []byte, out *Outbox) error {
 	return c.queueLocked(frame, c.binary, false, out)
 }
 
-// Flush writes what its reader's messages queued: each held connection is written from
+// flush writes what its reader's messages queued: each held connection is written from
 // the calling goroutine with one non-blocking write, and what a socket does not take is
 // left to that connection's writer goroutine.
-func (o *Outbox) Flush() {
-	if o == nil {
-		return
-	}
+func (o *Outbox) flush() {
 	conns := o.conns
-	if len(conns) > outboxShareAbove {
+	if share := int(outboxShareAbove.Load()); len(conns) >= 2*share {
 		// A large fan-out is shared with a helper goroutine per spare core, so that one
 		// publisher's burst is written on every core.
-		helpers := min(runtime.GOMAXPROCS(0)-1, len(conns)/outboxShareAbove-1)
+		helpers := min(runtime.GOMAXPROCS(0)-1, len(conns)/share-1)
 		per := len(conns) / (helpers + 1)
 		for range helpers {
 			chunk := slices.Clone(conns[len(conns)-per:])

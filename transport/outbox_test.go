@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -154,4 +155,53 @@ func TestOutboxWrittenWhenTheReaderStops(t *testing.T) {
 	}
 	_, got := readFrames(t, recipient, n)
 	wantEvents(t, got, n)
+}
+
+// A flush of many connections is shared with helper goroutines, one per spare core, each
+// taking its own part: every recipient still gets every message once, in order.
+func TestOutboxSharesLargeFlushes(t *testing.T) {
+	defer transport.SetOutboxShareAbove(4)()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	const recipients, n = 21, 3
+	joined := make(chan *transport.Conn, recipients)
+	u, _, _ := serveWith(t, transport.Options{PingInterval: -1}, func(c *transport.Conn) error {
+		if c.Request().URL.Query().Has("recipient") {
+			joined <- c
+			for {
+				if _, err := c.Read(); err != nil {
+					return err
+				}
+			}
+		}
+		var to []*transport.Conn
+		for range recipients {
+			to = append(to, <-joined)
+		}
+		for {
+			data, err := c.Read()
+			if err != nil {
+				return err
+			}
+			for _, r := range to {
+				if err := r.SendVia(data, c.Outbox()); err != nil {
+					return err
+				}
+			}
+		}
+	})
+	var clients []*websocket.Conn
+	for range recipients {
+		clients = append(clients, dial(t, u+"?recipient", nil))
+	}
+	publisher := dial(t, u, nil)
+	if _, err := publisher.NetConn().Write(burst(n)); err != nil {
+		t.Fatal(err)
+	}
+	for i, ws := range clients {
+		_, got := readFrames(t, ws, n)
+		if len(got) != n {
+			t.Fatalf("recipient %d: %q", i, got)
+		}
+		wantEvents(t, got, n)
+	}
 }
