@@ -68,7 +68,7 @@ type Conn struct {
 	heldBy    *Outbox // the outbox that starts the writer (writing is set on its behalf)
 	delayed   bool    // waiting in a delay shard for its tick
 	urgent    bool    // a one-to-one reply is queued: no write delay
-	lastWrite int64   // with a write delay: when the writer last took the queue (Unix ns)
+	lastWrite int64   // with a write delay: when the writer last took events only (Unix ns)
 	needPing  bool    // the keepalive timer asks for a ping
 	pong      []byte  // a pong to send, answering the peer's ping
 	closing   bool    // Close called: drain, then send the close frame
@@ -596,10 +596,12 @@ func (c *Conn) take() work {
 func (c *Conn) takeLocked() work {
 	c.batch = append(c.batch[:0], c.queue...)
 	clear(c.queue)
-	c.urgent = false
-	if c.delay != nil {
+	if c.delay != nil && !c.urgent {
+		// The delay spaces writes of events: a write that carries a reply does not count,
+		// or an event after it would wait although no event was written for a while.
 		c.lastWrite = time.Now().UnixNano()
 	}
+	c.urgent = false
 	w := work{pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing}
 	c.queue = c.queue[:0]
 	c.queued = 0

@@ -35,10 +35,10 @@ type Options struct {
 	QueueBytes int
 	// WriteDelay is the least time between two writes of queued frames (fan-out: events) to
 	// one connection (default 0: every frame written at once). A frame for a connection that
-	// was written to less than WriteDelay ago waits, at most WriteDelay, and goes out in one
-	// write with all that arrived meanwhile: fewer system calls per delivery under load, no
-	// added latency for sparse traffic. Replies (Conn.SendNow: results, invocations,
-	// acknowledgements) never wait.
+	// was written events less than WriteDelay ago waits, at most WriteDelay, and goes out in
+	// one write with all that arrived meanwhile: fewer system calls per delivery under load,
+	// no added latency for sparse traffic. Replies (Conn.SendNow: results, invocations,
+	// acknowledgements) never wait, and writes that carry them do not count.
 	WriteDelay time.Duration
 	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
 	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls

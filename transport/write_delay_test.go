@@ -143,3 +143,43 @@ func TestWriteDelayNeverHoldsReplies(t *testing.T) {
 		}
 	}
 }
+
+// The write delay spaces writes of events; replies do not count. After a burst of replies,
+// some of which find the connection busy and go out through the writer, the next event to the
+// connection, which has not been written an event for a while, goes out at once.
+func TestWriteDelayIgnoresReplies(t *testing.T) {
+	const senders, each = 8, 50
+	const delay = 2 * time.Second
+	u, _, _ := serveWith(t, transport.Options{WriteDelay: delay, PingInterval: -1},
+		func(c *transport.Conn) error {
+			if _, err := c.Read(); err != nil {
+				return err
+			}
+			var wg sync.WaitGroup
+			for s := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						c.SendNow(fmt.Appendf(nil, "reply %d.%d", s, i))
+					}
+				}()
+			}
+			wg.Wait()
+			time.Sleep(10 * time.Millisecond)
+			c.Send([]byte("event"))
+			for {
+				if _, err := c.Read(); err != nil {
+					return err
+				}
+			}
+		})
+	ws := dial(t, u, nil)
+	ws.WriteMessage(websocket.TextMessage, []byte("go"))
+	ws.SetReadDeadline(time.Now().Add(delay / 2))
+	for range senders*each + 1 {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			t.Fatalf("the event did not come at once: %v", err)
+		}
+	}
+}
