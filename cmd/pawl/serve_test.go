@@ -228,27 +228,35 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	if _, err := sub.Subscribe(ctx, "com.example.news", func(*session.Event) { got <- time.Now() }, nil); err != nil {
 		t.Fatal(err)
 	}
-	// The subscriber's connection has been quiet: the first event goes out at once, the next
-	// ones wait for the delay.
-	published := time.Now()
-	for i := range 3 {
+	publish := func(i int) {
+		t.Helper()
 		if err := pub.Publish(ctx, "com.example.news", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range 3 {
+	next := func(i int) time.Time {
+		t.Helper()
 		select {
 		case at := <-got:
-			waited := at.Sub(published)
-			if i == 0 && waited >= 400*time.Millisecond {
-				t.Fatalf("the first event waited %v: a quiet connection must not wait", waited)
-			}
-			if i == 2 && waited < 200*time.Millisecond {
-				t.Fatalf("the last event arrived after %v: the write delay was not applied", waited)
-			}
+			return at
 		case <-ctx.Done():
 			t.Fatalf("event %d never arrived", i)
+			return time.Time{}
 		}
+	}
+	// The subscriber's connection has been quiet: the first event goes out at once; the next
+	// ones, published once it arrived, wait for the delay.
+	published := time.Now()
+	publish(0)
+	first := next(0)
+	if waited := first.Sub(published); waited >= 400*time.Millisecond {
+		t.Fatalf("the first event waited %v: a quiet connection must not wait", waited)
+	}
+	publish(1)
+	publish(2)
+	next(1)
+	if waited := next(2).Sub(first); waited < 200*time.Millisecond {
+		t.Fatalf("the last event arrived %v after the first: the write delay was not applied", waited)
 	}
 	sub.Close()
 	pub.Close()
