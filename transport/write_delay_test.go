@@ -102,6 +102,22 @@ func TestWriteDelayBatchesQueuedFrames(t *testing.T) {
 	}
 }
 
+// sendCollidingReplies sends each replies from each of senders goroutines at once, so that
+// many find the connection busy (written by another) and go through the queue and writer.
+func sendCollidingReplies(c *transport.Conn, senders, each int) {
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				c.SendNow(fmt.Appendf(nil, "reply %d.%d", s, i))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Replies that find the connection busy (concurrent SendNow calls colliding, or events
 // waiting for the delay) are queued but not held for the write delay.
 func TestWriteDelayNeverHoldsReplies(t *testing.T) {
@@ -112,17 +128,7 @@ func TestWriteDelayNeverHoldsReplies(t *testing.T) {
 				return err
 			}
 			c.Send([]byte("event")) // waits for the delay; replies must not
-			var wg sync.WaitGroup
-			for s := range senders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range each {
-						c.SendNow(fmt.Appendf(nil, "reply %d.%d", s, i))
-					}
-				}()
-			}
-			wg.Wait()
+			sendCollidingReplies(c, senders, each)
 			for {
 				if _, err := c.Read(); err != nil {
 					return err
@@ -155,17 +161,7 @@ func TestWriteDelayIgnoresReplies(t *testing.T) {
 			if _, err := c.Read(); err != nil {
 				return err
 			}
-			var wg sync.WaitGroup
-			for s := range senders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range each {
-						c.SendNow(fmt.Appendf(nil, "reply %d.%d", s, i))
-					}
-				}()
-			}
-			wg.Wait()
+			sendCollidingReplies(c, senders, each)
 			time.Sleep(10 * time.Millisecond)
 			c.Send([]byte("event"))
 			for {
