@@ -12,8 +12,6 @@ func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
 func rawRead(uintptr, []byte) (int, error) { return 0, syscall.EINVAL }
 
-func writev2(uintptr, []byte, []byte) (int, error) { return 0, syscall.EINVAL }
-
 type iovecs = []struct{}
 
 func appendIovecs(dst iovecs, _ [][]byte, _ int) iovecs { return dst }

@@ -28,24 +28,6 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 
 func rawRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
 
-// writev2 writes a and then b with one writev system call.
-func writev2(fd uintptr, a, b []byte) (int, error) {
-	var iov [2]syscall.Iovec
-	cnt := 0
-	for _, p := range [2][]byte{a, b} {
-		if len(p) > 0 {
-			iov[cnt].Base = &p[0]
-			iov[cnt].SetLen(len(p))
-			cnt++
-		}
-	}
-	n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(cnt))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
-
 // iovecs describe buffers to writev.
 type iovecs = []syscall.Iovec
 
