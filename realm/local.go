@@ -46,10 +46,11 @@ const (
 
 // localPeer returns the identity of a session that a local client opened, or nil.
 func (rt *Router) localPeer(s *session.Session) *localPeer {
-	if rt == nil || s.Conn() == nil || s.Conn().Request() == nil {
+	req := s.Peer().Details().Request
+	if rt == nil || req == nil {
 		return nil
 	}
-	h := s.Conn().Request().Header
+	h := req.Header
 	got := h.Get(localTokenHeader)
 	rt.local.mu.Lock()
 	token := rt.local.token

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pawl-wamp/pawl/session/peer"
 )
 
 var (
 	// ErrQueueFull: the peer does not read fast enough; the outbound queue is at its bound.
-	ErrQueueFull = errors.New("outbound queue full")
+	ErrQueueFull = peer.ErrQueueFull
 	// ErrClosed: the connection is closing or closed.
-	ErrClosed = errors.New("connection closed")
+	ErrClosed = peer.ErrClosed
 )
 
 // Close codes used by Pawl beyond the standard ones.
@@ -145,6 +146,7 @@ func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request
 		nc:          nc,
 		opts:        opts,
 		subprotocol: subprotocol,
+		binary:      subprotocolInfo(subprotocol).binary,
 		request:     r,
 		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
@@ -204,6 +206,17 @@ func (c *Conn) pingDue() {
 
 // Subprotocol is the negotiated WebSocket subprotocol.
 func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Serializer is the name of the serializer the negotiated subprotocol carries ("json" for
+// wamp.2.json), or "" for a subprotocol not registered with RegisterSubprotocol.
+func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).serializer }
+
+// Details describe the connection for authentication and the meta API: the upgrade request
+// (until DropRequest), the peer's address and the TLS state.
+func (c *Conn) Details() peer.Details {
+	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.nc.RemoteAddr(),
+		TLS: c.TLSState(), Request: c.Request()}
+}
 
 // Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
 func (c *Conn) Request() *http.Request {
@@ -743,3 +756,10 @@ func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 		return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
 	}
 }
+
+// Conn is a router session's connection (peer.Peer) and a client's (peer.Client).
+var (
+	_ peer.Peer           = (*Conn)(nil)
+	_ peer.Client         = (*Conn)(nil)
+	_ peer.RequestDropper = (*Conn)(nil)
+)

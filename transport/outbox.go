@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+
+	"github.com/pawl-wamp/pawl/session/peer"
 )
 
 // Outbox holds back the writers of the connections that one reader's messages gave something
@@ -60,6 +62,17 @@ func (c *Conn) Outbox() *Outbox {
 func (c *Conn) SendVia(frame []byte, out *Outbox) error {
 	c.mu.Lock()
 	return c.queueLocked(frame, c.binary, false, out)
+}
+
+// SendFanout queues one frame of a fan-out (peer.Peer): when via is a server connection,
+// whose reader is the goroutine sending, the write waits in via's outbox (SendVia); otherwise
+// it is Send. It allocates nothing.
+func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
+	var out *Outbox
+	if vc, ok := via.(*Conn); ok {
+		out = vc.Outbox()
+	}
+	return c.SendVia(frame, out)
 }
 
 // flush writes what its reader's messages queued: each held connection is written from

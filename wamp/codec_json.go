@@ -14,7 +14,6 @@ func init() { RegisterCodec(JSON) }
 type jsonCodec struct{}
 
 func (*jsonCodec) Name() string        { return "json" }
-func (*jsonCodec) Subprotocol() string { return "wamp.2.json" }
 func (*jsonCodec) Binary() bool        { return false }
 
 // DecodeValue parses one encoded value, as held in a RawPayload.

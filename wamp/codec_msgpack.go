@@ -13,7 +13,6 @@ func init() { RegisterCodec(MsgPack) }
 type msgpackCodec struct{}
 
 func (*msgpackCodec) Name() string        { return "msgpack" }
-func (*msgpackCodec) Subprotocol() string { return "wamp.2.msgpack" }
 func (*msgpackCodec) Binary() bool        { return true }
 
 // DecodeValue parses one encoded value, as held in a RawPayload.
