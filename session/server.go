@@ -284,6 +284,7 @@ func (srv *Server) Shutdown(deadline time.Duration) {
 	case <-time.After(deadline):
 		for _, s := range all {
 			s.peer.Abort(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
+			s.end()
 		}
 		<-srv.drained
 	}

@@ -132,6 +132,7 @@ func (s *Session) sent(err error) bool {
 		s.setLeaveReason(wamp.CloseSlowConsumer)
 		s.peer.Abort(peer.CloseTryAgainLater,
 			fmt.Sprintf("%s: outbound queue full (%d messages, %d bytes)", wamp.CloseSlowConsumer, msgs, bytes))
+		s.end()
 	}
 	return false
 }
@@ -158,6 +159,7 @@ func (s *Session) Goodbye(reason wamp.URI, message string) {
 		return
 	}
 	s.setLeaveReason(reason)
+	s.end() // nothing done for the session matters any more
 	details := wamp.Dict{}
 	if message != "" {
 		details["message"] = message
