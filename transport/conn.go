@@ -80,6 +80,10 @@ type Conn struct {
 	space     chan struct{} // signaled when the writer has emptied the queue
 	pingTimer *time.Timer
 
+	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
+	// each time a writer starts, i.e. per delivery to a quiet subscriber.
+	writeLoopFn func()
+
 	readDone   chan struct{} // closed when the owner stopped reading (Done)
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
@@ -142,7 +146,7 @@ func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 }
 
 func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
-	return &Conn{
+	c := &Conn{
 		nc:          nc,
 		opts:        opts,
 		subprotocol: subprotocol,
@@ -152,6 +156,8 @@ func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
+	c.writeLoopFn = c.writeLoop
+	return c
 }
 
 func (c *Conn) startKeepalive() {
@@ -364,7 +370,7 @@ func (c *Conn) scheduleLocked() (now, later bool) {
 func (c *Conn) startWriter(now, later bool) {
 	switch {
 	case now:
-		go c.writeLoop()
+		go c.writeLoopFn()
 	case later:
 		c.delay.add(c)
 	}
@@ -434,7 +440,7 @@ func (c *Conn) kick() {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }
 

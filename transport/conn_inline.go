@@ -32,7 +32,7 @@ func (c *Conn) writeQueued() {
 	c.heldBy = nil
 	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || c.pong != nil || c.needPing || c.closing || c.kinds != nil {
 		c.mu.Unlock()
-		go c.writeLoop()
+		go c.writeLoopFn()
 		return
 	}
 	w := c.takeLocked()
@@ -69,7 +69,7 @@ func (c *Conn) writeInline() {
 		c.finish() // the owner's Read fails next
 		return
 	case left:
-		go c.writeLoop()
+		go c.writeLoopFn()
 		return
 	}
 	c.mu.Lock()
@@ -79,6 +79,6 @@ func (c *Conn) writeInline() {
 	}
 	c.mu.Unlock()
 	if more {
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }
