@@ -47,11 +47,14 @@ type subscriber struct {
 // send queues an encoded EVENT for the subscriber, never waiting for its peer; via is the
 // publisher, when publishing from its PUBLISH handler (on the publisher's reading goroutine).
 func (e *subscriber) send(frame []byte, via *session.Session) {
-	if !e.ready.Load() {
-		e.mu.Lock() // Subscribe is queueing SUBSCRIBED: a moment
-		e.mu.Unlock()
+	if e.ready.Load() {
+		e.s.SendFrame(frame, via)
+		return
 	}
+	// Subscribe holds the mutex while it queues SUBSCRIBED (a moment): the event goes after.
+	e.mu.Lock()
 	e.s.SendFrame(frame, via)
+	e.mu.Unlock()
 }
 
 // details describes the subscription as the meta API does.
