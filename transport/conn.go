@@ -242,13 +242,6 @@ func (c *Conn) DropRequest() {
 // RemoteAddr is the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-// SetBinary chooses binary (true) or text frames for what Send writes.
-func (c *Conn) SetBinary(binary bool) {
-	c.mu.Lock()
-	c.binary = binary
-	c.mu.Unlock()
-}
-
 // PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
 func (c *Conn) PeerClose() (int, string) {
 	c.mu.Lock()
@@ -301,14 +294,22 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 // frame is shared by every recipient. It fails with ErrQueueFull when the peer is too slow;
 // the caller decides what that means (the session layer cuts the peer off).
 func (c *Conn) Send(frame []byte) error {
-	c.mu.Lock()
-	return c.queueLocked(frame, c.binary, false, nil)
+	return c.enqueue(frame, sendOptions{binary: c.binary})
 }
 
-// queueLocked queues one frame of the given type, with c.mu held (and released). mixed: the
-// connection carries both text and binary frames, so each frame's type is recorded. A writer
-// that should start now is left to out, when not nil, to start once its reader is done.
-func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error {
+// sendOptions say how enqueue treats a frame.
+type sendOptions struct {
+	binary bool // a binary frame, else text
+	mixed  bool // the connection carries both kinds: each frame's kind is recorded
+	urgent bool // a one-to-one reply: not held for a write delay
+	out    *Outbox
+}
+
+// enqueue queues one frame. A writer that should start now is left to o.out, when not nil, to
+// start once its reader is done.
+func (c *Conn) enqueue(frame []byte, o sendOptions) error {
+	binary, mixed, out := o.binary, o.mixed, o.out
+	c.mu.Lock()
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
@@ -325,6 +326,9 @@ func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error 
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	if o.urgent {
+		c.urgent = true
+	}
 	if c.kinds != nil {
 		c.kinds = append(c.kinds, binary)
 	}
@@ -387,11 +391,10 @@ func (c *Conn) tick() {
 	}
 }
 
-// SendMessage queues one message like Send, as a binary (true) or text frame whatever
-// SetBinary chose: for connections that mix both (the plain WebSocket component API).
+// SendMessage queues one message like Send, as a binary (true) or text frame whatever the
+// subprotocol says: for connections that mix both (the plain WebSocket component API).
 func (c *Conn) SendMessage(frame []byte, binary bool) error {
-	c.mu.Lock()
-	return c.queueLocked(frame, binary, true, nil)
+	return c.enqueue(frame, sendOptions{binary: binary, mixed: true})
 }
 
 // SendWait queues one message like Send, but waits for room while the queue is full: for

@@ -11,8 +11,8 @@ func (c *Conn) SendNow(frame []byte) error {
 	if c.rc == nil || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
 		// already): queued, but not held for a write delay.
-		c.urgent = true
-		return c.queueLocked(frame, c.binary, false, nil)
+		c.mu.Unlock()
+		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
 	}
 	c.writing = true // this goroutine is the writer for the moment
 	binary := c.binary
