@@ -115,8 +115,12 @@ type Conn struct {
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
 func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
-	nc := ws.NetConn()
-	c := newConnState(nc, ws.Subprotocol(), opts, r)
+	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
+}
+
+// newServerConnOn serves a socket on which the WebSocket handshake is done.
+func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
+	c := newConnState(nc, subprotocol, opts, r)
 	c.server = true
 	if d != nil {
 		c.delay = d.shard()
@@ -570,7 +574,7 @@ func (c *Conn) deferRest() bool {
 
 // closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
 // period), and closes the socket. Apart from writeLoop so that writeLoop's stack frame stays
-// small: a writer goroutine then writes within its starting stack, never copying it.
+// small (the writer's stack is pinned by TestWaitingWriterStack).
 func (c *Conn) closeAndFinish() {
 	c.mu.Lock()
 	code, text := c.closeCode, c.closeText
