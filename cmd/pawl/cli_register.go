@@ -62,10 +62,10 @@ Runs until interrupted (SIGINT or SIGTERM: GOODBYE, running commands killed, exi
 		return f.fail(err)
 	}
 	switch {
-	case len(positional) != 1:
-		return f.fail(usagef("want exactly one PROCEDURE before --, got %d arguments", len(positional)))
 	case !dashDash || len(command) == 0:
 		return f.fail(usagef("missing -- CMD [ARGS...]: the command to run for each invocation"))
+	case len(positional) != 1:
+		return f.fail(usagef("want exactly one PROCEDURE before --, got %d arguments", len(positional)))
 	case match != "exact" && match != "prefix" && match != "wildcard":
 		return f.fail(usagef("-match %q: want exact, prefix or wildcard", match))
 	case !slices.Contains([]string{"single", "roundrobin", "random", "first", "last"}, invoke):
