@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/testcert"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -545,5 +550,111 @@ func TestCLIExitCodes(t *testing.T) {
 		if code := p.wait(t); code != 3 || !strings.Contains(p.stderr.String(), "session ended") {
 			t.Errorf("%v after the router stopped: exit %d, stderr:\n%s", p.cmd.Args[1:], code, p.stderr)
 		}
+	}
+}
+
+// Every authentication method the Go client speaks, with its secret from an environment
+// variable or a file, over wss:// with the router's certificate trusted through --ca-file.
+// The secrets never reach the commands `pawl register` runs, nor its command line.
+func TestCLIAuthAndTLS(t *testing.T) {
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	cert, err := testcert.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := cert.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	seed := hex.EncodeToString(priv.Seed())
+	entries := hashSecret(t, "tick3t", "-method", "ticket", "-authid", "joe", "-role", "user", "-iterations", "1", "-memory", "64") +
+		hashSecret(t, "cr4secret", "-method", "wampcra", "-authid", "peter", "-role", "user") +
+		hashSecret(t, "penc1l", "-method", "scram", "-authid", "sara", "-role", "user", "-iterations", "1", "-memory", "64") +
+		hashSecret(t, seed, "-method", "cryptosign", "-authid", "carl", "-role", "device")
+	cfg := configFrom(t, fmt.Sprintf(`listeners:
+  - listen: 127.0.0.1:0
+    tls: {cert: %s, key: %s}
+realms:
+  - name: realm1
+    anonymous: false
+    auth:
+      rate_limit: {delay: -1s}
+      principals:
+%s`, certFile, keyFile, indent(entries, 8)))
+	url, stop, _ := startServe(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A procedure that tells its caller who the router says the caller is.
+	backend, err := session.Dial(ctx, url, "realm1", session.ClientOptions{AuthID: "joe",
+		Credentials: session.Credentials{Ticket: "tick3t"}, TLSConfig: cert.ClientConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	if _, err := backend.Register(ctx, "com.example.whoami", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+		return &session.Result{Args: wamp.List{inv.Details["caller_authid"], inv.Details["caller_authrole"]}}, nil
+	}, session.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tls := []string{"--url", url, "--ca-file", certFile}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"ticket from PAWL_TICKET", []string{"PAWL_TICKET=tick3t", "PAWL_AUTHID=joe"}, nil, `["joe","user"]`},
+		{"ticket from a file", nil, []string{"--authid", "joe", "--ticket-file", write("ticket", "tick3t")}, `["joe","user"]`},
+		{"wampcra from PAWL_SECRET", []string{"PAWL_SECRET=cr4secret"}, []string{"--authid", "peter"}, `["peter","user"]`},
+		{"wampcra from a file", nil, []string{"--authid", "peter", "--secret-file", write("secret", "cr4secret")}, `["peter","user"]`},
+		{"wamp-scram from PAWL_PASSWORD", []string{"PAWL_PASSWORD=penc1l"}, []string{"--authid", "sara", "--authmethod", "wamp-scram"}, `["sara","user"]`},
+		{"wamp-scram from a file", nil, []string{"--authid", "sara", "--password-file", write("password", "penc1l")}, `["sara","user"]`},
+		{"cryptosign from PAWL_PRIVATE_KEY", []string{"PAWL_PRIVATE_KEY=" + seed}, nil, `["carl","device"]`},
+		{"cryptosign from a file", nil, []string{"--private-key-file", write("key", seed), "--serializer", "msgpack"}, `["carl","device"]`},
+	} {
+		r := mustRun(t, 0, cliEnv(tc.env...), append(append([]string{"call", "com.example.whoami"}, tls...), tc.args...)...)
+		if !sameJSON(t, r.stdout, `{"args":`+tc.want+`,"kwargs":{}}`) {
+			t.Errorf("%s: whoami answered %s, want %s", tc.name, r.stdout, tc.want)
+		}
+	}
+
+	// Refusals: a wrong secret, the certificate not trusted, a key that is not a key.
+	r := mustRun(t, 3, cliEnv("PAWL_TICKET=guess", "PAWL_AUTHID=joe"), append([]string{"call", "com.example.whoami"}, tls...)...)
+	if !strings.Contains(r.stderr, string(wamp.ErrAuthenticationFailed)) {
+		t.Errorf("wrong ticket: stderr %q", r.stderr)
+	}
+	r = mustRun(t, 3, cliEnv("PAWL_TICKET=tick3t", "PAWL_AUTHID=joe"), "call", "com.example.whoami", "--url", url)
+	if !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("untrusted certificate: stderr %q", r.stderr)
+	}
+	mustRun(t, 0, cliEnv("PAWL_TICKET=tick3t", "PAWL_AUTHID=joe"), "call", "com.example.whoami", "--url", url, "--insecure")
+	r = mustRun(t, 2, cliEnv("PAWL_PRIVATE_KEY=xyz"), append([]string{"call", "com.example.whoami"}, tls...)...)
+	if !strings.Contains(r.stderr, "cryptosign private key") {
+		t.Errorf("bad private key: stderr %q", r.stderr)
+	}
+
+	// pawl register logs in with the ticket, but its command does not see it.
+	env := cliEnv("PAWL_TICKET=tick3t", "PAWL_AUTHID=joe", "PAWL_URL="+url)
+	reg := startPawl(t, env, "register", "com.example.env", "--ca-file", certFile, "--", "sh", "-c", `echo "${PAWL_TICKET:-no ticket here}"`)
+	reg.waitStderr(t, "registered")
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", reg.cmd.Process.Pid)); err == nil && bytes.Contains(cmdline, []byte("tick3t")) {
+		t.Errorf("the ticket is on the command line: %q", cmdline)
+	}
+	r = mustRun(t, 0, env, "call", "com.example.env", "--ca-file", certFile)
+	if !sameJSON(t, r.stdout, `{"args":["no ticket here"],"kwargs":{}}`) {
+		t.Errorf("the command saw %s", r.stdout)
+	}
+	backend.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
