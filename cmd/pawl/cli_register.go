@@ -236,18 +236,22 @@ func childEnv(env []string) []string {
 }
 
 // cappedBuffer keeps the first max bytes written to it and drops the rest (still accepting
-// them, so the command is never blocked on a full pipe).
+// them, so the command is never blocked on a full pipe). The buffer is a field, not embedded:
+// an embedded bytes.Buffer's ReadFrom would let io.Copy around the cap.
 type cappedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int
 	overflow bool
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
+	if room := b.max - b.buf.Len(); len(p) > room {
 		b.overflow = true
-		b.Buffer.Write(p[:max(room, 0)])
+		b.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *cappedBuffer) Bytes() []byte  { return b.buf.Bytes() }
+func (b *cappedBuffer) String() string { return b.buf.String() }

@@ -263,14 +263,14 @@ func TestCLISubscribePipedIntoJq(t *testing.T) {
 	url, stop := startDefaultRouter(t)
 	env := cliEnv("PAWL_URL=" + url)
 	pipeline := startProc(t, env, "sh", "-c",
-		pawlBinary(t)+` subscribe com.example.chat. --match prefix --count 2 | jq -r '"\(.topic): \(.args[0].text) (\(.kwargs.from))"'`)
+		pawlBinary(t)+` subscribe com.example.chat. --match prefix --count 2 | jq -r '"\(.topic): \(.args[0]) (\(.kwargs.from))"'`)
 	pipeline.waitStderr(t, "subscribed to com.example.chat.")
-	mustRun(t, 0, env, "publish", "com.example.chat.lobby", `{"text":"hi all"}`, "-k", "from=ann")
-	mustRun(t, 0, env, "publish", "com.example.chat.dev", `{"text":"build is green"}`, "-k", "from=bob")
+	mustRun(t, 0, env, "publish", "com.example.chat.lobby", "hello everyone", "-k", "from=ann")
+	mustRun(t, 0, env, "publish", "com.example.chat.dev", "build is green", "-k", "from=bob")
 	if code := pipeline.wait(t); code != 0 {
 		t.Fatalf("pipeline exited %d; stderr:\n%s", code, pipeline.stderr)
 	}
-	want := "com.example.chat.lobby: hi all (ann)\ncom.example.chat.dev: build is green (bob)\n"
+	want := "com.example.chat.lobby: hello everyone (ann)\ncom.example.chat.dev: build is green (bob)\n"
 	if got := pipeline.stdout.String(); got != want {
 		t.Errorf("jq printed %q, want %q", got, want)
 	}
@@ -344,6 +344,8 @@ func TestCLICallReachesRegister(t *testing.T) {
 	register("com.example.fail", "--", "sh", "-c", "echo 'disk full' >&2; exit 3")
 	register("com.example.hello.", "--match", "prefix", "--", "sh", "-c", `echo "hello from $PAWL_PROCEDURE"`)
 	register("com.example.nothing", "--", "true")
+	register("com.example.binary", "--", "printf", `\377\376`)
+	register("com.example.chatty", "--max-output", "100", "--", "seq", "1000")
 
 	// The command sees the call as one JSON line on stdin; the JSON it prints is the result.
 	r := mustRun(t, 0, env, "call", "com.example.echo", "7", "seven", "-k", "unit=cm", "--disclose-me")
@@ -376,6 +378,16 @@ func TestCLICallReachesRegister(t *testing.T) {
 	r = mustRun(t, 0, env, "call", "com.example.nothing")
 	if !sameJSON(t, r.stdout, `{"args":[],"kwargs":{}}`) {
 		t.Errorf("call printed %s", r.stdout)
+	}
+	// Output that is not UTF-8 is bytes (in JSON, WAMP's "\u0000" + base64).
+	r = mustRun(t, 0, env, "call", "com.example.binary")
+	if !sameJSON(t, r.stdout, `{"args":["\u0000//4="],"kwargs":{}}`) {
+		t.Errorf("call printed %s", r.stdout)
+	}
+	// More than --max-output: an error, not a truncated result.
+	r = mustRun(t, 1, env, "call", "com.example.chatty")
+	if !strings.Contains(r.stderr, "pawl.error.command_failed") || !strings.Contains(r.stderr, "more than 100 bytes") {
+		t.Errorf("chatty call: stderr %q", r.stderr)
 	}
 	// A failing command: exit 1 and the WAMP error as JSON on stderr.
 	r = mustRun(t, 1, env, "call", "com.example.fail")
@@ -654,6 +666,75 @@ realms:
 		t.Errorf("the command saw %s", r.stdout)
 	}
 	backend.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Publish options reach the broker: black- and whitelisting by session ID, publisher
+// disclosure, retained events; call --progress prints progressive results as they come.
+func TestCLIPublishOptionsAndProgress(t *testing.T) {
+	leakcheck.Check(t)
+	url, stop := startDefaultRouter(t)
+	env := cliEnv("PAWL_URL=" + url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := make(chan *session.Event, 10)
+	if _, err := c.Subscribe(ctx, "com.example.opts", func(e *session.Event) { events <- e }, nil); err != nil {
+		t.Fatal(err)
+	}
+	me := fmt.Sprint(c.ID())
+	mustRun(t, 0, env, "publish", "com.example.opts", "not for me", "--eligible", "1,2", "--acknowledge")
+	mustRun(t, 0, env, "publish", "com.example.opts", "excluded", "--exclude", me, "--acknowledge")
+	mustRun(t, 0, env, "publish", "com.example.opts", "for me", "--eligible", me, "--disclose-me", "--acknowledge")
+	select {
+	case e := <-events:
+		if len(e.Args) != 1 || e.Args[0] != "for me" || e.Publisher() == 0 {
+			t.Errorf("got event %v with details %v, want only \"for me\" with its publisher", e.Args, e.Details)
+		}
+	case <-ctx.Done():
+		t.Fatal("the eligible event did not arrive")
+	}
+
+	mustRun(t, 0, env, "publish", "com.example.kept", "last word", "--retain", "--acknowledge")
+	r := mustRun(t, 0, env, "subscribe", "com.example.kept", "--get-retained", "--count", "1", "--quiet")
+	var ev struct {
+		Args    []any
+		Details map[string]any
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || len(ev.Args) != 1 || ev.Args[0] != "last word" || ev.Details["retained"] != true {
+		t.Errorf("retained event printed as %q (%v)", r.stdout, err)
+	}
+	if r.stderr != "" {
+		t.Errorf("--quiet, but stderr %q", r.stderr)
+	}
+
+	if _, err := c.Register(ctx, "com.example.countdown", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+		for i := 3; i > 0; i-- {
+			inv.Progress(wamp.List{i}, nil)
+		}
+		return &session.Result{Args: wamp.List{"liftoff"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, 0, env, "call", "com.example.countdown", "--progress")
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	want := []string{`{"args":[3],"kwargs":{},"progress":true}`, `{"args":[2],"kwargs":{},"progress":true}`,
+		`{"args":[1],"kwargs":{},"progress":true}`, `{"args":["liftoff"],"kwargs":{}}`}
+	if len(lines) != len(want) {
+		t.Fatalf("call --progress printed %q", r.stdout)
+	}
+	for i := range want {
+		if !sameJSON(t, lines[i], want[i]) {
+			t.Errorf("line %d: %s, want %s", i, lines[i], want[i])
+		}
+	}
+	c.Close()
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
