@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,9 @@ until interrupted (SIGINT or SIGTERM: GOODBYE, exit 0) or --count events arrived
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// When the reader of stdout goes away (`pawl subscribe t | head -n 1`), a write fails with
+	// EPIPE instead of the signal killing pawl, so that it can still say GOODBYE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	c, err := f.dial(ctx)
 	if err != nil {
 		return f.fail(err)
@@ -108,7 +112,9 @@ until interrupted (SIGINT or SIGTERM: GOODBYE, exit 0) or --count events arrived
 		mu.Lock()
 		err := writeErr
 		mu.Unlock()
-		if err != nil {
+		switch {
+		case errors.Is(err, syscall.EPIPE): // the reader has had enough, as with --count
+		case err != nil:
 			fmt.Fprintf(stderr, "pawl subscribe: writing an event: %v\n", err)
 			return exitConnection
 		}

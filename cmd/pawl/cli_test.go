@@ -92,6 +92,10 @@ func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 	p := &proc{cmd: exec.Command(name, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	// Its own process group, so that cleanup reaches the children of a shell pipeline; and a
+	// bounded wait for output pipes a stray child may hold open.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd.WaitDelay = 2 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +109,11 @@ func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 			return
 		default:
 		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
 		}
 	})
@@ -196,6 +200,7 @@ func sameJSON(t *testing.T, got, want string) bool {
 // startDefaultRouter runs the router with its default config on a free port.
 func startDefaultRouter(t *testing.T) (url string, stop func() error) {
 	t.Helper()
+	pawlBinary(t) // built first: a build on a busy machine must not eat into a test's deadlines
 	cfg, err := loadConfig("")
 	if err != nil {
 		t.Fatal(err)
@@ -570,6 +575,7 @@ func TestCLIExitCodes(t *testing.T) {
 // The secrets never reach the commands `pawl register` runs, nor its command line.
 func TestCLIAuthAndTLS(t *testing.T) {
 	leakcheck.Check(t)
+	pawlBinary(t)
 	dir := t.TempDir()
 	cert, err := testcert.New()
 	if err != nil {
@@ -735,6 +741,48 @@ func TestCLIPublishOptionsAndProgress(t *testing.T) {
 		}
 	}
 	c.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A subscriber whose reader goes away (`pawl subscribe t | head -n 1`) leaves cleanly: exit 0
+// and the router drops its subscription.
+func TestCLISubscribeReaderGone(t *testing.T) {
+	leakcheck.Check(t)
+	url, stop := startDefaultRouter(t)
+	env := cliEnv("PAWL_URL=" + url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	observer, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer observer.Close()
+	pipeline := startProc(t, env, "sh", "-c",
+		`{ "$0" subscribe com.example.feed; echo "pawl exited $?" >&2; } | head -n 1`, pawlBinary(t))
+	pipeline.waitStderr(t, "subscribed to")
+	// head exits after the first line; the write of a later event finds the pipe closed.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; !strings.Contains(pipeline.stderr.String(), "pawl exited"); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("pawl still running 10s after its reader left; stderr:\n%s", pipeline.stderr)
+		}
+		if err := observer.Publish(ctx, "com.example.feed", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
+			t.Fatalf("publish: %v; stderr:\n%s", err, pipeline.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := pipeline.wait(t); code != 0 || !strings.Contains(pipeline.stderr.String(), "pawl exited 0") {
+		t.Errorf("pipeline exit %d; stderr:\n%s", code, pipeline.stderr)
+	}
+	if got := pipeline.stdout.String(); !strings.HasPrefix(got, `{"args":[0],`) || strings.Count(got, "\n") != 1 {
+		t.Errorf("head printed %q, want the first event", got)
+	}
+	if id := subscriptionOf(t, observer, "com.example.feed"); id != 0 {
+		t.Errorf("subscription %d still there after the subscriber left", id)
+	}
+	observer.Close()
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
