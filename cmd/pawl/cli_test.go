@@ -787,3 +787,66 @@ func TestCLISubscribeReaderGone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// alive reports whether a process runs (a zombie waiting for its reaper does not count).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	// pid (comm) STATE ...: the state follows the last ')'.
+	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+	return !bytes.HasPrefix(bytes.TrimSpace(rest), []byte("Z"))
+}
+
+// SIGTERM ends `pawl register` with exit 0 and kills the commands it runs — children of a
+// shell included — so that none outlives it; their callers get an error. Two `pawl register`
+// processes share a procedure with --invoke roundrobin.
+func TestCLIRegisterStopsOnSignal(t *testing.T) {
+	leakcheck.Check(t)
+	url, stop := startDefaultRouter(t)
+	env := cliEnv("PAWL_URL=" + url)
+
+	a := startPawl(t, env, "register", "com.example.shared", "--invoke", "roundrobin", "--", "echo", "a")
+	a.waitStderr(t, "registered")
+	b := startPawl(t, env, "register", "com.example.shared", "--invoke", "roundrobin", "--", "echo", "b")
+	b.waitStderr(t, "registered")
+	got := map[string]bool{}
+	for range 2 {
+		r := mustRun(t, 0, env, "call", "com.example.shared")
+		got[r.stdout] = true
+	}
+	if !got[`{"args":["a"],"kwargs":{}}`+"\n"] || !got[`{"args":["b"],"kwargs":{}}`+"\n"] {
+		t.Errorf("two calls of a roundrobin procedure with two callees answered %v", got)
+	}
+
+	dir := t.TempDir()
+	reg := startPawl(t, env, "register", "com.example.long", "--", "sh", "-c", `sleep 30 & echo $! > "$0/pid"; wait`, dir)
+	reg.waitStderr(t, "registered")
+	call := startPawl(t, env, "call", "com.example.long")
+	waitFiles(t, dir, "pid", 1)
+	var pid int
+	deadline := time.Now().Add(5 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		text, _ := os.ReadFile(filepath.Join(dir, "pid"))
+		fmt.Sscan(string(text), &pid)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid == 0 || !alive(pid) {
+		t.Fatalf("the command's child (pid %d) is not running", pid)
+	}
+	reg.cmd.Process.Signal(syscall.SIGTERM)
+	if code := reg.wait(t); code != 0 {
+		t.Errorf("register after SIGTERM: exit %d; stderr:\n%s", code, reg.stderr)
+	}
+	if alive(pid) {
+		t.Errorf("the command's child %d outlived pawl register", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if code := call.wait(t); code != 1 || !strings.Contains(call.stderr.String(), `"error":`) {
+		t.Errorf("the call whose callee left: exit %d, stderr %q", code, call.stderr)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
