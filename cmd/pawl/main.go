@@ -67,10 +67,10 @@ func usage(w io.Writer) {
   pawl version    print the version
 
 As a WAMP client (see 'pawl COMMAND -h'; -url, -realm, authentication and TLS flags):
-  pawl publish TOPIC [ARGS...]            publish an event
-  pawl subscribe TOPIC                    print events as JSON lines
-  pawl call PROCEDURE [ARGS...]           call and print the result as JSON
-  pawl register PROCEDURE -- CMD [ARGS...] run CMD for each call
+  pawl publish TOPIC [ARGS...]               publish an event
+  pawl subscribe TOPIC                       print events as JSON lines
+  pawl call PROCEDURE [ARGS...]              call and print the result as JSON
+  pawl register PROCEDURE -- CMD [ARGS...]   run CMD for each call
 
 With no flags, pawl serves WAMP on ws://127.0.0.1:8080/ws, realm "realm1", anonymous access.
 `)
