@@ -7,6 +7,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -81,7 +82,7 @@ func (r *Realm) initAuthz() {
 	r.sec.authz = a
 	h := &r.handlers
 	if next, ok := h.Lookup(wamp.TypeCall); ok {
-		session.On(h, func(s *session.Session, m *wamp.Call) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Call) {
 			d := r.authorize(s, actionCall, m.Procedure, wamp.MatchExact, m.Options)
 			if !d.allow {
 				s.SendError(wamp.TypeCall, m.Request, d.reason, d.message)
@@ -94,7 +95,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypeRegister); ok {
-		session.On(h, func(s *session.Session, m *wamp.Register) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Register) {
 			match := matchOf(m.Options)
 			if !r.trusted(s) && a.reservedMatch(m.Procedure, match) {
 				r.log.Warn("refused to let an untrusted session register a dynamic auth procedure",
@@ -112,7 +113,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypePublish); ok {
-		session.On(h, func(s *session.Session, m *wamp.Publish) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Publish) {
 			d := r.authorize(s, actionPublish, m.Topic, wamp.MatchExact, m.Options)
 			if !d.allow {
 				if ack, _ := m.Options.Bool("acknowledge"); ack {
@@ -127,7 +128,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
-		session.On(h, func(s *session.Session, m *wamp.Subscribe) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Subscribe) {
 			d := r.authorize(s, actionSubscribe, m.Topic, matchOf(m.Options), m.Options)
 			if !d.allow {
 				s.SendError(wamp.TypeSubscribe, m.Request, d.reason, d.message)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
@@ -81,18 +82,18 @@ func authRealm(t testing.TB) realm.Config {
 	}
 }
 
-func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts session.ClientOptions) (*session.Client, error) {
+func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts client.ClientOptions) (*client.Client, error) {
 	t.Helper()
 	opts.Serializer = serializer
 	opts.TLSConfig = r.TLS
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", opts)
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", opts)
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
 	return c, err
 }
 
-func expectWelcome(t testing.TB, c *session.Client, authid, role, method, provider string) {
+func expectWelcome(t testing.TB, c *client.Client, authid, role, method, provider string) {
 	t.Helper()
 	w := c.Welcome()
 	for k, want := range map[string]string{"authid": authid, "authrole": role, "authmethod": method, "authprovider": provider} {
@@ -118,21 +119,21 @@ func TestAuthMethods(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name, authid, role, method string
-		opts                       session.ClientOptions
+		opts                       client.ClientOptions
 	}{
-		{"ticket argon2id", "joe", "user", "ticket", session.ClientOptions{Credentials: session.Credentials{Ticket: ticketSecret}}},
-		{"ticket pbkdf2", "pbk", "user", "ticket", session.ClientOptions{Credentials: session.Credentials{Ticket: ticketSecret}}},
-		{"wampcra", "peter", "user", "wampcra", session.ClientOptions{Credentials: session.Credentials{Secret: craSecret}}},
-		{"wampcra salted", "paul", "admin", "wampcra", session.ClientOptions{Credentials: session.Credentials{Secret: craSaltedPass}}},
-		{"scram argon2id13", "sara", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram argon2id-13", "sam", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram pbkdf2", "sue", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram as autobahn names it", "sue", "user", "scram", session.ClientOptions{AuthMethods: []string{"scram"},
-			Credentials: session.Credentials{Password: scramPassword}}},
-		{"cryptosign with authid", "carl", "device", "cryptosign", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey}}},
-		{"cryptosign by key alone", "carl", "device", "cryptosign", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey}}},
-		{"second method of the offer", "multi", "user", "wampcra", session.ClientOptions{AuthMethods: []string{"cryptosign", "wampcra"},
-			Credentials: session.Credentials{Secret: craSecret}}},
+		{"ticket argon2id", "joe", "user", "ticket", client.ClientOptions{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"ticket pbkdf2", "pbk", "user", "ticket", client.ClientOptions{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"wampcra", "peter", "user", "wampcra", client.ClientOptions{Credentials: client.Credentials{Secret: craSecret}}},
+		{"wampcra salted", "paul", "admin", "wampcra", client.ClientOptions{Credentials: client.Credentials{Secret: craSaltedPass}}},
+		{"scram argon2id13", "sara", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram argon2id-13", "sam", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram pbkdf2", "sue", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram as autobahn names it", "sue", "user", "scram", client.ClientOptions{AuthMethods: []string{"scram"},
+			Credentials: client.Credentials{Password: scramPassword}}},
+		{"cryptosign with authid", "carl", "device", "cryptosign", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"cryptosign by key alone", "carl", "device", "cryptosign", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"second method of the offer", "multi", "user", "wampcra", client.ClientOptions{AuthMethods: []string{"cryptosign", "wampcra"},
+			Credentials: client.Credentials{Secret: craSecret}}},
 	}
 	for _, tc := range cases {
 		for _, ser := range serializers {
@@ -167,25 +168,25 @@ func TestAuthFailures(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name     string
-		opts     session.ClientOptions
+		opts     client.ClientOptions
 		reason   wamp.URI
 		mentions string
 	}{
-		{"wrong ticket", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
-		{"wrong wampcra secret", session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong salted wampcra secret", session.ClientOptions{AuthID: "paul", Credentials: session.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong scram password", session.ClientOptions{AuthID: "sara", Credentials: session.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong scram password pbkdf2", session.ClientOptions{AuthID: "sue", Credentials: session.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong cryptosign key", session.ClientOptions{AuthID: "carl", Credentials: session.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
-		{"unknown cryptosign key", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
-		{"unknown authid ticket", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid wampcra", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid scram", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"method the principal lacks", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
-		{"anonymous disabled", session.ClientOptions{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
-		{"unknown method", session.ClientOptions{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
-		{"cryptosign without pubkey", session.ClientOptions{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
-		{"channel binding without TLS", session.ClientOptions{AuthID: "carl", Credentials: session.Credentials{PrivateKey: cryptosignKey,
+		{"wrong ticket", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
+		{"wrong wampcra secret", client.ClientOptions{AuthID: "peter", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong salted wampcra secret", client.ClientOptions{AuthID: "paul", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong scram password", client.ClientOptions{AuthID: "sara", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong scram password pbkdf2", client.ClientOptions{AuthID: "sue", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong cryptosign key", client.ClientOptions{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
+		{"unknown cryptosign key", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
+		{"unknown authid ticket", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid wampcra", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid scram", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"method the principal lacks", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
+		{"anonymous disabled", client.ClientOptions{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
+		{"unknown method", client.ClientOptions{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
+		{"cryptosign without pubkey", client.ClientOptions{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
+		{"channel binding without TLS", client.ClientOptions{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey,
 			ChannelBinding: auth.ChannelTLSExporter}}, wamp.ErrAuthenticationFailed, "not TLS"},
 	}
 	for _, tc := range cases {
@@ -313,7 +314,7 @@ func TestAuthHandshakeRules(t *testing.T) {
 		p.expectAbort(wamp.ErrAuthenticationFailed, "no AUTHENTICATE within")
 	})
 	t.Run("still works", func(t *testing.T) {
-		if _, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}); err != nil {
+		if _, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -325,14 +326,14 @@ func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	wrong := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}
+	wrong := client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}
 	for i := 0; i < 2; i++ {
 		_, err := dialAuth(t, r, "json", wrong)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}
-	_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}})
+	_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts; retry in")
 	// The address is blocked too, whatever the authid.
-	_, err = dialAuth(t, r, "json", session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}})
+	_, err = dialAuth(t, r, "json", client.ClientOptions{AuthID: "peter", Credentials: client.Credentials{Secret: craSecret}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts")
 }

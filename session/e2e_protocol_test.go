@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
@@ -90,7 +91,7 @@ func (p *rawPeer) expectClosed() {
 }
 
 // bystanderWorks proves other sessions are unharmed: a pub/sub round trip still succeeds.
-func bystanderWorks(t *testing.T, r *routertest.Router, pub, sub *session.Client) {
+func bystanderWorks(t *testing.T, r *routertest.Router, pub, sub *client.Client) {
 	t.Helper()
 	got := make(collector, 1)
 	s, err := sub.Subscribe(ctxT(t), "com.example.bystander", got.handler, nil)
@@ -151,7 +152,7 @@ func TestProtocolViolations(t *testing.T) {
 
 func TestNoSuchRealm(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	_, err := session.Dial(ctxT(t), r.URL, "com.example.nowhere", session.ClientOptions{})
+	_, err := client.Dial(ctxT(t), r.URL, "com.example.nowhere", client.ClientOptions{})
 	if ae := appError(t, err); ae.URI != wamp.ErrNoSuchRealm {
 		t.Errorf("got %s, want %s", ae.URI, wamp.ErrNoSuchRealm)
 	}
@@ -198,7 +199,7 @@ func TestGoodbyeFromClient(t *testing.T) {
 // A router shutting down says GOODBYE wamp.close.system_shutdown, and the client sees why.
 func TestShutdownSaysGoodbye(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{Serializer: "msgpack"})
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.ClientOptions{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestShutdownSaysGoodbye(t *testing.T) {
 	if !errors.As(c.Err(), &ae) || ae.URI != wamp.CloseSystemShutdown {
 		t.Errorf("client saw %v, want %s", c.Err(), wamp.CloseSystemShutdown)
 	}
-	if _, err := c.Call(context.Background(), "x.y", nil, nil, nil); !errors.Is(err, session.ErrClosed) {
+	if _, err := c.Call(context.Background(), "x.y", nil, nil, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("call on a closed client: got %v, want ErrClosed", err)
 	}
 }

@@ -7,9 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
+
+// Handlers is the router side's dispatch table.
+type Handlers = dispatch.Dispatch[*Session]
 
 // Realm is what a session is attached to once it has joined.
 type Realm interface {

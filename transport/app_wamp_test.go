@@ -11,9 +11,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -42,20 +42,20 @@ func TestWAMPAndPlainRoutesShareOnePort(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	callee, err := session.Dial(ctx, base+"/ws", "realm1", session.ClientOptions{Logger: log})
+	callee, err := client.Dial(ctx, base+"/ws", "realm1", client.ClientOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer callee.Close()
-	caller, err := session.Dial(ctx, base+"/ws", "realm1", session.ClientOptions{Serializer: "msgpack", Logger: log})
+	caller, err := client.Dial(ctx, base+"/ws", "realm1", client.ClientOptions{Serializer: "msgpack", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer caller.Close()
-	if _, err := callee.Register(ctx, "com.example.add2", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := callee.Register(ctx, "com.example.add2", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		a, _ := wamp.AsInt64(inv.Args[0])
 		b, _ := wamp.AsInt64(inv.Args[1])
-		return &session.Result{Args: wamp.List{a + b}}, nil
+		return &client.Result{Args: wamp.List{a + b}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -139,10 +139,10 @@ func TestServeWithConfigFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := session.Dial(ctx, url, "realm1", session.ClientOptions{}); err == nil {
+	if _, err := client.Dial(ctx, url, "realm1", client.ClientOptions{}); err == nil {
 		t.Error("joined realm1, which the config does not define")
 	}
-	c, err := session.Dial(ctx, url, "com.example.app", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "com.example.app", client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +170,9 @@ func TestGracefulShutdown(t *testing.T) {
 	url, stop, logs := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var clients []*session.Client
+	var clients []*client.Client
 	for _, ser := range []string{"json", "msgpack"} {
-		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: ser})
+		c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{Serializer: ser})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,18 +201,18 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	sub, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	pub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	pub, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	if _, err := pub.Register(ctx, "com.example.echo", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: inv.Args}, nil
+	if _, err := pub.Register(ctx, "com.example.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	}
 
 	got := make(chan time.Time, 3)
-	if _, err := sub.Subscribe(ctx, "com.example.news", func(*session.Event) { got <- time.Now() }, nil); err != nil {
+	if _, err := sub.Subscribe(ctx, "com.example.news", func(*client.Event) { got <- time.Now() }, nil); err != nil {
 		t.Fatal(err)
 	}
 	publish := func(i int) {

@@ -35,8 +35,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -98,7 +98,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 
 	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
 	// page's online list, which shows authrole "anonymous", leaves it out).
-	svc, err := router.LocalClient(ctx, realmName, session.ClientOptions{AuthID: "chat-service", Logger: log})
+	svc, err := router.LocalClient(ctx, realmName, client.ClientOptions{AuthID: "chat-service", Logger: log})
 	if err != nil {
 		router.Shutdown(time.Second)
 		return fmt.Errorf("chat service: %w", err)
@@ -142,7 +142,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 
 // chatService owns the nicknames: one per session, unique regardless of case.
 type chatService struct {
-	c   *session.Client
+	c   *client.Client
 	log *slog.Logger
 
 	mu    sync.Mutex
@@ -150,14 +150,14 @@ type chatService struct {
 }
 
 func (s *chatService) start(ctx context.Context) error {
-	if _, err := s.c.Register(ctx, setNick, s.setNick, session.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
+	if _, err := s.c.Register(ctx, setNick, s.setNick, client.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
 		return fmt.Errorf("chat service: %w", err)
 	}
 	if _, err := s.c.Register(ctx, listNicks, s.listNicks, nil); err != nil {
 		return fmt.Errorf("chat service: %w", err)
 	}
 	// A session that leaves frees its nickname.
-	if _, err := s.c.Subscribe(ctx, "wamp.session.on_leave", func(e *session.Event) {
+	if _, err := s.c.Subscribe(ctx, "wamp.session.on_leave", func(e *client.Event) {
 		if len(e.Args) == 0 {
 			return
 		}
@@ -179,7 +179,7 @@ func (s *chatService) start(ctx context.Context) error {
 
 // chat.set_nick(nick) → nick: the caller's nickname, trimmed; fails with
 // chat.error.invalid_nick or chat.error.nick_taken.
-func (s *chatService) setNick(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+func (s *chatService) setNick(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 	caller, ok := wamp.AsID(inv.Details["caller"])
 	if !ok {
 		return nil, wamp.NewError(wamp.ErrInvalidArgument, "the caller's session is unknown")
@@ -206,11 +206,11 @@ func (s *chatService) setNick(ctx context.Context, inv *session.Invocation) (*se
 	if err := s.c.Publish(ctx, onNick, wamp.Dict{"acknowledge": true}, wamp.List{caller, nick}, nil); err != nil {
 		return nil, fmt.Errorf("announcing the nickname: %w", err)
 	}
-	return &session.Result{Args: wamp.List{nick}}, nil
+	return &client.Result{Args: wamp.List{nick}}, nil
 }
 
 // chat.nicks() → [[session, nick], ...] sorted by nickname.
-func (s *chatService) listNicks(context.Context, *session.Invocation) (*session.Result, error) {
+func (s *chatService) listNicks(context.Context, *client.Invocation) (*client.Result, error) {
 	s.mu.Lock()
 	pairs := make(wamp.List, 0, len(s.nicks))
 	for id, nick := range s.nicks {
@@ -220,7 +220,7 @@ func (s *chatService) listNicks(context.Context, *session.Invocation) (*session.
 	slices.SortFunc(pairs, func(a, b any) int {
 		return strings.Compare(a.(wamp.List)[1].(string), b.(wamp.List)[1].(string))
 	})
-	return &session.Result{Args: wamp.List{pairs}}, nil
+	return &client.Result{Args: wamp.List{pairs}}, nil
 }
 
 func validNick(nick string) error {

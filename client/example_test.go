@@ -1,4 +1,4 @@
-package session_test
+package client_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -23,20 +23,20 @@ func Example() {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") // ws://127.0.0.1:PORT
 
 	ctx := context.Background()
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: "msgpack"})
+	c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{Serializer: "msgpack"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 
 	// A procedure: return a result, or a *wamp.ApplicationError to fail with a URI.
-	_, err = c.Register(ctx, "com.example.add2", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = c.Register(ctx, "com.example.add2", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		a, okA := wamp.AsInt64(inv.Args[0])
 		b, okB := wamp.AsInt64(inv.Args[1])
 		if !okA || !okB {
 			return nil, wamp.NewError("com.example.error.not_a_number", "add2 takes two integers")
 		}
-		return &session.Result{Args: wamp.List{a + b}}, nil
+		return &client.Result{Args: wamp.List{a + b}}, nil
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -44,7 +44,7 @@ func Example() {
 
 	// Events arrive in order on one goroutine per client.
 	events := make(chan string, 1)
-	_, err = c.Subscribe(ctx, "com.example.hello", func(e *session.Event) {
+	_, err = c.Subscribe(ctx, "com.example.hello", func(e *client.Event) {
 		events <- fmt.Sprint("event: ", e.Args)
 	}, nil)
 	if err != nil {

@@ -1,9 +1,9 @@
-package session
+package dispatch
 
 import "github.com/pawl-wamp/pawl/wamp"
 
 // Dispatch is a table from message type to handler: typed dispatch instead of a switch on the
-// wire. P is who received the message: *Session on the router side, *Client on the client side.
+// wire. P is who received the message: *session.Session on the router side, *client.Client on the client side.
 // A message type with no handler is a protocol violation.
 type Dispatch[P any] struct {
 	table map[wamp.MessageType]func(P, wamp.Message)
@@ -28,6 +28,3 @@ func On[P any, M wamp.Message](d *Dispatch[P], f func(P, M)) {
 	var zero M
 	d.Handle(zero.Type(), func(p P, m wamp.Message) { f(p, m.(M)) })
 }
-
-// Handlers is the router side's dispatch table.
-type Handlers = Dispatch[*Session]

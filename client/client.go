@@ -1,4 +1,4 @@
-package session
+package client
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -48,6 +49,10 @@ type ClientOptions struct {
 	Logger *slog.Logger
 }
 
+// goodbyeGrace is how long the client waits for the router to answer its GOODBYE (and for a
+// killed call's answer), as the router waits for a peer's.
+const goodbyeGrace = 3 * time.Second
+
 // ErrClosed is returned by requests on a client whose session has ended.
 var ErrClosed = errors.New("session closed")
 
@@ -82,13 +87,13 @@ type Client struct {
 
 // clientHandlers is the client's dispatch table: what the client does with each message the
 // router may send to an established session other than replies to its own requests.
-var clientHandlers = func() *Dispatch[*Client] {
-	d := &Dispatch[*Client]{}
-	On(d, (*Client).onEvent)
-	On(d, (*Client).onInvocation)
-	On(d, (*Client).onInterrupt)
-	On(d, (*Client).onGoodbye)
-	On(d, (*Client).onAbort)
+var clientHandlers = func() *dispatch.Dispatch[*Client] {
+	d := &dispatch.Dispatch[*Client]{}
+	dispatch.On(d, (*Client).onEvent)
+	dispatch.On(d, (*Client).onInvocation)
+	dispatch.On(d, (*Client).onInterrupt)
+	dispatch.On(d, (*Client).onGoodbye)
+	dispatch.On(d, (*Client).onAbort)
 	return d
 }()
 
