@@ -12,7 +12,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/session/peer"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -41,7 +41,7 @@ type ClientOptions struct {
 	// Header is sent with the WebSocket upgrade request (cookies, authorization).
 	Header http.Header
 	// Transport limits for the connection (max message size, keepalive, queue bounds).
-	Transport transport.Options
+	Transport websocket.Options
 	// EventQueue bounds the events waiting for their handlers (default 1024). When it is
 	// full the client stops reading, and a router that cannot deliver either cuts it off.
 	EventQueue int
@@ -122,7 +122,7 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.TLSConfig != nil {
 		opts.Transport.TLSConfig = opts.TLSConfig
 	}
-	conn, err := transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	conn, err := websocket.Dial(ctx, url, websocket.SubprotocolsFor(serializer), opts.Header, opts.Transport)
 	if err != nil {
 		return nil, err
 	}

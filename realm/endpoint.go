@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // EndpointOptions configure one WAMP-over-WebSocket endpoint.
 type EndpointOptions struct {
-	Transport transport.Options
+	Transport websocket.Options
 	Session   session.ServerOptions
 }
 
@@ -20,10 +20,10 @@ type EndpointOptions struct {
 // sessions it serves.
 func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 	if len(opts.Transport.Subprotocols) == 0 {
-		opts.Transport.Subprotocols = transport.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
+		opts.Transport.Subprotocols = websocket.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
 	srv := rt.sessionServer(opts.Session)
-	return transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)
+	return websocket.NewServer(websocket.HandlerFunc(func(c *websocket.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)
 }
 
 // sessionServer starts a session server admitting sessions to this router, which Shutdown

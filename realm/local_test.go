@@ -10,7 +10,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -94,7 +94,7 @@ func TestLocalClientSlowConsumerIsCutOff(t *testing.T) {
 	defer cancel()
 
 	slow, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{EventQueue: 1,
-		Transport: transport.Options{QueueMessages: 4}})
+		Transport: websocket.Options{QueueMessages: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}

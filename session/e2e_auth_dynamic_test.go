@@ -13,7 +13,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -263,6 +263,6 @@ func TestMaxSessions(t *testing.T) {
 	}
 }
 
-func transportMax(n int) transport.Options { return transport.Options{MaxConnections: n} }
+func transportMax(n int) websocket.Options { return websocket.Options{MaxConnections: n} }
 
 func waitABit() { time.Sleep(20 * time.Millisecond) }

@@ -11,7 +11,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -302,7 +302,7 @@ func TestSessionKillDisabled(t *testing.T) {
 // its on_leave event.
 func TestOnLeaveSlowConsumerReason(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{QueueMessages: 8, QueueBytes: 1 << 20, WriteTimeout: time.Second}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{QueueMessages: 8, QueueBytes: 1 << 20, WriteTimeout: time.Second}},
 	})
 	watcher, pub := join(t, r, "json"), join(t, r, "json")
 	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", client.SubscribeOptions{})

@@ -12,14 +12,14 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // slowRouter has small outbound queues so that a peer that stops reading is cut off quickly.
 func slowRouter(t *testing.T) *routertest.Router {
 	return routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}},
 	})
 }
 

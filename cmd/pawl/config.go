@@ -14,7 +14,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 //go:embed default.yaml
@@ -175,7 +175,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		maxSize = l.MaxMessageSize
 	}
 	return realm.EndpointOptions{
-		Transport: transport.Options{
+		Transport: websocket.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			MaxMessageSize: maxSize,
 			PingInterval:   c.Limits.PingInterval,

@@ -29,7 +29,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -127,7 +127,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	}
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(cfg, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

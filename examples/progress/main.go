@@ -27,7 +27,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -74,7 +74,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	log := slog.Default()
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

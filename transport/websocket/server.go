@@ -1,0 +1,154 @@
+package websocket
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+)
+
+// Handler serves one upgraded connection. ServeConn runs on the connection's reader goroutine;
+// when it returns, the connection is released.
+type Handler interface {
+	ServeConn(c *Conn)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(c *Conn)
+
+// ServeConn calls f(c).
+func (f HandlerFunc) ServeConn(c *Conn) { f(c) }
+
+// writeBufferPool shares write buffers between connections: an idle connection holds none.
+var writeBufferPool = &sync.Pool{}
+
+// Server is an http.Handler that upgrades requests to WebSocket and hands them to Handler.
+type Server struct {
+	opts     Options
+	handler  Handler
+	upgrader websocket.Upgrader
+	log      *slog.Logger
+	active   atomic.Int64 // connections being served (for MaxConnections)
+	delay    *delayer     // with WriteDelay
+}
+
+// NewServer builds a WebSocket endpoint serving h with the given options.
+func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{opts: opts.withDefaults(), handler: h, log: log}
+	if s.opts.WriteDelay > 0 {
+		s.delay = newDelayer(s.opts.WriteDelay, 2*runtime.GOMAXPROCS(0))
+	}
+	s.upgrader = websocket.Upgrader{
+		// Gorilla's connection only performs the handshake (see newServerConn): without
+		// buffer sizes it reuses net/http's buffers instead of allocating its own.
+		WriteBufferPool: writeBufferPool,
+		Subprotocols:    s.opts.Subprotocols,
+		CheckOrigin:     s.checkOrigin,
+	}
+	return s
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, "this endpoint speaks WebSocket only", http.StatusUpgradeRequired)
+		return
+	}
+	if len(s.opts.Subprotocols) > 0 && !s.offersSupported(r) {
+		s.log.Info("refused connection: no supported subprotocol",
+			"remote", r.RemoteAddr, "offered", websocket.Subprotocols(r))
+		http.Error(w, "no supported subprotocol; offer one of: "+strings.Join(s.opts.Subprotocols, ", "),
+			http.StatusBadRequest)
+		return
+	}
+	if n := s.active.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
+		s.active.Add(-1)
+		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
+			"max_sessions", s.opts.MaxConnections)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.active.Add(-1)
+		// The upgrader has already answered with an HTTP error.
+		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// The connection gets a goroutine of its own and the HTTP handler returns: net/http then
+	// drops its per-request state (buffers, parsed request, contexts), which an idle
+	// connection would otherwise hold for its whole life. The request stays available for
+	// headers and cookies, detached from the finished request's context.
+	c := newServerConn(ws, s.opts, r.WithContext(context.Background()), s.delay)
+	go func() {
+		defer s.active.Add(-1)
+		defer c.Done()
+		s.handler.ServeConn(c)
+	}()
+}
+
+func (s *Server) offersSupported(r *http.Request) bool {
+	for _, p := range websocket.Subprotocols(r) {
+		if slices.Contains(s.opts.Subprotocols, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkOrigin allows clients without an Origin header (not browsers), any origin with "*",
+// listed origins, and otherwise only pages served from the same host.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if len(s.opts.AllowedOrigins) == 0 {
+		return strings.EqualFold(u.Host, r.Host)
+	}
+	return OriginAllowed(s.opts.AllowedOrigins, u)
+}
+
+// OriginAllowed matches an origin against patterns: "*", a full origin
+// ("https://app.example.com"), or a host pattern with wildcards ("*.example.com",
+// "localhost:*").
+func OriginAllowed(patterns []string, origin *url.URL) bool {
+	full := strings.ToLower(origin.Scheme + "://" + origin.Host)
+	host := strings.ToLower(origin.Host)
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if p == "*" || p == full || p == host {
+			return true
+		}
+		target := host
+		if strings.Contains(p, "://") {
+			target = full
+		}
+		if ok, _ := path.Match(p, target); ok {
+			return true
+		}
+		// "*.example.com" also covers "example.com:8080"-less hosts with a port.
+		if h := origin.Hostname(); h != host {
+			if ok, _ := path.Match(p, strings.ToLower(h)); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
