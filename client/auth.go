@@ -52,7 +52,7 @@ type ChallengeHandler func(ctx context.Context, ch *wamp.Challenge) (signature s
 
 // clientAuth is the client's side of authentication during one join.
 type clientAuth struct {
-	opts    ClientOptions
+	opts    Options
 	conn    peer.Client
 	methods []string
 	extra   wamp.Dict
@@ -61,7 +61,7 @@ type clientAuth struct {
 	scramVerify []byte // expected ServerSignature once a SCRAM challenge was answered
 }
 
-func newClientAuth(opts ClientOptions, conn peer.Client) *clientAuth {
+func newClientAuth(opts Options, conn peer.Client) *clientAuth {
 	a := &clientAuth{opts: opts, conn: conn, methods: opts.AuthMethods}
 	cr := opts.Credentials
 	if len(a.methods) == 0 {

@@ -16,8 +16,8 @@ import (
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// ClientOptions configure a Go client session. The zero value joins anonymously over JSON.
-type ClientOptions struct {
+// Options configure a Go client session. The zero value joins anonymously over JSON.
+type Options struct {
 	// Serializer is "json" (default) or "msgpack".
 	Serializer string
 	// AuthID is sent in HELLO (optional; ticket, wampcra and wamp-scram need one).
@@ -87,8 +87,8 @@ type Client struct {
 
 // clientHandlers is the client's dispatch table: what the client does with each message the
 // router may send to an established session other than replies to its own requests.
-var clientHandlers = func() *dispatch.Dispatch[*Client] {
-	d := &dispatch.Dispatch[*Client]{}
+var clientHandlers = func() *dispatch.Table[*Client] {
+	d := &dispatch.Table[*Client]{}
 	dispatch.On(d, (*Client).onEvent)
 	dispatch.On(d, (*Client).onInvocation)
 	dispatch.On(d, (*Client).onInterrupt)
@@ -111,7 +111,7 @@ var clientRoles = wamp.Dict{
 }
 
 // Dial connects to a router at url (ws:// or wss://) and joins realm.
-func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (*Client, error) {
+func Dial(ctx context.Context, url string, realm wamp.URI, opts Options) (*Client, error) {
 	serializer := opts.Serializer
 	if serializer == "" {
 		serializer = wamp.JSON.Name()
@@ -132,7 +132,7 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 // Join joins realm over a connection that is already open, of any transport (Dial opens a
 // WebSocket; Router.LocalClient an in-memory connection). The client owns conn from then on,
 // also when joining fails.
-func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts ClientOptions) (*Client, error) {
+func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts Options) (*Client, error) {
 	codec, ok := wamp.CodecNamed(conn.Serializer())
 	if !ok {
 		conn.Abort(peer.CloseNormal, "")
@@ -168,7 +168,7 @@ func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts ClientOpti
 }
 
 // join sends HELLO, answers the router's CHALLENGEs and waits for WELCOME.
-func (c *Client) join(ctx context.Context, realm wamp.URI, opts ClientOptions) error {
+func (c *Client) join(ctx context.Context, realm wamp.URI, opts Options) error {
 	details := wamp.Dict{}
 	for k, v := range opts.HelloDetails {
 		details[k] = v

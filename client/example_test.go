@@ -23,7 +23,7 @@ func Example() {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") // ws://127.0.0.1:PORT
 
 	ctx := context.Background()
-	c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{Serializer: "msgpack"})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		log.Fatal(err)
 	}

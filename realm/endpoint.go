@@ -12,7 +12,7 @@ import (
 // EndpointOptions configure one WAMP-over-WebSocket endpoint.
 type EndpointOptions struct {
 	Transport websocket.Options
-	Session   session.ServerOptions
+	Session   session.HostOptions
 }
 
 // WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json and
@@ -28,11 +28,11 @@ func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 
 // sessionServer starts a session server admitting sessions to this router, which Shutdown
 // ends.
-func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
+func (rt *Router) sessionServer(opts session.HostOptions) *session.Host {
 	if opts.Logger == nil {
 		opts.Logger = rt.log
 	}
-	srv := session.NewServer(rt, opts)
+	srv := session.NewHost(rt, opts)
 	rt.mu.Lock()
 	rt.servers = append(rt.servers, srv)
 	rt.mu.Unlock()
@@ -44,7 +44,7 @@ func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
 func (rt *Router) Shutdown(grace time.Duration) {
 	rt.local.beginShutdown()
 	rt.mu.RLock()
-	servers := append([]*session.Server(nil), rt.servers...)
+	servers := append([]*session.Host(nil), rt.servers...)
 	rt.mu.RUnlock()
 	done := make(chan struct{})
 	for _, srv := range servers {

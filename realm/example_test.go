@@ -18,7 +18,7 @@ func ExampleRouter_LocalClient() {
 	defer router.Shutdown(time.Second)
 	ctx := context.Background()
 
-	backend, err := router.LocalClient(ctx, "realm1", client.ClientOptions{AuthID: "backend"})
+	backend, err := router.LocalClient(ctx, "realm1", client.Options{AuthID: "backend"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func ExampleRouter_LocalClient() {
 		log.Fatal(err)
 	}
 
-	caller, err := router.LocalClient(ctx, "realm1", client.ClientOptions{})
+	caller, err := router.LocalClient(ctx, "realm1", client.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

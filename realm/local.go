@@ -21,7 +21,7 @@ const TrustedRole = "trusted"
 // it calls dynamic authenticators and authorizers.
 type localState struct {
 	mu       sync.Mutex
-	server   *session.Server // serves local clients' sessions, made on first use
+	server   *session.Host // serves local clients' sessions, made on first use
 	system   map[wamp.URI]*client.Client
 	starting map[wamp.URI]chan struct{}
 	closed   bool
@@ -72,7 +72,7 @@ func (r *Realm) closing() <-chan struct{} {
 // "local"). Trusted sessions bypass authorization; use them for backends embedded in the
 // router process, such as dynamic authenticators. The caller closes the client;
 // Router.Shutdown ends it too. Of opts.Transport, the queue bounds apply.
-func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.ClientOptions) (*client.Client, error) {
+func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.Options) (*client.Client, error) {
 	srv, err := rt.localServer()
 	if err != nil {
 		return nil, err
@@ -101,14 +101,14 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.C
 }
 
 // localServer is the session server of local clients; Shutdown ends its sessions.
-func (rt *Router) localServer() (*session.Server, error) {
+func (rt *Router) localServer() (*session.Host, error) {
 	rt.local.mu.Lock()
 	defer rt.local.mu.Unlock()
 	if rt.local.closed {
 		return nil, errors.New("router shut down")
 	}
 	if rt.local.server == nil {
-		rt.local.server = rt.sessionServer(session.ServerOptions{})
+		rt.local.server = rt.sessionServer(session.HostOptions{})
 	}
 	return rt.local.server, nil
 }
@@ -147,7 +147,7 @@ func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*client.Cli
 		rt.local.starting[realm] = done
 		rt.local.mu.Unlock()
 
-		c, err := rt.LocalClient(ctx, realm, client.ClientOptions{AuthID: "pawl.router", Logger: rt.log})
+		c, err := rt.LocalClient(ctx, realm, client.Options{AuthID: "pawl.router", Logger: rt.log})
 		rt.local.mu.Lock()
 		delete(rt.local.starting, realm)
 		close(done)

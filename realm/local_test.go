@@ -22,7 +22,7 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	backend, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{AuthID: "backend"})
+	backend, err := rt.LocalClient(ctx, "realm1", client.Options{AuthID: "backend"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	caller, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{Serializer: "msgpack"})
+	caller, err := rt.LocalClient(ctx, "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 		t.Errorf("backend's transport %v, want type memory", tr)
 	}
 
-	if _, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{Serializer: "yaml"}); err == nil {
+	if _, err := rt.LocalClient(ctx, "realm1", client.Options{Serializer: "yaml"}); err == nil {
 		t.Error("an unknown serializer was accepted")
 	}
 
@@ -79,7 +79,7 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 			t.Fatal("a local client outlived Shutdown")
 		}
 	}
-	if _, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{}); err == nil {
+	if _, err := rt.LocalClient(ctx, "realm1", client.Options{}); err == nil {
 		t.Error("LocalClient after Shutdown succeeded")
 	}
 }
@@ -93,7 +93,7 @@ func TestLocalClientSlowConsumerIsCutOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	slow, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{EventQueue: 1,
+	slow, err := rt.LocalClient(ctx, "realm1", client.Options{EventQueue: 1,
 		Transport: websocket.Options{QueueMessages: 4}})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestLocalClientSlowConsumerIsCutOff(t *testing.T) {
 	if _, err := slow.Subscribe(ctx, "com.example.flood", func(*client.Event) { <-release }, nil); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := rt.LocalClient(ctx, "realm1", client.ClientOptions{})
+	pub, err := rt.LocalClient(ctx, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func dynamicRealm() realm.Config {
 func TestDynamicAuthentication(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{dynamicRealm()}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", client.ClientOptions{AuthID: "authenticator"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authenticator"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestDynamicAuthentication(t *testing.T) {
 
 	t.Run("ticket with transport details", func(t *testing.T) {
 		header := http.Header{"Cookie": {"PHPSESSID=abc; theme=dark"}, "X-Custom": {"yes"}}
-		c, err := client.Dial(ctx, r.URL+"?token=xyz&lang=de", "realm1", client.ClientOptions{AuthID: "bob",
+		c, err := client.Dial(ctx, r.URL+"?token=xyz&lang=de", "realm1", client.Options{AuthID: "bob",
 			Header: header, Credentials: client.Credentials{Ticket: "dyn-bob"}})
 		if err != nil {
 			t.Fatal(err)
@@ -108,11 +108,11 @@ func TestDynamicAuthentication(t *testing.T) {
 		}
 	})
 	t.Run("ticket refused by the authenticator", func(t *testing.T) {
-		_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "bob", Credentials: client.Credentials{Ticket: "guess"}})
+		_, err := dialAuth(t, r, "json", client.Options{AuthID: "bob", Credentials: client.Credentials{Ticket: "guess"}})
 		expectAbort(t, err, "com.example.invalid_ticket", "bad ticket for bob")
 	})
 	t.Run("cookie", func(t *testing.T) {
-		c, err := dialAuth(t, r, "msgpack", client.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
+		c, err := dialAuth(t, r, "msgpack", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,36 +120,36 @@ func TestDynamicAuthentication(t *testing.T) {
 		if extra, _ := c.Welcome().Dict("authextra"); extra["from"] != "cookie" {
 			t.Errorf("WELCOME.authextra %v", extra)
 		}
-		_, err = dialAuth(t, r, "json", client.ClientOptions{})
+		_, err = dialAuth(t, r, "json", client.Options{})
 		expectAbort(t, err, "com.example.not_logged_in", "no web session")
 	})
 	t.Run("wampcra", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "carol", Credentials: client.Credentials{Secret: craSecret}})
+		c, err := dialAuth(t, r, "json", client.Options{AuthID: "carol", Credentials: client.Credentials{Secret: craSecret}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "carol", "cra-user", "wampcra", "dynamic")
-		_, err = dialAuth(t, r, "json", client.ClientOptions{AuthID: "carol", Credentials: client.Credentials{Secret: "guess"}})
+		_, err = dialAuth(t, r, "json", client.Options{AuthID: "carol", Credentials: client.Credentials{Secret: "guess"}})
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong wampcra signature")
 	})
 	t.Run("wamp-scram", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "dave", Credentials: client.Credentials{Password: scramPassword}})
+		c, err := dialAuth(t, r, "json", client.Options{AuthID: "dave", Credentials: client.Credentials{Password: scramPassword}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "dave", "scram-user", "wamp-scram", "dynamic")
 	})
 	t.Run("cryptosign", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey}})
+		c, err := dialAuth(t, r, "json", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "dev-1", "device", "cryptosign", "dynamic")
-		_, err = dialAuth(t, r, "json", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey2}})
+		_, err = dialAuth(t, r, "json", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey2}})
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "not registered")
 	})
 	t.Run("untrusted sessions cannot take over", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", client.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
+		c, err := dialAuth(t, r, "json", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestDynamicAuthentication(t *testing.T) {
 		_, err = c.Register(ctx, "com.example.", noop, wamp.Dict{"match": "prefix"})
 		expectNotAuthorized(t, err)
 		// A forged local-client header does not make a remote peer trusted.
-		c2, err := dialAuth(t, r, "json", client.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"},
+		c2, err := dialAuth(t, r, "json", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"},
 			"Pawl-Local-Token": {"guess"}, "Pawl-Local-Authid": {"root"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func TestDynamicAuthentication(t *testing.T) {
 // Without a registered authenticator, logins fail cleanly.
 func TestDynamicAuthenticatorMissing(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{dynamicRealm()}})
-	_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "bob", Credentials: client.Credentials{Ticket: "x"}})
+	_, err := dialAuth(t, r, "json", client.Options{AuthID: "bob", Credentials: client.Credentials{Ticket: "x"}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "dynamic authenticator com.example.authenticate is not registered")
 }
 
@@ -203,7 +203,7 @@ func TestAuthTLS(t *testing.T) {
 				{"cryptosign bound", "carl", "cryptosign", client.Credentials{PrivateKey: cryptosignKey, ChannelBinding: binding}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					c, err := dialAuth(t, r, "msgpack", client.ClientOptions{AuthID: tc.authid, Credentials: tc.cr})
+					c, err := dialAuth(t, r, "msgpack", client.Options{AuthID: tc.authid, Credentials: tc.cr})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -212,7 +212,7 @@ func TestAuthTLS(t *testing.T) {
 			}
 			if version == tls.VersionTLS13 {
 				t.Run("tls-unique on TLS 1.3", func(t *testing.T) {
-					_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "carl",
+					_, err := dialAuth(t, r, "json", client.Options{AuthID: "carl",
 						Credentials: client.Credentials{PrivateKey: cryptosignKey, ChannelBinding: auth.ChannelTLSUnique}})
 					if err == nil {
 						t.Fatal("tls-unique accepted on TLS 1.3")
@@ -222,11 +222,11 @@ func TestAuthTLS(t *testing.T) {
 			t.Run("signature for another channel", func(t *testing.T) {
 				// Claim channel binding but sign the bare challenge, as a relayed
 				// signature from another connection would be.
-				_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "carl",
+				_, err := dialAuth(t, r, "json", client.Options{AuthID: "carl",
 					AuthExtra:   wamp.Dict{"channel_binding": binding},
 					Credentials: client.Credentials{PrivateKey: cryptosignKey}})
 				expectAbort(t, err, wamp.ErrAuthenticationFailed, "")
-				_, err = dialAuth(t, r, "json", client.ClientOptions{AuthID: "sara",
+				_, err = dialAuth(t, r, "json", client.Options{AuthID: "sara",
 					AuthExtra: wamp.Dict{"channel_binding": binding}, AuthMethods: []string{"wamp-scram"},
 					OnChallenge: func(_ context.Context, ch *wamp.Challenge) (string, wamp.Dict, error) {
 						nonce, _ := ch.Extra.String("nonce")
@@ -243,7 +243,7 @@ func TestAuthTLS(t *testing.T) {
 func TestMaxSessions(t *testing.T) {
 	r2 := routertest.Start(t, routertest.Options{Endpoint: realm.EndpointOptions{Transport: transportMax(1)}})
 	first := join(t, r2, "json")
-	_, err := client.Dial(ctxT(t), r2.URL, "realm1", client.ClientOptions{})
+	_, err := client.Dial(ctxT(t), r2.URL, "realm1", client.Options{})
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("second session: %v, want HTTP 503", err)
 	}
@@ -251,7 +251,7 @@ func TestMaxSessions(t *testing.T) {
 	<-first.Done()
 	// Room again once the first has gone (the router notices asynchronously).
 	for i := 0; ; i++ {
-		c, err := client.Dial(ctxT(t), r2.URL, "realm1", client.ClientOptions{})
+		c, err := client.Dial(ctxT(t), r2.URL, "realm1", client.Options{})
 		if err == nil {
 			c.Close()
 			break

@@ -82,7 +82,7 @@ func authRealm(t testing.TB) realm.Config {
 	}
 }
 
-func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts client.ClientOptions) (*client.Client, error) {
+func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts client.Options) (*client.Client, error) {
 	t.Helper()
 	opts.Serializer = serializer
 	opts.TLSConfig = r.TLS
@@ -119,20 +119,20 @@ func TestAuthMethods(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name, authid, role, method string
-		opts                       client.ClientOptions
+		opts                       client.Options
 	}{
-		{"ticket argon2id", "joe", "user", "ticket", client.ClientOptions{Credentials: client.Credentials{Ticket: ticketSecret}}},
-		{"ticket pbkdf2", "pbk", "user", "ticket", client.ClientOptions{Credentials: client.Credentials{Ticket: ticketSecret}}},
-		{"wampcra", "peter", "user", "wampcra", client.ClientOptions{Credentials: client.Credentials{Secret: craSecret}}},
-		{"wampcra salted", "paul", "admin", "wampcra", client.ClientOptions{Credentials: client.Credentials{Secret: craSaltedPass}}},
-		{"scram argon2id13", "sara", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
-		{"scram argon2id-13", "sam", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
-		{"scram pbkdf2", "sue", "user", "wamp-scram", client.ClientOptions{Credentials: client.Credentials{Password: scramPassword}}},
-		{"scram as autobahn names it", "sue", "user", "scram", client.ClientOptions{AuthMethods: []string{"scram"},
+		{"ticket argon2id", "joe", "user", "ticket", client.Options{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"ticket pbkdf2", "pbk", "user", "ticket", client.Options{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"wampcra", "peter", "user", "wampcra", client.Options{Credentials: client.Credentials{Secret: craSecret}}},
+		{"wampcra salted", "paul", "admin", "wampcra", client.Options{Credentials: client.Credentials{Secret: craSaltedPass}}},
+		{"scram argon2id13", "sara", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram argon2id-13", "sam", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram pbkdf2", "sue", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram as autobahn names it", "sue", "user", "scram", client.Options{AuthMethods: []string{"scram"},
 			Credentials: client.Credentials{Password: scramPassword}}},
-		{"cryptosign with authid", "carl", "device", "cryptosign", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
-		{"cryptosign by key alone", "carl", "device", "cryptosign", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
-		{"second method of the offer", "multi", "user", "wampcra", client.ClientOptions{AuthMethods: []string{"cryptosign", "wampcra"},
+		{"cryptosign with authid", "carl", "device", "cryptosign", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"cryptosign by key alone", "carl", "device", "cryptosign", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"second method of the offer", "multi", "user", "wampcra", client.Options{AuthMethods: []string{"cryptosign", "wampcra"},
 			Credentials: client.Credentials{Secret: craSecret}}},
 	}
 	for _, tc := range cases {
@@ -168,25 +168,25 @@ func TestAuthFailures(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name     string
-		opts     client.ClientOptions
+		opts     client.Options
 		reason   wamp.URI
 		mentions string
 	}{
-		{"wrong ticket", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
-		{"wrong wampcra secret", client.ClientOptions{AuthID: "peter", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong salted wampcra secret", client.ClientOptions{AuthID: "paul", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong scram password", client.ClientOptions{AuthID: "sara", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong scram password pbkdf2", client.ClientOptions{AuthID: "sue", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong cryptosign key", client.ClientOptions{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
-		{"unknown cryptosign key", client.ClientOptions{Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
-		{"unknown authid ticket", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid wampcra", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid scram", client.ClientOptions{AuthID: "nobody", Credentials: client.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"method the principal lacks", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
-		{"anonymous disabled", client.ClientOptions{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
-		{"unknown method", client.ClientOptions{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
-		{"cryptosign without pubkey", client.ClientOptions{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
-		{"channel binding without TLS", client.ClientOptions{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey,
+		{"wrong ticket", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
+		{"wrong wampcra secret", client.Options{AuthID: "peter", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong salted wampcra secret", client.Options{AuthID: "paul", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong scram password", client.Options{AuthID: "sara", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong scram password pbkdf2", client.Options{AuthID: "sue", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong cryptosign key", client.Options{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
+		{"unknown cryptosign key", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
+		{"unknown authid ticket", client.Options{AuthID: "nobody", Credentials: client.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid wampcra", client.Options{AuthID: "nobody", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid scram", client.Options{AuthID: "nobody", Credentials: client.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"method the principal lacks", client.Options{AuthID: "joe", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
+		{"anonymous disabled", client.Options{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
+		{"unknown method", client.Options{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
+		{"cryptosign without pubkey", client.Options{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
+		{"channel binding without TLS", client.Options{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey,
 			ChannelBinding: auth.ChannelTLSExporter}}, wamp.ErrAuthenticationFailed, "not TLS"},
 	}
 	for _, tc := range cases {
@@ -286,7 +286,7 @@ func TestAuthReplay(t *testing.T) {
 // and silence ends in an ABORT after the auth timeout.
 func TestAuthHandshakeRules(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)},
-		Endpoint: realm.EndpointOptions{Session: session.ServerOptions{AuthTimeout: 300 * 1e6}}})
+		Endpoint: realm.EndpointOptions{Session: session.HostOptions{AuthTimeout: 300 * 1e6}}})
 	hello := `[1,"realm1",{"roles":{"caller":{}},"authmethods":["ticket"],"authid":"joe"}]`
 	t.Run("challenge", func(t *testing.T) {
 		_, ch := rawChallenge(t, r.URL, hello)
@@ -314,7 +314,7 @@ func TestAuthHandshakeRules(t *testing.T) {
 		p.expectAbort(wamp.ErrAuthenticationFailed, "no AUTHENTICATE within")
 	})
 	t.Run("still works", func(t *testing.T) {
-		if _, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}); err != nil {
+		if _, err := dialAuth(t, r, "json", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -326,14 +326,14 @@ func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	wrong := client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}
+	wrong := client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}
 	for i := 0; i < 2; i++ {
 		_, err := dialAuth(t, r, "json", wrong)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}
-	_, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}})
+	_, err := dialAuth(t, r, "json", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts; retry in")
 	// The address is blocked too, whatever the authid.
-	_, err = dialAuth(t, r, "json", client.ClientOptions{AuthID: "peter", Credentials: client.Credentials{Secret: craSecret}})
+	_, err = dialAuth(t, r, "json", client.Options{AuthID: "peter", Credentials: client.Credentials{Secret: craSecret}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts")
 }

@@ -50,7 +50,7 @@ func authzRealm(t testing.TB) realm.Config {
 
 func ticketLogin(t testing.TB, r *routertest.Router, authid string) *client.Client {
 	t.Helper()
-	c, err := dialAuth(t, r, "json", client.ClientOptions{AuthID: authid, Credentials: client.Credentials{Ticket: ticketSecret}})
+	c, err := dialAuth(t, r, "json", client.Options{AuthID: authid, Credentials: client.Credentials{Ticket: ticketSecret}})
 	if err != nil {
 		t.Fatalf("login %s: %v", authid, err)
 	}
@@ -186,7 +186,7 @@ func TestAuthorizationRules(t *testing.T) {
 func TestDynamicAuthorizer(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authzRealm(t)}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", client.ClientOptions{AuthID: "authorizer"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authorizer"})
 	if err != nil {
 		t.Fatal(err)
 	}

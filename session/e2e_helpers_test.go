@@ -21,7 +21,7 @@ func ctxT(t testing.TB) context.Context {
 // join dials the router and closes the client when the test ends.
 func join(t testing.TB, r *routertest.Router, serializer string) *client.Client {
 	t.Helper()
-	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatalf("join (%s): %v", serializer, err)
 	}

@@ -152,7 +152,7 @@ func TestProtocolViolations(t *testing.T) {
 
 func TestNoSuchRealm(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	_, err := client.Dial(ctxT(t), r.URL, "com.example.nowhere", client.ClientOptions{})
+	_, err := client.Dial(ctxT(t), r.URL, "com.example.nowhere", client.Options{})
 	if ae := appError(t, err); ae.URI != wamp.ErrNoSuchRealm {
 		t.Errorf("got %s, want %s", ae.URI, wamp.ErrNoSuchRealm)
 	}
@@ -199,7 +199,7 @@ func TestGoodbyeFromClient(t *testing.T) {
 // A router shutting down says GOODBYE wamp.close.system_shutdown, and the client sees why.
 func TestShutdownSaysGoodbye(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.ClientOptions{Serializer: "msgpack"})
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 func TestDynamicAuthorizerCallEndsWithTheSession(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authzRealm(t)}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", client.ClientOptions{AuthID: "authorizer"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authorizer"})
 	if err != nil {
 		t.Fatal(err)
 	}

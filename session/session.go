@@ -3,7 +3,7 @@
 // client, which is the same machine seen from the other side.
 //
 // A session reaches its connection only through peer.Peer (session/peer), whatever the
-// transport: Server.ServePeer serves a WebSocket connection and an in-memory one alike, and
+// transport: Host.ServePeer serves a WebSocket connection and an in-memory one alike, and
 // the broker and dealer, which address sessions, never see a transport. Each session has a
 // context (Session.Context) that ends with it.
 package session

@@ -85,7 +85,7 @@ limits: {auth_timeout: 5s}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	login := func(authid string, cr client.Credentials) (*client.Client, error) {
-		return client.Dial(ctx, url, "realm1", client.ClientOptions{AuthID: authid, Credentials: cr, TLSConfig: cert.ClientConfig()})
+		return client.Dial(ctx, url, "realm1", client.Options{AuthID: authid, Credentials: cr, TLSConfig: cert.ClientConfig()})
 	}
 	for _, tc := range []struct {
 		authid string
@@ -111,7 +111,7 @@ limits: {auth_timeout: 5s}
 		t.Errorf("wrong ticket: %v", err)
 	}
 	// The certificate is not trusted without the test CA.
-	if _, err := client.Dial(ctx, url, "realm1", client.ClientOptions{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}}); err == nil {
+	if _, err := client.Dial(ctx, url, "realm1", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}}); err == nil {
 		t.Error("joined without trusting the certificate")
 	}
 	// max_sessions: 2.

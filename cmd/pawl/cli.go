@@ -305,8 +305,8 @@ func (f *clientFlags) dial(ctx context.Context) (*client.Client, error) {
 	return c, nil
 }
 
-func (f *clientFlags) clientOptions() (client.ClientOptions, error) {
-	opts := client.ClientOptions{
+func (f *clientFlags) clientOptions() (client.Options, error) {
+	opts := client.Options{
 		Serializer:  f.serializer,
 		AuthID:      f.authID,
 		AuthMethods: f.authMethods.values,

@@ -305,7 +305,7 @@ func TestCLISubscribeStopsOnSignal(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	observer, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+	observer, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ realms:
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A procedure that tells its caller who the router says the caller is.
-	backend, err := client.Dial(ctx, url, "realm1", client.ClientOptions{AuthID: "joe",
+	backend, err := client.Dial(ctx, url, "realm1", client.Options{AuthID: "joe",
 		Credentials: client.Credentials{Ticket: "tick3t"}, TLSConfig: cert.ClientConfig()})
 	if err != nil {
 		t.Fatal(err)
@@ -685,7 +685,7 @@ func TestCLIPublishOptionsAndProgress(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -754,7 +754,7 @@ func TestCLISubscribeReaderGone(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	observer, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+	observer, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

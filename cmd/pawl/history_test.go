@@ -49,7 +49,7 @@ func TestServeKeepsHistoryInDataDir(t *testing.T) {
 		if !strings.Contains(logs.String(), "event history in bbolt") {
 			t.Errorf("run %d: no history store logged:\n%s", run, logs)
 		}
-		c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

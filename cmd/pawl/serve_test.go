@@ -139,10 +139,10 @@ func TestServeWithConfigFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := client.Dial(ctx, url, "realm1", client.ClientOptions{}); err == nil {
+	if _, err := client.Dial(ctx, url, "realm1", client.Options{}); err == nil {
 		t.Error("joined realm1, which the config does not define")
 	}
-	c, err := client.Dial(ctx, url, "com.example.app", client.ClientOptions{})
+	c, err := client.Dial(ctx, url, "com.example.app", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestGracefulShutdown(t *testing.T) {
 	defer cancel()
 	var clients []*client.Client
 	for _, ser := range []string{"json", "msgpack"} {
-		c, err := client.Dial(ctx, url, "realm1", client.ClientOptions{Serializer: ser})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{Serializer: ser})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,12 +201,12 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+	sub, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	pub, err := client.Dial(ctx, url, "realm1", client.ClientOptions{})
+	pub, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

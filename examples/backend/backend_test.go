@@ -25,7 +25,7 @@ func TestBackend(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, serializer := range []string{"json", "msgpack"} {
-		c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Serializer: serializer})
+		c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer})
 		if err != nil {
 			t.Fatal(err)
 		}

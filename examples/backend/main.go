@@ -123,7 +123,7 @@ func serveBackend(ctx context.Context, url string, log *slog.Logger) error {
 
 // serveBackendReady is serveBackend that calls ready once the procedure is registered.
 func serveBackendReady(ctx context.Context, url string, log *slog.Logger, ready func()) error {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Serializer: "msgpack", Logger: log})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: "msgpack", Logger: log})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
@@ -176,7 +176,7 @@ func serveBackendReady(ctx context.Context, url string, log *slog.Logger, ready 
 // demo is a client of the backend: it waits for a hello, calls add2 right and wrong, and
 // prints what it gets.
 func demo(ctx context.Context, url string, out io.Writer) error {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}

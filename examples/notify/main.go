@@ -172,7 +172,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 
 // login joins the realm as authid with its ticket.
 func login(ctx context.Context, url, authid string, log *slog.Logger) (*client.Client, error) {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{
+	c, err := client.Dial(ctx, url, realmName, client.Options{
 		AuthID:      authid,
 		Credentials: client.Credentials{Ticket: tickets[authid]},
 		Logger:      log,

@@ -30,7 +30,7 @@ type inbox struct {
 
 func subscribe(t *testing.T, ctx context.Context, url, authid, serializer string) *inbox {
 	t.Helper()
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Serializer: serializer, AuthID: authid,
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer, AuthID: authid,
 		Credentials: client.Credentials{Ticket: tickets[authid]}})
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +122,11 @@ func TestOnlyTheNotifierPublishes(t *testing.T) {
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrInvalidArgument {
 		t.Fatalf("send without text: %v", err)
 	}
-	_, err = client.Dial(ctx, url, realmName, client.ClientOptions{AuthID: "alice", Credentials: client.Credentials{Ticket: "guess"}})
+	_, err = client.Dial(ctx, url, realmName, client.Options{AuthID: "alice", Credentials: client.Credentials{Ticket: "guess"}})
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrAuthenticationFailed {
 		t.Fatalf("wrong ticket: %v", err)
 	}
-	_, err = client.Dial(ctx, url, realmName, client.ClientOptions{})
+	_, err = client.Dial(ctx, url, realmName, client.Options{})
 	if err == nil {
 		t.Fatal("an anonymous client got in")
 	}

@@ -120,7 +120,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 // serveJobs joins the router at url, registers the long job and serves until ctx ends; ready,
 // when not nil, is called once the procedure is registered.
 func serveJobs(ctx context.Context, url string, log *slog.Logger, ready func()) error {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Logger: log})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("job service: %w", err)
 	}
@@ -176,7 +176,7 @@ func runJob(log *slog.Logger) client.ProcedureHandler {
 // demo runs one job to the end, printing its progress, then starts another and cancels it
 // after three progress reports.
 func demo(ctx context.Context, url string, out io.Writer) error {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func start(t *testing.T) string {
 
 func dial(t *testing.T, ctx context.Context, url, serializer string) *client.Client {
 	t.Helper()
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 
 	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
 	// page's online list, which shows authrole "anonymous", leaves it out).
-	svc, err := router.LocalClient(ctx, realmName, client.ClientOptions{AuthID: "chat-service", Logger: log})
+	svc, err := router.LocalClient(ctx, realmName, client.Options{AuthID: "chat-service", Logger: log})
 	if err != nil {
 		router.Shutdown(time.Second)
 		return fmt.Errorf("chat service: %w", err)

@@ -36,7 +36,7 @@ type topicEvent struct {
 
 func join(t *testing.T, ctx context.Context, base, serializer string, topics ...wamp.URI) *watcher {
 	t.Helper()
-	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", realmName, client.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", realmName, client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func serveWorkers(ctx context.Context, url string, n int, log *slog.Logger, read
 // startWorker is one worker: its own session, registering the shared procedure (every
 // registrant must ask for the same policy). The answer says who did the work: [name, job²].
 func startWorker(ctx context.Context, url, name string, log *slog.Logger) (*client.Client, error) {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{Logger: log.With("worker", name)})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Logger: log.With("worker", name)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -161,7 +161,7 @@ func startWorker(ctx context.Context, url, name string, log *slog.Logger) (*clie
 
 // demo calls the shared procedure calls times and prints who answered.
 func demo(ctx context.Context, url string, calls int, out io.Writer) error {
-	c, err := client.Dial(ctx, url, realmName, client.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}

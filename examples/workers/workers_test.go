@@ -61,7 +61,7 @@ func TestRoundRobin(t *testing.T) {
 	url := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	caller, err := client.Dial(ctx, url, realmName, client.ClientOptions{Serializer: "msgpack"})
+	caller, err := client.Dial(ctx, url, realmName, client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package memory is an in-process transport: the two ends of a connection joined by two
 // bounded queues, with no socket, no HTTP and no framing. The router's end is a peer.Peer
-// (session.Server.ServePeer serves it), the client's end a peer.Client (client.Join joins
+// (session.Host.ServePeer serves it), the client's end a peer.Client (client.Join joins
 // over it); Router.LocalClient is built on it.
 //
 // It keeps the WebSocket connection's rules: sending never blocks the router (a full queue

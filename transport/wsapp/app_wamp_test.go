@@ -42,12 +42,12 @@ func TestWAMPAndPlainRoutesShareOnePort(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	callee, err := client.Dial(ctx, base+"/ws", "realm1", client.ClientOptions{Logger: log})
+	callee, err := client.Dial(ctx, base+"/ws", "realm1", client.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer callee.Close()
-	caller, err := client.Dial(ctx, base+"/ws", "realm1", client.ClientOptions{Serializer: "msgpack", Logger: log})
+	caller, err := client.Dial(ctx, base+"/ws", "realm1", client.Options{Serializer: "msgpack", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
