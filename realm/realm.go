@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
@@ -144,8 +145,9 @@ func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
 	}
 }
 
-// Agent is the router's name and version, sent in WELCOME.
-const Agent = "pawl/0.1"
+// Agent is the router's name and version, sent in WELCOME: "pawl/" and the module version
+// from the binary's build information (internal/version).
+var Agent = version.Agent()
 
 // Broker is the realm's broker.
 func (r *Realm) Broker() pubsub.Broker { return r.broker }

@@ -9,10 +9,51 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/wamp"
 )
+
+func serveCommand(args []string, _, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	configPath := fs.String("config", "", "YAML config `file` (default: the embedded config, see 'pawl config')")
+	listen := fs.String("listen", "", "listen `address` host:port for the first listener (port 0 picks a free port)")
+	realmName := fs.String("realm", "", "serve one anonymous realm of this `name` instead of the configured realms")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
+	if status, done := parseFlags(fs, args); done {
+		return status
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "pawl:", err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Listeners[0].Listen = *listen
+	}
+	if *realmName != "" {
+		cfg.Realms = []realm.Config{{Name: wamp.URI(*realmName)}}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *pprofAddr != "" {
+		stopPprof, err := startPprof(*pprofAddr, newLogger(cfg.Log, stderr))
+		if err != nil {
+			fmt.Fprintln(stderr, "pawl: pprof:", err)
+			return 1
+		}
+		defer stopPprof()
+	}
+	if err := serve(ctx, cfg, stderr); err != nil {
+		fmt.Fprintln(stderr, "pawl:", err)
+		return 1
+	}
+	return 0
+}
 
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
 // GOODBYE wamp.close.system_shutdown, and the listeners close.
