@@ -1,6 +1,9 @@
 module github.com/pawl-wamp/pawl
 
-go 1.26.8
+// The oldest Go release that builds Pawl, not the newest patch: Pawl's own code needs 1.24
+// (crypto/pbkdf2, testing.B.Loop, slog.DiscardHandler; go vet's stdversion check says so at
+// go 1.23), and its dependencies need 1.26.0 (go-redis v9.23.0 and golang.org/x/sys v0.48.0).
+go 1.26.0
 
 require (
 	github.com/gammazero/nexus/v3 v3.3.0
