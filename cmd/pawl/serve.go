@@ -41,7 +41,7 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *pprofAddr != "" {
-		stopPprof, err := startPprof(*pprofAddr, newLogger(cfg.Log, stderr))
+		stopPprof, err := startPprof(*pprofAddr, newLogger(cfg.Log, stderr, nil))
 		if err != nil {
 			fmt.Fprintln(stderr, "pawl: pprof:", err)
 			return 1
@@ -58,7 +58,7 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
 // GOODBYE wamp.close.system_shutdown, and the listeners close.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
-	log := newLogger(cfg.Log, logOut)
+	log := newLogger(cfg.Log, logOut, nil)
 	history, err := openHistoryStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -133,13 +133,4 @@ func (c *Config) shutdownGrace() time.Duration {
 		return c.Limits.ShutdownGrace
 	}
 	return 5 * time.Second
-}
-
-func newLogger(c LogConfig, out io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.Level) // validated when the config was loaded
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
-	}
-	return slog.New(slog.NewTextHandler(out, opts))
 }
