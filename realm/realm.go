@@ -3,6 +3,7 @@ package realm
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
@@ -25,8 +26,8 @@ type Realm struct {
 
 	lifecycle // session meta API, testaments, announced features (session_meta.go)
 
-	router *Router   // the router serving the realm (for its own calls: dynamic auth)
-	sec    *security // authentication and authorization (auth.go, authz.go)
+	router   *Router                   // the router serving the realm (for its own calls: dynamic auth)
+	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
 }
 
 // New builds a realm with an in-process broker and dealer.
