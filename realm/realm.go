@@ -26,7 +26,7 @@ type Realm struct {
 
 	lifecycle // session meta API, testaments, announced features (session_meta.go)
 
-	router   *Router                   // the router serving the realm (for its own calls: dynamic auth)
+	router   *Router                  // the router serving the realm (for its own calls: dynamic auth)
 	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
 }
 
