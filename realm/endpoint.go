@@ -31,17 +31,12 @@ type Endpoint struct {
 
 // NewEndpoint is WebSocketHandler for callers that change the endpoint's options later.
 func (rt *Router) NewEndpoint(opts EndpointOptions) *Endpoint {
-	if opts.Session.Logger == nil {
-		opts.Session.Logger = rt.log
-	}
 	if len(opts.Transport.Subprotocols) == 0 {
-		opts.Transport.Subprotocols = wamp.Subprotocols(session.Codecs...)
+		opts.Transport.Subprotocols = transport.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
-	srv := session.NewServer(rt, opts.Session)
-	rt.mu.Lock()
-	rt.servers = append(rt.servers, srv)
-	rt.mu.Unlock()
-	return &Endpoint{transport: transport.NewServer(srv, opts.Transport, rt.log), session: srv}
+	srv := rt.sessionServer(opts.Session)
+	return &Endpoint{session: srv,
+		transport: transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)}
 }
 
 // ServeHTTP upgrades the request and serves its WAMP session.
@@ -52,6 +47,19 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.transpo
 func (e *Endpoint) SetOptions(opts EndpointOptions) {
 	e.transport.SetOptions(opts.Transport)
 	e.session.SetOptions(opts.Session)
+}
+
+// sessionServer starts a session server admitting sessions to this router, which Shutdown
+// ends.
+func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
+	if opts.Logger == nil {
+		opts.Logger = rt.log
+	}
+	srv := session.NewServer(rt, opts)
+	rt.mu.Lock()
+	rt.servers = append(rt.servers, srv)
+	rt.mu.Unlock()
+	return srv
 }
 
 // Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,53 +13,8 @@ import (
 	"time"
 )
 
-// The tests of what the pawl binary does as a process (signals, exit status, files it
-// locks, ports it shares) run the real binary, built once per test run.
-
-var binDir string // holds the pawl binary; removed by TestMain
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pawl-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-var built struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// pawlBinary builds ./cmd/pawl (with -race when the tests run with it, so that a data race in
-// the router fails the test that provoked it) and returns its path.
-func pawlBinary(t testing.TB) string {
-	t.Helper()
-	built.once.Do(func() {
-		bin := filepath.Join(binDir, "pawl")
-		args := []string{"build", "-o", bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-			return
-		}
-		built.path = bin
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+// The tests of what the pawl binary does as a router process (signals, exit status, files it
+// locks, ports it shares) run the real binary (pawlBinary, cli_test.go).
 
 // pawlProcess is a running pawl binary.
 type pawlProcess struct {
@@ -75,9 +28,9 @@ type pawlProcess struct {
 	seen  chan struct{} // closed and replaced whenever a line arrives
 }
 
-// startPawl starts the pawl binary with args (in dir, when not empty). It is killed when the
-// test ends if it is still running.
-func startPawl(t *testing.T, dir string, args ...string) *pawlProcess {
+// startRouterProcess starts the pawl binary with args (in dir, when not empty) and reads its
+// log. It is killed when the test ends if it is still running.
+func startRouterProcess(t *testing.T, dir string, args ...string) *pawlProcess {
 	t.Helper()
 	p := &pawlProcess{cmd: exec.Command(pawlBinary(t), args...), done: make(chan struct{}), seen: make(chan struct{})}
 	p.cmd.Dir = dir

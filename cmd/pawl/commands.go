@@ -17,6 +17,7 @@ type command struct {
 	args    string // what follows "pawl NAME" in the usage
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
+	client  bool // a WAMP client command: listed in its own group
 }
 
 // commands are pawl's subcommands, in the order "pawl -h" lists them.
@@ -25,15 +26,22 @@ var commands []command
 func init() { // in init: the help command lists commands, which holds it
 	commands = []command{
 		{"serve", "[-config FILE] [-listen HOST:PORT] [-realm NAME] [-pprof ADDR]",
-			"run the router (the default command)", serveCommand},
-		{"config", "", "print the embedded default configuration", configCommand},
+			"run the router (the default command)", serveCommand, false},
+		{"config", "", "print the embedded default configuration", configCommand, false},
 		{"hash-secret", "-method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret",
 			"print a principal entry storing the secret (hashed) for the config file",
 			func(args []string, stdout, stderr io.Writer) int {
 				return hashSecretCommand(args, os.Stdin, stdout, stderr)
-			}},
-		{"version", "", "print the version", versionCommand},
-		{"help", "", "print this help", helpCommand},
+			}, false},
+		{"version", "", "print the version", versionCommand, false},
+		{"help", "", "print this help", helpCommand, false},
+
+		{"publish", "TOPIC [ARGS...]", "publish an event",
+			func(args []string, _, stderr io.Writer) int { return publishCommand(args, stderr) }, true},
+		{"subscribe", "TOPIC", "print events as JSON lines", subscribeCommand, true},
+		{"call", "PROCEDURE [ARGS...]", "call and print the result as JSON", callCommand, true},
+		{"register", "PROCEDURE -- CMD [ARGS...]", "run CMD for each call",
+			func(args []string, _, stderr io.Writer) int { return registerCommand(args, stderr) }, true},
 	}
 }
 
@@ -50,17 +58,27 @@ func isHelpFlag(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
-// usage lists the commands.
+// usage lists the commands: the router's, then the WAMP client's.
 func usage(w io.Writer) {
 	fmt.Fprint(w, "Pawl is a WAMP v2 router.\n\nUsage:\n  pawl [COMMAND] [flags]\n\nCommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		if !c.client {
+			fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		}
+	}
+	tw.Flush()
+	fmt.Fprint(w, "\nAs a WAMP client (-url, -realm, authentication and TLS flags: see 'pawl COMMAND -h'):\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	for _, c := range commands {
+		if c.client {
+			fmt.Fprintf(tw, "  pawl %s %s\t%s\n", c.name, c.args, c.summary)
+		}
 	}
 	tw.Flush()
 	fmt.Fprint(w, "\nSynopsis:\n")
 	for _, c := range commands {
-		if c.args != "" {
+		if c.args != "" && !c.client {
 			fmt.Fprintf(w, "  pawl %s %s\n", c.name, c.args)
 		}
 	}

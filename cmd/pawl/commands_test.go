@@ -67,7 +67,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	}
 
 	leakcheck.Check(t)
-	p := startPawl(t, t.TempDir(), "serve", "-listen", "127.0.0.1:0")
+	p := startRouterProcess(t, t.TempDir(), "serve", "-listen", "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var agent string

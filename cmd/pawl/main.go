@@ -5,6 +5,7 @@
 //	pawl config          print the embedded default config
 //	pawl hash-secret     print a config entry storing a secret read from stdin
 //	pawl version         print the version
+//	pawl publish|subscribe|call|register   a WAMP client for the shell (cli*.go)
 //
 // "pawl -h" lists the commands (commands.go); "pawl COMMAND -h" lists a command's flags.
 package main

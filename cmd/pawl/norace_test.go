@@ -2,5 +2,4 @@
 
 package main
 
-// raceEnabled: the tests run with -race, and build the pawl binary with -race too.
-const raceEnabled = false
+const raceBuild = false

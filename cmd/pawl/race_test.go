@@ -2,5 +2,5 @@
 
 package main
 
-// raceEnabled: the tests run with -race, and build the pawl binary with -race too.
-const raceEnabled = true
+// raceBuild: the tests run with -race, so the pawl binary they build gets it too.
+const raceBuild = true

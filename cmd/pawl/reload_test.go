@@ -70,7 +70,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 	newsOnly := "        - {topic: com.example.news, limit: 10}"
 	config := writeFile(t, dir, "pawl.yaml", reloadConfig(certFile, keyFile, "", 1<<20, false, "", newsOnly))
-	p := startPawl(t, dir, "serve", "-config", config)
+	p := startRouterProcess(t, dir, "serve", "-config", config)
 	url := p.url(t)
 	_, logAt := p.waitLog(t, 0, "msg=listening")
 

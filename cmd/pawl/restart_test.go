@@ -30,7 +30,7 @@ func TestRestartOnSharedPort(t *testing.T) {
 
 	dir := t.TempDir()
 	config := writeFile(t, dir, "pawl.yaml", "listeners: [{listen: '"+addr+"'}]\nrealms: [{name: realm1}]\nlog: {level: debug}\n")
-	old := startPawl(t, dir, "serve", "-config", config)
+	old := startRouterProcess(t, dir, "serve", "-config", config)
 	url := old.url(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -81,7 +81,7 @@ func TestRestartOnSharedPort(t *testing.T) {
 	}
 	waitJoins(5)
 
-	next := startPawl(t, dir, "serve", "-config", config)
+	next := startRouterProcess(t, dir, "serve", "-config", config)
 	if got := next.url(t); got != url {
 		t.Fatalf("the new router listens on %s, want %s", got, url)
 	}

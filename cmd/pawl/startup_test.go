@@ -25,11 +25,11 @@ func historyConfig(listen, dataDir, extra string) string {
 func TestSecondRouterOnSameDataDir(t *testing.T) {
 	dir := t.TempDir()
 	config := writeFile(t, dir, "pawl.yaml", historyConfig("127.0.0.1:0", filepath.Join(dir, "data"), ""))
-	first := startPawl(t, dir, "serve", "-config", config)
+	first := startRouterProcess(t, dir, "serve", "-config", config)
 	url := first.url(t)
 
 	start := time.Now()
-	second := startPawl(t, dir, "serve", "-config", config)
+	second := startRouterProcess(t, dir, "serve", "-config", config)
 	if code := second.wait(t); code != 1 {
 		t.Errorf("second router: exit status %d, want 1", code)
 	}
@@ -71,7 +71,7 @@ func TestFailFastBeforeHistory(t *testing.T) {
 			dataDir := filepath.Join(dir, "data")
 			config := writeFile(t, dir, "pawl.yaml", historyConfig(c.listen, dataDir, c.extra))
 			start := time.Now()
-			p := startPawl(t, dir, "serve", "-config", config)
+			p := startRouterProcess(t, dir, "serve", "-config", config)
 			if code := p.wait(t); code != 1 {
 				t.Errorf("exit status %d, want 1", code)
 			}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pawl-wamp/pawl/internal/race"
 )
 
 // RunDemo builds the example in the current directory (a test's package directory), runs it
@@ -22,7 +24,7 @@ func RunDemo(t *testing.T, args ...string) string {
 	}
 	bin := filepath.Join(t.TempDir(), "example")
 	build := []string{"build", "-o", bin}
-	if raceEnabled {
+	if race.Enabled {
 		build = append(build, "-race") // what the test run compiled already: linking only
 	}
 	if out, err := exec.Command("go", append(build, ".")...).CombinedOutput(); err != nil {
