@@ -27,6 +27,11 @@ func TestHelpListsCommands(t *testing.T) {
 				t.Errorf("pawl %v does not list %q:\n%s", args, name, out.String())
 			}
 		}
+		for _, name := range []string{"publish", "subscribe", "call", "register"} {
+			if !regexp.MustCompile(`(?m)^  pawl ` + name + ` .*\S`).MatchString(out.String()) {
+				t.Errorf("pawl %v does not list the client command %q:\n%s", args, name, out.String())
+			}
+		}
 	}
 	var out, errOut bytes.Buffer
 	if code := run([]string{"serve", "-h"}, &out, &errOut); code != 0 {
