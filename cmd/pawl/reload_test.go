@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -213,7 +214,7 @@ func TestReloadNamesWhatNeedsRestart(t *testing.T) {
 	}
 	defer r.shutdown()
 	next := configFrom(t, "listeners: [{listen: '127.0.0.1:0', path: /wamp}]\nrealms: [{name: realm1, strict_uris: true}, {name: realm3}]\n"+
-		"data_dir: elsewhere\nlog: {format: json}\n")
+		"data_dir: elsewhere\nlog: {format: json, level: debug}\n")
 	if err := r.apply(next); err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +223,9 @@ func TestReloadNamesWhatNeedsRestart(t *testing.T) {
 		if !strings.Contains(line, key) {
 			t.Errorf("the reload's log does not name %s:\n%s", key, line)
 		}
+	}
+	if r.level.Level() != slog.LevelDebug {
+		t.Errorf("log level %v after the reload, want debug", r.level.Level())
 	}
 	if _, ok := r.rt.Realm("realm3"); !ok {
 		t.Error("the new realm was not added")
