@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -119,6 +120,7 @@ type router struct {
 func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) {
 	r := &router{level: new(slog.LevelVar), cfg: cfg, failed: make(chan error, len(cfg.Listeners))}
 	r.log = newLogger(cfg.Log, logOut, r.level)
+	r.log.Info("starting", "version", version.Version(), "pid", os.Getpid())
 	for _, lc := range cfg.Listeners {
 		l, err := openListener(lc)
 		if err != nil {
