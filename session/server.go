@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-wamp/pawl/session/dispatch"
@@ -56,7 +57,7 @@ type HostOptions struct {
 // Host runs router-side sessions over connections of any transport (ServePeer).
 type Host struct {
 	gate Gate
-	opts HostOptions
+	opts atomic.Pointer[HostOptions] // for new sessions; SetOptions swaps it
 	log  *slog.Logger
 
 	mu       sync.Mutex
@@ -67,17 +68,26 @@ type Host struct {
 
 // NewHost returns a session host admitting sessions through gate.
 func NewHost(gate Gate, opts HostOptions) *Host {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	srv := &Host{gate: gate, log: opts.Logger,
+		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
+	srv.SetOptions(opts)
+	return srv
+}
+
+// SetOptions changes the timeouts for the handshakes that start from now on (a configuration
+// reload). The logger stays the one the host was built with.
+func (srv *Host) SetOptions(opts HostOptions) {
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 10 * time.Second
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 30 * time.Second
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	return &Host{gate: gate, opts: opts, log: opts.Logger,
-		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
+	opts.Logger = srv.log
+	srv.opts.Store(&opts)
 }
 
 // Codecs are the codecs the router speaks, in order of preference.
@@ -132,7 +142,8 @@ func (srv *Host) handshake(s *Session) Domain {
 	hs := &handshake{srv: srv, s: s}
 	s.hs = hs
 	defer func() { s.hs = nil }()
-	hs.arm(srv.opts.HelloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
+	helloTimeout := srv.opts.Load().HelloTimeout
+	hs.arm(helloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+helloTimeout.String())
 	data, err := s.peer.Read()
 	if !hs.disarm() || err != nil {
 		return nil
