@@ -1,6 +1,8 @@
 package pubsub
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -73,6 +75,9 @@ type Local struct {
 	exact    sync.Map     // wamp.URI -> *subscription (exact match): read lock-free on publish
 	patterns atomic.Int64 // prefix and wildcard subscriptions in index
 	retained sync.Map     // wamp.URI -> *retainedEvent
+	// retainMu guards changes to retained and its totals, bounded by the options.
+	retainMu                    sync.Mutex
+	retainedCount, retainedSize int64
 
 	mu        sync.RWMutex // guards index, byID, bySession and subscription changes
 	index     *uriindex.Index[*subscription]
@@ -150,6 +155,15 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 
 	b.mu.Lock()
 	sub, _ := b.index.Get(m.Topic, match)
+	if max := b.opts.MaxSubscriptionsPerSession; max > 0 && (sub == nil || !sub.has(s)) && len(b.bySession[s]) >= max {
+		b.mu.Unlock()
+		LimitStats.SubscriptionLimit.Add(1)
+		b.log.Warn("limit: subscriptions per session", "session", s.ID, "authid", s.AuthID,
+			"max_subscriptions_per_session", max)
+		s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrNotAuthorized,
+			fmt.Sprintf("a session may hold at most %d subscriptions (max_subscriptions_per_session)", max))
+		return
+	}
 	created := sub == nil
 	if created {
 		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: match, created: time.Now()}
@@ -309,6 +323,18 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 		return
 	}
+	if s != nil && wamp.Reserved(m.Topic, wamp.MatchExact) {
+		// Only the router speaks under wamp. and pawl.: a client could otherwise forge meta
+		// events (a wamp.session.on_join with authrole "trusted"). Refused as Crossbar.io
+		// does, with invalid_uri; testaments are publications of their session, so included.
+		LimitStats.ReservedTopic.Add(1)
+		b.log.Warn("refused a publication in the router's namespace", "session", s.ID, "authid", s.AuthID, "topic", m.Topic)
+		if ack {
+			s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidURI,
+				"topics under wamp. and pawl. are reserved for the router: "+string(m.Topic))
+		}
+		return
+	}
 	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}, out: out}
 	if v, ok := m.Options.Bool("exclude_me"); ok {
 		p.excludeMe = v
@@ -339,12 +365,29 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 	if b.history != nil && !p.listing.bySession() {
 		rule, record = b.history.rule(m.Topic)
 	}
-	if retain || record {
-		// Kept beyond this call and read from other goroutines: decode the payload now, so
-		// that encoding it later for another codec writes nothing.
+	if record {
+		// The history store keeps the values: decode the payload now.
 		if _, _, err := m.Payload.Values(); err != nil {
 			if ack {
 				s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidArgument, "undecodable payload: "+err.Error())
+			}
+			return
+		}
+	}
+	if retain {
+		// Retained before it is delivered, so that a publication the retained bounds refuse
+		// reaches nobody, as any refused publication.
+		r, err := newRetained(m, &p, pubID, s)
+		if err == nil {
+			err = b.storeRetained(r, s)
+		}
+		if err != nil {
+			if ack {
+				var ae *wamp.ApplicationError
+				if !errors.As(err, &ae) {
+					ae = wamp.NewError(wamp.ErrInvalidArgument, err.Error())
+				}
+				s.SendError(wamp.TypePublish, m.Request, ae.URI, ae.Args...)
 			}
 			return
 		}
@@ -367,10 +410,6 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 	}
 
-	if retain {
-		b.retained.Store(m.Topic, &retainedEvent{publication: pubID, topic: m.Topic, details: p.details,
-			payload: m.Payload, listing: p.listing, publisher: publisherID(s), excludeMe: p.excludeMe})
-	}
 	if record {
 		b.history.record(b.historyEvent(m, &p, pubID, rule))
 	}

@@ -55,6 +55,10 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if !ok || !wamp.ValidURI(wamp.URI(topic), r.config.StrictURIs, false) {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "invalid testament topic")
 	}
+	if wamp.Reserved(wamp.URI(topic), wamp.MatchExact) {
+		// The broker would refuse it when the session leaves, when nobody can hear why.
+		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "topics under wamp. and pawl. are reserved for the router")
+	}
 	t := testament{topic: wamp.URI(topic), options: wamp.Dict{}}
 	if len(args) > 1 && args[1] != nil {
 		if t.args, ok = args[1].(wamp.List); !ok {
@@ -84,9 +88,12 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if err != nil {
 		return nil, nil, err
 	}
-	// A testament is a publication of the session: it needs the right to publish there.
+	// A testament is a publication of the session: it needs the right to publish there
+	// (and to retain, when it asks to be retained).
 	if d := r.authorize(caller, actionPublish, t.topic, wamp.MatchExact, t.options); !d.allow {
 		return nil, nil, wamp.NewError(d.reason, d.message)
+	} else if retain, _ := t.options.Bool("retain"); retain && !r.mayRetain(caller, t.topic) {
+		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "authrole "+caller.AuthRole+" may not retain events on "+topic)
 	} else if d.disclose {
 		t.options["disclose_me"] = true
 	}

@@ -4,6 +4,9 @@
 package rpc
 
 import (
+	"log/slog"
+	"sync/atomic"
+
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -35,8 +38,25 @@ type Options struct {
 	// CallQueueLimit bounds the calls waiting for a callee that is at its concurrency limit,
 	// per registration (default 1024). Past it, calls fail with wamp.error.unavailable.
 	CallQueueLimit int
+	// MaxRegistrationsPerSession bounds the registrations one session holds (0: no limit);
+	// past it REGISTER fails with wamp.error.not_authorized.
+	MaxRegistrationsPerSession int
+	// DefaultConcurrency is the most invocations a callee runs at once for one registration
+	// when its REGISTER sets no concurrency (0: no limit). Further calls wait in the call
+	// queue, so a caller's flood never fills the callee's outbound queue.
+	DefaultConcurrency int
 	// PublishMeta publishes a meta event (wamp.registration.on_create, ...). Optional.
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// LimitStats counts the dealer's refusals; read with Load.
+var LimitStats struct {
+	CallQueueFull     atomic.Int64 // calls refused with wamp.error.unavailable: every callee busy, queue full
+	CallsQueued       atomic.Int64 // calls that waited for a callee at its concurrency limit
+	RegistrationLimit atomic.Int64 // REGISTERs refused: max_registrations_per_session
+	ReservedNamespace atomic.Int64 // REGISTERs refused under wamp. or pawl.
 }
 
 // Features this dealer announces.

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -62,6 +64,9 @@ type Local struct {
 func NewLocal(opts Options) *Local {
 	if opts.CallQueueLimit <= 0 {
 		opts.CallQueueLimit = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	d := &Local{opts: opts, patterns: uriindex.New[*registration](), byID: make(map[wamp.ID]*registration)}
 	d.timeouts.expire = d.expire
@@ -137,8 +142,12 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "invalid procedure URI: "+string(m.Procedure))
 		return
 	}
-	if isMetaURI(m.Procedure) {
-		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
+	if wamp.Reserved(m.Procedure, match) {
+		LimitStats.ReservedNamespace.Add(1)
+		d.opts.Logger.Warn("refused a registration in the router's namespace", "session", s.ID, "authid", s.AuthID,
+			"procedure", m.Procedure, "match", match)
+		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI,
+			"procedures under wamp. and pawl. are reserved for the router")
 		return
 	}
 	concurrency, _ := m.Options.Int("concurrency")
@@ -146,12 +155,31 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidArgument, "concurrency must be positive")
 		return
 	}
+	if concurrency == 0 {
+		// Unset: the dealer's default, so that a flood of calls waits in the call queue
+		// instead of filling the callee's outbound queue and cutting it off.
+		concurrency = int64(d.opts.DefaultConcurrency)
+	}
 	c := &callee{session: s, concurrency: int(concurrency)}
 	c.discloseCaller, _ = m.Options.Bool("disclose_caller")
 	c.forwardTimeout, _ = m.Options.Bool("forward_timeout")
 
 	p := d.peer(s)
 	d.mu.Lock()
+	if max := d.opts.MaxRegistrationsPerSession; max > 0 {
+		p.mu.Lock()
+		n := len(p.registrations)
+		p.mu.Unlock()
+		if n >= max {
+			d.mu.Unlock()
+			LimitStats.RegistrationLimit.Add(1)
+			d.opts.Logger.Warn("limit: registrations per session", "session", s.ID, "authid", s.AuthID,
+				"max_registrations_per_session", max)
+			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
+				fmt.Sprintf("a session may hold at most %d registrations (max_registrations_per_session)", max))
+			return
+		}
+	}
 	reg, _ := d.patterns.Get(m.Procedure, match)
 	created := reg == nil
 	if reg != nil {
@@ -281,6 +309,10 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	c := reg.pick()
 	if c == nil && len(reg.queue) >= d.opts.CallQueueLimit {
 		reg.mu.Unlock()
+		if n := LimitStats.CallQueueFull.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, 8, ...
+			d.opts.Logger.Warn("limit: call queue full, calls refused with wamp.error.unavailable",
+				"procedure", m.Procedure, "caller", s.ID, "call_queue_limit", d.opts.CallQueueLimit, "refused_so_far", n)
+		}
 		s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable, "all callees are busy and the call queue is full")
 		return
 	}
@@ -295,6 +327,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	var send *wamp.Invocation
 	var target *session.Session
 	if c == nil {
+		LimitStats.CallsQueued.Add(1)
 		inv.pending = m
 		reg.queue = append(reg.queue, inv)
 	} else if send, target = d.dispatch(inv, c, m); send == nil {
@@ -707,4 +740,3 @@ func (d *Local) Stats() Stats {
 	return st
 }
 
-func isMetaURI(u wamp.URI) bool { return len(u) >= 5 && u[:5] == "wamp." }

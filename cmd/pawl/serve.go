@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport"
 )
 
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
@@ -53,7 +54,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle(l.Path, rt.WebSocketHandler(cfg.endpointOptions(l, log)))
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		hs := transport.NewHTTPServer(mux, cfg.Limits.httpTimeouts())
+		hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		servers = append(servers, hs)
 		log.Info("listening", "url", scheme+ln.Addr().String()+l.Path)
 		go func() {
