@@ -32,7 +32,7 @@ func TestHistoryNeverBlocksPublishers(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < n; i++ {
-			h.record(&HistoryEvent{Log: "exact:t", Topic: "t", Time: time.Now()})
+			h.record(&HistoryEvent{Log: "exact:t", Topic: "t", Time: time.Now()}, nil)
 		}
 		close(done)
 	}()

@@ -410,10 +410,27 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 	}
 
+	durable := ack && record && rule.durable()
 	if record {
-		b.history.record(b.historyEvent(m, &p, pubID, rule))
+		var stored func(error)
+		if durable {
+			// PUBLISHED means kept: sent by the history writer once the batch holding the
+			// event is committed. A publication the store does not keep was still delivered;
+			// its publisher hears that it is not in the history.
+			req := m.Request
+			stored = func(err error) {
+				if err == nil {
+					s.Send(&wamp.Published{Request: req, Publication: pubID})
+					return
+				}
+				LimitStats.HistoryNotKept.Add(1)
+				s.SendError(wamp.TypePublish, req, wamp.ErrUnavailable,
+					"the event was delivered but not kept in the event history: "+err.Error())
+			}
+		}
+		b.history.record(b.historyEvent(m, &p, pubID, rule), stored)
 	}
-	if ack {
+	if ack && !durable {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
 	}
 }
