@@ -55,6 +55,10 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if !ok || !wamp.ValidURI(wamp.URI(topic), r.config.StrictURIs, false) {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "invalid testament topic")
 	}
+	if max := r.config.Limits.maxURILength(); max > 0 && len(topic) > max {
+		LimitStats.URITooLong.Add(1)
+		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "testament topic longer than this realm allows (max_uri_length)")
+	}
 	if wamp.Reserved(wamp.URI(topic), wamp.MatchExact) {
 		// The broker would refuse it when the session leaves, when nobody can hear why.
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "topics under wamp. and pawl. are reserved for the router")
