@@ -739,4 +739,3 @@ func (d *Local) Stats() Stats {
 	st.Timeouts = d.timeouts.Len()
 	return st
 }
-

@@ -2,8 +2,8 @@ package uriindex
 
 import (
 	"fmt"
-	"strings"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/pawl-wamp/pawl/wamp"
