@@ -189,6 +189,7 @@ type history struct {
 	mu      sync.RWMutex // guards closed against sends on queue
 	closed  bool
 	queue   chan historyItem
+	queued  atomic.Int64 // payload bytes waiting for the writer
 	done    chan struct{}
 	dropped atomic.Int64 // events not kept because the queue was full
 }
@@ -197,6 +198,7 @@ type history struct {
 // is called by the writer once the event's batch is committed (nil) or failed.
 type historyItem struct {
 	ev      *HistoryEvent
+	size    int64 // the payload's encoded bytes, counted against historyQueueBytes
 	stored  func(error)
 	flushed chan struct{}
 }
@@ -207,6 +209,9 @@ var errHistoryBehind = errors.New("history writer behind")
 const (
 	historyQueue = 4096 // events waiting for the writer; past it events are not kept (counted)
 	historyBatch = 256  // most events in one Append
+	// historyQueueBytes bounds the payload bytes waiting for the writer (their decoded
+	// values take several times that): past it, as past historyQueue, events are not kept.
+	historyQueueBytes = 64 << 20
 	// historyGather is the longest the writer waits to gather durable publications into one
 	// commit (see run): well under one commit's fsync.
 	historyGather = time.Millisecond
@@ -236,7 +241,7 @@ func (h *history) rule(topic wamp.URI) (HistoryRule, bool) {
 // stored, when not nil, is called once the event is committed to the store (nil) or will not
 // be (an error): by the writer after its batch's Append, or right here when the writer has no
 // room. It must not block: it runs on the writer goroutine.
-func (h *history) record(ev *HistoryEvent, stored func(error)) {
+func (h *history) record(ev *HistoryEvent, size int64, stored func(error)) {
 	h.mu.RLock()
 	if h.closed {
 		h.mu.RUnlock()
@@ -245,15 +250,24 @@ func (h *history) record(ev *HistoryEvent, stored func(error)) {
 		}
 		return
 	}
-	select {
-	case h.queue <- historyItem{ev: ev, stored: stored}:
+	n := h.queued.Add(size)
+	room := n <= historyQueueBytes || n == size // into an empty queue, one event of any size
+	if room {
+		select {
+		case h.queue <- historyItem{ev: ev, size: size, stored: stored}:
+		default:
+			room = false
+		}
+	}
+	if room {
 		h.mu.RUnlock()
-	default:
+	} else {
+		h.queued.Add(-size)
 		h.mu.RUnlock()
 		n := h.dropped.Add(1)
 		if n&(n-1) == 0 { // 1, 2, 4, 8, ...
 			h.log.Warn("event history: writer behind, events not kept", "topic", ev.Topic,
-				"dropped_so_far", n, "queue", historyQueue)
+				"dropped_so_far", n, "queue", historyQueue, "queue_bytes", historyQueueBytes)
 		}
 		if stored != nil {
 			stored(errHistoryBehind)
@@ -336,6 +350,7 @@ func (h *history) run() {
 		}
 		expect = len(w.stored)
 		err := h.write(w.events)
+		h.queued.Add(-w.size)
 		for _, f := range w.stored {
 			f(err)
 		}
@@ -348,6 +363,7 @@ func (h *history) run() {
 
 // historyBatchState is what the writer gathered for one Append.
 type historyBatchState struct {
+	size     int64
 	events   []*HistoryEvent
 	stored   []func(error)
 	barriers []chan struct{}
@@ -359,6 +375,7 @@ func (w *historyBatchState) take(item historyItem) {
 		return
 	}
 	w.events = append(w.events, item.ev)
+	w.size += item.size
 	if item.stored != nil {
 		w.stored = append(w.stored, item.stored)
 	}
@@ -367,7 +384,7 @@ func (w *historyBatchState) take(item historyItem) {
 func (w *historyBatchState) reset() {
 	clear(w.events)
 	clear(w.stored)
-	w.events, w.stored, w.barriers = w.events[:0], w.stored[:0], w.barriers[:0]
+	w.events, w.stored, w.barriers, w.size = w.events[:0], w.stored[:0], w.barriers[:0], 0
 }
 
 func (h *history) write(batch []*HistoryEvent) error {

@@ -428,7 +428,7 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 					"the event was delivered but not kept in the event history: "+err.Error())
 			}
 		}
-		b.history.record(b.historyEvent(m, &p, pubID, rule), stored)
+		b.history.record(b.historyEvent(m, &p, pubID, rule), int64(m.Payload.Size()), stored)
 	}
 	if ack && !durable {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
