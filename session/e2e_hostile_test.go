@@ -481,3 +481,23 @@ func TestRetainIsAuthorized(t *testing.T) {
 	callError(t, c, "wamp.session.add_testament", wamp.List{"com.example.noretain.will", wamp.List{}},
 		wamp.Dict{"publish_options": wamp.Dict{"retain": true}}, wamp.ErrNotAuthorized)
 }
+
+// The transport's limits are counted too (for the metrics).
+func TestTransportLimitsAreCounted(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{Endpoint: realm.EndpointOptions{
+		Transport: transport.Options{MaxMessageSize: 4096, MaxConnections: 1}}})
+	refused, tooBig := transport.LimitStats.ConnectionsRefused.Load(), transport.LimitStats.MessagesTooBig.Load()
+	p := dialRaw(t, r.URL, "wamp.2.json")
+	p.join()
+	if _, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("second connection with max 1: %v", err)
+	}
+	p.sendText(`[16,1,{},"com.example.topic",["` + strings.Repeat("x", 5000) + `"]]`)
+	p.expectClosed()
+	if n := transport.LimitStats.ConnectionsRefused.Load() - refused; n != 1 {
+		t.Errorf("%d refused connections counted, want 1", n)
+	}
+	if n := transport.LimitStats.MessagesTooBig.Load() - tooBig; n != 1 {
+		t.Errorf("%d messages too big counted, want 1", n)
+	}
+}

@@ -74,6 +74,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := s.active.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
 		s.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
 			"max_sessions", s.opts.MaxConnections)
 		w.Header().Set("Retry-After", "5")
