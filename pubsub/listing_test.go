@@ -120,9 +120,8 @@ func longNames(names ...string) wamp.List {
 	return l
 }
 
-// A long list is checked through a set, in constant time per recipient (and without
-// allocating): a
-// publisher cannot make a fan-out cost list length times subscribers.
+// A long list is checked through a set, in constant time per recipient and without
+// allocating: a publisher cannot make a fan-out cost list length times subscribers.
 func TestLongListingsUseSets(t *testing.T) {
 	l := parseListing(wamp.Dict{"exclude": longIDs(), "eligible_authid": longNames("bob")})
 	if l.excludeSet == nil || l.eligibleAuthIDSet == nil {
