@@ -21,9 +21,10 @@ type Limits struct {
 	// MaxRegistrationsPerSession bounds the registrations one session holds (default 10000);
 	// past it REGISTER is answered with ERROR wamp.error.not_authorized.
 	MaxRegistrationsPerSession int `yaml:"max_registrations_per_session"`
-	// CalleeConcurrency is the most invocations a callee runs at once for one registration
-	// when its REGISTER sets no concurrency (default 256), so that a caller's flood waits in
-	// the call queue instead of filling the callee's outbound queue.
+	// CalleeConcurrency is the most invocations one callee session runs at once, on all its
+	// registrations together (default 256), so that a caller's flood waits in the call queues
+	// (and past call_queue_limit is refused) instead of filling the callee's outbound queue. A
+	// REGISTER's own concurrency option bounds that registration further.
 	CalleeConcurrency int `yaml:"callee_concurrency"`
 	// RetainedTopics bounds the topics with a retained event (default 10000); RetainedBytes
 	// bounds their payload bytes (default 64 MiB). A retained publication past either is

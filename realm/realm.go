@@ -36,7 +36,7 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	log = log.With("realm", cfg.Name)
 	r := &Realm{}
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
-		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), DefaultConcurrency: cfg.Limits.calleeConcurrency(),
+		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), MaxInvocationsPerCallee: cfg.Limits.calleeConcurrency(),
 		PublishMeta: r.PublishMeta, Logger: log})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
 		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log,

@@ -41,10 +41,10 @@ type Options struct {
 	// MaxRegistrationsPerSession bounds the registrations one session holds (0: no limit);
 	// past it REGISTER fails with wamp.error.not_authorized.
 	MaxRegistrationsPerSession int
-	// DefaultConcurrency is the most invocations a callee runs at once for one registration
-	// when its REGISTER sets no concurrency (0: no limit). Further calls wait in the call
+	// MaxInvocationsPerCallee is the most invocations one callee session runs at once, on all
+	// its registrations together (0: no limit). Further calls wait in their registration's call
 	// queue, so a caller's flood never fills the callee's outbound queue.
-	DefaultConcurrency int
+	MaxInvocationsPerCallee int
 	// PublishMeta publishes a meta event (wamp.registration.on_create, ...). Optional.
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
 	// Logger defaults to slog.Default().

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
@@ -33,6 +34,8 @@ type invocation struct {
 
 	deadline  time.Time
 	heapIndex int
+
+	wakeCallee bool // finishing freed a slot of a callee at its in-flight bound (endForCallee)
 }
 
 // peer is the dealer's state for one session, guarded by its own mutex: calls between
@@ -43,6 +46,9 @@ type peer struct {
 	calls         map[wamp.ID]*invocation // as caller, by CALL request ID
 	invocations   map[wamp.ID]*invocation // as callee, by INVOCATION request ID
 	registrations map[wamp.ID]*registration
+	// inFlight counts the invocations this session serves, on all its registrations, for
+	// Options.MaxInvocationsPerCallee. Changed under the registration's lock of each one.
+	inFlight atomic.Int64
 }
 
 // Local is the in-process dealer.
@@ -155,16 +161,11 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidArgument, "concurrency must be positive")
 		return
 	}
-	if concurrency == 0 {
-		// Unset: the dealer's default, so that a flood of calls waits in the call queue
-		// instead of filling the callee's outbound queue and cutting it off.
-		concurrency = int64(d.opts.DefaultConcurrency)
-	}
-	c := &callee{session: s, concurrency: int(concurrency)}
+	p := d.peer(s)
+	c := &callee{session: s, peer: p, concurrency: int(concurrency), maxInFlight: d.opts.MaxInvocationsPerCallee}
 	c.discloseCaller, _ = m.Options.Bool("disclose_caller")
 	c.forwardTimeout, _ = m.Options.Bool("forward_timeout")
 
-	p := d.peer(s)
 	d.mu.Lock()
 	if max := d.opts.MaxRegistrationsPerSession; max > 0 {
 		p.mu.Lock()
@@ -366,6 +367,7 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 	cp.mu.Unlock()
 	inv.callee, inv.calleeOwes, inv.pending = c, true, nil
 	c.running++
+	c.peer.inFlight.Add(1)
 	details := wamp.Dict{}
 	if inv.reg.match != wamp.MatchExact {
 		details["procedure"] = string(inv.procedure)
@@ -424,9 +426,16 @@ func (d *Local) endForCaller(inv *invocation) {
 // endForCallee removes inv from its callee's pending invocations, frees the callee's slot and
 // dispatches the next queued call. It returns that call's INVOCATION, to send once the lock
 // is released. Caller holds inv.reg.mu.
+//
+// When the callee was at its bound on invocations in flight (Options.MaxInvocationsPerCallee),
+// calls of its other registrations may wait for the slot freed here: inv.wakeCallee is set,
+// and finishUnlock hands the slot to them if this registration has none waiting.
 func (d *Local) endForCallee(inv *invocation) (*wamp.Invocation, *session.Session) {
 	if !inv.calleeOwes {
 		return nil, nil
+	}
+	if c := inv.callee; c.peer.inFlight.Add(-1) == int64(c.maxInFlight)-1 && c.maxInFlight > 0 {
+		inv.wakeCallee = true
 	}
 	inv.calleeOwes = false
 	if cp := d.existing(inv.callee.session); cp != nil {
@@ -541,12 +550,40 @@ func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	d.endForCaller(inv)
 	next, target := d.endForCallee(inv)
 	d.timeouts.remove(inv)
+	wake := inv.wakeCallee && next == nil
+	inv.wakeCallee = false
 	inv.reg.mu.Unlock()
 	if deliver {
 		inv.caller.Send(answer)
 	}
 	if next != nil {
 		target.Send(next)
+	}
+	if wake {
+		d.wakeCallee(inv.callee.peer, inv.reg)
+	}
+}
+
+// wakeCallee gives a slot freed on a callee that was at its bound on invocations in flight
+// to the oldest call waiting on one of its other registrations: without it, a call queued on
+// a registration where the callee runs nothing would wait for a slot nobody frees.
+func (d *Local) wakeCallee(p *peer, done *registration) {
+	p.mu.Lock()
+	regs := make([]*registration, 0, len(p.registrations))
+	for _, reg := range p.registrations {
+		if reg != done {
+			regs = append(regs, reg)
+		}
+	}
+	p.mu.Unlock()
+	for _, reg := range regs {
+		reg.mu.Lock()
+		next, target := d.dequeue(reg)
+		reg.mu.Unlock()
+		if next != nil {
+			target.Send(next)
+			return
+		}
 	}
 }
 

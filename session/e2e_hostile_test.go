@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -325,14 +326,25 @@ func TestLargeEventReachesJSONSubscriber(t *testing.T) {
 	bystanderWorks(t, r, pub, jsonSub)
 }
 
-// Finding 5: a caller flooding CALLs fills the call queue and hears wamp.error.unavailable;
-// the callee, which answers one call at a time, is never cut off.
+// Finding 5: a caller flooding CALLs fills the call queues and hears wamp.error.unavailable;
+// the callee, which answers one call at a time, is never cut off — whether the flood hits one
+// of its procedures or spreads over many (the bound is per callee, not per registration), and
+// every call gets its answer (a slot freed on one procedure serves calls waiting on another).
 func TestCallFloodDoesNotCutOffCallee(t *testing.T) {
-	r := routertest.Start(t, routertest.Options{})
+	for _, procedures := range []int{1, 20} {
+		t.Run(fmt.Sprintf("procedures=%d", procedures), func(t *testing.T) { callFlood(t, procedures) })
+	}
+}
+
+func callFlood(t *testing.T, procedures int) {
+	// A short call queue per procedure keeps the test fast: 20 × 100 queued calls at ~1 ms.
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", CallQueueLimit: 100}}})
 	callee := dialCodec(t, r.URL, wamp.JSON)
-	callee.send(&wamp.Register{Request: 1, Options: wamp.Dict{}, Procedure: "com.example.slow"})
-	if _, ok := callee.next().(*wamp.Registered); !ok {
-		t.Fatal("want REGISTERED")
+	for i := range procedures {
+		callee.send(&wamp.Register{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: wamp.URI(fmt.Sprintf("com.example.slow%d", i))})
+		if _, ok := callee.next().(*wamp.Registered); !ok {
+			t.Fatal("want REGISTERED")
+		}
 	}
 	var served atomic.Int64
 	calleeDone := make(chan error, 1)
@@ -388,7 +400,8 @@ func TestCallFloodDoesNotCutOffCallee(t *testing.T) {
 	slow := session.Stats.SlowConsumers.Load()
 	batch := make([]byte, 0, 64)
 	for i := range calls {
-		batch, _ = wamp.JSON.Encode(batch[:0], &wamp.Call{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: "com.example.slow"})
+		proc := wamp.URI(fmt.Sprintf("com.example.slow%d", i%procedures))
+		batch, _ = wamp.JSON.Encode(batch[:0], &wamp.Call{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: proc})
 		if err := caller.ws.WriteMessage(websocket.TextMessage, batch); err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +424,7 @@ func TestCallFloodDoesNotCutOffCallee(t *testing.T) {
 	}
 	// The callee is still registered and serving.
 	c := join(t, r, "json")
-	if _, err := c.Call(ctxT(t), "com.example.slow", nil, nil, nil); err != nil {
+	if _, err := c.Call(ctxT(t), "com.example.slow0", nil, nil, nil); err != nil {
 		t.Errorf("a call after the flood: %v", err)
 	}
 }
