@@ -17,23 +17,6 @@ import (
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// buildPawlBinary builds this command into dir, for tests that need a real process (to kill).
-func buildPawlBinary(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not found to build pawl")
-	}
-	bin := filepath.Join(dir, "pawl")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startPawlProcess runs the binary with a config file and returns its WebSocket URL.
 func startPawlProcess(t *testing.T, bin, config string) (*exec.Cmd, string) {
 	t.Helper()
@@ -74,7 +57,7 @@ func TestAcknowledgedEventsSurviveKill(t *testing.T) {
 		t.Skip("builds and kills a pawl process")
 	}
 	dir := t.TempDir()
-	bin := buildPawlBinary(t, dir)
+	bin := pawlBinary(t) // cli_test.go: built once, with -race under -race
 	config := filepath.Join(dir, "pawl.yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(`listeners: [{listen: '127.0.0.1:0'}]
 realms:
