@@ -157,9 +157,10 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	sub, _ := b.index.Get(m.Topic, match)
 	if max := b.opts.MaxSubscriptionsPerSession; max > 0 && (sub == nil || !sub.has(s)) && len(b.bySession[s]) >= max {
 		b.mu.Unlock()
-		LimitStats.SubscriptionLimit.Add(1)
-		b.log.Warn("limit: subscriptions per session", "session", s.ID, "authid", s.AuthID,
-			"max_subscriptions_per_session", max)
+		if n := LimitStats.SubscriptionLimit.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...: no log flood
+			b.log.Warn("limit: subscriptions per session", "session", s.ID, "authid", s.AuthID,
+				"max_subscriptions_per_session", max, "refused_so_far", n)
+		}
 		s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrNotAuthorized,
 			fmt.Sprintf("a session may hold at most %d subscriptions (max_subscriptions_per_session)", max))
 		return
@@ -327,8 +328,10 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		// Only the router speaks under wamp. and pawl.: a client could otherwise forge meta
 		// events (a wamp.session.on_join with authrole "trusted"). Refused as Crossbar.io
 		// does, with invalid_uri; testaments are publications of their session, so included.
-		LimitStats.ReservedTopic.Add(1)
-		b.log.Warn("refused a publication in the router's namespace", "session", s.ID, "authid", s.AuthID, "topic", m.Topic)
+		if n := LimitStats.ReservedTopic.Add(1); n&(n-1) == 0 {
+			b.log.Warn("refused a publication in the router's namespace", "session", s.ID, "authid", s.AuthID,
+				"topic", m.Topic, "refused_so_far", n)
+		}
 		if ack {
 			s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidURI,
 				"topics under wamp. and pawl. are reserved for the router: "+string(m.Topic))
@@ -423,7 +426,7 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 					s.Send(&wamp.Published{Request: req, Publication: pubID})
 					return
 				}
-				LimitStats.HistoryNotKept.Add(1)
+				LimitStats.HistoryNotKept.Add(1) // logged by the history as "writer behind" or a store error
 				s.SendError(wamp.TypePublish, req, wamp.ErrUnavailable,
 					"the event was delivered but not kept in the event history: "+err.Error())
 			}

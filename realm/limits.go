@@ -87,9 +87,10 @@ func (r *Realm) initLimits() {
 		if max == 0 || len(uri) <= max {
 			return false
 		}
-		LimitStats.URITooLong.Add(1)
-		r.log.Warn("limit: URI too long", "session", s.ID, "authid", s.AuthID, "kind", kind,
-			"length", len(uri), "max_uri_length", max)
+		if n := LimitStats.URITooLong.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...: no log flood
+			r.log.Warn("limit: URI too long", "session", s.ID, "authid", s.AuthID, "kind", kind,
+				"length", len(uri), "max_uri_length", max, "refused_so_far", n)
+		}
 		return true
 	}
 	msg := func(kind string, uri wamp.URI) string {

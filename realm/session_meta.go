@@ -298,9 +298,10 @@ func (r *Realm) mayKill(caller *session.Session) error {
 		return wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
 	}
 	if caller.AuthRole == r.config.anonymousRole() && !r.config.AnonymousSessionKill && !r.trusted(caller) {
-		LimitStats.AnonymousKills.Add(1)
-		r.log.Warn("limit: refused wamp.session.kill* to an anonymous session (anonymous_session_kill is false)",
-			"session", caller.ID, "authid", caller.AuthID)
+		if n := LimitStats.AnonymousKills.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
+			r.log.Warn("limit: refused wamp.session.kill* to an anonymous session (anonymous_session_kill is false)",
+				"session", caller.ID, "authid", caller.AuthID, "refused_so_far", n)
+		}
 		return wamp.NewError(wamp.ErrNotAuthorized, "sessions of the anonymous role may not kill sessions in this realm (anonymous_session_kill)")
 	}
 	return nil

@@ -149,9 +149,10 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		return
 	}
 	if wamp.Reserved(m.Procedure, match) {
-		LimitStats.ReservedNamespace.Add(1)
-		d.opts.Logger.Warn("refused a registration in the router's namespace", "session", s.ID, "authid", s.AuthID,
-			"procedure", m.Procedure, "match", match)
+		if n := LimitStats.ReservedNamespace.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
+			d.opts.Logger.Warn("refused a registration in the router's namespace", "session", s.ID, "authid", s.AuthID,
+				"procedure", m.Procedure, "match", match, "refused_so_far", n)
+		}
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI,
 			"procedures under wamp. and pawl. are reserved for the router")
 		return
@@ -173,9 +174,10 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		p.mu.Unlock()
 		if n >= max {
 			d.mu.Unlock()
-			LimitStats.RegistrationLimit.Add(1)
-			d.opts.Logger.Warn("limit: registrations per session", "session", s.ID, "authid", s.AuthID,
-				"max_registrations_per_session", max)
+			if n := LimitStats.RegistrationLimit.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: registrations per session", "session", s.ID, "authid", s.AuthID,
+					"max_registrations_per_session", max, "refused_so_far", n)
+			}
 			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
 				fmt.Sprintf("a session may hold at most %d registrations (max_registrations_per_session)", max))
 			return
