@@ -32,6 +32,9 @@ type Limits struct {
 	// wamp.error.not_authorized.
 	RetainedTopics int   `yaml:"retained_topics"`
 	RetainedBytes  int64 `yaml:"retained_bytes"`
+	// TestamentBytes bounds the payload bytes of one session's testaments (default 1 MiB);
+	// past it wamp.session.add_testament fails with wamp.error.invalid_argument.
+	TestamentBytes int64 `yaml:"testament_bytes"`
 }
 
 // Default limits.
@@ -42,6 +45,7 @@ const (
 	DefaultCalleeConcurrency          = 256
 	DefaultRetainedTopics             = 10000
 	DefaultRetainedBytes              = 64 << 20
+	DefaultTestamentBytes             = 1 << 20
 )
 
 // orDefault returns v, def when v is 0, and 0 (no limit) when v is negative.
@@ -65,8 +69,9 @@ func (l Limits) maxRegistrations() int {
 func (l Limits) calleeConcurrency() int {
 	return orDefault(l.CalleeConcurrency, DefaultCalleeConcurrency)
 }
-func (l Limits) retainedTopics() int  { return orDefault(l.RetainedTopics, DefaultRetainedTopics) }
-func (l Limits) retainedBytes() int64 { return orDefault(l.RetainedBytes, DefaultRetainedBytes) }
+func (l Limits) retainedTopics() int   { return orDefault(l.RetainedTopics, DefaultRetainedTopics) }
+func (l Limits) retainedBytes() int64  { return orDefault(l.RetainedBytes, DefaultRetainedBytes) }
+func (l Limits) testamentBytes() int64 { return orDefault(l.TestamentBytes, DefaultTestamentBytes) }
 
 // LimitStats counts the realm's refusals of what a limit or rule forbids; read with Load.
 // The broker (pubsub.LimitStats) and dealer (rpc.LimitStats) count their own.
@@ -74,6 +79,7 @@ var LimitStats struct {
 	URITooLong     atomic.Int64 // requests refused for a URI longer than max_uri_length
 	InvalidURI     atomic.Int64 // CALLs refused for a URI that is not valid (e.g. not UTF-8)
 	AnonymousKills atomic.Int64 // wamp.session.kill* refused to the anonymous role
+	TestamentBytes atomic.Int64 // testaments refused: testament_bytes
 }
 
 // initLimits wraps the realm's SUBSCRIBE, PUBLISH, REGISTER and CALL handlers (outside the

@@ -514,3 +514,19 @@ func TestTransportLimitsAreCounted(t *testing.T) {
 		t.Errorf("%d messages too big counted, want 1", n)
 	}
 }
+
+// A session's testaments are bounded in bytes, not only in number (sibling of finding 1).
+func TestTestamentBytesBounded(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1",
+		Limits: realm.Limits{TestamentBytes: 1000}}}})
+	c := join(t, r, "json")
+	will := wamp.List{"com.example.will", wamp.List{strings.Repeat("x", 600)}}
+	call(t, c, "wamp.session.add_testament", will, nil)
+	before := realm.LimitStats.TestamentBytes.Load()
+	callError(t, c, "wamp.session.add_testament", will, wamp.Dict{"scope": "detached"}, wamp.ErrInvalidArgument)
+	if realm.LimitStats.TestamentBytes.Load() != before+1 {
+		t.Error("the refusal was not counted")
+	}
+	call(t, c, "wamp.session.flush_testaments", nil, nil)
+	call(t, c, "wamp.session.add_testament", will, wamp.Dict{"scope": "detached"})
+}
