@@ -35,6 +35,10 @@ type Limits struct {
 	// TestamentBytes bounds the payload bytes of one session's testaments (default 1 MiB);
 	// past it wamp.session.add_testament fails with wamp.error.invalid_argument.
 	TestamentBytes int64 `yaml:"testament_bytes"`
+	// MaxQueuedCallBytes bounds the payload bytes of one caller's calls waiting in call queues
+	// for a busy callee (default 64 MiB; one call always fits); past it a call fails with
+	// wamp.error.unavailable.
+	MaxQueuedCallBytes int `yaml:"max_queued_call_bytes"`
 }
 
 // Default limits.
@@ -46,6 +50,7 @@ const (
 	DefaultRetainedTopics             = 10000
 	DefaultRetainedBytes              = 64 << 20
 	DefaultTestamentBytes             = 1 << 20
+	DefaultMaxQueuedCallBytes         = 64 << 20
 )
 
 // orDefault returns v, def when v is 0, and 0 (no limit) when v is negative.
@@ -72,6 +77,9 @@ func (l Limits) calleeConcurrency() int {
 func (l Limits) retainedTopics() int   { return orDefault(l.RetainedTopics, DefaultRetainedTopics) }
 func (l Limits) retainedBytes() int64  { return orDefault(l.RetainedBytes, DefaultRetainedBytes) }
 func (l Limits) testamentBytes() int64 { return orDefault(l.TestamentBytes, DefaultTestamentBytes) }
+func (l Limits) maxQueuedCallBytes() int {
+	return orDefault(l.MaxQueuedCallBytes, DefaultMaxQueuedCallBytes)
+}
 
 // LimitStats counts the realm's refusals of what a limit or rule forbids; read with Load.
 // The broker (pubsub.LimitStats) and dealer (rpc.LimitStats) count their own.

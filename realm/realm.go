@@ -37,7 +37,8 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	r := &Realm{}
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
 		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), MaxInvocationsPerCallee: cfg.Limits.calleeConcurrency(),
-		PublishMeta: r.PublishMeta, Logger: log})
+		MaxQueuedCallBytes: cfg.Limits.maxQueuedCallBytes(),
+		PublishMeta:        r.PublishMeta, Logger: log})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
 		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log,
 		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),

@@ -45,6 +45,9 @@ type Options struct {
 	// its registrations together (0: no limit). Further calls wait in their registration's call
 	// queue, so a caller's flood never fills the callee's outbound queue.
 	MaxInvocationsPerCallee int
+	// MaxQueuedCallBytes bounds the payload bytes of one caller's calls waiting in call queues
+	// (0: no limit; one call always fits); past it calls fail with wamp.error.unavailable.
+	MaxQueuedCallBytes int
 	// PublishMeta publishes a meta event (wamp.registration.on_create, ...). Optional.
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
 	// Logger defaults to slog.Default().
@@ -55,6 +58,7 @@ type Options struct {
 var LimitStats struct {
 	CallQueueFull     atomic.Int64 // calls refused with wamp.error.unavailable: every callee busy, queue full
 	CallsQueued       atomic.Int64 // calls that waited for a callee at its concurrency limit
+	QueuedCallBytes   atomic.Int64 // calls refused with wamp.error.unavailable: the caller's max_queued_call_bytes
 	RegistrationLimit atomic.Int64 // REGISTERs refused: max_registrations_per_session
 	ReservedNamespace atomic.Int64 // REGISTERs refused under wamp. or pawl.
 }

@@ -36,6 +36,18 @@ type invocation struct {
 	heapIndex int
 
 	wakeCallee bool // finishing freed a slot of a callee at its in-flight bound (endForCallee)
+
+	callerPeer *peer // while queued with queuedSize counted against the caller's queued bytes
+	queuedSize int64
+}
+
+// unqueued releases what a call that leaves the queue counted against its caller's bound on
+// queued call bytes. Caller holds inv.reg.mu.
+func (d *Local) unqueued(inv *invocation) {
+	if inv.callerPeer != nil {
+		inv.callerPeer.queuedBytes.Add(-inv.queuedSize)
+		inv.callerPeer, inv.queuedSize = nil, 0
+	}
 }
 
 // peer is the dealer's state for one session, guarded by its own mutex: calls between
@@ -49,6 +61,9 @@ type peer struct {
 	// inFlight counts the invocations this session serves, on all its registrations, for
 	// Options.MaxInvocationsPerCallee. Changed under the registration's lock of each one.
 	inFlight atomic.Int64
+	// queuedBytes counts the payload bytes of this session's calls waiting in call queues,
+	// for Options.MaxQueuedCallBytes.
+	queuedBytes atomic.Int64
 }
 
 // Local is the in-process dealer.
@@ -255,6 +270,9 @@ func (d *Local) detach(p *peer, s *session.Session, reg *registration) {
 	if deleted {
 		reg.deleted = true
 		orphans, reg.queue = reg.queue, nil
+		for _, inv := range orphans {
+			d.unqueued(inv)
+		}
 		d.patterns.Delete(reg.procedure, reg.match)
 		delete(d.byID, reg.id)
 		if reg.match == wamp.MatchExact {
@@ -310,7 +328,26 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 		return
 	}
 	c := reg.pick()
+	size := int64(m.Payload.Size())
+	if c == nil && d.opts.MaxQueuedCallBytes > 0 && size > 0 {
+		// The queued CALLs of one caller, on every registration, are bounded in bytes (one
+		// always fits): a flood of large calls to a busy callee cannot make the router hold
+		// call_queue_limit full messages per registration.
+		if n := caller.queuedBytes.Add(size); n > int64(d.opts.MaxQueuedCallBytes) && n != size {
+			caller.queuedBytes.Add(-size)
+			reg.mu.Unlock()
+			if n := LimitStats.QueuedCallBytes.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: queued call bytes per caller, calls refused with wamp.error.unavailable",
+					"procedure", m.Procedure, "caller", s.ID, "max_queued_call_bytes", d.opts.MaxQueuedCallBytes, "refused_so_far", n)
+			}
+			s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable,
+				"all callees are busy and this caller's queued calls are at their byte bound (max_queued_call_bytes)")
+			return
+		}
+		inv.callerPeer, inv.queuedSize = caller, size
+	}
 	if c == nil && len(reg.queue) >= d.opts.CallQueueLimit {
+		d.unqueued(inv)
 		reg.mu.Unlock()
 		if n := LimitStats.CallQueueFull.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, 8, ...
 			d.opts.Logger.Warn("limit: call queue full, calls refused with wamp.error.unavailable",
@@ -459,6 +496,7 @@ func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) 
 		next := reg.queue[0]
 		reg.queue[0] = nil
 		reg.queue = reg.queue[1:]
+		d.unqueued(next)
 		if !d.callerPresent(next) {
 			continue // its caller is leaving; its Leave forgets the call
 		}
@@ -638,6 +676,7 @@ func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message s
 	if inv.callee == nil {
 		// Still queued: it never reached a callee.
 		reg.queue = removeInvocation(reg.queue, inv)
+		d.unqueued(inv)
 		d.endForCaller(inv)
 		reg.mu.Unlock()
 		if !quiet {
@@ -732,6 +771,7 @@ func (d *Local) callerGone(inv *invocation) {
 	d.timeouts.remove(inv)
 	if inv.callee == nil {
 		reg.queue = removeInvocation(reg.queue, inv)
+		d.unqueued(inv)
 		reg.mu.Unlock()
 		return
 	}

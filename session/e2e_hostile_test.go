@@ -19,6 +19,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -529,4 +530,48 @@ func TestTestamentBytesBounded(t *testing.T) {
 	}
 	call(t, c, "wamp.session.flush_testaments", nil, nil)
 	call(t, c, "wamp.session.add_testament", will, wamp.Dict{"scope": "detached"})
+}
+
+// One caller's calls waiting for a busy callee are bounded in bytes (sibling of finding 5):
+// a flood of large calls cannot make the router hold call_queue_limit messages per procedure.
+func TestQueuedCallBytesBounded(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1",
+		Limits: realm.Limits{CalleeConcurrency: 1, MaxQueuedCallBytes: 100 << 10}}}})
+	callee, caller := join(t, r, "msgpack"), join(t, r, "msgpack")
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	if _, err := callee.Register(ctxT(t), "com.example.busy", func(ctx context.Context, _ *session.Invocation) (*session.Result, error) {
+		started <- struct{}{}
+		<-release
+		return &session.Result{}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	big := wamp.List{bytes.Repeat([]byte{1}, 40<<10)}
+	results := make(chan error, 4)
+	go func() { _, err := caller.Call(ctxT(t), "com.example.busy", nil, big, nil); results <- err }()
+	<-started // the callee runs one call; the next ones wait
+	dealer := r.Realm.Dealer().(*rpc.Local)
+	for i := 1; i <= 2; i++ {
+		go func() { _, err := caller.Call(ctxT(t), "com.example.busy", nil, big, nil); results <- err }()
+		waitFor(t, "the call to wait in the queue", func() bool { return dealer.Stats().Queued == i })
+	}
+	before := rpc.LimitStats.QueuedCallBytes.Load()
+	_, err := caller.Call(ctxT(t), "com.example.busy", nil, big, nil) // 120 KiB queued: refused
+	if ae := appError(t, err); ae.URI != wamp.ErrUnavailable || !strings.Contains(ae.Error(), "max_queued_call_bytes") {
+		t.Errorf("a call past the byte bound: %v", ae)
+	}
+	if rpc.LimitStats.QueuedCallBytes.Load() != before+1 {
+		t.Error("the refusal was not counted")
+	}
+	close(release)
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("a queued call: %v", err)
+		}
+	}
+	// Dispatched calls released their bytes: a new one queues again.
+	if _, err := caller.Call(ctxT(t), "com.example.busy", nil, big, nil); err != nil {
+		t.Errorf("after the queue drained: %v", err)
+	}
 }
