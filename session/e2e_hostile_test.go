@@ -35,7 +35,7 @@ type codecPeer struct {
 
 func dialCodec(t *testing.T, url string, codec wamp.Codec) *codecPeer {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{codec.Subprotocol()}}
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2." + codec.Name()}}
 	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func (p *codecPeer) send(m wamp.Message) {
 		p.t.Fatal(err)
 	}
 	kind := websocket.TextMessage
-	if p.codec != wamp.JSON {
+	if p.codec.Binary() {
 		kind = websocket.BinaryMessage
 	}
 	p.mu.Lock()
