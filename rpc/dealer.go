@@ -59,6 +59,7 @@ var LimitStats struct {
 	CallQueueFull     atomic.Int64 // calls refused with wamp.error.unavailable: every callee busy, queue full
 	CallsQueued       atomic.Int64 // calls that waited for a callee at its concurrency limit
 	QueuedCallBytes   atomic.Int64 // calls refused with wamp.error.unavailable: the caller's max_queued_call_bytes
+	StreamTooFast     atomic.Int64 // progressive calls ended: input streamed faster than the callee reads
 	RegistrationLimit atomic.Int64 // REGISTERs refused: max_registrations_per_session
 	ReservedNamespace atomic.Int64 // REGISTERs refused under wamp. or pawl.
 }

@@ -444,6 +444,20 @@ func (d *Local) continueCall(inv *invocation, m *wamp.Call) {
 	}
 	target := inv.callee.session
 	reg.mu.Unlock()
+	// A caller streaming faster than its callee reads would fill the callee's outbound queue
+	// and get the honest callee cut off: past twice the callee's bound on invocations in
+	// flight waiting for it, the call is ended instead (the caller hears
+	// wamp.error.unavailable, the callee is interrupted).
+	if max := d.opts.MaxInvocationsPerCallee; max > 0 {
+		if queued, _ := target.Peer().Queued(); queued > 2*max {
+			if n := LimitStats.StreamTooFast.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: streamed call input ended, the callee is not keeping up",
+					"caller", inv.caller.ID, "callee", target.ID, "callee_queued", queued, "refused_so_far", n)
+			}
+			d.abandon(inv, CancelKillNoWait, wamp.ErrUnavailable, "the callee is not keeping up with this call's streamed input", false)
+			return
+		}
+	}
 	target.Send(&wamp.Invocation{Request: inv.id, Registration: reg.id, Details: details, Payload: m.Payload})
 }
 

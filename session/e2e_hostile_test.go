@@ -575,3 +575,54 @@ func TestQueuedCallBytesBounded(t *testing.T) {
 		t.Errorf("after the queue drained: %v", err)
 	}
 }
+
+// A caller streaming a progressive call's input faster than the callee reads ends that call
+// (wamp.error.unavailable) instead of getting the callee cut off (sibling of finding 5).
+func TestStreamedInputFloodDoesNotCutOffCallee(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{})
+	callee := dialRawCallee(t, r.URL)
+	caller := join(t, r, "msgpack")
+	slow := session.Stats.SlowConsumers.Load()
+	st := caller.StreamCall(ctxT(t), "com.example.stream", session.CallOptions{})
+	chunk := wamp.List{strings.Repeat("x", 4<<10)}
+	var err error
+	for i := 0; i < 6000 && err == nil; i++ { // 24 MiB: past the socket buffers and 512 queued
+		err = st.Send(chunk, nil)
+	}
+	if err == nil {
+		_, err = st.Finish(nil, nil)
+	}
+	if ae := appError(t, err); ae.URI != wamp.ErrUnavailable {
+		t.Errorf("the flooded stream ended with %v, want %s", ae, wamp.ErrUnavailable)
+	}
+	if n := session.Stats.SlowConsumers.Load() - slow; n != 0 {
+		t.Errorf("%d sessions cut off as slow consumers", n)
+	}
+	if _, ok := r.Realm.Session(callee); !ok {
+		t.Error("the callee was cut off")
+	}
+}
+
+// dialRawCallee registers com.example.stream from a callee that announces progressive call
+// invocations and then reads nothing; it returns its session ID.
+func dialRawCallee(t *testing.T, url string) wamp.ID {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	p := &codecPeer{t: t, ws: ws, codec: wamp.JSON}
+	p.send(&wamp.Hello{Realm: "realm1", Details: wamp.Dict{"roles": wamp.Dict{"callee": wamp.Dict{
+		"features": wamp.Dict{"progressive_call_invocations": true, "call_canceling": true}}}}})
+	w, ok := p.next().(*wamp.Welcome)
+	if !ok {
+		t.Fatal("no WELCOME")
+	}
+	p.send(&wamp.Register{Request: 1, Options: wamp.Dict{}, Procedure: "com.example.stream"})
+	if _, ok := p.next().(*wamp.Registered); !ok {
+		t.Fatal("want REGISTERED")
+	}
+	return w.Session
+}
