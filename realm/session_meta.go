@@ -295,10 +295,11 @@ func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pi
 // anonymous role unless the realm's anonymous_session_kill allows them: anyone may join as
 // anonymous, so by default nobody who merely joined can end everyone else's sessions.
 func (r *Realm) mayKill(caller *session.Session) error {
-	if r.config.DisableSessionKill {
+	cfg := &r.sec().cfg // the realm's current configuration (Reconfigure)
+	if cfg.DisableSessionKill {
 		return wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
 	}
-	if caller.AuthRole == r.config.anonymousRole() && !r.config.AnonymousSessionKill && !r.trusted(caller) {
+	if caller.AuthRole == cfg.anonymousRole() && !cfg.AnonymousSessionKill && !r.trusted(caller) {
 		if n := LimitStats.AnonymousKills.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
 			r.log.Warn("limit: refused wamp.session.kill* to an anonymous session (anonymous_session_kill is false)",
 				"session", caller.ID, "authid", caller.AuthID, "refused_so_far", n)
