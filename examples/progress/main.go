@@ -27,6 +27,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -85,7 +86,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/ws"

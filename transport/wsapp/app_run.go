@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 // shutdownTimeout bounds each step of Run's shutdown.
@@ -29,7 +31,7 @@ func (a *App) Run(ctx context.Context, addr string, ready func(net.Addr)) error 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	srv := websocket.NewHTTPServer(a, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
