@@ -17,7 +17,7 @@ import (
 	"testing"
 )
 
-// The WAMP test vectors (wamp-proto's testsuite/) live in shared/ next to the repository.
+// The WAMP test vectors (wamp-proto's testsuite/, CC-BY-SA 3.0) live in testdata/wamp-testvectors.
 
 type vectorFile struct {
 	path        string
@@ -56,38 +56,12 @@ func (s vectorSerialized) raw() ([]byte, error) {
 	return nil, fmt.Errorf("sample has no bytes")
 }
 
-// vectorsDir finds the test vectors: $PAWL_TESTVECTORS, else ../shared/wamp-testvectors
-// beside the repository root. CI always has them, so their absence is a failure.
-func vectorsDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PAWL_TESTVECTORS")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		root := wd
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				tb.Fatalf("no go.mod above %s: cannot locate the repository root", wd)
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "wamp-testvectors")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "singlemessage")); err != nil {
-		tb.Fatalf("WAMP test vectors not found at %s (set PAWL_TESTVECTORS to their folder): %v", dir, err)
-	}
-	return dir
-}
+// vectorsDir is the repository's copy of the WAMP test vectors (see its NOTICE.md).
+const vectorsDir = "testdata/wamp-testvectors"
 
 func loadVectors(tb testing.TB) []vectorFile {
 	tb.Helper()
-	dir := vectorsDir(tb)
+	dir := vectorsDir
 	var files []vectorFile
 	err := filepath.WalkDir(filepath.Join(dir, "singlemessage"), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
