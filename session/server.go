@@ -76,7 +76,7 @@ func NewServer(gate Gate, opts ServerOptions) *Server {
 }
 
 // Codecs are the codecs the router speaks, in order of preference.
-var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack}
+var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack, wamp.CBOR}
 
 // ServeConn runs one connection's session until it ends. It is called on the connection's
 // reader goroutine.

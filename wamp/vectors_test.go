@@ -106,13 +106,16 @@ func vectorSamples(tb testing.TB, serializer string) (out [][]byte) {
 	return out
 }
 
-var vectorCodecs = []Codec{JSON, MsgPack}
+var vectorCodecs = []Codec{JSON, MsgPack, CBOR}
 
-func otherCodec(c Codec) Codec {
-	if c == JSON {
-		return MsgPack
+// otherCodecs returns the codecs a router converts a message of c into.
+func otherCodecs(c Codec) (out []Codec) {
+	for _, o := range vectorCodecs {
+		if o != c {
+			out = append(out, o)
+		}
 	}
-	return JSON
+	return out
 }
 
 func TestVectorsSerialization(t *testing.T) {
@@ -138,8 +141,8 @@ func TestVectorsSerialization(t *testing.T) {
 			}
 		}
 	}
-	if samples < 40 {
-		t.Errorf("only %d json/msgpack samples found; the vectors look incomplete", samples)
+	if samples < 120 {
+		t.Errorf("only %d json/msgpack/cbor samples found; the vectors look incomplete", samples)
 	}
 }
 
@@ -174,26 +177,27 @@ func checkVectorSample(t *testing.T, codec Codec, data []byte, reps []vectorSeri
 		}
 	}
 
-	// Through the other codec and back: what a router does between peers of different codecs.
-	other := otherCodec(codec)
-	crossEnc, err := other.Encode(nil, m)
-	if err != nil {
-		t.Fatalf("encode as %s: %v", other.Name(), err)
+	// Through each other codec and back: what a router does between peers of different codecs.
+	for _, other := range otherCodecs(codec) {
+		crossEnc, err := other.Encode(nil, m)
+		if err != nil {
+			t.Fatalf("encode as %s: %v", other.Name(), err)
+		}
+		m3, err := other.Decode(crossEnc)
+		if err != nil {
+			t.Fatalf("decode %s %q: %v", other.Name(), crossEnc, err)
+		}
+		checkAttributes(t, "via "+other.Name(), m3, s.ExpectedAttributes)
+		back, err := codec.Encode(nil, m3)
+		if err != nil {
+			t.Fatalf("encode back to %s: %v", codec.Name(), err)
+		}
+		m4, err := codec.Decode(back)
+		if err != nil {
+			t.Fatalf("decode back %q: %v", back, err)
+		}
+		checkAttributes(t, "back from "+other.Name(), m4, s.ExpectedAttributes)
 	}
-	m3, err := other.Decode(crossEnc)
-	if err != nil {
-		t.Fatalf("decode %s %q: %v", other.Name(), crossEnc, err)
-	}
-	checkAttributes(t, "via "+other.Name(), m3, s.ExpectedAttributes)
-	back, err := codec.Encode(nil, m3)
-	if err != nil {
-		t.Fatalf("encode back to %s: %v", codec.Name(), err)
-	}
-	m4, err := codec.Decode(back)
-	if err != nil {
-		t.Fatalf("decode back %q: %v", back, err)
-	}
-	checkAttributes(t, "back from "+other.Name(), m4, s.ExpectedAttributes)
 }
 
 func maxDictKeys(v any) int {
@@ -438,15 +442,18 @@ func TestVectorsValidation(t *testing.T) {
 					t.Fatalf("%s: decode %s: %v", s.Description, text, err)
 				}
 				checkValidation(t, s, text, m)
-				// The same message through MessagePack must validate the same way.
-				enc, err := MsgPack.Encode(nil, m)
-				if err != nil {
-					t.Fatal(err)
+				// The same message through MessagePack and CBOR must validate the same way.
+				for _, c := range []Codec{MsgPack, CBOR} {
+					enc, err := c.Encode(nil, m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m2, err := c.Decode(enc)
+					if err != nil {
+						t.Fatalf("%s: %v", c.Name(), err)
+					}
+					checkValidation(t, s, text, m2)
 				}
-				if m, err = MsgPack.Decode(enc); err != nil {
-					t.Fatal(err)
-				}
-				checkValidation(t, s, text, m)
 			})
 		}
 	}
