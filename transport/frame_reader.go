@@ -135,6 +135,30 @@ func (fr *frameReader) payload(dst []byte, h frameHeader, limit int, text *utf8S
 	if fr.buf != nil {
 		buffered = fr.w - fr.r
 	}
+	if start == 0 && total <= buffered {
+		// The whole frame is here, starting a message: the common case, in one piece.
+		dst = growLen(dst, total)
+		fr.r += copy(dst, (*fr.buf)[fr.r:fr.r+total])
+		if h.masked {
+			maskBytesAt(h.mask, dst, 0)
+		}
+		if text != nil && !text.feed(dst) {
+			return nil, errInvalidUTF8
+		}
+		return dst, nil
+	}
+	return fr.payloadInPieces(dst, h, limit, text)
+}
+
+// payloadInPieces is payload for a frame that continues a message or has not all arrived:
+// the buffer grows as its bytes do.
+func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, text *utf8Stream) ([]byte, error) {
+	start := len(dst)
+	total := start + int(h.length)
+	buffered := 0
+	if fr.buf != nil {
+		buffered = fr.w - fr.r
+	}
 	want := min(total, start+max(payloadChunk, buffered))
 	if start > 0 && cap(dst) < want {
 		dst = growCap(dst, max(want, min(2*cap(dst), limit)))
@@ -217,15 +241,17 @@ type utf8Stream struct {
 func (s *utf8Stream) feed(msg []byte) bool {
 	end := len(msg)
 	cut := end
-	// An incomplete code point at the end starts at most UTFMax-1 bytes back. FullRune is
-	// false only for the valid beginning of a sequence; an invalid one counts as complete,
-	// and Valid rejects it.
-	for j := end - 1; j >= s.checked && j > end-utf8.UTFMax; j-- {
-		if msg[j]&0xc0 != 0x80 {
-			if !utf8.FullRune(msg[j:end]) {
-				cut = j
+	// An incomplete code point at the end starts at most UTFMax-1 bytes back (none when the
+	// message so far ends in ASCII). FullRune is false only for the valid beginning of a
+	// sequence; an invalid one counts as complete, and Valid rejects it.
+	if end > 0 && msg[end-1] >= utf8.RuneSelf {
+		for j := end - 1; j >= s.checked && j > end-utf8.UTFMax; j-- {
+			if msg[j]&0xc0 != 0x80 {
+				if !utf8.FullRune(msg[j:end]) {
+					cut = j
+				}
+				break
 			}
-			break
 		}
 	}
 	if !utf8.Valid(msg[s.checked:cut]) {
