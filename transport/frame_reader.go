@@ -206,8 +206,10 @@ func arrived(dst []byte, h frameHeader, start, from, to int, text *utf8Stream) b
 // errInvalidUTF8: a text message's bytes so far are not valid UTF-8 (close 1007).
 var errInvalidUTF8 = errors.New("text message is not valid UTF-8")
 
-// payloadChunk is how much a payload slice grows by before its bytes arrive.
-const payloadChunk = 64 << 10
+// payloadChunk is how much a payload slice grows by before its bytes arrive: a header that
+// announces a large frame pins no more than this until the bytes come (issue 17, finding 9);
+// then the slice doubles as they do.
+const payloadChunk = 1 << 10
 
 // growLen returns b with length n (≥ len(b)), keeping its bytes.
 func growLen(b []byte, n int) []byte {

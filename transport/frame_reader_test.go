@@ -205,9 +205,11 @@ func TestClientCloseFrameEndsReading(t *testing.T) {
 }
 
 // A client that announces a large frame and sends little of it holds about what it sent, not
-// what it announced: the payload grows as bytes arrive.
+// what it announced: the payload grows as bytes arrive (issue 17, finding 9: a 15-byte header
+// used to pin 64 KiB per connection). Each connection here, the test's own gorilla client
+// included, costs about 15 KB; 40 KB is the bound.
 func TestAnnouncedFrameLengthReservesNoMemory(t *testing.T) {
-	const conns, announced = 20, 8 << 20
+	const conns, announced, perConn = 20, 8 << 20, 40 << 10
 	u, accepted, _ := serve(t, transport.Options{})
 	header := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, byte(announced >> 16), 0, 0, 1, 2, 3, 4}
 	var before runtime.MemStats
@@ -221,7 +223,7 @@ func TestAnnouncedFrameLengthReservesNoMemory(t *testing.T) {
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > conns*announced/4 {
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > conns*perConn {
 		t.Fatalf("heap grew %d bytes for %d connections that sent 100 bytes of an announced %d-byte frame", grew, conns, announced)
 	}
 }
