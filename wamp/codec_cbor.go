@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// CBOR is the "wamp.2.cbor" codec (RFC 8949). Messages go in binary frames. Binary values are
+// CBOR is the "cbor" codec (RFC 8949): WebSocket subprotocol wamp.2.cbor, RawSocket
+// serializer 3. Its encoding is binary. Binary values are
 // byte strings; integers stay integers (int64, and uint64 above MaxInt64), as in the other
 // codecs, so a value converted between JSON, MessagePack and CBOR keeps its type.
 var CBOR Codec = &cborCodec{}
@@ -14,9 +15,8 @@ func init() { RegisterCodec(CBOR) }
 
 type cborCodec struct{}
 
-func (*cborCodec) Name() string        { return "cbor" }
-func (*cborCodec) Subprotocol() string { return "wamp.2.cbor" }
-func (*cborCodec) Binary() bool        { return true }
+func (*cborCodec) Name() string { return "cbor" }
+func (*cborCodec) Binary() bool { return true }
 
 // DecodeValue parses one encoded value, as held in a RawPayload.
 func (*cborCodec) DecodeValue(data []byte) (any, error) { return DecodeCBORValue(data) }
