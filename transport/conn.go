@@ -50,6 +50,7 @@ const abortWriteGrace = 500 * time.Millisecond
 // a non-blocking write. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
 	nc          net.Conn
+	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
 	fr          *frameReader    // server side: frames are read here and written raw
 	opts        Options
@@ -220,8 +221,14 @@ func (c *Conn) DropRequest() {
 	c.mu.Unlock()
 }
 
-// RemoteAddr is the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+// RemoteAddr is the peer's network address: the client's, as a trusted proxy in front
+// forwarded it (Options.TrustedProxies), or else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.clientAddr != nil {
+		return c.clientAddr
+	}
+	return c.nc.RemoteAddr()
+}
 
 // SetBinary chooses binary (true) or text frames for what Send writes.
 func (c *Conn) SetBinary(binary bool) {

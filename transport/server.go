@@ -54,7 +54,7 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		// buffer sizes it reuses net/http's buffers instead of allocating its own.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    s.opts.Subprotocols,
-		CheckOrigin:     s.checkOrigin,
+		CheckOrigin:     func(*http.Request) bool { return true }, // ServeHTTP has screened it
 	}
 	return s
 }
@@ -80,6 +80,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
 		return
 	}
+	v := s.view(r)
+	if ref := s.screen(r, v); ref != nil {
+		s.active.Add(-1)
+		s.log.Warn("refused connection: "+ref.code, "remote", v.remote(r), "origin", r.Header.Get("Origin"),
+			"host", v.host, "allow_with", ref.allow)
+		refuse(w, ref.status, ref.code, ref.message)
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.active.Add(-1)
@@ -91,7 +99,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newServerConn(ws, s.opts, r.WithContext(context.Background()), s.delay)
+	req := r.WithContext(context.Background())
+	c := newServerConn(ws, s.opts, req, s.delay)
+	if v.client != nil { // a trusted proxy forwarded the client's address
+		req.RemoteAddr = v.client.String()
+		c.clientAddr = v.client
+	}
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()
@@ -108,21 +121,10 @@ func (s *Server) offersSupported(r *http.Request) bool {
 	return false
 }
 
-// checkOrigin allows clients without an Origin header (not browsers), any origin with "*",
-// listed origins, and otherwise only pages served from the same host.
+// checkOrigin reports whether a request may upgrade, for upgraders that screen nothing
+// themselves (App routes): see admission.go.
 func (s *Server) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if len(s.opts.AllowedOrigins) == 0 {
-		return strings.EqualFold(u.Host, r.Host)
-	}
-	return OriginAllowed(s.opts.AllowedOrigins, u)
+	return s.screen(r, s.view(r)) == nil
 }
 
 // OriginAllowed matches an origin against patterns: "*", a full origin

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -45,6 +46,13 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+
+	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
+	// X-Forwarded-* headers give the client's address, host and scheme.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AllowedHosts are further Host names a loopback listener answers to (DNS rebinding).
+	AllowedHosts   []string       `yaml:"allowed_hosts"`
+	trustedProxies []netip.Prefix // parsed by validate
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -115,6 +123,11 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
+		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		if err != nil {
+			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
+		}
+		l.trustedProxies = proxies
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
 		}
@@ -177,6 +190,8 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 	return realm.EndpointOptions{
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
+			TrustedProxies: l.trustedProxies,
+			AllowedHosts:   l.AllowedHosts,
 			MaxMessageSize: maxSize,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,

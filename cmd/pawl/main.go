@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  pawl [serve] [-config FILE] [-listen HOST:PORT] [-realm NAME]
+  pawl [serve] [-config FILE] [-listen HOST:PORT] [-realm NAME] [-allow-origin ORIGIN]...
   pawl config     print the embedded default configuration
   pawl hash-secret -method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret
                   print a principal entry storing the secret (hashed) for the config file
@@ -67,6 +67,9 @@ func serveCommand(args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "YAML config `file` (default: the embedded config, see 'pawl config')")
 	listen := fs.String("listen", "", "listen `address` host:port for the first listener (port 0 picks a free port)")
 	realmName := fs.String("realm", "", "serve one anonymous realm of this `name` instead of the configured realms")
+	var allowOrigins []string
+	fs.Func("allow-origin", "also allow this browser `origin` on every listener (repeatable; e.g. https://app.example.com, \"*\")",
+		func(o string) error { allowOrigins = append(allowOrigins, o); return nil })
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -78,6 +81,9 @@ func serveCommand(args []string, stderr io.Writer) int {
 	}
 	if *listen != "" {
 		cfg.Listeners[0].Listen = *listen
+	}
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].AllowedOrigins = append(cfg.Listeners[i].AllowedOrigins, allowOrigins...)
 	}
 	if *realmName != "" {
 		cfg.Realms = []realm.Config{{Name: wamp.URI(*realmName)}}
