@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
@@ -319,20 +322,65 @@ func TestAuthHandshakeRules(t *testing.T) {
 	})
 }
 
-// Repeated failures from one address or authid are refused for a while, even with the right
-// secret; the limiter says when to retry.
+// fromAddress makes the client's connections come from a loopback address of the test's
+// choosing (127.0.0.2, ...), so the router sees distinct peers.
+func fromAddress(opts session.ClientOptions, ip string) session.ClientOptions {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	opts.Transport.NetDialContext = d.DialContext
+	return opts
+}
+
+// Repeated failures for one user from one address refuse that pair for a while, even with
+// the right secret, and the limiter says when to retry. The guesser locks out nobody else:
+// other users at its address, and the same user elsewhere, still log in.
 func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	wrong := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}
+	wrong := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, "127.0.0.2")
 	for i := 0; i < 2; i++ {
 		_, err := dialAuth(t, r, "json", wrong)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}
-	_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}})
+	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	_, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.2"))
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts; retry in")
-	// The address is blocked too, whatever the authid.
-	_, err = dialAuth(t, r, "json", session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}})
-	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts")
+	if _, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.3")); err != nil {
+		t.Errorf("joe is locked out from his own address by a guesser elsewhere: %v", err)
+	}
+	peter := session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}}
+	if _, err := dialAuth(t, r, "json", fromAddress(peter, "127.0.0.2")); err != nil {
+		t.Errorf("peter, behind the guesser's address, is locked out: %v", err)
+	}
+}
+
+// A botnet guessing joe's ticket from many addresses slows the guessing down but does not
+// lock joe out: from where he logged in before he gets in at once, whatever the failures.
+func TestAuthRateLimitAuthIDFlood(t *testing.T) {
+	cfg := authRealm(t)
+	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, AuthIDBurst: 3, Refill: 1e12, Delay: -1, MaxDelay: 200 * time.Millisecond}
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
+	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	c, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	start := time.Now()
+	for i := 0; i < 6; i++ {
+		bot := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, fmt.Sprintf("127.0.1.%d", i+1))
+		_, err := dialAuth(t, r, "json", bot)
+		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
+	}
+	// Past the authid's burst (3), the other 3 guesses took turns 200 ms apart.
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("6 guesses from 6 addresses took %v: the authid's turns did not slow them", took)
+	}
+	known := time.Now()
+	if _, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9")); err != nil {
+		t.Fatalf("joe is locked out by a flood of guesses from elsewhere: %v", err)
+	}
+	if took := time.Since(known); took > 150*time.Millisecond {
+		t.Errorf("joe, from his known address, waited %v behind the guessers", took)
+	}
 }
