@@ -358,6 +358,9 @@ func (c *Client) readLoop() {
 	for {
 		data, err := c.conn.Read()
 		if err != nil {
+			if reason := closeReason(c.conn); reason != nil {
+				c.endWith(reason)
+			}
 			c.shutdown(fmt.Errorf("connection lost: %w", err))
 			return
 		}

@@ -15,7 +15,8 @@ import (
 )
 
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
-// GOODBYE wamp.close.system_shutdown, and the listeners close.
+// its connection closed (1001, wamp.close.system_shutdown, so that clients reconnect), and
+// the listeners close.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(cfg.Log, logOut)
 	history, err := openHistoryStore(ctx, cfg, log)

@@ -242,6 +242,7 @@ module.exports = {
   diff,
   disconnect,
   hardTimeout,
+  makeSerializer,
   registerEcho,
   sleep,
   subscribeQueue,
