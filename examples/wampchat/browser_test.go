@@ -5,13 +5,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/pawl-wamp/pawl/realm"
 )
 
 const browserHint = "run .ci/install-deps (from the repository root): it installs Debian chromium, runs npm ci in examples/wampchat and builds the page's bundle"
@@ -177,5 +183,109 @@ func checkBrowserChat(t *testing.T, result browserResult) {
 			t.Errorf("screenshot of %s's page: %d bytes, %v", name, len(png), err)
 		}
 		t.Logf("screenshot of %s's page: %s", name, path)
+	}
+}
+
+// serveRouter runs a router for realm1 on addr until stop, which shuts it down as pawl does
+// on SIGTERM: stop accepting, then close every session's connection (1001,
+// wamp.close.system_shutdown).
+func serveRouter(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := realm.NewRouter(nil)
+	rt.AddRealm(realm.New(realm.Config{Name: realmName}, nil))
+	mux := http.NewServeMux()
+	mux.Handle("/ws", rt.WebSocketHandler(realm.EndpointOptions{}))
+	hs := &http.Server{Handler: mux}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			hs.Shutdown(ctx)
+			rt.Shutdown(2 * time.Second)
+			<-served
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// A browser page survives a restart of the router: autobahn.js in Chromium reconnects by
+// itself after the router closed its connection on shutdown (a GOODBYE would have stopped
+// it for good), the chat service (the Go client with a ReconnectPolicy) rejoins and
+// registers its procedures again, the page takes its nickname back, and a message sent after
+// the restart goes through.
+func TestBrowserSurvivesRouterRestart(t *testing.T) {
+	requireBrowser(t)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	stopFirst := serveRouter(t, addr)
+	routerURL = "ws://" + addr + "/ws"
+	t.Cleanup(func() { routerURL = "" })
+	base := start(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("e2e", "restart.mjs"), base)
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(nil, 1<<20)
+	next := func() string {
+		if !lines.Scan() {
+			cmd.Wait()
+			t.Fatalf("the restart script ended early\nstderr:\n%s", stderr.String())
+		}
+		return lines.Text()
+	}
+	if l := next(); l != "READY" {
+		t.Fatalf("restart script: %q\nstderr:\n%s", l, stderr.String())
+	}
+	stopFirst()
+	serveRouter(t, addr) // the same port
+	io.WriteString(stdin, "restarted\n")
+	var result struct {
+		Status, Me      string
+		ComposerEnabled bool
+		Statuses        []string
+	}
+	line, ok := strings.CutPrefix(next(), "RESULT ")
+	if !ok {
+		t.Fatalf("no result: %q\nstderr:\n%s", line, stderr.String())
+	}
+	if err := json.Unmarshal([]byte(line), &result); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("restart script: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if result.Status != "connected" || result.Me != "alice" || !result.ComposerEnabled {
+		t.Errorf("after the restart the page shows %+v", result)
+	}
+	if !slices.Contains(result.Statuses, "reconnecting…") {
+		t.Errorf("the page never said it was reconnecting: %q", result.Statuses)
 	}
 }
