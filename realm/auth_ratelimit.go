@@ -37,7 +37,7 @@ type limiter struct {
 
 	mu    sync.Mutex
 	keys  map[string]*bucket
-	known map[pairKey]time.Time // pairs that logged in, and when
+	known map[attempt]time.Time // pairs that logged in, and when
 }
 
 type bucket struct {
@@ -48,8 +48,6 @@ type bucket struct {
 
 // attempt is who tries to log in: the peer's address (without port) and the authid.
 type attempt struct{ addr, authID string }
-
-type pairKey struct{ addr, authID string }
 
 // knownFor is how long a successful login makes its pair known.
 const knownFor = 30 * 24 * time.Hour
@@ -64,7 +62,7 @@ func newLimiter(c RateLimit) *limiter {
 	}
 	l := &limiter{burst: float64(c.Burst), addressBurst: float64(c.AddressBurst), authIDBurst: float64(c.AuthIDBurst),
 		refill: c.Refill, delay: c.Delay, maxDelay: c.MaxDelay, maxKeys: c.MaxKeys, now: time.Now,
-		keys: map[string]*bucket{}, known: map[pairKey]time.Time{}}
+		keys: map[string]*bucket{}, known: map[attempt]time.Time{}}
 	if l.burst <= 0 {
 		l.burst = 10
 	}
@@ -113,7 +111,7 @@ func (l *limiter) over(key string, limit float64, now time.Time) time.Duration {
 
 // isKnown reports whether the pair has logged in within knownFor. Called with l.mu held.
 func (l *limiter) isKnown(a attempt, now time.Time) bool {
-	at, ok := l.known[pairKey{a.addr, a.authID}]
+	at, ok := l.known[a]
 	return ok && now.Sub(at) < knownFor
 }
 
@@ -199,8 +197,7 @@ func (l *limiter) succeed(a attempt) {
 	defer l.mu.Unlock()
 	now := l.now()
 	delete(l.keys, a.pairKey())
-	k := pairKey{a.addr, a.authID}
-	if _, ok := l.known[k]; !ok && len(l.known) >= l.maxKeys {
+	if _, ok := l.known[a]; !ok && len(l.known) >= l.maxKeys {
 		for old, at := range l.known { // forget the expired, or else any one
 			if now.Sub(at) >= knownFor {
 				delete(l.known, old)
@@ -213,7 +210,7 @@ func (l *limiter) succeed(a attempt) {
 			delete(l.known, old)
 		}
 	}
-	l.known[k] = now
+	l.known[a] = now
 }
 
 // evict frees room: first every key that has leaked empty, then, if that was not enough,
