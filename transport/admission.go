@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,8 +23,8 @@ import (
 //     ignored, so a client cannot pose as another address.
 //   - DNS rebinding. A connection that arrived on a loopback address, not through a trusted
 //     proxy, must name a loopback host (localhost, *.localhost, 127.0.0.1, [::1], the address
-//     it connected to, or Options.AllowedHosts). Otherwise a web page on evil.example whose
-//     name was re-pointed at 127.0.0.1 would pass as "same host".
+//     it connected to, this machine's own name, or Options.AllowedHosts). Otherwise a web
+//     page on evil.example whose name was re-pointed at 127.0.0.1 would pass as "same host".
 //   - The browser origin. Listed origins, "*", the same host and scheme as the request (as
 //     forwarded), and, on a loopback connection, local development pages
 //     (http(s)://localhost, 127.0.0.1 or [::1], any port or none).
@@ -208,8 +209,17 @@ func (s *Server) loopbackHost(v requestView) bool {
 	if a, err := netip.ParseAddr(h); err == nil && a.Unmap().IsLoopback() {
 		return true
 	}
+	if h != "" && h == machineName {
+		return true // Debian maps the machine's own name to 127.0.1.1; no attacker picks it
+	}
 	return slices.ContainsFunc(s.opts.AllowedHosts, func(p string) bool { return strings.EqualFold(p, h) })
 }
+
+// machineName is this machine's host name, lower case.
+var machineName = func() string {
+	h, _ := os.Hostname()
+	return strings.ToLower(h)
+}()
 
 func (s *Server) originAllowed(origin string, v requestView) bool {
 	u, err := url.Parse(origin)

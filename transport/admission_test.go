@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +120,8 @@ func TestLoopbackRefusesForeignHostNames(t *testing.T) {
 			t.Errorf("%v: got %d %q %q, want 403 host_not_allowed", h, status, code, msg)
 		}
 	}
-	for _, host := range []string{hostport, "localhost:" + port, "app.localhost:" + port, "[::1]:" + port, "pawl.internal:" + port} {
+	machine, _ := os.Hostname() // Debian resolves it to 127.0.1.1
+	for _, host := range []string{hostport, "localhost:" + port, "app.localhost:" + port, "[::1]:" + port, "pawl.internal:" + port, machine + ":" + port} {
 		h := http.Header{"Host": {host}, "Origin": {"http://" + host}}
 		if status, code, msg := upgrade(t, u, h); status != http.StatusSwitchingProtocols {
 			t.Errorf("Host %s refused: %d %s %s", host, status, code, msg)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -191,7 +193,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			TrustedProxies: l.trustedProxies,
-			AllowedHosts:   l.AllowedHosts,
+			AllowedHosts:   l.allowedHosts(),
 			MaxMessageSize: maxSize,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
@@ -203,6 +205,16 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		},
 		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
+}
+
+// allowedHosts are the Host names a loopback listener answers to beyond the loopback ones:
+// allowed_hosts, and the name in its listen address (listen: myrouter.local:8080).
+func (l ListenerConfig) allowedHosts() []string {
+	hosts := slices.Clone(l.AllowedHosts)
+	if h, _, err := net.SplitHostPort(l.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 func (t *TLSConfig) minVersion() (uint16, error) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -232,5 +233,17 @@ func TestFirstRunOrigins(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("pawl did not stop on SIGTERM")
+	}
+}
+
+// A loopback listener answers to the name in its listen address too (DNS rebinding
+// protection accepts the listener's own names).
+func TestListenNameIsAllowedHost(t *testing.T) {
+	l := ListenerConfig{Listen: "pawl.internal:8080", AllowedHosts: []string{"alias.test"}}
+	if got := l.allowedHosts(); !slices.Equal(got, []string{"alias.test", "pawl.internal"}) {
+		t.Errorf("allowed hosts %v, want allowed_hosts and the listen name", got)
+	}
+	if got := (ListenerConfig{Listen: "127.0.0.1:8080"}).allowedHosts(); len(got) != 0 {
+		t.Errorf("allowed hosts %v for an address", got)
 	}
 }
