@@ -244,7 +244,10 @@ func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
 		return nil
 	}
 	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unsubscribe{Request: req, Subscription: sub.ID}, nil); err != nil {
+	c.mu.Lock()
+	id := sub.ID // a reconnection changes it
+	c.mu.Unlock()
+	if _, err := c.request(ctx, req, &wamp.Unsubscribe{Request: req, Subscription: id}, nil); err != nil {
 		return fmt.Errorf("unsubscribe %s: %w", sub.Topic, err)
 	}
 	return nil

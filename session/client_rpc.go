@@ -131,11 +131,14 @@ func (c *Client) Register(ctx context.Context, procedure wamp.URI, handler Proce
 // Unregister removes a registration.
 func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
 	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unregister{Request: req, Registration: reg.ID}, nil); err != nil {
+	c.mu.Lock()
+	id := reg.ID // a reconnection changes it
+	c.mu.Unlock()
+	if _, err := c.request(ctx, req, &wamp.Unregister{Request: req, Registration: id}, nil); err != nil {
 		return fmt.Errorf("unregister %s: %w", reg.Procedure, err)
 	}
 	c.mu.Lock()
-	delete(c.registrations, reg.ID)
+	delete(c.registrations, id)
 	c.mu.Unlock()
 	return nil
 }
