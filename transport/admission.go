@@ -83,8 +83,11 @@ func (s *Server) view(r *http.Request) requestView {
 	if fwd.host != "" {
 		v.host = fwd.host
 	}
-	if fwd.proto != "" {
-		v.scheme = strings.ToLower(fwd.proto)
+	switch strings.ToLower(fwd.proto) {
+	case "https", "wss":
+		v.scheme = "https"
+	case "http", "ws":
+		v.scheme = "http"
 	}
 	return v
 }
@@ -116,8 +119,8 @@ type forwarded struct {
 
 func (f forwarded) any() bool { return len(f.chain) > 0 || f.host != "" || f.proto != "" }
 
-// parseForwarded reads RFC 7239 Forwarded, or else the X-Forwarded-* headers. Unparsable
-// addresses (obfuscated identifiers, "unknown") end the chain there.
+// parseForwarded reads RFC 7239 Forwarded, or else the X-Forwarded-* headers. Addresses it
+// cannot parse (obfuscated identifiers, "unknown") are left out of the chain.
 func parseForwarded(h http.Header) forwarded {
 	var f forwarded
 	if values := h.Values("Forwarded"); len(values) > 0 {
