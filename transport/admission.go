@@ -21,8 +21,8 @@ import (
 //     and scheme the client asked for are the ones it forwards (Forwarded host=/proto=,
 //     X-Forwarded-Host, X-Forwarded-Proto). Anyone else speaks for itself: its headers are
 //     ignored, so a client cannot pose as another address.
-//   - DNS rebinding. A connection that arrived on a loopback address, not through a trusted
-//     proxy, must name a loopback host (localhost, *.localhost, 127.0.0.1, [::1], the address
+//   - DNS rebinding. A connection that arrived on a loopback address (or, through a trusted
+//     proxy, from a loopback client, judged by the host it forwards) must name a loopback host (localhost, *.localhost, 127.0.0.1, [::1], the address
 //     it connected to, this machine's own name, or Options.AllowedHosts). Otherwise a web
 //     page on evil.example whose name was re-pointed at 127.0.0.1 would pass as "same host".
 //   - The browser origin. Listed origins, "*", the same host and scheme as the request (as
@@ -76,9 +76,12 @@ func (s *Server) view(r *http.Request) requestView {
 	if !fwd.any() {
 		return v // a trusted proxy that forwarded nothing speaks for itself
 	}
-	v.proxied, v.loopback = true, false
+	v.proxied, v.loopback, v.local = true, false, ""
 	if client, ok := s.clientFrom(fwd.chain); ok {
 		v.client = net.TCPAddrFromAddrPort(client)
+		// A browser on the proxy's own machine is judged as a loopback one, by the host it
+		// asked the proxy for: DNS rebinding through a local proxy is refused too.
+		v.loopback = client.Addr().IsLoopback()
 	}
 	if fwd.host != "" {
 		v.host = fwd.host

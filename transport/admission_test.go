@@ -170,6 +170,21 @@ func TestTrustedProxyForwardsClientAndHost(t *testing.T) {
 			}
 		}
 	})
+	t.Run("local browser through the proxy", func(t *testing.T) {
+		// DNS rebinding through a proxy on the same machine: the forwarded host is judged.
+		u, _, _, _ := admissionServer(t, transport.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+		rebound := http.Header{"Host": {"127.0.0.1:9"}, "Origin": {"http://evil.example"},
+			"X-Forwarded-For": {"127.0.0.1"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"http"}}
+		if status, code, _ := upgrade(t, u, rebound); status != http.StatusForbidden || code != "host_not_allowed" {
+			t.Errorf("a rebound page through a local proxy: %d %s, want 403 host_not_allowed", status, code)
+		}
+		local := rebound.Clone()
+		local.Set("X-Forwarded-Host", "localhost:8443")
+		local.Set("Origin", "http://localhost:5173")
+		if status, code, msg := upgrade(t, u, local); status != http.StatusSwitchingProtocols {
+			t.Errorf("a local development page through a local proxy: %d %s %s", status, code, msg)
+		}
+	})
 	t.Run("untrusted", func(t *testing.T) {
 		u, _, conns, _ := admissionServer(t, transport.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 		if status, code, _ := upgrade(t, u, proxied); status != http.StatusForbidden || code != "origin_not_allowed" {

@@ -128,6 +128,9 @@ func TestBehindNginx(t *testing.T) {
 listeners:
   - listen: 127.0.0.1:0
     trusted_proxies: [127.0.0.3]
+    # The test's browser runs on this machine (127.0.0.2), so the host it asks nginx for is
+    # held to the DNS rebinding rule; a real site's visitors are not local.
+    allowed_hosts: [chat.example.test]
 realms: [{name: realm1}]
 log: {level: debug}
 `)
@@ -169,6 +172,20 @@ log: {level: debug}
 		t.Error("a foreign origin was accepted through nginx")
 	} else if !strings.Contains(err.Error(), "403") {
 		t.Errorf("foreign origin: %v, want HTTP 403", err)
+	}
+	// DNS rebinding through nginx: a page on evil.example re-pointed at this machine.
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	rebound, err := session.Dial(ctx, "ws://"+proxy+"/ws", "realm1", session.ClientOptions{
+		Header: http.Header{"Host": {"evil.example:" + port}, "Origin": {"http://evil.example:" + port}},
+		Transport: transport.Options{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, proxy)
+		}},
+	})
+	if err == nil {
+		rebound.Close()
+		t.Error("a DNS-rebound page was accepted through nginx")
+	} else if !strings.Contains(err.Error(), "403") {
+		t.Errorf("DNS-rebound page through nginx: %v, want HTTP 403", err)
 	}
 	if !strings.Contains(logs.String(), "remote=127.0.0.2") {
 		t.Errorf("the router's log does not name the browser's address:\n%s", logs)
