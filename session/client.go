@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -45,10 +46,15 @@ type ClientOptions struct {
 	EventQueue int
 	// Logger receives the client's logs (default slog.Default()).
 	Logger *slog.Logger
-	// Reconnect, when set, makes the client dial and join again after the connection is lost
-	// or the router shuts down, and restore its subscriptions and registrations (see
-	// ReconnectPolicy in client_reconnect.go). nil: a lost connection ends the session.
+	// Reconnect, when set, makes a client made by Dial dial and join again after the
+	// connection is lost or the router shuts down, and restore its subscriptions and
+	// registrations (see ReconnectPolicy in client_reconnect.go). nil: a lost connection
+	// ends the session.
 	Reconnect *ReconnectPolicy
+
+	// redial opens a new connection like the first one (set by Dial; Join over a connection
+	// of the caller's has none, so it cannot reconnect).
+	redial func(ctx context.Context) (peer.Client, error)
 }
 
 // ErrClosed is returned by requests on a client whose session has ended.
@@ -60,7 +66,7 @@ type Client struct {
 	// conn, id and welcome change when the client reconnects: the reader goroutine, which
 	// alone swaps them, reads them freely; anyone else goes through connMu.
 	connMu  sync.RWMutex
-	conn    *transport.Conn
+	conn    peer.Client
 	codec   wamp.Codec
 	id      wamp.ID
 	welcome wamp.Dict
@@ -114,12 +120,36 @@ var clientRoles = wamp.Dict{
 
 // Dial connects to a router at url (ws:// or wss://) and joins realm.
 func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (*Client, error) {
-	codec := wamp.JSON
-	if opts.Serializer != "" {
-		var ok bool
-		if codec, ok = wamp.CodecNamed(opts.Serializer); !ok {
-			return nil, fmt.Errorf("unknown serializer %q", opts.Serializer)
-		}
+	serializer := opts.Serializer
+	if serializer == "" {
+		serializer = wamp.JSON.Name()
+	}
+	if _, ok := wamp.CodecNamed(serializer); !ok {
+		return nil, fmt.Errorf("unknown serializer %q", opts.Serializer)
+	}
+	if opts.TLSConfig != nil {
+		opts.Transport.TLSConfig = opts.TLSConfig
+	}
+	dial := func(ctx context.Context) (peer.Client, error) {
+		return transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	}
+	conn, err := dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts.redial = dial
+	return Join(ctx, conn, realm, opts)
+}
+
+// Join joins realm over a connection that is already open, of any transport (Dial opens a
+// WebSocket; Router.LocalClient an in-memory connection). The client owns conn from then on,
+// also when joining fails.
+func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts ClientOptions) (*Client, error) {
+	codec, ok := wamp.CodecNamed(conn.Serializer())
+	if !ok {
+		conn.Abort(peer.CloseNormal, "")
+		conn.Done()
+		return nil, fmt.Errorf("join %s: the connection carries an unknown serializer %q", realm, conn.Serializer())
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -127,14 +157,6 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.EventQueue <= 0 {
 		opts.EventQueue = 1024
 	}
-	if opts.TLSConfig != nil {
-		opts.Transport.TLSConfig = opts.TLSConfig
-	}
-	conn, err := transport.Dial(ctx, url, []string{codec.Subprotocol()}, opts.Header, opts.Transport)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetBinary(codec.Binary())
 	c := &Client{conn: conn, codec: codec, log: opts.Logger,
 		pending:       make(map[wamp.ID]*pendingRequest),
 		running:       make(map[wamp.ID]*running),
@@ -146,9 +168,9 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 		eventsDone:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.rc = newReconnector(url, realm, opts)
+	c.rc = newReconnector(realm, opts)
 	if err := c.join(ctx, realm, opts); err != nil {
-		conn.Abort(transport.CloseNormal, "")
+		conn.Abort(peer.CloseNormal, "")
 		conn.Done()
 		c.cancel()
 		return nil, err
@@ -226,13 +248,13 @@ func (c *Client) readHandshake(ctx context.Context, realm wamp.URI) (wamp.Messag
 	case r := <-got:
 		return r.m, r.err
 	case <-ctx.Done():
-		c.conn.Abort(transport.CloseNormal, "")
+		c.conn.Abort(peer.CloseNormal, "")
 		<-got
 		return nil, fmt.Errorf("join %s: %w", realm, ctx.Err())
 	}
 }
 
-// ID is the session ID the router assigned (a new one after each reconnection).
+// ID is the session ID the router assigned.
 func (c *Client) ID() wamp.ID {
 	c.connMu.RLock()
 	defer c.connMu.RUnlock()
@@ -247,7 +269,7 @@ func (c *Client) Welcome() wamp.Dict {
 }
 
 // connection is the current connection.
-func (c *Client) connection() *transport.Conn {
+func (c *Client) connection() peer.Client {
 	c.connMu.RLock()
 	defer c.connMu.RUnlock()
 	return c.conn
@@ -270,7 +292,7 @@ func (c *Client) send(m wamp.Message) error {
 		return fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
 	if err := c.connection().SendWait(c.ctx, frame); err != nil {
-		if errors.Is(err, transport.ErrClosed) {
+		if errors.Is(err, peer.ErrClosed) {
 			err = c.closedErr() // ErrClosed, and why (reconnecting, or why the session ended)
 		}
 		return fmt.Errorf("send %s: %w", m.Type(), err)
@@ -372,7 +394,7 @@ func (c *Client) Close() error {
 			}
 		}
 	}
-	c.connection().Close(transport.CloseNormal, "")
+	c.connection().Close(peer.CloseNormal, "")
 	<-c.readerDone
 	<-c.eventsDone
 	return nil
@@ -394,7 +416,7 @@ func (c *Client) readLoop() {
 }
 
 // readConn reads and dispatches conn's messages until it ends.
-func (c *Client) readConn(conn *transport.Conn) error {
+func (c *Client) readConn(conn peer.Client) error {
 	defer conn.Done()
 	for {
 		data, err := conn.Read()
@@ -409,7 +431,7 @@ func (c *Client) readConn(conn *transport.Conn) error {
 			c.log.Warn("malformed message from router", "err", err)
 			c.send(&wamp.Abort{Details: wamp.Dict{"message": err.Error()}, Reason: wamp.ErrProtocolViolation})
 			c.endWith(fmt.Errorf("router sent a malformed message: %w", err))
-			conn.Close(transport.CloseProtocolError, "malformed message")
+			conn.Close(peer.CloseProtocolError, "malformed message")
 			continue // read until the close completes
 		}
 		if c.deliverReply(m) {
@@ -435,7 +457,7 @@ func (c *Client) endWith(reason error) {
 
 func (c *Client) onAbort(m *wamp.Abort) {
 	c.endWith(&wamp.ApplicationError{URI: m.Reason, Details: m.Details})
-	c.conn.Close(transport.CloseNormal, "")
+	c.conn.Close(peer.CloseNormal, "")
 }
 
 // deliverReply hands a reply to the request waiting for it.
@@ -497,7 +519,7 @@ func (c *Client) onGoodbye(m *wamp.Goodbye) {
 		c.endWith(&wamp.ApplicationError{URI: m.Reason, Details: m.Details})
 		c.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
 	}
-	c.conn.Close(transport.CloseNormal, "")
+	c.conn.Close(peer.CloseNormal, "")
 }
 
 // shutdown marks the session ended: pending requests fail, handlers stop. Only readLoop calls it.

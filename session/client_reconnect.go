@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -20,7 +20,8 @@ import (
 //
 // The client reconnects after a connection loss, and after the router closed the session
 // with wamp.close.system_shutdown; not after Close, a kill (wamp.close.killed), an ABORT or
-// a protocol error. The first Dial is not retried. The zero value retries forever, from
+// a protocol error. The first Dial is not retried, and a client made by Join over a
+// connection of the caller's does not reconnect (it cannot open another). The zero value retries forever, from
 // half a second up to 30 s apart.
 type ReconnectPolicy struct {
 	// InitialDelay is the wait before the first attempt (default 500ms).
@@ -81,21 +82,20 @@ func (p ReconnectPolicy) delay(n int) time.Duration {
 // rejoin under way.
 type reconnector struct {
 	policy ReconnectPolicy
-	url    string
 	realm  wamp.URI
-	opts   ClientOptions
+	opts   ClientOptions // opts.redial opens a connection
 
 	ctx      context.Context // canceled by stop: no more attempts
 	cancel   context.CancelFunc
 	restores sync.WaitGroup
 }
 
-func newReconnector(url string, realm wamp.URI, opts ClientOptions) *reconnector {
-	if opts.Reconnect == nil {
+func newReconnector(realm wamp.URI, opts ClientOptions) *reconnector {
+	if opts.Reconnect == nil || opts.redial == nil {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &reconnector{policy: opts.Reconnect.withDefaults(), url: url, realm: realm, opts: opts, ctx: ctx, cancel: cancel}
+	return &reconnector{policy: opts.Reconnect.withDefaults(), realm: realm, opts: opts, ctx: ctx, cancel: cancel}
 }
 
 // stop ends reconnecting (Client.Close). Safe on a nil reconnector.
@@ -208,14 +208,13 @@ func (c *Client) dialAgain() (*Client, error) {
 	rc := c.rc
 	ctx, cancel := context.WithTimeout(rc.ctx, rc.policy.AttemptTimeout)
 	defer cancel()
-	conn, err := transport.Dial(ctx, rc.url, []string{c.codec.Subprotocol()}, rc.opts.Header, rc.opts.Transport)
+	conn, err := rc.opts.redial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetBinary(c.codec.Binary())
 	fresh := &Client{conn: conn, codec: c.codec, log: rc.opts.Logger, ctx: ctx}
 	if err := fresh.join(ctx, rc.realm, rc.opts); err != nil {
-		conn.Abort(transport.CloseNormal, "")
+		conn.Abort(peer.CloseNormal, "")
 		conn.Done()
 		return nil, err
 	}
@@ -452,8 +451,12 @@ func (st *resumeState) replay(missed []*Event) {
 // closeReason is why the router closed the connection, when its close frame says so with a
 // WAMP close URI (a router that stops closes with 1001 and wamp.close.system_shutdown rather
 // than saying GOODBYE): the session's error then names that reason.
-func closeReason(conn *transport.Conn) error {
-	code, text := conn.PeerClose()
+func closeReason(conn peer.Client) error {
+	pc, ok := conn.(interface{ PeerClose() (int, string) }) // a WebSocket connection
+	if !ok {
+		return nil
+	}
+	code, text := pc.PeerClose()
 	if code == 0 || !strings.HasPrefix(text, "wamp.") {
 		return nil
 	}

@@ -1,7 +1,7 @@
 package session
 
 import (
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -18,5 +18,6 @@ func (s *Session) closeForShutdown() {
 		return
 	}
 	s.setLeaveReason(wamp.CloseSystemShutdown)
-	s.conn.Close(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+	s.end() // nothing done for the session matters any more
+	s.peer.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 }
