@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -68,6 +69,7 @@ func authFailed(format string, args ...any) error {
 // authRequest is one authentication attempt: what HELLO said and where it came from.
 type authRequest struct {
 	r         *Realm
+	sec       *security // the realm's configuration when the attempt began
 	s         *session.Session
 	method    string // as the peer named it (the CHALLENGE and WELCOME use the same name)
 	authID    string
@@ -98,8 +100,11 @@ type principal struct {
 	pubkeys      []ed25519.PublicKey
 }
 
-// security is a realm's authentication and authorization state.
+// security is a realm's authentication and authorization state, built from its Config. It
+// is never changed once built: Reconfigure builds a new one and swaps it in, so a handshake
+// or an authorization sees one consistent configuration.
 type security struct {
+	cfg        Config // what it was built from
 	principals map[string]*principal
 	byPubkey   map[string]*principal // cryptosign public key (hex, lower case) → principal
 	dynamic    *DynamicAuth
@@ -108,13 +113,28 @@ type security struct {
 	accepts    []string // the methods the realm can authenticate
 }
 
-// initSecurity decodes the realm's auth configuration and wraps its dispatch table with the
-// authorization checks. A principal that does not decode is logged and left out (the
-// configuration was validated when loaded).
+// sec is the realm's current authentication and authorization state.
+func (r *Realm) sec() *security { return r.secState.Load() }
+
+// initSecurity builds the realm's security state and wraps its dispatch table with the
+// authorization checks.
 func (r *Realm) initSecurity() {
-	sec := &security{principals: map[string]*principal{}, byPubkey: map[string]*principal{},
-		dynamic: r.config.Auth.Dynamic, limiter: newLimiter(r.config.Auth.RateLimit)}
-	for _, pc := range r.config.Auth.Principals {
+	r.secState.Store(r.newSecurity(r.config, nil))
+	r.initAuthz()
+}
+
+// newSecurity decodes a realm's auth configuration. A principal that does not decode is
+// logged and left out (the configuration was validated when loaded). The rate limiter of old,
+// when its settings are unchanged, carries over: a reload forgives no failures.
+func (r *Realm) newSecurity(cfg Config, old *security) *security {
+	sec := &security{cfg: cfg, principals: map[string]*principal{}, byPubkey: map[string]*principal{},
+		dynamic: cfg.Auth.Dynamic}
+	if old != nil && reflect.DeepEqual(old.cfg.Auth.RateLimit, cfg.Auth.RateLimit) {
+		sec.limiter = old.limiter
+	} else {
+		sec.limiter = newLimiter(cfg.Auth.RateLimit)
+	}
+	for _, pc := range cfg.Auth.Principals {
 		p, err := decodePrincipal(pc)
 		if err != nil {
 			r.log.Error("principal left out", "authid", pc.AuthID, "err", err)
@@ -125,9 +145,9 @@ func (r *Realm) initSecurity() {
 			sec.byPubkey[hex.EncodeToString(k)] = p
 		}
 	}
-	r.sec = sec
-	sec.accepts = r.acceptedMethods()
-	r.initAuthz()
+	sec.accepts = sec.acceptedMethods()
+	sec.authz = newAuthorizer(cfg)
+	return sec
 }
 
 func decodePrincipal(pc Principal) (*principal, error) {
@@ -155,19 +175,19 @@ func (sec *security) dynamicFor(method string) bool {
 }
 
 // acceptedMethods lists the methods this realm can authenticate.
-func (r *Realm) acceptedMethods() []string {
+func (sec *security) acceptedMethods() []string {
 	var out []string
 	has := map[string]bool{}
-	if r.config.anonymousAllowed() {
+	if sec.cfg.anonymousAllowed() {
 		has["anonymous"] = true
 	}
-	for _, p := range r.sec.principals {
+	for _, p := range sec.principals {
 		has["ticket"] = has["ticket"] || p.ticket != ""
 		has["wampcra"] = has["wampcra"] || p.cra != nil
 		has["wamp-scram"] = has["wamp-scram"] || p.scram != nil
 		has["cryptosign"] = has["cryptosign"] || len(p.pubkeys) > 0
 	}
-	if d := r.sec.dynamic; d != nil {
+	if d := sec.dynamic; d != nil {
 		for _, m := range d.Methods {
 			has[m] = true
 		}
@@ -193,9 +213,10 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	}
 	authID, _ := s.Details.String("authid")
 	extra, _ := s.Details.Dict("authextra")
-	q := &authRequest{r: r, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
+	sec := r.sec()
+	q := &authRequest{r: r, sec: sec, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
 	who := attempt{addr: remoteIP(s), authID: authID}
-	wait, refused, retry := r.sec.limiter.admit(who)
+	wait, refused, retry := sec.limiter.admit(who)
 	if refused {
 		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s.Peer().Details()), "retry_in", retry)
 		return nil, authFailed("too many failed attempts; retry in %v", retry.Round(time.Second)+time.Second)
@@ -203,7 +224,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	if wait > 0 && !r.pause(wait) {
 		return nil, authFailed("router shutting down")
 	}
-	accepts := r.sec.accepts
+	accepts := sec.accepts
 	unknown := false
 	var skipped *skip
 	for _, m := range offered {
@@ -234,7 +255,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 			id.provider = "static"
 		}
 		s.AuthID, s.AuthRole, s.AuthMethod, s.AuthProvider = id.authID, id.role, m, id.provider
-		r.sec.limiter.succeed(who)
+		sec.limiter.succeed(who)
 		return id.extra, nil
 	}
 	if skipped != nil && !unknown {
@@ -254,7 +275,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 // before the ABORT goes out (on the joining connection's goroutine, which has nothing else
 // to do; other sessions are not affected). Shutdown cuts the wait short.
 func (r *Realm) failed(s *session.Session, who attempt, method, authID string, err error) {
-	delay := r.sec.limiter.fail(who)
+	delay := r.sec().limiter.fail(who)
 	r.log.Info("authentication failed", "authmethod", method, "authid", authID, "remote", remoteString(s.Peer().Details()),
 		"err", err, "delay", delay)
 	r.pause(delay)
@@ -372,7 +393,7 @@ func peerString(pd peer.Details) string {
 type anonymousAuth struct{}
 
 func (anonymousAuth) authenticate(q *authRequest) (*identity, error) {
-	if q.r.sec.dynamicFor("anonymous") {
+	if q.sec.dynamicFor("anonymous") {
 		ans, err := q.r.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err
@@ -382,7 +403,7 @@ func (anonymousAuth) authenticate(q *authRequest) (*identity, error) {
 		}
 		return &ans.identity, nil
 	}
-	return &identity{authID: anonymousAuthID(), role: q.r.config.anonymousRole()}, nil
+	return &identity{authID: anonymousAuthID(), role: q.sec.cfg.anonymousRole()}, nil
 }
 
 // verifySlots bounds the password hashes computed at once (each takes memory and CPU), so a

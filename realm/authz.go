@@ -16,6 +16,7 @@ const (
 	actionRegister  = "register"
 	actionPublish   = "publish"
 	actionSubscribe = "subscribe"
+	actionRetain    = "retain" // a publication that asks to be retained (Permission.Retain)
 )
 
 // authorizer decides what sessions may do, from the realm's roles. It is consulted by
@@ -77,8 +78,6 @@ func newAuthorizer(cfg Config) *authorizer {
 // initAuthz wraps the realm's handlers for CALL, REGISTER, PUBLISH and SUBSCRIBE with the
 // authorization check: a denied request never reaches the broker or dealer.
 func (r *Realm) initAuthz() {
-	a := newAuthorizer(r.config)
-	r.sec.authz = a
 	h := &r.handlers
 	if next, ok := h.Lookup(wamp.TypeCall); ok {
 		session.On(h, func(s *session.Session, m *wamp.Call) {
@@ -96,7 +95,7 @@ func (r *Realm) initAuthz() {
 	if next, ok := h.Lookup(wamp.TypeRegister); ok {
 		session.On(h, func(s *session.Session, m *wamp.Register) {
 			match := matchOf(m.Options)
-			if !r.trusted(s) && a.reservedMatch(m.Procedure, match) {
+			if !r.trusted(s) && r.sec().authz.reservedMatch(m.Procedure, match) {
 				r.log.Warn("refused to let an untrusted session register a dynamic auth procedure",
 					"session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole, "procedure", m.Procedure)
 				s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
@@ -114,6 +113,10 @@ func (r *Realm) initAuthz() {
 	if next, ok := h.Lookup(wamp.TypePublish); ok {
 		session.On(h, func(s *session.Session, m *wamp.Publish) {
 			d := r.authorize(s, actionPublish, m.Topic, wamp.MatchExact, m.Options)
+			if retain, _ := m.Options.Bool("retain"); retain && d.allow && !r.mayRetain(s, m.Topic) {
+				d = decision{reason: wamp.ErrNotAuthorized,
+					message: "authrole " + s.AuthRole + " may not retain events on " + string(m.Topic)}
+			}
 			if !d.allow {
 				if ack, _ := m.Options.Bool("acknowledge"); ack {
 					s.SendError(wamp.TypePublish, m.Request, d.reason, d.message)
@@ -160,14 +163,14 @@ func (r *Realm) trusted(s *session.Session) bool {
 	if s.AuthMethod == "trusted" { // set by the gate for local clients only
 		return true
 	}
-	ro := r.sec.authz.roles[s.AuthRole]
+	ro := r.sec().authz.roles[s.AuthRole]
 	return ro != nil && ro.trusted
 }
 
 // authorize decides whether s may perform action on uri (a pattern, for subscriptions and
 // registrations with match prefix or wildcard).
 func (r *Realm) authorize(s *session.Session, action string, uri wamp.URI, match string, options wamp.Dict) decision {
-	a := r.sec.authz
+	a := r.sec().authz
 	if !a.enabled || r.trusted(s) {
 		return decision{allow: true}
 	}
@@ -274,6 +277,25 @@ func (a *authorizer) reservedMatch(procedure wamp.URI, match string) bool {
 	return false
 }
 
+// mayRetain reports whether s may make a publication it may send the topic's retained
+// event: the rule's retain permission, which defaults to its publish permission. A dynamic
+// authorizer is asked about "publish" only (Crossbar.io's authorizers know no "retain"), so
+// what it lets publish may be retained.
+func (r *Realm) mayRetain(s *session.Session, topic wamp.URI) bool {
+	a := r.sec().authz
+	if !a.enabled || r.trusted(s) {
+		return true
+	}
+	ro := a.roles[s.AuthRole]
+	if ro == nil {
+		return false
+	}
+	if p, _, _, ok := ro.perms.Best(topic); ok {
+		return allows(p, actionRetain)
+	}
+	return ro.dynamic != nil
+}
+
 func allows(p *Permission, action string) bool {
 	switch action {
 	case actionCall:
@@ -284,6 +306,11 @@ func allows(p *Permission, action string) bool {
 		return p.Publish
 	case actionSubscribe:
 		return p.Subscribe
+	case actionRetain:
+		if p.Retain != nil {
+			return *p.Retain
+		}
+		return p.Publish
 	}
 	return false
 }
@@ -300,10 +327,7 @@ func disclosure(p *Permission, action string) bool {
 
 // forgetAuthz drops what was cached about a session that left.
 func (r *Realm) forgetAuthz(s *session.Session) {
-	if r.sec == nil || r.sec.authz == nil {
-		return
-	}
-	a := r.sec.authz
+	a := r.sec().authz
 	a.cacheMu.Lock()
 	delete(a.cache, s)
 	a.cacheMu.Unlock()

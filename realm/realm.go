@@ -3,7 +3,9 @@ package realm
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
@@ -24,8 +26,8 @@ type Realm struct {
 
 	lifecycle // session meta API, testaments, announced features (session_meta.go)
 
-	router *Router   // the router serving the realm (for its own calls: dynamic auth)
-	sec    *security // authentication and authorization (auth.go, authz.go)
+	router   *Router                  // the router serving the realm (for its own calls: dynamic auth)
+	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -36,9 +38,13 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	log = log.With("realm", cfg.Name)
 	r := &Realm{}
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
-		PublishMeta: r.PublishMeta})
+		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), MaxInvocationsPerCallee: cfg.Limits.calleeConcurrency(),
+		MaxQueuedCallBytes: cfg.Limits.maxQueuedCallBytes(),
+		PublishMeta:        r.PublishMeta, Logger: log})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
-		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log})
+		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log,
+		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),
+		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes()})
 	r.init(cfg, log, broker, dealer)
 	return r
 }
@@ -69,6 +75,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	session.On(h, d.Yield)
 	session.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
+	r.initLimits()   // and, before them, the URI checks
 }
 
 // Name is the realm's URI.
@@ -144,8 +151,9 @@ func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
 	}
 }
 
-// Agent is the router's name and version, sent in WELCOME.
-const Agent = "pawl/0.1"
+// Agent is the router's name and version, sent in WELCOME: "pawl/" and the module version
+// from the binary's build information (internal/version).
+var Agent = version.Agent()
 
 // Broker is the realm's broker.
 func (r *Realm) Broker() pubsub.Broker { return r.broker }

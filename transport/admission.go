@@ -57,7 +57,7 @@ type refusal struct {
 }
 
 // view works out who is asking and for which host.
-func (s *Server) view(r *http.Request) requestView {
+func view(o *Options, r *http.Request) requestView {
 	v := requestView{host: r.Host, scheme: "http"}
 	if r.TLS != nil {
 		v.scheme = "https"
@@ -69,7 +69,7 @@ func (s *Server) view(r *http.Request) requestView {
 			v.loopback = ap.Addr().Unmap().IsLoopback()
 		}
 	}
-	if !s.trusted(peer.Addr()) {
+	if !trusted(o, peer.Addr()) {
 		return v
 	}
 	fwd := parseForwarded(r.Header)
@@ -77,7 +77,7 @@ func (s *Server) view(r *http.Request) requestView {
 		return v // a trusted proxy that forwarded nothing speaks for itself
 	}
 	v.proxied, v.loopback, v.local = true, false, ""
-	if client, ok := s.clientFrom(fwd.chain); ok {
+	if client, ok := clientFrom(o, fwd.chain); ok {
 		v.client = net.TCPAddrFromAddrPort(client)
 		// A browser on the proxy's own machine is judged as a loopback one, by the host it
 		// asked the proxy for: DNS rebinding through a local proxy is refused too.
@@ -95,17 +95,17 @@ func (s *Server) view(r *http.Request) requestView {
 	return v
 }
 
-func (s *Server) trusted(a netip.Addr) bool {
+func trusted(o *Options, a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsValid() && slices.ContainsFunc(s.opts.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(a) })
+	return a.IsValid() && slices.ContainsFunc(o.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // clientFrom walks the forwarding chain from the nearest hop back: the first address that is
 // not a trusted proxy is the client (a client cannot prepend its way past a proxy that
 // appends); when every hop is trusted, the farthest one is.
-func (s *Server) clientFrom(chain []netip.AddrPort) (netip.AddrPort, bool) {
+func clientFrom(o *Options, chain []netip.AddrPort) (netip.AddrPort, bool) {
 	for i := len(chain) - 1; i >= 0; i-- {
-		if !s.trusted(chain[i].Addr()) || i == 0 {
+		if !trusted(o, chain[i].Addr()) || i == 0 {
 			return chain[i], true
 		}
 	}
@@ -184,8 +184,8 @@ func parseNode(s string) (netip.AddrPort, bool) {
 }
 
 // screen decides whether the request may upgrade. It returns nil when it may.
-func (s *Server) screen(r *http.Request, v requestView) *refusal {
-	if v.loopback && !s.loopbackHost(v) {
+func screen(o *Options, r *http.Request, v requestView) *refusal {
+	if v.loopback && !loopbackHost(o, v) {
 		return &refusal{status: http.StatusForbidden, code: "host_not_allowed",
 			message: fmt.Sprintf("Host %q is not a name of this loopback listener; a page on another "+
 				"name that resolves to loopback is refused (DNS rebinding). Connect to localhost or "+
@@ -197,7 +197,7 @@ func (s *Server) screen(r *http.Request, v requestView) *refusal {
 	if origin == "" {
 		return nil // not a browser
 	}
-	if s.originAllowed(origin, v) {
+	if originAllowed(o, origin, v) {
 		return nil
 	}
 	return &refusal{status: http.StatusForbidden, code: "origin_not_allowed",
@@ -207,7 +207,7 @@ func (s *Server) screen(r *http.Request, v requestView) *refusal {
 }
 
 // loopbackHost reports whether a loopback connection named a loopback host.
-func (s *Server) loopbackHost(v requestView) bool {
+func loopbackHost(o *Options, v requestView) bool {
 	h := strings.ToLower(strings.TrimSuffix(hostname(v.host), "."))
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") || h == v.local {
 		return true
@@ -218,7 +218,7 @@ func (s *Server) loopbackHost(v requestView) bool {
 	if h != "" && h == machineName {
 		return true // Debian maps the machine's own name to 127.0.1.1; no attacker picks it
 	}
-	return slices.ContainsFunc(s.opts.AllowedHosts, func(p string) bool { return strings.EqualFold(p, h) })
+	return slices.ContainsFunc(o.AllowedHosts, func(p string) bool { return strings.EqualFold(p, h) })
 }
 
 // machineName is this machine's host name, lower case.
@@ -227,12 +227,12 @@ var machineName = func() string {
 	return strings.ToLower(h)
 }()
 
-func (s *Server) originAllowed(origin string, v requestView) bool {
+func originAllowed(o *Options, origin string, v requestView) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if len(s.opts.AllowedOrigins) > 0 && OriginAllowed(s.opts.AllowedOrigins, u) {
+	if len(o.AllowedOrigins) > 0 && OriginAllowed(o.AllowedOrigins, u) {
 		return true
 	}
 	if v.loopback && localDevOrigin(u) {

@@ -142,7 +142,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		stopRouter()
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
