@@ -56,7 +56,7 @@ try {
   await nextLine(); // the router went away and came back
 
   await page.waitForFunction((first) => state.session && state.session.id !== first && state.nick === "alice" &&
-    document.getElementById("status").textContent === "connected", firstSession);
+    document.getElementById("status").textContent === "connected" && !document.getElementById("text").disabled, firstSession);
   await page.waitForFunction(() => [...document.querySelectorAll("#users li")].some((li) => li.textContent === "alice"));
   await page.fill("#text", "back after the restart");
   await page.press("#text", "Enter");

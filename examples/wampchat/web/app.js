@@ -140,8 +140,22 @@ function showRoom() {
   if (state.nick) $("text").placeholder = `Message #${state.room}`;
 }
 
+// callService calls one of the chat service's procedures. After a router restart the page may
+// be back before the service is (both reconnect by themselves): a procedure not registered
+// yet is tried again for a while.
+async function callService(session, procedure, args) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await session.call(procedure, args);
+    } catch (err) {
+      if (!err || err.error !== "wamp.error.no_such_procedure" || attempt >= 40 || session !== state.session) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 async function setNick(nick) {
-  const accepted = await state.session.call("chat.set_nick", [nick]);
+  const accepted = await callService(state.session, "chat.set_nick", [nick]);
   state.nick = accepted;
   $("me").textContent = accepted;
   $("join").hidden = true;
@@ -202,7 +216,7 @@ async function loadOnline(session) {
   for (const d of details) {
     if (d && !state.gone.has(d.session) && !state.services.has(d.session)) state.users.set(d.session, { authid: d.authid });
   }
-  for (const [id, nick] of await session.call("chat.nicks")) {
+  for (const [id, nick] of await callService(session, "chat.nicks")) {
     if (!state.gone.has(id)) state.nicks.set(id, nick);
   }
   renderUsers();
