@@ -17,7 +17,7 @@ func Upgrader(opts Options) gorilla.Upgrader {
 	return gorilla.Upgrader{
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    opts.Subprotocols,
-		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(opts.AllowedOrigins, r) },
+		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(&opts, r) },
 	}
 }
 
