@@ -49,7 +49,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Reconnect, when set, makes a client made by Dial dial and join again after the
 	// connection is lost or the router shuts down, and restore its subscriptions and
-	// registrations (see ReconnectPolicy in client_reconnect.go). nil: a lost connection
+	// registrations (see ReconnectPolicy in reconnect.go). nil: a lost connection
 	// ends the session.
 	Reconnect *ReconnectPolicy
 

@@ -55,7 +55,7 @@ type Subscription struct {
 	handler EventHandler
 	dropped bool         // guarded by the client's mutex: the subscribe was given up
 	options wamp.Dict    // as subscribed, to subscribe again after a reconnection
-	resume  *resumeState // SubscribeOptions.Resume (client_reconnect.go); guarded by the client's mutex
+	resume  *resumeState // SubscribeOptions.Resume (reconnect.go); guarded by the client's mutex
 }
 
 // SubscribeOptions are the SUBSCRIBE options the broker understands; the zero value
