@@ -22,7 +22,7 @@
 // and the Router's in-process client for calls made on a session's behalf. Authentication
 // and authorization call the router's own procedures through that client, and the meta API
 // kills and lists the realm's sessions; giving each a package means first giving each an
-// interface onto that state (a session table, a caller). That is the next step of issue 12's
-// "one idea per package"; realm/admin and realm/httpbridge are already packages of their
-// own because they only use the Router's exported API.
+// interface onto that state (a session table, a caller): the next step of issue 12's "one
+// idea per package". A feature that needs only the Router's exported API belongs in a package
+// of its own beneath realm/ (as the admin endpoints and the HTTP bridge do).
 package realm
