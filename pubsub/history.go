@@ -185,6 +185,8 @@ type history struct {
 	queue   chan historyItem
 	done    chan struct{}
 	dropped atomic.Int64 // events not kept because the queue was full
+	written atomic.Int64 // events the store accepted
+	failed  atomic.Int64 // events not kept because the store refused them (down, full)
 }
 
 // historyItem is an event to append, or (with flushed set) a barrier.
@@ -302,8 +304,11 @@ func (h *history) write(batch []*HistoryEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := h.store.Append(ctx, h.realm, batch); err != nil {
+		h.failed.Add(int64(len(batch)))
 		h.log.Error("event history: events not stored", "events", len(batch), "err", err)
+		return
 	}
+	h.written.Add(int64(len(batch)))
 }
 
 // close writes what is queued and stops the writer.

@@ -46,13 +46,14 @@ type subscriber struct {
 }
 
 // send queues an encoded EVENT for the subscriber, never waiting for its peer; out is the
-// publisher's outbox, when publishing from its PUBLISH handler.
-func (e *subscriber) send(frame []byte, out *transport.Outbox) {
+// publisher's outbox, when publishing from its PUBLISH handler. It reports whether the
+// event was queued.
+func (e *subscriber) send(frame []byte, out *transport.Outbox) bool {
 	if !e.ready.Load() {
 		e.mu.Lock() // Subscribe is queueing SUBSCRIBED: a moment
 		e.mu.Unlock()
 	}
-	e.s.SendFrame(frame, out)
+	return e.s.SendFrame(frame, out)
 }
 
 // details describes the subscription as the meta API does.
@@ -82,6 +83,8 @@ type Local struct {
 
 	// Dropped counts events that could not be encoded for a recipient's codec.
 	Dropped atomic.Int64
+
+	counts counters // publications and deliveries, for metrics (counters.go)
 }
 
 // NewLocal returns an empty in-process broker.
@@ -350,6 +353,7 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 	}
 
+	b.counts.publications.Add(1)
 	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
 	// payload from another codec decoded) before it moves on to the next subscription.
 	event := &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}
@@ -422,6 +426,7 @@ func (b *Local) matchPatterns(topic wamp.URI, dst []*subscription) []*subscripti
 func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 	event.Subscription = sub.id
 	var frames FrameCache
+	sent, bytes := 0, 0 // counted once per subscription, not per recipient
 	for _, e := range sub.list() {
 		rcpt := e.s
 		if p.skip(rcpt) {
@@ -434,8 +439,12 @@ func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
 			continue
 		}
-		e.send(frame, p.out)
+		if e.send(frame, p.out) {
+			sent++
+			bytes += len(frame)
+		}
 	}
+	b.counts.delivered(b.opts.Traffic, sent, bytes)
 }
 
 func (b *Local) historyEvent(m *wamp.Publish, p *publication, pubID wamp.ID, rule HistoryRule) *HistoryEvent {

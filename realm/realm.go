@@ -26,6 +26,9 @@ type Realm struct {
 
 	router *Router   // the router serving the realm (for its own calls: dynamic auth)
 	sec    *security // authentication and authorization (auth.go, authz.go)
+
+	traffic session.Traffic // messages of the realm's sessions, by type (for metrics)
+	observed                // authentications, slow-consumer cut-offs (observe.go)
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -38,7 +41,7 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
 		PublishMeta: r.PublishMeta})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
-		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log})
+		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Traffic: &r.traffic, Logger: log})
 	r.init(cfg, log, broker, dealer)
 	return r
 }
@@ -106,6 +109,7 @@ func (r *Realm) Leave(s *session.Session) {
 	r.mu.Lock()
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	r.observeLeave(s)
 	r.publishTestaments(s)
 	r.broker.Leave(s)
 	r.dealer.Leave(s)

@@ -31,8 +31,9 @@ type Session struct {
 	features *features
 	Codec    wamp.Codec
 
-	conn *transport.Conn
-	log  *slog.Logger
+	conn    *transport.Conn
+	log     *slog.Logger
+	traffic *Traffic // the realm's counters, once the Gate has found the realm (SetTraffic)
 
 	state     atomic.Int32
 	hs        *handshake // during Gate.Join: the CHALLENGE/AUTHENTICATE step (auth.go)
@@ -72,7 +73,28 @@ func (s *Session) Send(m wamp.Message) bool {
 		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
-	return s.sent(s.conn.SendNow(frame))
+	if !s.sent(s.conn.SendNow(frame)) {
+		return false
+	}
+	if t := s.traffic; t != nil {
+		t.Sent(m.Type(), 1, len(frame))
+		if e, ok := m.(*wamp.Error); ok {
+			t.Error(e.Error)
+		}
+	}
+	return true
+}
+
+// SetTraffic makes the session count its messages in t (its realm's): called by Gate.Join
+// once it knows the realm, before the session is visible to anyone else. Events fanned out
+// with SendFrame are counted by whoever fans them out, once per publication.
+func (s *Session) SetTraffic(t *Traffic) { s.traffic = t }
+
+// countReceived counts a message read from the peer, once the session has a realm.
+func (s *Session) countReceived(mt wamp.MessageType, bytes int) {
+	if t := s.traffic; t != nil {
+		t.Received(mt, bytes)
+	}
 }
 
 // SendFrame queues an already encoded frame (shared, never modified afterwards) for the
