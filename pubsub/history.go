@@ -105,6 +105,12 @@ type HistoryStore interface {
 	Close() error
 }
 
+// HistoryPinger is a HistoryStore that can say whether it is reachable (BoltStore and
+// RedisStore are): the admin listener's /readyz asks.
+type HistoryPinger interface {
+	Ping(ctx context.Context) error
+}
+
 // encodeHistoryEvent serializes an event (MessagePack, binary-safe) for a store.
 func encodeHistoryEvent(ev *HistoryEvent) ([]byte, error) {
 	d := wamp.Dict{

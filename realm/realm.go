@@ -27,8 +27,8 @@ type Realm struct {
 	router *Router   // the router serving the realm (for its own calls: dynamic auth)
 	sec    *security // authentication and authorization (auth.go, authz.go)
 
-	traffic session.Traffic // messages of the realm's sessions, by type (for metrics)
-	observed                // authentications, slow-consumer cut-offs (observe.go)
+	traffic  session.Traffic // messages of the realm's sessions, by type (for metrics)
+	observed                 // authentications, slow-consumer cut-offs (observe.go)
 }
 
 // New builds a realm with an in-process broker and dealer.

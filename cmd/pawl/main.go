@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  pawl [serve] [-config FILE] [-listen HOST:PORT] [-realm NAME]
+  pawl [serve] [-config FILE] [-listen HOST:PORT] [-realm NAME] [-admin HOST:PORT]
   pawl config     print the embedded default configuration
   pawl hash-secret -method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret
                   print a principal entry storing the secret (hashed) for the config file
@@ -68,6 +68,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "", "listen `address` host:port for the first listener (port 0 picks a free port)")
 	realmName := fs.String("realm", "", "serve one anonymous realm of this `name` instead of the configured realms")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
+	adminAddr := fs.String("admin", "", "serve metrics, health and status on this `address` (a bare port: 127.0.0.1:port); replaces admin.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +79,13 @@ func serveCommand(args []string, stderr io.Writer) int {
 	}
 	if *listen != "" {
 		cfg.Listeners[0].Listen = *listen
+	}
+	if *adminAddr != "" {
+		cfg.Admin.Listen = *adminAddr
+		if err := cfg.Admin.validate(); err != nil {
+			fmt.Fprintln(stderr, "pawl:", err)
+			return 2
+		}
 	}
 	if *realmName != "" {
 		cfg.Realms = []realm.Config{{Name: wamp.URI(*realmName)}}

@@ -31,6 +31,15 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		rt.AddRealm(realm.New(rc, log))
 	}
 
+	listeners := &listenerStates{want: len(cfg.Listeners)}
+	if cfg.Admin.Listen != "" {
+		stopAdmin, err := startAdmin(cfg.Admin, rt, listeners, history, log)
+		if err != nil {
+			return err
+		}
+		defer stopAdmin() // last: metrics and readiness answer while sessions drain
+	}
+
 	var servers []*http.Server
 	errs := make(chan error, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
@@ -56,9 +65,12 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
 		log.Info("listening", "url", scheme+ln.Addr().String()+l.Path)
+		listeners.started()
 		go func() {
 			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+				err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+				listeners.stopped(err)
+				errs <- err
 			}
 		}()
 	}
@@ -70,6 +82,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	case runErr = <-errs:
 		log.Error("listener failed, shutting down", "err", runErr)
 	}
+	listeners.shuttingDown()
 	// Stop accepting first, then let sessions say goodbye.
 	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace())
 	defer cancel()
