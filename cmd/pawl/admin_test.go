@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/redistest"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+var adminURL = regexp.MustCompile(`msg="admin listening" url=(http://\S+)/ `)
+
+// readyz asks the admin listener whether the router is ready.
+func readyz(t *testing.T, base string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("/readyz body %q: %v", body, err)
+	}
+	return resp.StatusCode, v
+}
+
+// The router with its history in a real Redis: /readyz is 200 while Redis answers and turns
+// 503, naming the history store, once Redis is stopped; /healthz stays 200 (the process is
+// alive) and /metrics keeps answering.
+func TestAdminReadinessFollowsTheHistoryStore(t *testing.T) {
+	redis := redistest.Start(t)
+	cfg := configFrom(t, fmt.Sprintf(`
+listeners: [{listen: "127.0.0.1:0"}]
+realms:
+  - name: realm1
+    history: {topics: [{topic: com.example.kept, limit: 10}]}
+history_store: {type: redis, redis: {addr: %q}}
+admin: {listen: "127.0.0.1:0"}
+`, redis.Addr))
+	url, stop, logs := startServe(t, cfg)
+	m := adminURL.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no admin URL logged:\n%s", logs)
+	}
+	base := m[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Publish(ctx, "com.example.kept", wamp.Dict{"acknowledge": true}, wamp.List{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	status, body := readyz(t, base)
+	if status != http.StatusOK || body["ready"] != true {
+		t.Fatalf("/readyz with Redis up: %d %v", status, body)
+	}
+	redis.Stop(t)
+	status, body = readyz(t, base)
+	checks, _ := body["checks"].(map[string]any)
+	if status != http.StatusServiceUnavailable || body["ready"] != false || checks["listeners"] != "ok" ||
+		!strings.Contains(fmt.Sprint(body["not_ready"]), "history_store") || checks["history_store"] == "ok" {
+		t.Fatalf("/readyz with Redis stopped: %d %v", status, body)
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := http.Get(base + path)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with Redis stopped: %v %v", path, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	c.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the router has stopped, so has its admin listener.
+	client := http.Client{Timeout: 2 * time.Second}
+	if resp, err := client.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("admin listener still answers after shutdown: %d", resp.StatusCode)
+	}
+}
+
+func TestAdminAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"9100":           "127.0.0.1:9100",
+		"127.0.0.1:9100": "127.0.0.1:9100",
+		":9100":          ":9100", // explicit: every interface
+		"":               "",
+	} {
+		if got := adminAddress(in); got != want {
+			t.Errorf("adminAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if err := (AdminConfig{Listen: "127.0.0.1:notaport:1"}).validate(); err == nil {
+		t.Error("a malformed admin.listen was accepted")
+	}
+}
