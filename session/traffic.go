@@ -58,7 +58,7 @@ var slotOf = func() (t [256]uint8) {
 }()
 
 func (t *Traffic) counters(dir *[len(messageTypes)]typeCounters, mt wamp.MessageType) *typeCounters {
-	if mt < 0 || int(mt) >= len(slotOf) || slotOf[mt] == 0 {
+	if int(mt) >= len(slotOf) || slotOf[mt] == 0 {
 		return nil
 	}
 	return &dir[slotOf[mt]-1]
