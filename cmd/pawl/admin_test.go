@@ -110,4 +110,8 @@ func TestAdminAddress(t *testing.T) {
 	if err := (AdminConfig{Listen: "127.0.0.1:notaport:1"}).validate(); err == nil {
 		t.Error("a malformed admin.listen was accepted")
 	}
+	var stderr strings.Builder
+	if code := run([]string{"serve", "-admin", "1:2:3"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `admin.listen "1:2:3"`) {
+		t.Errorf("pawl serve -admin 1:2:3: exit %d, %q", code, stderr.String())
+	}
 }
