@@ -9,7 +9,8 @@ import (
 
 // Counts is what a broker has done since it started: for metrics.
 type Counts struct {
-	// Publications routed, the router's own meta events included.
+	// Publications routed for peers (the router's own meta events and testaments, published
+	// by nobody, are not counted; their deliveries are).
 	Publications uint64
 	// Deliveries are the EVENTs of publications queued for subscribers (one per matching
 	// subscription and recipient).

@@ -353,7 +353,9 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 	}
 
-	b.counts.publications.Add(1)
+	if s != nil { // the router's own meta events are not the peers' publications
+		b.counts.publications.Add(1)
+	}
 	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
 	// payload from another codec decoded) before it moves on to the next subscription.
 	event := &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}

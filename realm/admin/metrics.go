@@ -28,7 +28,7 @@ var (
 		"ERROR messages the router sent, by realm and error URI (beyond 200 distinct URIs per realm, under \"(other)\").",
 		[]string{"realm", "uri"}, nil)
 	descPublications = prometheus.NewDesc("pawl_publications_total",
-		"Publications routed by the broker, the router's meta events included.", []string{"realm"}, nil)
+		"Publications of peers routed by the broker (not the router's own meta events).", []string{"realm"}, nil)
 	descDeliveries = prometheus.NewDesc("pawl_events_delivered_total",
 		"EVENTs of publications queued for subscribers (one per recipient and matching subscription).", []string{"realm"}, nil)
 	descCalls = prometheus.NewDesc("pawl_calls_total",
