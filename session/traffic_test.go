@@ -63,3 +63,16 @@ func TestTrafficIgnoresUnknownTypes(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkTrafficCount is the cost counting adds to one message: what every goroutine
+// reading or sending messages of one type pays, all cores at once (the worst case: they share
+// that type's cache line).
+func BenchmarkTrafficCount(b *testing.B) {
+	var tr Traffic
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tr.Received(wamp.TypePublish, 64)
+		}
+	})
+}
