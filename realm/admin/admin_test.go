@@ -349,6 +349,9 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("realms: %s", body)
 	}
 	rs := st.Realms[0]
+	if rs.SessionCount != 2 || rs.SubscriptionCount != 1 || rs.RegistrationCount != 1 {
+		t.Errorf("counts: %d sessions, %d subscriptions, %d registrations", rs.SessionCount, rs.SubscriptionCount, rs.RegistrationCount)
+	}
 	byID := map[wamp.ID]admin.SessionStatus{}
 	for _, s := range rs.Sessions {
 		byID[s.ID] = s

@@ -17,10 +17,20 @@ type Status struct {
 	Realms []RealmStatus `json:"realms"`
 }
 
+// MaxListed bounds the sessions, subscriptions and registrations Status lists per realm (the
+// first by ID), so that the page of a router with a hundred thousand sessions stays small; the
+// counts are always complete.
+const MaxListed = 1000
+
 // RealmStatus is one realm's part of Status.
 type RealmStatus struct {
-	Name          wamp.URI             `json:"name"`
-	Sessions      []SessionStatus      `json:"sessions"`
+	Name wamp.URI `json:"name"`
+	// The realm's sessions, subscriptions and registrations: how many, and the first
+	// MaxListed of each.
+	SessionCount      int                  `json:"session_count"`
+	SubscriptionCount int                  `json:"subscription_count"`
+	RegistrationCount int                  `json:"registration_count"`
+	Sessions          []SessionStatus      `json:"sessions"`
 	Subscriptions []SubscriptionStatus `json:"subscriptions"`
 	Registrations []RegistrationStatus `json:"registrations"`
 	// SlowConsumers are the latest sessions cut off for being too slow, newest first
@@ -77,7 +87,9 @@ func Snapshot(rt *realm.Router) Status {
 	for _, r := range rt.Realms() {
 		rs := RealmStatus{Name: r.Name(), Sessions: []SessionStatus{}, Subscriptions: []SubscriptionStatus{},
 			Registrations: []RegistrationStatus{}, SlowConsumers: []CutoffStatus{}}
-		for _, s := range r.Sessions() {
+		sessions := r.Sessions()
+		rs.SessionCount = len(sessions)
+		for _, s := range sessions[:min(len(sessions), MaxListed)] {
 			ss := SessionStatus{ID: s.ID, AuthID: s.AuthID, AuthRole: s.AuthRole, AuthMethod: s.AuthMethod,
 				Transport: Transport(s), Serializer: serializer(s)}
 			if addr := s.RemoteAddr(); addr != nil {
@@ -89,7 +101,9 @@ func Snapshot(rt *realm.Router) Status {
 		if b, ok := r.Broker().(interface {
 			Subscriptions() []pubsub.SubscriptionInfo
 		}); ok {
-			for _, sub := range b.Subscriptions() {
+			subs := b.Subscriptions()
+			rs.SubscriptionCount = len(subs)
+			for _, sub := range subs[:min(len(subs), MaxListed)] {
 				rs.Subscriptions = append(rs.Subscriptions, SubscriptionStatus{ID: sub.ID, Topic: sub.Topic,
 					Match: sub.Match, Created: sub.Created.UTC(), Subscribers: nonNil(sub.Subscribers)})
 			}
@@ -97,7 +111,9 @@ func Snapshot(rt *realm.Router) Status {
 		if d, ok := r.Dealer().(interface {
 			Registrations() []rpc.RegistrationInfo
 		}); ok {
-			for _, reg := range d.Registrations() {
+			regs := d.Registrations()
+			rs.RegistrationCount = len(regs)
+			for _, reg := range regs[:min(len(regs), MaxListed)] {
 				rs.Registrations = append(rs.Registrations, RegistrationStatus{ID: reg.ID, Procedure: reg.Procedure,
 					Match: reg.Match, Invoke: reg.Invoke, Created: reg.Created.UTC(), Callees: nonNil(reg.Callees),
 					QueuedCalls: reg.Queued})
