@@ -75,6 +75,22 @@ admin: {listen: "127.0.0.1:0"}
 		!strings.Contains(fmt.Sprint(body["not_ready"]), "history_store") || checks["history_store"] == "ok" {
 		t.Fatalf("/readyz with Redis stopped: %d %v", status, body)
 	}
+	// An event published now reaches no store: the metrics say so.
+	if err := c.Publish(ctx, "com.example.kept", wamp.Dict{"acknowledge": true}, wamp.List{2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	notKept := `pawl_history_events_not_kept_total{realm="realm1",reason="store_failed"} 1`
+	written := `pawl_history_events_written_total{realm="realm1"} 1`
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		metrics := get(t, base+"/metrics")
+		if strings.Contains(metrics, notKept) && strings.Contains(metrics, written) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q and %q:\n%s", notKept, written, grep(metrics, "pawl_history"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, path := range []string{"/healthz", "/metrics"} {
 		resp, err := http.Get(base + path)
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -114,4 +130,26 @@ func TestAdminAddress(t *testing.T) {
 	if code := run([]string{"serve", "-admin", "1:2:3"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `admin.listen "1:2:3"`) {
 		t.Errorf("pawl serve -admin 1:2:3: exit %d, %q", code, stderr.String())
 	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// grep returns the lines of text that contain s.
+func grep(text, s string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

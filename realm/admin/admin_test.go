@@ -382,3 +382,21 @@ func TestStatusJSON(t *testing.T) {
 		t.Errorf("/status: %d %s", status, ctype)
 	}
 }
+
+// An in-process client (Router.LocalClient) is a session over the "local" transport,
+// authenticated as "trusted".
+func TestMetricsLabelLocalSessions(t *testing.T) {
+	r := startAdmin(t, routertest.Options{})
+	c, err := r.LocalClient(ctxT(t), "realm1", session.ClientOptions{Serializer: "msgpack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := scrapeMetrics(t, r)
+	if got := m.value("pawl_sessions", "realm", "realm1", "transport", "local", "serializer", "msgpack"); got != 1 {
+		t.Errorf("pawl_sessions{transport=local,serializer=msgpack} = %v, want 1", got)
+	}
+	if got := m.value("pawl_authentications_total", "realm", "realm1", "method", "trusted", "result", "success"); got != 1 {
+		t.Errorf("pawl_authentications_total{method=trusted,result=success} = %v, want 1", got)
+	}
+}
