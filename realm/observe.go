@@ -18,11 +18,35 @@ import (
 // observed is a realm's record of authentications and slow-consumer cut-offs.
 type observed struct {
 	auth         [len(authMethodLabels)]authCounter
-	slowCutoffs  atomic.Uint64
-	cutoffsMu    sync.Mutex
-	cutoffs      [RecentCutoffs]Cutoff // a ring: the latest cut-offs
-	cutoffsNext  int                   // where the next one goes
-	cutoffsCount int                   // how many the ring holds
+	slowCutoffs atomic.Uint64
+	cutoffs     cutoffRing
+}
+
+// cutoffRing keeps the latest RecentCutoffs cut-offs.
+type cutoffRing struct {
+	mu    sync.Mutex
+	items [RecentCutoffs]Cutoff
+	next  int // where the next one goes
+	count int // how many it holds
+}
+
+func (r *cutoffRing) push(c Cutoff) {
+	r.mu.Lock()
+	r.items[r.next] = c
+	r.next = (r.next + 1) % RecentCutoffs
+	r.count = min(r.count+1, RecentCutoffs)
+	r.mu.Unlock()
+}
+
+// latest returns what the ring holds, newest first.
+func (r *cutoffRing) latest() []Cutoff {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Cutoff, 0, r.count)
+	for i := 1; i <= r.count; i++ {
+		out = append(out, r.items[(r.next-i+RecentCutoffs)%RecentCutoffs])
+	}
+	return out
 }
 
 type authCounter struct{ ok, failed atomic.Uint64 }
@@ -97,26 +121,14 @@ func (r *Realm) observeLeave(s *session.Session) {
 	if s.Codec != nil {
 		c.Serializer = s.Codec.Name()
 	}
-	r.cutoffsMu.Lock()
-	r.cutoffs[r.cutoffsNext] = c
-	r.cutoffsNext = (r.cutoffsNext + 1) % RecentCutoffs
-	r.cutoffsCount = min(r.cutoffsCount+1, RecentCutoffs)
-	r.cutoffsMu.Unlock()
+	r.cutoffs.push(c)
 }
 
 // SlowConsumerCutoffs is how many sessions of the realm were cut off as slow consumers.
 func (r *Realm) SlowConsumerCutoffs() uint64 { return r.slowCutoffs.Load() }
 
 // RecentSlowConsumers returns the latest slow-consumer cut-offs, newest first.
-func (r *Realm) RecentSlowConsumers() []Cutoff {
-	r.cutoffsMu.Lock()
-	defer r.cutoffsMu.Unlock()
-	out := make([]Cutoff, 0, r.cutoffsCount)
-	for i := 1; i <= r.cutoffsCount; i++ {
-		out = append(out, r.cutoffs[(r.cutoffsNext-i+RecentCutoffs)%RecentCutoffs])
-	}
-	return out
-}
+func (r *Realm) RecentSlowConsumers() []Cutoff { return r.cutoffs.latest() }
 
 // Traffic is the realm's message counters.
 func (r *Realm) Traffic() *session.Traffic { return &r.traffic }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/pawl-wamp/pawl/internal/redistest"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -152,4 +154,45 @@ func grep(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// While the router drains its sessions on shutdown, /readyz answers 503 "shutting down", so a
+// load balancer stops sending new clients before the listeners are gone.
+func TestAdminNotReadyWhileShuttingDown(t *testing.T) {
+	cfg := configFrom(t, `
+listeners: [{listen: "127.0.0.1:0"}]
+realms: [{name: realm1}]
+admin: {listen: "127.0.0.1:0"}
+limits: {shutdown_grace: 1s}
+`)
+	url, stop, logs := startServe(t, cfg)
+	base := adminURL.FindStringSubmatch(logs.String())[1]
+	if status, body := readyz(t, base); status != http.StatusOK {
+		t.Fatalf("/readyz before shutdown: %d %v", status, body)
+	}
+	// A peer that never answers GOODBYE keeps the router draining for a while.
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte(`[1,"realm1",{"roles":{"subscriber":{}}}]`))
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), "[2,") {
+		t.Fatalf("expected WELCOME: %s %v", msg, err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	// The GOODBYE arrives once shutdown has begun.
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), "[6,") {
+		t.Fatalf("expected GOODBYE: %s %v", msg, err)
+	}
+	status, body := readyz(t, base)
+	checks, _ := body["checks"].(map[string]any)
+	if status != http.StatusServiceUnavailable || checks["listeners"] != "shutting down" {
+		t.Errorf("/readyz while draining: %d %v", status, body)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
 }
