@@ -17,7 +17,7 @@ import (
 
 // observed is a realm's record of authentications and slow-consumer cut-offs.
 type observed struct {
-	auth         [len(authMethodLabels)]authCounter
+	auth        [len(authMethodLabels)]authCounter
 	slowCutoffs atomic.Uint64
 	cutoffs     cutoffRing
 }

@@ -31,8 +31,8 @@ type RealmStatus struct {
 	SubscriptionCount int                  `json:"subscription_count"`
 	RegistrationCount int                  `json:"registration_count"`
 	Sessions          []SessionStatus      `json:"sessions"`
-	Subscriptions []SubscriptionStatus `json:"subscriptions"`
-	Registrations []RegistrationStatus `json:"registrations"`
+	Subscriptions     []SubscriptionStatus `json:"subscriptions"`
+	Registrations     []RegistrationStatus `json:"registrations"`
 	// SlowConsumers are the latest sessions cut off for being too slow, newest first
 	// (at most realm.RecentCutoffs).
 	SlowConsumers []CutoffStatus `json:"slow_consumers"`
