@@ -381,6 +381,18 @@ func TestStatusJSON(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(ctype, "text/html") || !bytes.Contains(page, []byte(`fetch("status.json"`)) {
 		t.Errorf("/status: %d %s", status, ctype)
 	}
+	// The admin root leads to it.
+	resp, err := http.Get(r.Admin + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/status" {
+		t.Errorf("GET / ends at %s with %d, want /status", resp.Request.URL.Path, resp.StatusCode)
+	}
+	if status, _, _ := get(t, r.Admin+"/nothing-here"); status != http.StatusNotFound {
+		t.Errorf("GET /nothing-here: %d, want 404", status)
+	}
 }
 
 // An in-process client (Router.LocalClient) is a session over the "local" transport,
