@@ -252,7 +252,7 @@ func TestMetricsFollowTraffic(t *testing.T) {
 			t.Errorf("%s = %v, want 0", name, got)
 		}
 	}
-	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes"} {
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "go_build_info"} {
 		if after.value(name) <= 0 {
 			t.Errorf("runtime metric %s missing", name)
 		}

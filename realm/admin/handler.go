@@ -31,6 +31,7 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), // go_build_info: the module's version
 		routerCollector{rt},
 	)
 	mux := http.NewServeMux()
