@@ -395,7 +395,7 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
-// An in-process client (Router.LocalClient) is a session over the "local" transport,
+// An in-process client (Router.LocalClient) is a session over the "memory" transport,
 // authenticated as "trusted".
 func TestMetricsLabelLocalSessions(t *testing.T) {
 	r := startAdmin(t, routertest.Options{})
@@ -405,8 +405,8 @@ func TestMetricsLabelLocalSessions(t *testing.T) {
 	}
 	defer c.Close()
 	m := scrapeMetrics(t, r)
-	if got := m.value("pawl_sessions", "realm", "realm1", "transport", "local", "serializer", "msgpack"); got != 1 {
-		t.Errorf("pawl_sessions{transport=local,serializer=msgpack} = %v, want 1", got)
+	if got := m.value("pawl_sessions", "realm", "realm1", "transport", "memory", "serializer", "msgpack"); got != 1 {
+		t.Errorf("pawl_sessions{transport=memory,serializer=msgpack} = %v, want 1", got)
 	}
 	if got := m.value("pawl_authentications_total", "realm", "realm1", "method", "trusted", "result", "success"); got != 1 {
 		t.Errorf("pawl_authentications_total{method=trusted,result=success} = %v, want 1", got)

@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pawl-wamp/pawl/pubsub"
@@ -144,18 +142,18 @@ func (c routerCollector) collectSessions(r *realm.Realm, name string, gauge func
 	gauge(descMaxQueuedMessages, float64(maxMsgs), name)
 }
 
-// Transports a session can use.
-const (
-	TransportWebSocket = "websocket"
-	TransportLocal     = "local" // an in-process client (realm.Router.LocalClient)
-)
+// TransportWebSocket is the transport of sessions from the network; in-process clients
+// (realm.Router.LocalClient) use "memory".
+const TransportWebSocket = "websocket"
 
-// Transport names the transport a session came over.
+// Transport names the transport a session came over (peer.Details.Transport).
 func Transport(s *session.Session) string {
-	if addr := s.RemoteAddr(); addr != nil && strings.EqualFold(addr.Network(), "pipe") {
-		return TransportLocal
+	if p := s.Peer(); p != nil {
+		if t := p.Details().Transport; t != "" {
+			return t
+		}
 	}
-	return TransportWebSocket
+	return "unknown"
 }
 
 func serializer(s *session.Session) string {
@@ -167,8 +165,8 @@ func serializer(s *session.Session) string {
 
 // QueueDepth is what waits in a session's outbound queue: messages and bytes.
 func QueueDepth(s *session.Session) (messages, bytes int) {
-	if c := s.Conn(); c != nil {
-		return c.Queued()
+	if p := s.Peer(); p != nil {
+		return p.Queued()
 	}
 	return 0, 0
 }
