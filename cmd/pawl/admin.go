@@ -43,51 +43,69 @@ func (c AdminConfig) validate() error {
 	return nil
 }
 
-// listenerStates tracks whether the WAMP listeners serve, for /readyz: all of them must
-// have started, none may have failed, and the router must not be shutting down.
+// listenerStates says whether the WAMP listeners serve, for /readyz: all of them must have
+// started, and the router must not be shutting down (a listener that fails shuts it down).
 type listenerStates struct {
 	want     int
 	serving  atomic.Int32
-	failed   atomic.Pointer[string]
 	draining atomic.Bool
 }
 
-func (ls *listenerStates) started()          { ls.serving.Add(1) }
-func (ls *listenerStates) stopped(err error) { msg := err.Error(); ls.failed.Store(&msg) }
-func (ls *listenerStates) shuttingDown()     { ls.draining.Store(true) }
+func (ls *listenerStates) started()      { ls.serving.Add(1) }
+func (ls *listenerStates) shuttingDown() { ls.draining.Store(true) }
+
 func (ls *listenerStates) check(context.Context) error {
 	switch {
 	case ls.draining.Load():
 		return errors.New("shutting down")
-	case ls.failed.Load() != nil:
-		return errors.New(*ls.failed.Load())
 	case int(ls.serving.Load()) < ls.want:
 		return fmt.Errorf("%d of %d listeners serving", ls.serving.Load(), ls.want)
 	}
 	return nil
 }
 
-// startAdmin serves the admin routes on the configured address; stop closes it.
-func startAdmin(cfg AdminConfig, rt *realm.Router, listeners *listenerStates, history pubsub.HistoryStore,
-	log *slog.Logger) (stop func(), err error) {
-	addr := adminAddress(cfg.Listen)
-	ln, err := net.Listen("tcp", addr)
+// adminServer is the admin listener: opened with the WAMP listeners (so that a taken port is
+// reported before anything else happens), served once the router exists.
+type adminServer struct {
+	ln   net.Listener
+	http *http.Server
+}
+
+// openAdmin opens the admin listener's socket, with SO_REUSEPORT like the WAMP listeners so
+// that a new router can start beside one that drains.
+func openAdmin(cfg AdminConfig) (*adminServer, error) {
+	ln, err := listenReusePort(adminAddress(cfg.Listen))
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
+	return &adminServer{ln: ln}, nil
+}
+
+// serve serves the admin routes: readiness asks the listeners and, when it can be pinged, the
+// history store.
+func (a *adminServer) serve(rt *realm.Router, listeners *listenerStates, history pubsub.HistoryStore, log *slog.Logger) {
 	checks := []admin.Check{{Name: "listeners", Check: listeners.check}}
 	if p, ok := history.(pubsub.HistoryPinger); ok {
 		checks = append(checks, admin.Check{Name: "history_store", Check: p.Ping})
 	}
-	srv := &http.Server{
+	a.http = &http.Server{
 		Handler:           admin.Handler(rt, admin.Options{Checks: checks, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go srv.Serve(ln)
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
-		log.Warn("admin listener is not on loopback: its status page shows who is connected", "addr", ln.Addr().String())
+	addr := a.ln.Addr().String()
+	if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
+		log.Warn("admin listener is not on loopback: its status page shows who is connected", "addr", addr)
 	}
-	log.Info("admin listening", "url", "http://"+ln.Addr().String()+"/", "metrics", "http://"+ln.Addr().String()+"/metrics")
-	return func() { srv.Close() }, nil
+	log.Info("admin listening", "url", "http://"+addr+"/", "metrics", "http://"+addr+"/metrics")
+	go a.http.Serve(a.ln)
+}
+
+// close stops the admin listener.
+func (a *adminServer) close() {
+	if a.http != nil {
+		a.http.Close()
+		return
+	}
+	a.ln.Close()
 }
