@@ -243,6 +243,9 @@ func (r *router) apply(cfg *Config) error {
 	if adminAddress(cfg.Admin.Listen) != adminAddress(r.cfg.Admin.Listen) {
 		note("admin.listen")
 	}
+	if cfg.Limits.httpTimeouts() != r.cfg.Limits.httpTimeouts() {
+		note("limits.http_*") // set on each listener's HTTP server when it starts
+	}
 
 	// From here on nothing fails.
 	for i, u := range updates {
