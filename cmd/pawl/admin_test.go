@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,9 +78,10 @@ admin: {listen: "127.0.0.1:0"}
 		!strings.Contains(fmt.Sprint(body["not_ready"]), "history_store") || checks["history_store"] == "ok" {
 		t.Fatalf("/readyz with Redis stopped: %d %v", status, body)
 	}
-	// An event published now reaches no store: the metrics say so.
-	if err := c.Publish(ctx, "com.example.kept", wamp.Dict{"acknowledge": true}, wamp.List{2}, nil); err != nil {
-		t.Fatal(err)
+	// An event published now reaches no store: its publisher is told, and the metrics say so.
+	err = c.Publish(ctx, "com.example.kept", wamp.Dict{"acknowledge": true}, wamp.List{2}, nil)
+	if ae := (*wamp.ApplicationError)(nil); !errors.As(err, &ae) || ae.URI != wamp.ErrUnavailable {
+		t.Fatalf("acknowledged publication with Redis stopped: %v, want %s", err, wamp.ErrUnavailable)
 	}
 	notKept := `pawl_history_events_not_kept_total{realm="realm1",reason="store_failed"} 1`
 	written := `pawl_history_events_written_total{realm="realm1"} 1`
