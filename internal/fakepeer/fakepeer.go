@@ -60,20 +60,22 @@ func (c *Conn) Read() ([]byte, error) {
 
 func (c *Conn) push(frame []byte) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return peer.ErrClosed
 	}
 	if c.limit > 0 && len(c.out) >= c.limit {
+		c.mu.Unlock()
 		return peer.ErrQueueFull
 	}
 	c.out = append(c.out, frame)
-	if c.onSend != nil {
-		c.onSend(frame)
-	}
 	select {
 	case c.notify <- struct{}{}:
 	default:
+	}
+	c.mu.Unlock()
+	if c.onSend != nil {
+		c.onSend(frame) // outside the lock: it may take its time, as a slow sender would
 	}
 	return nil
 }
@@ -154,7 +156,8 @@ type Options struct {
 	Details wamp.Dict
 	// QueueLimit bounds the frames the router may queue unread (0: no bound).
 	QueueLimit int
-	// OnSend, when set, sees each frame the router sends, in order, as it is queued.
+	// OnSend, when set, sees each frame the router sends right after it was queued, on the
+	// sending goroutine (which it may delay, to widen a race window).
 	OnSend func(frame []byte)
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
 	"github.com/pawl-wamp/pawl/pubsub"
@@ -520,10 +521,13 @@ func testLeave(t *testing.T, r *router) {
 }
 
 // testOrdering pins the subscribe/publish handshake under concurrency: while publications
-// race with subscribes, no EVENT reaches a subscriber before its SUBSCRIBED, and every
-// publication that started after SUBSCRIBED was queued reaches the new subscriber.
+// race with subscribes, a new subscriber gets SUBSCRIBED, then the retained event it asked
+// for, then live events — none overtakes — and every publication begun after SUBSCRIBED was
+// queued reaches it. The subscribing goroutine is slowed right after queuing SUBSCRIBED, so
+// that publishers meet the half-added subscriber.
 func testOrdering(t *testing.T, r *router) {
-	const subscribers = 40
+	const subscribers = 30
+	r.b.Publish(nil, &wamp.Publish{Options: wamp.Dict{"retain": true}, Topic: "com.race", Payload: wamp.WithArgs(int64(0))})
 	var started atomic.Int64 // publications begun
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -544,32 +548,31 @@ func testOrdering(t *testing.T, r *router) {
 	}
 	type result struct {
 		c         *fakepeer.Client
-		threshold int64 // publications begun when SUBSCRIBED was queued
+		threshold atomic.Int64 // publications begun when SUBSCRIBED had been queued
 	}
 	results := make([]*result, subscribers)
 	subscribedPrefix := []byte("[33,")
 	for i := range results {
-		res := &result{threshold: -1}
+		res := &result{}
+		res.threshold.Store(-1)
 		res.c = r.srv.Join(t, "realm1", fakepeer.Options{OnSend: func(frame []byte) {
-			if res.threshold < 0 && bytes.HasPrefix(frame, subscribedPrefix) {
-				res.threshold = started.Load()
+			if res.threshold.Load() < 0 && bytes.HasPrefix(frame, subscribedPrefix) {
+				res.threshold.Store(started.Load())
+				time.Sleep(time.Millisecond) // publishers run into the subscriber meanwhile
 			}
 		}})
 		results[i] = res
 	}
-	var subWG sync.WaitGroup
 	for _, res := range results {
-		subWG.Add(1)
-		go func() {
-			defer subWG.Done()
-			res.c.Send(&wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "com.race"})
-		}()
+		res.c.Send(&wamp.Subscribe{Request: 1, Options: wamp.Dict{"get_retained": true}, Topic: "com.race"})
 	}
-	subWG.Wait()
-	// Every subscriber's first message must be SUBSCRIBED.
 	for _, res := range results {
 		if m := res.c.Recv(); m.Type() != wamp.TypeSubscribed {
 			t.Errorf("session %d got %s before SUBSCRIBED", res.c.ID, m.Type())
+			continue
+		}
+		if e := event(t, res.c); e.Details["retained"] != true {
+			t.Errorf("session %d got live event %v before the retained one", res.c.ID, e.Args)
 		}
 	}
 	close(stop)
@@ -578,7 +581,7 @@ func testOrdering(t *testing.T, r *router) {
 	// A final publication after all of the above: everyone has it.
 	r.b.Publish(nil, &wamp.Publish{Options: wamp.Dict{}, Topic: "com.race", Payload: wamp.WithArgs(int64(-1))})
 	for _, res := range results {
-		c := res.c // its threshold was written under its connection's lock, which Recv took
+		c := res.c
 		seen := map[int64]bool{}
 		for {
 			e := event(t, c)
@@ -588,10 +591,11 @@ func testOrdering(t *testing.T, r *router) {
 			}
 			seen[v] = true
 		}
-		for n := res.threshold + 1; n <= last; n++ {
+		threshold := res.threshold.Load()
+		for n := threshold + 1; n <= last; n++ {
 			if !seen[n] {
-				t.Errorf("session %d missed publication %d, begun after its SUBSCRIBED (queued when %d had begun)",
-					c.ID, n, res.threshold)
+				t.Errorf("session %d missed publication %d, begun after its SUBSCRIBED was queued (when %d had begun)",
+					c.ID, n, threshold)
 				break
 			}
 		}
