@@ -584,7 +584,11 @@ func testOrdering(t *testing.T, r *router) {
 		c := res.c
 		seen := map[int64]bool{}
 		for {
-			e := event(t, c)
+			m, err := c.TryRecv(fakepeer.Wait)
+			e, ok := m.(*wamp.Event)
+			if err != nil || !ok {
+				t.Fatalf("session %d: the publication after everyone subscribed did not reach it (got %v, %v)", c.ID, m, err)
+			}
 			v, _ := wamp.AsInt64(arg0(t, e))
 			if v == -1 {
 				break
