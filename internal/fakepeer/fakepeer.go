@@ -134,6 +134,9 @@ var _ net.Addr = addr{}
 type Server struct {
 	*session.Server
 	wg sync.WaitGroup
+
+	mu    sync.Mutex
+	conns []*Conn
 }
 
 // Serve starts a session server admitting sessions through gate; it is shut down when the
@@ -141,10 +144,26 @@ type Server struct {
 func Serve(t testing.TB, gate session.Gate) *Server {
 	srv := &Server{Server: session.NewServer(gate, session.ServerOptions{HelloTimeout: Wait, AuthTimeout: Wait})}
 	t.Cleanup(func() {
+		srv.DropAll()
 		srv.Shutdown(time.Second)
 		srv.wg.Wait()
 	})
 	return srv
+}
+
+// DropAll hangs up every client, as lost connections, and waits until their sessions have
+// left.
+func (srv *Server) DropAll() {
+	srv.mu.Lock()
+	conns := srv.conns
+	srv.conns = nil
+	srv.mu.Unlock()
+	for _, c := range conns {
+		c.hangUp()
+	}
+	for _, c := range conns {
+		<-c.served
+	}
 }
 
 // Options of a new client.
@@ -210,6 +229,9 @@ func (srv *Server) Connect(t testing.TB, realm wamp.URI, opts Options) *Client {
 	}
 	c := &Conn{serializer: opts.Serializer, in: make(chan []byte, 1024), done: make(chan struct{}),
 		notify: make(chan struct{}, 1), limit: opts.QueueLimit, onSend: opts.OnSend, served: make(chan struct{})}
+	srv.mu.Lock()
+	srv.conns = append(srv.conns, c)
+	srv.mu.Unlock()
 	srv.wg.Add(1)
 	go func() {
 		defer srv.wg.Done()
