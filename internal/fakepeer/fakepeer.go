@@ -133,6 +133,7 @@ var _ net.Addr = addr{}
 // Server serves fake connections with a session.Server.
 type Server struct {
 	*session.Server
+	t  testing.TB
 	wg sync.WaitGroup
 
 	mu    sync.Mutex
@@ -142,9 +143,11 @@ type Server struct {
 // Serve starts a session server admitting sessions through gate; it is shut down when the
 // test ends.
 func Serve(t testing.TB, gate session.Gate) *Server {
-	srv := &Server{Server: session.NewServer(gate, session.ServerOptions{HelloTimeout: Wait, AuthTimeout: Wait})}
+	srv := &Server{t: t, Server: session.NewServer(gate, session.ServerOptions{HelloTimeout: Wait, AuthTimeout: Wait})}
 	t.Cleanup(func() {
-		srv.DropAll()
+		if !srv.DropAll() {
+			return // stuck sessions were reported; waiting for them would hang the test
+		}
 		srv.Shutdown(time.Second)
 		srv.wg.Wait()
 	})
@@ -152,8 +155,9 @@ func Serve(t testing.TB, gate session.Gate) *Server {
 }
 
 // DropAll hangs up every client, as lost connections, and waits until their sessions have
-// left.
-func (srv *Server) DropAll() {
+// left. A session that does not leave within Wait (its handler is stuck: a lock left held)
+// fails the test, and DropAll reports false.
+func (srv *Server) DropAll() bool {
 	srv.mu.Lock()
 	conns := srv.conns
 	srv.conns = nil
@@ -161,9 +165,16 @@ func (srv *Server) DropAll() {
 	for _, c := range conns {
 		c.hangUp()
 	}
+	deadline := time.After(Wait)
 	for _, c := range conns {
-		<-c.served
+		select {
+		case <-c.served:
+		case <-deadline:
+			srv.t.Errorf("fakepeer: a session did not end within %v after its connection was lost: its handler is stuck (a lock left held?)", Wait)
+			return false
+		}
 	}
+	return true
 }
 
 // Options of a new client.
