@@ -2,12 +2,14 @@ package realm_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -78,5 +80,51 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 	}
 	if _, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{}); err == nil {
 		t.Error("LocalClient after Shutdown succeeded")
+	}
+}
+
+// An in-memory peer's queue is bounded like a socket's: a local client that stops reading is
+// cut off as a slow consumer, and says why it ended.
+func TestLocalClientSlowConsumerIsCutOff(t *testing.T) {
+	leakcheck.Check(t)
+	rt := realm.NewRouter(nil, realm.New(realm.Config{Name: "realm1"}, nil))
+	defer rt.Shutdown(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	slow, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{EventQueue: 1,
+		Transport: transport.Options{QueueMessages: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	if _, err := slow.Subscribe(ctx, "com.example.flood", func(*session.Event) { <-release }, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	cutBefore := session.Stats.SlowConsumers.Load()
+	for i := 0; i < 100 && session.Stats.SlowConsumers.Load() == cutBefore; i++ {
+		if err := pub.Publish(ctx, "com.example.flood", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if session.Stats.SlowConsumers.Load() == cutBefore {
+		t.Fatal("a local client that reads nothing was never cut off")
+	}
+	if _, err := pub.Call(ctx, "wamp.session.get", nil, wamp.List{slow.ID()}, nil); err == nil {
+		t.Error("the slow consumer's session is still there")
+	}
+	close(release)
+	select {
+	case <-slow.Done():
+	case <-ctx.Done():
+		t.Fatal("the slow consumer's client did not end")
+	}
+	if err := slow.Err(); err == nil || !strings.Contains(err.Error(), string(wamp.CloseSlowConsumer)) {
+		t.Errorf("the slow consumer ended with %v, want a reason naming %s", err, wamp.CloseSlowConsumer)
 	}
 }

@@ -97,4 +97,3 @@ func waitingWriters() int {
 	}
 	return n
 }
-
