@@ -164,6 +164,7 @@ func BrokerContract(t *testing.T, newBroker NewBroker) {
 	run("Codecs", testCodecs)
 	run("Retained", testRetained)
 	run("MetaEvents", testMetaEvents)
+	run("MetaProcedures", testMetaProcedures)
 	run("LeaveReleasesEverything", testLeave)
 	run("SubscribedBeforeEvents", testOrdering)
 	t.Run("History", func(t *testing.T) {
@@ -492,6 +493,53 @@ func testMetaEvents(t *testing.T, r *router) {
 			t.Errorf("%s names %v, want %d", what, args[1], id)
 		}
 	}
+}
+
+// testMetaProcedures pins the subscription meta API the realm serves from the broker.
+func testMetaProcedures(t *testing.T, r *router) {
+	a, b := r.join("a", "user"), r.join("b", "user")
+	exact := subscribe(t, a, "com.m.x", nil)
+	prefix := subscribe(t, a, "com.m", wamp.Dict{"match": "prefix"})
+	subscribe(t, b, "com.m", wamp.Dict{"match": "prefix"})
+	wild := subscribe(t, b, "com..x", wamp.Dict{"match": "wildcard"})
+	first := func(proc wamp.URI, args ...any) any {
+		t.Helper()
+		res, err := r.meta(proc, nil, args...)
+		if err != nil {
+			t.Fatalf("%s %v: %v", proc, args, err)
+		}
+		return res[0]
+	}
+	same := func(what string, got, want any) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	same("lookup com.m.x", first("wamp.subscription.lookup", "com.m.x"), exact)
+	same("lookup com.m prefix", first("wamp.subscription.lookup", "com.m", wamp.Dict{"match": "prefix"}), prefix)
+	same("lookup com.m exact", first("wamp.subscription.lookup", "com.m"), nil)
+	matched := map[string]bool{}
+	for _, id := range first("wamp.subscription.match", "com.m.x").(wamp.List) {
+		matched[fmt.Sprint(id)] = true
+	}
+	if len(matched) != 3 || !matched[fmt.Sprint(exact)] || !matched[fmt.Sprint(prefix)] || !matched[fmt.Sprint(wild)] {
+		t.Errorf("match com.m.x = %v, want %d %d %d", matched, exact, prefix, wild)
+	}
+	same("match org.y", first("wamp.subscription.match", "org.y"), nil)
+	if d, _ := first("wamp.subscription.get", int64(prefix)).(wamp.Dict); d["uri"] != "com.m" || d["match"] != "prefix" {
+		t.Errorf("get = %v", d)
+	}
+	same("count_subscribers", first("wamp.subscription.count_subscribers", int64(prefix)), 2)
+	same("list_subscribers", first("wamp.subscription.list_subscribers", int64(prefix)), wamp.List{a.ID, b.ID})
+	for _, proc := range []wamp.URI{"wamp.subscription.get", "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers"} {
+		if _, err := r.meta(proc, nil, int64(424242)); err == nil {
+			t.Errorf("%s of an unknown subscription: no error", proc)
+		}
+	}
+	a.Drop()
+	same("list_subscribers after a left", first("wamp.subscription.list_subscribers", int64(prefix)), wamp.List{b.ID})
+	same("lookup after its only subscriber left", first("wamp.subscription.lookup", "com.m.x"), nil)
 }
 
 func testLeave(t *testing.T, r *router) {

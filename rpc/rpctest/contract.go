@@ -219,6 +219,7 @@ func DealerContract(t *testing.T, newDealer NewDealer) {
 	run("CalleeLeavesMidCall", testCalleeLeaves)
 	run("CallerLeavesMidCall", testCallerLeaves)
 	run("MetaEvents", testMetaEvents)
+	run("MetaProcedures", testMetaProcedures)
 	run("RacingAnswersCancelsAndDepartures", testRaces)
 }
 
@@ -737,6 +738,80 @@ func testMetaEvents(t *testing.T, r *router) {
 			t.Errorf("%s names registration %v, want %d", w.topic, g.args[1], reg)
 		}
 	}
+}
+
+func (r *router) metaCall(proc wamp.URI, args ...any) (any, error) {
+	r.t.Helper()
+	f, ok := r.d.MetaProcedures()[proc]
+	if !ok {
+		r.t.Fatalf("dealer does not serve %s", proc)
+	}
+	res, _, err := f(nil, wamp.List(args), nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 1 {
+		r.t.Fatalf("%s returned %v", proc, res)
+	}
+	return res[0], nil
+}
+
+func uriOf(err error) wamp.URI {
+	if ae, ok := err.(*wamp.ApplicationError); ok {
+		return ae.URI
+	}
+	return ""
+}
+
+// testMetaProcedures pins the registration meta API the realm serves from the dealer.
+func testMetaProcedures(t *testing.T, r *router) {
+	a, b := r.join("a", "u"), r.join("b", "u")
+	exact := register(t, a, "com.m.x", nil)
+	prefix := register(t, a, "com.m", wamp.Dict{"match": "prefix", "invoke": "last"})
+	register(t, b, "com.m", wamp.Dict{"match": "prefix", "invoke": "last"})
+	same := func(what string, got any, want any) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	got, _ := r.metaCall("wamp.registration.lookup", "com.m.x")
+	same("lookup com.m.x", got, exact)
+	got, _ = r.metaCall("wamp.registration.lookup", "com.m", wamp.Dict{"match": "prefix"})
+	same("lookup com.m prefix", got, prefix)
+	got, _ = r.metaCall("wamp.registration.lookup", "com.m")
+	same("lookup com.m exact", got, nil)
+	got, _ = r.metaCall("wamp.registration.match", "com.m.x")
+	same("match com.m.x", got, exact)
+	got, _ = r.metaCall("wamp.registration.match", "com.m.y.z")
+	same("match com.m.y.z", got, prefix)
+	got, _ = r.metaCall("wamp.registration.match", "org.x")
+	same("match org.x", got, nil)
+	got, _ = r.metaCall("wamp.registration.get", int64(prefix))
+	if d, _ := got.(wamp.Dict); d["uri"] != "com.m" || d["match"] != "prefix" || d["invoke"] != "last" {
+		t.Errorf("get = %v", got)
+	}
+	got, _ = r.metaCall("wamp.registration.count_callees", int64(prefix))
+	same("count_callees", got, 2)
+	got, _ = r.metaCall("wamp.registration.list_callees", int64(prefix))
+	same("list_callees", got, wamp.List{a.ID, b.ID})
+	got, _ = r.metaCall("wamp.registration.list")
+	if l, _ := got.(wamp.Dict); fmt.Sprint(l["exact"]) != fmt.Sprint(wamp.List{exact}) || fmt.Sprint(l["prefix"]) != fmt.Sprint(wamp.List{prefix}) {
+		t.Errorf("list = %v", got)
+	}
+	for _, proc := range []wamp.URI{"wamp.registration.get", "wamp.registration.list_callees", "wamp.registration.count_callees"} {
+		if _, err := r.metaCall(proc, int64(424242)); uriOf(err) != wamp.ErrNoSuchRegistration {
+			t.Errorf("%s of an unknown registration: %v", proc, err)
+		}
+		if _, err := r.metaCall(proc, "not an id"); uriOf(err) != wamp.ErrInvalidArgument {
+			t.Errorf("%s with a bad argument: %v", proc, err)
+		}
+	}
+	a.Drop()
+	got, _ = r.metaCall("wamp.registration.list_callees", int64(prefix))
+	same("list_callees after a left", got, wamp.List{b.ID})
+	got, _ = r.metaCall("wamp.registration.lookup", "com.m.x")
+	same("lookup after its only callee left", got, nil)
 }
 
 // testRaces runs callers and callees whose answers, cancels (every mode), timeouts and
