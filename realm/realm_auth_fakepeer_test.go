@@ -31,7 +31,7 @@ func TestRealmChallengeResponseAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, otherPriv, _ := ed25519.GenerateKey(nil)
-	_, srv := startRealm(t, realm.Config{Auth: realm.AuthConfig{Principals: []realm.Principal{
+	_, srv := startRealm(t, realm.Config{Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1}, Principals: []realm.Principal{
 		{AuthID: "cra-user", Role: "crarole", WAMPCRA: &realm.CRACredential{Secret: "pw"}},
 		{AuthID: "key-user", Role: "keyrole", Cryptosign: []string{hex.EncodeToString(pub)}},
 	}}})

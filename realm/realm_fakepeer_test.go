@@ -269,7 +269,7 @@ func authzConfig(t *testing.T) realm.Config {
 	return realm.Config{
 		Anonymous:     &yes,
 		AnonymousRole: "user",
-		Auth: realm.AuthConfig{Principals: []realm.Principal{
+		Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1}, Principals: []realm.Principal{
 			{AuthID: "backend", Role: "backend", Ticket: hash},
 			{AuthID: "ghost", Role: "ghost", Ticket: hash},
 		}},
