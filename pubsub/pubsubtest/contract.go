@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,6 +160,7 @@ func BrokerContract(t *testing.T, newBroker NewBroker) {
 	run("MetaEvents", testMetaEvents)
 	run("MetaProcedures", testMetaProcedures)
 	run("LeaveReleasesEverything", testLeave)
+	run("SlowSubscriberIsCutOff", testSlowSubscriber)
 	run("SubscribedBeforeEvents", testOrdering)
 	t.Run("History", func(t *testing.T) {
 		store, err := pubsub.OpenBoltStore(filepath.Join(t.TempDir(), "history.db"))
@@ -533,6 +535,31 @@ func testMetaProcedures(t *testing.T, r *router) {
 	a.Drop()
 	same("list_subscribers after a left", first("wamp.subscription.list_subscribers", int64(prefix)), wamp.List{b.ID})
 	same("lookup after its only subscriber left", first("wamp.subscription.lookup", "com.m.x"), nil)
+}
+
+// testSlowSubscriber: a subscriber whose queue is full is cut off; the publisher and the
+// other subscribers never notice.
+func testSlowSubscriber(t *testing.T, r *router) {
+	pub, fast := r.join("p", "user"), r.join("fast", "user")
+	slow := r.srv.Join(t, "realm1", fakepeer.Options{QueueLimit: 3})
+	subscribe(t, slow, "com.flood", nil)
+	subscribe(t, fast, "com.flood", nil)
+	for i := range 10 {
+		publish(t, pub, "com.flood", nil, fmt.Sprint(i))
+		next(t, fast, fmt.Sprint(i))
+	}
+	closed, code, reason := slow.Closed()
+	if !closed || code != 1013 || !strings.Contains(reason, "slow_consumer") {
+		t.Errorf("slow subscriber: closed %v, code %d, reason %q; want cut off with 1013 and a slow consumer reason", closed, code, reason)
+	}
+	slow.Drop() // it has left: its subscription is gone
+	res, err := r.meta("wamp.subscription.list_subscribers", nil, int64(subscribe(t, fast, "com.flood", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res[0]) != fmt.Sprint(wamp.List{fast.ID}) {
+		t.Errorf("subscribers after the cut-off: %v, want only %d", res[0], fast.ID)
+	}
 }
 
 func testLeave(t *testing.T, r *router) {
