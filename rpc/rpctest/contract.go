@@ -698,11 +698,30 @@ func testCallerLeaves(t *testing.T, r *router) {
 }
 
 func testMetaEvents(t *testing.T, r *router) {
+	// A meta event may follow the reply it is about: wait for each before the next step, so
+	// that the order across sessions is the order of the steps.
+	waitMeta := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(fakepeer.Wait); ; time.Sleep(time.Millisecond) {
+			r.mu.Lock()
+			got := len(r.meta)
+			r.mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d meta events, want %d", got, n)
+			}
+		}
+	}
 	a, b := r.join("a", "u"), r.join("b", "u")
 	reg := register(t, a, "com.meta", wamp.Dict{"invoke": "roundrobin", "match": "prefix"})
+	waitMeta(2)
 	register(t, b, "com.meta", wamp.Dict{"invoke": "roundrobin", "match": "prefix"})
+	waitMeta(3)
 	a.Send(&wamp.Unregister{Request: a.NextID(), Registration: reg})
 	fakepeer.Expect[*wamp.Unregistered](t, a)
+	waitMeta(4)
 	b.Drop()
 	want := []struct {
 		topic   wamp.URI
