@@ -153,3 +153,65 @@ func TestRealmDynamicAuthorizer(t *testing.T) {
 	user.Send(&wamp.Yield{Request: inv.Request, Options: wamp.Dict{}})
 	fakepeer.Expect[*wamp.Result](t, caller)
 }
+
+// A dynamic authenticator, registered by a trusted in-process client, decides for the
+// methods it is configured for: it gets the realm, the authid and the ticket, and answers
+// with a role (and, for WAMP-CRA, the secret the router then checks the signature with).
+func TestRealmDynamicAuthentication(t *testing.T) {
+	r := realm.New(realm.Config{Name: "realm1", Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1},
+		Dynamic: &realm.DynamicAuth{Procedure: "com.authn", Methods: []string{"ticket", "wampcra"}}}}, nil)
+	rt := realm.NewRouter(nil, r)
+	t.Cleanup(func() { rt.Shutdown(time.Second) })
+	srv := fakepeer.Serve(t, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	authn, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer authn.Close()
+	_, err = authn.Register(ctx, "com.authn", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+		realmName, _ := inv.Args[0].(string)
+		authid, _ := inv.Args[1].(string)
+		details, _ := inv.Args[2].(wamp.Dict)
+		if realmName != "realm1" {
+			return nil, wamp.NewError(wamp.ErrNoSuchRealm)
+		}
+		switch method, _ := details["authmethod"].(string); {
+		case method == "wampcra" && authid == "carol":
+			return &session.Result{Args: wamp.List{wamp.Dict{"role": "crarole", "secret": "pw"}}}, nil
+		case method == "ticket" && details["ticket"] == "open-sesame":
+			return &session.Result{Args: wamp.List{wamp.Dict{"role": "dynrole", "authid": authid + "@dyn"}}}, nil
+		}
+		return nil, wamp.NewError(wamp.ErrNotAuthorized, "no")
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Anonymous is off when a dynamic authenticator is configured.
+	expectAbort(t, srv.Connect(t, "realm1", fakepeer.Options{}), wamp.ErrNoMatchingAuthMethod)
+	// A refusal carries the authenticator's own error URI.
+	expectAbort(t, joinTicket(t, srv, "alice", "guess"), wamp.ErrNotAuthorized)
+	c := joinTicket(t, srv, "alice", "open-sesame")
+	if w := fakepeer.Expect[*wamp.Welcome](t, c); w.Details["authrole"] != "dynrole" || w.Details["authid"] != "alice@dyn" ||
+		w.Details["authprovider"] != "dynamic" {
+		t.Errorf("dynamic ticket WELCOME %v", w.Details)
+	}
+	for _, secret := range []string{"pw", "wrong"} {
+		c, ch := challenged(t, srv, wamp.Dict{"authid": "carol", "authmethods": wamp.List{"wampcra"}})
+		text, _ := ch.Extra.String("challenge")
+		c.Send(&wamp.Authenticate{Signature: auth.CRASign([]byte(secret), text), Extra: wamp.Dict{}})
+		if secret == "wrong" {
+			expectAbort(t, c, wamp.ErrAuthenticationFailed)
+		} else if w := fakepeer.Expect[*wamp.Welcome](t, c); w.Details["authrole"] != "crarole" {
+			t.Errorf("dynamic wampcra WELCOME %v", w.Details)
+		}
+	}
+	// A principal the authenticator does not know is refused before any challenge.
+	c = srv.Connect(t, "realm1", fakepeer.Options{Details: wamp.Dict{"authid": "mallory", "authmethods": wamp.List{"wampcra"}}})
+	if m := c.Recv(); m.Type() != wamp.TypeAbort {
+		t.Errorf("an unknown wampcra principal got %s", m.Type())
+	}
+}
