@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -39,6 +40,7 @@ type router struct {
 
 func start(t testing.TB, newBroker NewBroker, env Env) *router {
 	t.Helper()
+	leakcheck.Check(t) // registered first: checks after everything else has shut down
 	r := &router{t: t}
 	env.PublishMeta = func(topic wamp.URI, args wamp.List, kwargs wamp.Dict) {
 		r.b.Publish(nil, &wamp.Publish{Options: wamp.Dict{}, Topic: topic, Payload: wamp.Payload{Args: args, Kwargs: kwargs}})

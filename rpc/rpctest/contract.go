@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -49,6 +50,7 @@ type router struct {
 
 func start(t testing.TB, newDealer NewDealer) *router {
 	t.Helper()
+	leakcheck.Check(t) // registered first: checks after everything else has shut down
 	r := &router{t: t}
 	r.d = newDealer(t, Env{CallQueueLimit: queueLimit, PublishMeta: func(topic wamp.URI, args wamp.List, _ wamp.Dict) {
 		r.mu.Lock()
@@ -460,11 +462,9 @@ func testProgressiveInvocations(t *testing.T, r *router) {
 	}
 	yield(callee, first, nil, "stored")
 	result(t, caller, req, "stored")
-	// A continuation after the call completed is ignored.
+	// Once the call completed, a CALL with its request ID is no continuation of the finished
+	// invocation: it is a new call.
 	caller.Send(&wamp.Call{Request: req, Options: wamp.Dict{}, Procedure: "com.upload", Payload: wamp.WithArgs("stray")})
-	// ... unless it reuses the ID for a new call: a call after completion is a new call, so
-	// the callee sees it. Either way the callee must not see the stray as a continuation of
-	// the finished invocation.
 	if inv := invocation(t, callee); inv.Request == first.Request {
 		t.Errorf("a CALL after completion continued the finished invocation")
 	} else {
