@@ -215,6 +215,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := e.active.Add(1); e.opts.MaxConnections > 0 && n > int64(e.opts.MaxConnections) {
 		e.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		e.log.Warn("refused connection: too many connections on this route", "remote", r.RemoteAddr,
 			"max_connections", e.opts.MaxConnections)
 		w.Header().Set("Retry-After", "5")

@@ -318,7 +318,10 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes {
+	// An empty queue admits one frame of any size: a frame larger than QueueBytes (an event
+	// grown past it by its recipient's codec, e.g. binary as base64 for JSON) is no sign of a
+	// slow consumer. Its size is bounded by the largest message the router accepts.
+	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes && len(c.queue) > 0 {
 		c.mu.Unlock()
 		return ErrQueueFull
 	}

@@ -396,6 +396,7 @@ var ErrProtocol = errors.New("websocket protocol error")
 
 // tooBig closes the connection for a message past MaxMessageSize (1009).
 func (c *Conn) tooBig() error {
+	LimitStats.MessagesTooBig.Add(1)
 	reason := fmt.Sprintf("%s: a message exceeded %d bytes", ReasonMessageTooBig, c.opts.MaxMessageSize)
 	c.Close(CloseMessageTooBig, reason)
 	return fmt.Errorf("%w: %s", websocket.ErrReadLimit, reason)

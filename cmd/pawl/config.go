@@ -66,6 +66,16 @@ type Limits struct {
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
 	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+	// HTTP server timeouts (0: the default, negative: none): the request headers, the whole
+	// request, and an idle keep-alive connection between requests.
+	HTTPReadHeaderTimeout time.Duration `yaml:"http_read_header_timeout"`
+	HTTPReadTimeout       time.Duration `yaml:"http_read_timeout"`
+	HTTPIdleTimeout       time.Duration `yaml:"http_idle_timeout"`
+}
+
+// httpTimeouts are the limits of every HTTP server the router starts.
+func (l Limits) httpTimeouts() transport.HTTPTimeouts {
+	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.

@@ -212,6 +212,9 @@ func (r *router) apply(cfg *Config) error {
 	if cfg.Log.Format != r.cfg.Log.Format {
 		note("log.format")
 	}
+	if cfg.Limits.httpTimeouts() != r.cfg.Limits.httpTimeouts() {
+		note("limits.http_*") // set on each listener's HTTP server when it starts
+	}
 
 	// From here on nothing fails.
 	for i, u := range updates {
