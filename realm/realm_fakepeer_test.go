@@ -140,7 +140,7 @@ func TestRealmJoinAndDispatch(t *testing.T) {
 }
 
 func TestRealmSessionMetaAPI(t *testing.T) {
-	r, srv := startRealm(t, realm.Config{})
+	r, srv := startRealm(t, realm.Config{AnonymousSessionKill: true})
 	watcher := join(t, srv, wamp.Dict{"authid": "ignored"}) // anonymous: the router picks the authid
 	for i, topic := range []wamp.URI{"wamp.session.on_join", "wamp.session.on_leave"} {
 		watcher.Send(&wamp.Subscribe{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Topic: topic})
@@ -212,14 +212,26 @@ func TestRealmSessionMetaAPI(t *testing.T) {
 	}
 }
 
+// Killing is refused when the realm disables it, and to anonymous sessions unless the realm
+// allows them.
 func TestRealmSessionKillDisabled(t *testing.T) {
-	_, srv := startRealm(t, realm.Config{DisableSessionKill: true})
-	a, b := join(t, srv, nil), join(t, srv, nil)
-	for proc, args := range map[wamp.URI]wamp.List{"wamp.session.kill": {b.ID}, "wamp.session.kill_all": nil,
-		"wamp.session.kill_by_authrole": {"anonymous"}, "wamp.session.kill_by_authid": {b.Welcome["authid"]}} {
-		if u := errorURI(t, metaCall(t, a, proc, args, nil)); u != wamp.ErrNotAuthorized {
-			t.Errorf("%s with killing disabled: %s", proc, u)
-		}
+	for name, cfg := range map[string]realm.Config{
+		"disabled":         {DisableSessionKill: true, AnonymousSessionKill: true},
+		"anonymous caller": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, srv := startRealm(t, cfg)
+			a, b := join(t, srv, nil), join(t, srv, nil)
+			for proc, args := range map[wamp.URI]wamp.List{"wamp.session.kill": {b.ID}, "wamp.session.kill_all": nil,
+				"wamp.session.kill_by_authrole": {"anonymous"}, "wamp.session.kill_by_authid": {b.Welcome["authid"]}} {
+				if u := errorURI(t, metaCall(t, a, proc, args, nil)); u != wamp.ErrNotAuthorized {
+					t.Errorf("%s: %s, want %s", proc, u, wamp.ErrNotAuthorized)
+				}
+			}
+			if m, _ := b.TryRecv(10 * time.Millisecond); m != nil {
+				t.Errorf("the session that was not killed got %s", m.Type())
+			}
+		})
 	}
 }
 
