@@ -57,6 +57,7 @@ type TLSConfig struct {
 // Limits bound what one peer may cost the router.
 type Limits struct {
 	MaxMessageSize int64         `yaml:"max_message_size"`
+	MaxFragments   int           `yaml:"max_fragments"`
 	QueueMessages  int           `yaml:"queue_messages"`
 	QueueBytes     int           `yaml:"queue_bytes"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
@@ -188,6 +189,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			MaxMessageSize: maxSize,
+			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
 			WriteTimeout:   c.Limits.WriteTimeout,
