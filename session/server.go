@@ -169,6 +169,7 @@ func (srv *Host) handshake(s *Session) Domain {
 	s.Realm = hello.Realm
 	s.setHelloDetails(hello.Details)
 	realm, welcome, err := srv.gate.Join(s)
+	s.countReceived(wamp.TypeHello, len(data)) // counted once Join has found the realm
 	if err != nil {
 		if errors.Is(err, ErrHandshakeEnded) {
 			// The peer left, timed out or broke the protocol: already dealt with.
@@ -205,6 +206,7 @@ func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye 
 			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
 			return nil
 		}
+		s.countReceived(m.Type(), len(data))
 		switch m := m.(type) {
 		case *wamp.Goodbye:
 			if s.state.Swap(stateClosed) == stateClosing {
