@@ -34,14 +34,16 @@ type localState struct {
 	closing  chan struct{}
 }
 
-// localPeer is a local client's identity, carried to the gate by its upgrade request.
-type localPeer struct{ authID string }
+// localPeer is a local client's identity, carried to the gate by its upgrade request. role is
+// set for service clients (Router.ServiceClient), which are not trusted.
+type localPeer struct{ authID, role string }
 
 // Headers of a local client's upgrade request. The token is the router's secret: a remote peer
 // sending these headers cannot know it, and is not taken for a local one.
 const (
 	localTokenHeader  = "Pawl-Local-Token"
 	localAuthIDHeader = "Pawl-Local-Authid"
+	localRoleHeader   = "Pawl-Local-Authrole"
 )
 
 // localPeer returns the identity of a session that a local client opened, or nil.
@@ -57,7 +59,7 @@ func (rt *Router) localPeer(s *session.Session) *localPeer {
 	if token == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 		return nil
 	}
-	return &localPeer{authID: h.Get(localAuthIDHeader)}
+	return &localPeer{authID: h.Get(localAuthIDHeader), role: h.Get(localRoleHeader)}
 }
 
 // closingChan is closed when the router starts shutting down.
@@ -84,6 +86,22 @@ func (r *Realm) closing() <-chan struct{} {
 // backends embedded in the router process, such as dynamic authenticators. The caller closes
 // the client; Router.Shutdown ends it too.
 func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.ClientOptions) (*session.Client, error) {
+	return rt.localClient(ctx, realm, "", opts)
+}
+
+// ServiceClient joins a realm as an in-process peer with the given authrole and authmethod
+// "local" (authid opts.AuthID, default "local"). Unlike a LocalClient it is not trusted: the
+// realm authorizes everything it does exactly as for a WAMP session of that authrole (a role
+// the realm's roles mark trusted: true is trusted, as for anyone). The HTTP bridge serves each
+// of its services through one.
+func (rt *Router) ServiceClient(ctx context.Context, realm wamp.URI, authrole string, opts session.ClientOptions) (*session.Client, error) {
+	if authrole == "" {
+		return nil, errors.New("service client: an authrole is required")
+	}
+	return rt.localClient(ctx, realm, authrole, opts)
+}
+
+func (rt *Router) localClient(ctx context.Context, realm wamp.URI, role string, opts session.ClientOptions) (*session.Client, error) {
 	h, err := rt.localHandler()
 	if err != nil {
 		return nil, err
@@ -103,6 +121,9 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.
 	}
 	opts.Header.Set(localTokenHeader, token)
 	opts.Header.Set(localAuthIDHeader, authID)
+	if role != "" {
+		opts.Header.Set(localRoleHeader, role)
+	}
 	opts.Transport.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		client, server := net.Pipe()
 		go serveLocal(h, server)
