@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 

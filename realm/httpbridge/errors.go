@@ -9,17 +9,17 @@ import (
 
 // Error URIs of the bridge's own refusals (the WAMP ones keep their standard URIs).
 const (
-	ErrBadRequest     wamp.URI = "pawl.bridge.error.bad_request"     // malformed body or query
-	ErrMethod         wamp.URI = "pawl.bridge.error.method_not_allowed"
-	ErrContentType    wamp.URI = "pawl.bridge.error.unsupported_content_type"
-	ErrTooLarge       wamp.URI = "pawl.bridge.error.body_too_large"
-	ErrInvalidUTF8    wamp.URI = "pawl.bridge.error.invalid_utf8"
-	ErrInvalidJSON    wamp.URI = "pawl.bridge.error.invalid_json"
-	ErrSignature      wamp.URI = "pawl.bridge.error.invalid_signature" // missing, unknown key, wrong
-	ErrStale          wamp.URI = "pawl.bridge.error.stale_timestamp"
-	ErrReplay         wamp.URI = "pawl.bridge.error.replayed_request"
-	ErrBusy           wamp.URI = "pawl.bridge.error.busy"        // the nonce memory is full
-	ErrUnavailable    wamp.URI = "pawl.bridge.error.unavailable" // the service's session is not joined
+	ErrBadRequest      wamp.URI = "pawl.bridge.error.bad_request" // malformed body or query
+	ErrMethod          wamp.URI = "pawl.bridge.error.method_not_allowed"
+	ErrContentType     wamp.URI = "pawl.bridge.error.unsupported_content_type"
+	ErrTooLarge        wamp.URI = "pawl.bridge.error.body_too_large"
+	ErrInvalidUTF8     wamp.URI = "pawl.bridge.error.invalid_utf8"
+	ErrInvalidJSON     wamp.URI = "pawl.bridge.error.invalid_json"
+	ErrSignature       wamp.URI = "pawl.bridge.error.invalid_signature" // missing, unknown key, wrong
+	ErrStale           wamp.URI = "pawl.bridge.error.stale_timestamp"
+	ErrReplay          wamp.URI = "pawl.bridge.error.replayed_request"
+	ErrBusy            wamp.URI = "pawl.bridge.error.busy"        // the nonce memory is full
+	ErrUnavailable     wamp.URI = "pawl.bridge.error.unavailable" // the service's session is not joined
 	ErrGitHubSignature wamp.URI = "pawl.bridge.error.invalid_github_signature"
 )
 
@@ -88,4 +88,3 @@ func wampStatus(uri wamp.URI) int {
 	}
 	return http.StatusOK
 }
-

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // Signed requests, in Crossbar.io's scheme: the query carries key, timestamp (UTC, ISO 8601,
@@ -184,4 +183,3 @@ func checkGitHubSignature(h http.Header, secret string, body []byte) error {
 	}
 	return nil
 }
-
