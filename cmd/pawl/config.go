@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
 )
@@ -31,6 +32,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Bridge forwards events and invocations to HTTP endpoints (bridge.go).
+	Bridge BridgeConfig `yaml:"bridge"`
 }
 
 // ListenerConfig is one HTTP listener with its WAMP endpoint.
@@ -45,6 +48,9 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+	// Bridge lists the HTTP bridge services (publisher, caller, webhook) on this listener's
+	// paths (bridge.go).
+	Bridge []httpbridge.ServiceConfig `yaml:"bridge"`
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -144,6 +150,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	if err := c.validateBridge(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {

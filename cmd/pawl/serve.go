@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 )
 
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
@@ -29,6 +30,12 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	for _, rc := range cfg.Realms {
 		rc.HistoryStore = history
 		rt.AddRealm(realm.New(rc, log))
+	}
+
+	bridge := httpbridge.New(rt, httpbridge.Options{Logger: log})
+	defer bridge.Close() // on the early returns; Close may be called twice
+	if err := cfg.startForwarders(bridge); err != nil {
+		return err
 	}
 
 	var servers []*http.Server
@@ -53,6 +60,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle(l.Path, rt.WebSocketHandler(cfg.endpointOptions(l, log)))
+		if err := mountBridge(mux, bridge, l, scheme, ln.Addr().String(), log); err != nil {
+			ln.Close()
+			closeAll(servers)
+			return fmt.Errorf("listener %s: %w", l.Listen, err)
+		}
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		servers = append(servers, hs)
 		log.Info("listening", "url", scheme+ln.Addr().String()+l.Path)
@@ -76,6 +88,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	for _, hs := range servers {
 		hs.Shutdown(closeCtx)
 	}
+	bridge.Close() // its sessions leave before the router says GOODBYE to the rest
 	rt.Shutdown(cfg.shutdownGrace())
 	log.Info("stopped")
 	return runErr

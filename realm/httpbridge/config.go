@@ -117,7 +117,7 @@ func (c *ServiceConfig) Validate() error {
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
 	}
-	if c.Timeout == 0 {
+	if c.Timeout == 0 && c.Type == TypeCaller {
 		c.Timeout = DefaultCallTimeout
 	}
 	return nil
