@@ -24,7 +24,8 @@ type Bridge struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	stats Stats
+	nonces nonceStore // of all signed services (signature.go)
+	stats  Stats
 }
 
 // Options for New; the zero value is usable.
@@ -84,7 +85,8 @@ func (b *Bridge) Handler(cfg ServiceConfig) (*Service, error) {
 	}
 	s := &Service{b: b, cfg: cfg, log: b.log.With("bridge", cfg.Path, "type", cfg.Type)}
 	if len(cfg.Keys) > 0 {
-		s.signer = newVerifier(cfg.Keys, cfg.TimestampWindow, cfg.MaxNonces)
+		b.nonces.grow(cfg.MaxNonces)
+		s.signer = newVerifier(cfg.Keys, cfg.TimestampWindow, &b.nonces)
 	}
 	switch cfg.Type {
 	case TypePublisher:
@@ -107,4 +109,5 @@ func (b *Bridge) Handler(cfg ServiceConfig) (*Service, error) {
 func (b *Bridge) Close() {
 	b.cancel()
 	b.wg.Wait()
+	b.client.CloseIdleConnections()
 }

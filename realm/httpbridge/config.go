@@ -50,8 +50,9 @@ type ServiceConfig struct {
 	// TimestampWindow: a signed request's timestamp may be this far from the router's clock
 	// (default 5m). Each (key, nonce) is accepted once within it.
 	TimestampWindow time.Duration `yaml:"timestamp_window"`
-	// MaxNonces bounds the nonces remembered (default 100000); beyond it signed requests are
-	// refused with 503 until older ones leave the window.
+	// MaxNonces is this service's share of the nonces the bridge remembers for all its signed
+	// services (default 100000); beyond the total, signed requests are refused with 503 until
+	// older ones leave their window.
 	MaxNonces int `yaml:"max_nonces"`
 
 	// MaxBody is the largest request body in bytes (default 1 MiB); larger: 413.

@@ -43,17 +43,22 @@ func SignedQuery(key, secret string, seq, nonce int64, body []byte) url.Values {
 type verifier struct {
 	keys   map[string][]byte
 	window time.Duration
-	max    int
+	nonces *nonceStore
 	now    func() time.Time
+}
 
+// nonceStore remembers the (key, nonce) pairs of accepted requests for all the services of a
+// bridge: the signature does not cover the path, so a request captured on one service must
+// not be accepted by another that has the same key either.
+type nonceStore struct {
 	mu      sync.Mutex
+	max     int                  // the sum of the services' max_nonces
 	seen    map[string]time.Time // key "\x00" nonce → when its timestamp leaves the window
 	expires expiryHeap
 }
 
-func newVerifier(keys map[string]string, window time.Duration, max int) *verifier {
-	v := &verifier{keys: map[string][]byte{}, window: window, max: max, now: time.Now,
-		seen: map[string]time.Time{}}
+func newVerifier(keys map[string]string, window time.Duration, nonces *nonceStore) *verifier {
+	v := &verifier{keys: map[string][]byte{}, window: window, nonces: nonces, now: time.Now}
 	for k, s := range keys {
 		v.keys[k] = []byte(s)
 	}
@@ -107,11 +112,21 @@ func (v *verifier) verify(q url.Values, body []byte) error {
 			"the request's timestamp %s is %v away from the router's clock %s; at most %v is accepted",
 			timestamp, d.Round(time.Millisecond).Abs(), now.UTC().Format(time.RFC3339), v.window))
 	}
-	return v.remember(key+"\x00"+nonce, ts.Add(v.window), now)
+	return v.nonces.remember(key+"\x00"+nonce, ts.Add(v.window), now)
+}
+
+// grow adds a service's share to the store's capacity.
+func (v *nonceStore) grow(n int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen == nil {
+		v.seen = map[string]time.Time{}
+	}
+	v.max += n
 }
 
 // remember records a nonce until expiry, or refuses a nonce seen before.
-func (v *verifier) remember(id string, expiry, now time.Time) error {
+func (v *nonceStore) remember(id string, expiry, now time.Time) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for len(v.expires) > 0 && !v.expires[0].at.After(now) {
@@ -126,7 +141,7 @@ func (v *verifier) remember(id string, expiry, now time.Time) error {
 	}
 	if len(v.seen) >= v.max {
 		rf := refuse(http.StatusServiceUnavailable, ErrBusy,
-			fmt.Sprintf("too many signed requests within the timestamp window (%d remembered); retry later", v.max))
+			fmt.Sprintf("too many signed requests within the timestamp window (%d nonces remembered); retry later", v.max))
 		rf.header = map[string]string{"Retry-After": fmt.Sprint(int(v.expires[0].at.Sub(now).Seconds()) + 1)}
 		return rf
 	}
