@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,8 +20,6 @@ import (
 // target is an HTTP endpoint that records what the bridge POSTs.
 type target struct {
 	*httptest.Server
-	mu       sync.Mutex
-	requests []recorded
 	got      chan recorded
 	status   func(n int) int // status of the n-th request (from 1); nil: 200
 	n        atomic.Int64
