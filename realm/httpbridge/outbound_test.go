@@ -20,9 +20,9 @@ import (
 // target is an HTTP endpoint that records what the bridge POSTs.
 type target struct {
 	*httptest.Server
-	got      chan recorded
-	status   func(n int) int // status of the n-th request (from 1); nil: 200
-	n        atomic.Int64
+	got    chan recorded
+	status func(n int) int // status of the n-th request (from 1); nil: 200
+	n      atomic.Int64
 }
 
 type recorded struct {
