@@ -83,7 +83,8 @@ func (b *Bridge) Handler(cfg ServiceConfig) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{b: b, cfg: cfg, log: b.log.With("bridge", cfg.Path, "type", cfg.Type)}
+	s := &Service{b: b, cfg: cfg, log: b.log.With("bridge", cfg.Path, "type", cfg.Type),
+		slots: make(chan struct{}, cfg.MaxInFlight)}
 	if len(cfg.Keys) > 0 {
 		b.nonces.grow(cfg.MaxNonces)
 		s.signer = newVerifier(cfg.Keys, cfg.TimestampWindow, &b.nonces)

@@ -29,6 +29,7 @@ const (
 	DefaultMaxRetryDelay   = 10 * time.Second
 	DefaultRequestTimeout  = 10 * time.Second
 	DefaultConcurrency     = 16
+	DefaultMaxInFlight     = 1024
 )
 
 // ServiceConfig is one service mounted on a path of a listener (listeners[].bridge in the
@@ -57,6 +58,10 @@ type ServiceConfig struct {
 
 	// MaxBody is the largest request body in bytes (default 1 MiB); larger: 413.
 	MaxBody int64 `yaml:"max_body"`
+	// MaxInFlight bounds the requests this service works on at once (default 1024); beyond it
+	// a request is refused at once with 503 and Retry-After, so a flood of slow calls cannot
+	// pile up goroutines and pending calls without limit.
+	MaxInFlight int `yaml:"max_in_flight"`
 	// CORSOrigins, when set, answers browsers from these origins ("*" for any) with CORS
 	// headers and preflight responses. Empty: no CORS headers (same-origin pages only).
 	CORSOrigins []string `yaml:"cors_origins"`
@@ -103,8 +108,8 @@ func (c *ServiceConfig) Validate() error {
 			return fmt.Errorf("%s: keys need a non-empty key and secret", where)
 		}
 	}
-	if c.TimestampWindow < 0 || c.MaxNonces < 0 || c.MaxBody < 0 || c.Timeout < 0 {
-		return fmt.Errorf("%s: timestamp_window, max_nonces, max_body and timeout must not be negative", where)
+	if c.TimestampWindow < 0 || c.MaxNonces < 0 || c.MaxBody < 0 || c.Timeout < 0 || c.MaxInFlight < 0 {
+		return fmt.Errorf("%s: timestamp_window, max_nonces, max_body, max_in_flight and timeout must not be negative", where)
 	}
 	if c.AuthID == "" {
 		c.AuthID = "pawl.bridge" + c.Path
@@ -117,6 +122,9 @@ func (c *ServiceConfig) Validate() error {
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.Timeout == 0 && c.Type == TypeCaller {
 		c.Timeout = DefaultCallTimeout

@@ -18,7 +18,7 @@ const (
 	ErrSignature       wamp.URI = "pawl.bridge.error.invalid_signature" // missing, unknown key, wrong
 	ErrStale           wamp.URI = "pawl.bridge.error.stale_timestamp"
 	ErrReplay          wamp.URI = "pawl.bridge.error.replayed_request"
-	ErrBusy            wamp.URI = "pawl.bridge.error.busy"        // the nonce memory is full
+	ErrBusy            wamp.URI = "pawl.bridge.error.busy"        // the nonce memory or max_in_flight is full
 	ErrUnavailable     wamp.URI = "pawl.bridge.error.unavailable" // the service's session is not joined
 	ErrGitHubSignature wamp.URI = "pawl.bridge.error.invalid_github_signature"
 )

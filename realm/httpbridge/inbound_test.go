@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -377,4 +378,46 @@ func TestReplayAcrossServices(t *testing.T) {
 		t.Fatalf("first: %d %s", r.Status, r.Raw)
 	}
 	expectError(t, post(t, b+"?"+q, "application/json", body), http.StatusUnauthorized, httpbridge.ErrReplay)
+}
+
+// Requests beyond max_in_flight are refused at once with 503 rather than piling up.
+func TestMaxInFlight(t *testing.T) {
+	e := newEnv(t)
+	url := e.mount(t, httpbridge.ServiceConfig{Path: "/call", Type: "caller", Realm: "realm1", Role: "backend", MaxInFlight: 2})
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	register(t, e.client(t), "com.example.block", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+		started <- struct{}{}
+		<-release
+		return &session.Result{Args: wamp.List{"done"}}, nil
+	})
+	done := make(chan string, 2)
+	for range 2 {
+		go func() { // not post: t.Fatal belongs to the test's goroutine
+			resp, err := http.Post(url, "application/json", strings.NewReader(`{"procedure":"com.example.block"}`))
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			done <- fmt.Sprint(resp.StatusCode, " ", string(body))
+		}()
+	}
+	<-started
+	<-started
+	r := post(t, url, "application/json", []byte(`{"procedure":"com.example.block"}`))
+	expectError(t, r, http.StatusServiceUnavailable, httpbridge.ErrBusy)
+	if r.Header.Get("Retry-After") != "1" {
+		t.Errorf("503 without Retry-After: %v", r.Header)
+	}
+	close(release)
+	for range 2 {
+		if got := <-done; got != "200 {\"args\":[\"done\"]}\n" {
+			t.Errorf("a call within the limit: %q", got)
+		}
+	}
+	if r := post(t, url, "application/json", []byte(`{"procedure":"com.example.block"}`)); r.Status != 200 {
+		t.Errorf("after the others finished: %d %s", r.Status, r.Raw)
+	}
 }

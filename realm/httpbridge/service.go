@@ -3,6 +3,7 @@ package httpbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -23,7 +24,8 @@ type Service struct {
 	cfg    ServiceConfig
 	log    *slog.Logger
 	keeper *keeper
-	signer *verifier // nil: unsigned requests
+	signer *verifier     // nil: unsigned requests
+	slots  chan struct{} // one per request in progress, up to MaxInFlight
 
 	rawBody bool // webhook: the body is not JSON
 	process func(ctx context.Context, c *session.Client, req *request) (int, any, error)
@@ -45,6 +47,16 @@ func (s *Service) Config() ServiceConfig { return s.cfg }
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.b.stats.Requests.Add(1)
 	if done := s.cors(w, r); done {
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		rf := refuse(http.StatusServiceUnavailable, ErrBusy,
+			fmt.Sprintf("this service is working on %d requests already; retry shortly", s.cfg.MaxInFlight))
+		rf.header = map[string]string{"Retry-After": "1"}
+		s.writeRefusal(w, r, rf)
 		return
 	}
 	req, err := s.check(w, r)
