@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return newEnvLogging(t, os.Stderr)
+}
+
+// newEnvLogging is newEnv with the router's and the bridge's warnings written to w.
+func newEnvLogging(t *testing.T, w io.Writer) *env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rt := routertest.Start(t, routertest.Options{Realms: []realm.Config{testRealm()}, Logger: log})
 	e := &env{router: rt, log: log, mux: http.NewServeMux()}
 	e.bridge = httpbridge.New(rt.Router, httpbridge.Options{Logger: log})
@@ -84,6 +91,24 @@ func (e *env) client(t *testing.T) *session.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// logBuffer collects log lines while the router writes them.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // reply is a decoded bridge answer.

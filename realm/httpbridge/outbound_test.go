@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,7 +124,8 @@ func TestForwarderRetries(t *testing.T) {
 // An endpoint that is down: events are retried, then given up, the queue overflows and
 // drops the rest — all counted — while publishers, subscribers and callers carry on at once.
 func TestForwarderTargetDown(t *testing.T) {
-	e := newEnv(t)
+	var logs logBuffer
+	e := newEnvLogging(t, &logs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +165,14 @@ func TestForwarderTargetDown(t *testing.T) {
 	}
 	if bs := e.bridge.Stats(); bs.Failed.Load() != s.Failed || bs.Dropped.Load() != s.Dropped {
 		t.Errorf("bridge stats failed %d dropped %d, forwarder's %+v", bs.Failed.Load(), bs.Dropped.Load(), s)
+	}
+	// Logged, but not once per event: at most one line per kind within 10 s.
+	text := logs.String()
+	if n := strings.Count(text, "event dropped: the forwarding queue is full"); n != 1 {
+		t.Errorf("%d drop warnings logged for %d drops, want 1:\n%s", n, s.Dropped, text)
+	}
+	if n := strings.Count(text, "event not forwarded"); n != 1 || !strings.Contains(text, "connection refused") {
+		t.Errorf("%d failure warnings logged for %d failures, want 1 naming the error:\n%s", n, s.Failed, text)
 	}
 }
 
