@@ -21,6 +21,7 @@ const (
 	ErrBusy            wamp.URI = "pawl.bridge.error.busy"        // the nonce memory or max_in_flight is full
 	ErrUnavailable     wamp.URI = "pawl.bridge.error.unavailable" // the service's session is not joined
 	ErrGitHubSignature wamp.URI = "pawl.bridge.error.invalid_github_signature"
+	ErrOrigin          wamp.URI = "pawl.bridge.error.origin_not_allowed" // CORS preflight
 )
 
 // refusal is an HTTP answer with a JSON error body {"error", "args": [message], "kwargs"}.

@@ -314,7 +314,7 @@ func TestCORS(t *testing.T) {
 		t.Errorf("preflight: %d %v", r.Status, r.Header)
 	}
 	pre.Header.Set("Origin", "https://evil.example.com")
-	expectError(t, do(t, pre), http.StatusForbidden, httpbridge.ErrBadRequest)
+	expectError(t, do(t, pre), http.StatusForbidden, httpbridge.ErrOrigin)
 
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"topic":"com.example.x"}`))
 	req.Header.Set("Origin", "https://app.example.com")

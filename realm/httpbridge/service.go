@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -165,94 +164,6 @@ func (s *Service) allowed() string {
 		return "POST, PUT, OPTIONS"
 	}
 	return "POST, PUT"
-}
-
-// cors adds CORS headers for an allowed origin and answers preflight requests. It reports
-// whether the request has been answered.
-func (s *Service) cors(w http.ResponseWriter, r *http.Request) bool {
-	if len(s.cfg.CORSOrigins) == 0 {
-		return false
-	}
-	origin := r.Header.Get("Origin")
-	w.Header().Add("Vary", "Origin")
-	if origin == "" {
-		return false
-	}
-	allowed := slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
-	if !allowed {
-		if r.Method == http.MethodOptions {
-			s.writeRefusal(w, r, refuse(http.StatusForbidden, ErrBadRequest, "origin "+strconv.Quote(origin)+" is not allowed"))
-			return true
-		}
-		return false // no CORS headers: the browser keeps the answer from the page
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	if r.Method != http.MethodOptions {
-		return false
-	}
-	h.Set("Access-Control-Allow-Methods", "POST, PUT, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-		h.Set("Access-Control-Allow-Headers", req)
-	}
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-	return true
-}
-
-// payload reads args and kwargs from a request body: a list and a dict, each optional.
-func payload(d wamp.Dict) (wamp.List, wamp.Dict, error) {
-	var args wamp.List
-	var kwargs wamp.Dict
-	switch v := d["args"].(type) {
-	case nil:
-	case wamp.List:
-		args = v
-	default:
-		return nil, nil, refuse(http.StatusBadRequest, ErrBadRequest, "'args' must be a list")
-	}
-	switch v := d["kwargs"].(type) {
-	case nil:
-	case wamp.Dict:
-		kwargs = v
-	default:
-		return nil, nil, refuse(http.StatusBadRequest, ErrBadRequest, "'kwargs' must be an object")
-	}
-	return args, kwargs, nil
-}
-
-// uriField reads a required URI field (topic, procedure).
-func uriField(d wamp.Dict, name string) (wamp.URI, error) {
-	v, present := d[name]
-	if !present {
-		return "", refuse(http.StatusBadRequest, ErrBadRequest, "missing key '"+name+"'")
-	}
-	s, ok := v.(string)
-	if !ok || s == "" {
-		return "", refuse(http.StatusBadRequest, ErrBadRequest, "'"+name+"' must be a non-empty string")
-	}
-	return wamp.URI(s), nil
-}
-
-// optionsField reads the request's options, refusing keys the service does not know (a typo
-// in "eligible" must not publish to everyone).
-func optionsField(d wamp.Dict, known ...string) (wamp.Dict, error) {
-	var opts wamp.Dict
-	switch v := d["options"].(type) {
-	case nil:
-		return wamp.Dict{}, nil
-	case wamp.Dict:
-		opts = v
-	default:
-		return nil, refuse(http.StatusBadRequest, ErrBadRequest, "'options' must be an object")
-	}
-	for k := range opts {
-		if !slices.Contains(known, k) {
-			return nil, refuse(http.StatusBadRequest, ErrBadRequest,
-				"unknown option '"+k+"'; this service takes "+strings.Join(known, ", "))
-		}
-	}
-	return opts, nil
 }
 
 // sessionFailure turns an error of the service's session (not a WAMP error) into a refusal.
