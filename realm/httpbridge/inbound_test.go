@@ -107,7 +107,9 @@ func TestAuthorizationAppliesToTheServiceRole(t *testing.T) {
 		t.Error("a call the role may not make reached the callee")
 		return &session.Result{}, nil
 	})
+	hook := e.mount(t, httpbridge.ServiceConfig{Path: "/hook", Type: "webhook", Realm: "realm1", Role: "reader", Topic: "com.example.news"})
 	expectError(t, post(t, pub, "application/json", []byte(`{"topic":"com.example.news","args":[1]}`)), 403, wamp.ErrNotAuthorized)
+	expectError(t, post(t, hook, "text/plain", []byte(`ping`)), 403, wamp.ErrNotAuthorized)
 	expectError(t, post(t, call, "application/json", []byte(`{"procedure":"com.example.add2","args":[1,2]}`)), 403, wamp.ErrNotAuthorized)
 	select {
 	case ev := <-events:
