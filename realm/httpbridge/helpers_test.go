@@ -39,13 +39,13 @@ type env struct {
 	log    *slog.Logger
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvLogging(t, os.Stderr)
 }
 
 // newEnvLogging is newEnv with the router's and the bridge's warnings written to w.
-func newEnvLogging(t *testing.T, w io.Writer) *env {
+func newEnvLogging(t testing.TB, w io.Writer) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rt := routertest.Start(t, routertest.Options{Realms: []realm.Config{testRealm()}, Logger: log})
@@ -60,7 +60,7 @@ func newEnvLogging(t *testing.T, w io.Writer) *env {
 }
 
 // mount adds a service and waits for its session to join.
-func (e *env) mount(t *testing.T, cfg httpbridge.ServiceConfig) string {
+func (e *env) mount(t testing.TB, cfg httpbridge.ServiceConfig) string {
 	t.Helper()
 	s, err := e.bridge.Handler(cfg)
 	if err != nil {
@@ -71,7 +71,7 @@ func (e *env) mount(t *testing.T, cfg httpbridge.ServiceConfig) string {
 	return e.srv.URL + cfg.Path
 }
 
-func waitJoined(t *testing.T, joined <-chan struct{}) {
+func waitJoined(t testing.TB, joined <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-joined:
@@ -81,7 +81,7 @@ func waitJoined(t *testing.T, joined <-chan struct{}) {
 }
 
 // client joins the router over WebSocket as an anonymous peer.
-func (e *env) client(t *testing.T) *session.Client {
+func (e *env) client(t testing.TB) *session.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
