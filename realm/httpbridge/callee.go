@@ -81,6 +81,9 @@ func (ce *Callee) invoke(ctx context.Context, inv *session.Invocation) (*session
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if ce.cfg.Secret != "" {
+		req.Header.Set("X-Hub-Signature-256", githubSignature(ce.cfg.Secret, body))
+	}
 	resp, err := ce.b.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

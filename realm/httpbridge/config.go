@@ -156,6 +156,9 @@ type SubscriberConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Headers are added to every POST (e.g. Authorization for the target).
 	Headers map[string]string `yaml:"headers"`
+	// Secret, when set, signs every POST as GitHub signs its webhooks, so the endpoint can
+	// check it came from the router: X-Hub-Signature-256: sha256=hex(HMAC-SHA256(secret, body)).
+	Secret string `yaml:"secret"`
 }
 
 // Validate checks a subscriber's settings and fills in the defaults.
@@ -220,6 +223,8 @@ type CalleeConfig struct {
 	Concurrency int `yaml:"concurrency"`
 	// Headers are added to every POST.
 	Headers map[string]string `yaml:"headers"`
+	// Secret, when set, signs every POST: X-Hub-Signature-256 as for subscribers.
+	Secret string `yaml:"secret"`
 }
 
 // Validate checks a callee's settings and fills in the defaults.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,15 +62,16 @@ func startPHPServer(t *testing.T, script string, env ...string) string {
 func TestPHPEndpoints(t *testing.T) {
 	e := newEnv(t)
 	eventsFile := filepath.Join(t.TempDir(), "events.jsonl")
-	php := startPHPServer(t, "testdata/endpoint.php", "EVENTS_FILE="+eventsFile)
+	const secret = "shared with the PHP endpoints"
+	php := startPHPServer(t, "testdata/endpoint.php", "EVENTS_FILE="+eventsFile, "PAWL_SECRET="+secret)
 
 	f, err := e.bridge.Forwarder(httpbridge.SubscriberConfig{Realm: "realm1", Role: "backend", Topic: "com.example.shop..paid",
-		Match: "wildcard", URL: php + "/events", Headers: map[string]string{"Authorization": "Bearer php-token"}})
+		Match: "wildcard", URL: php + "/events", Headers: map[string]string{"Authorization": "Bearer php-token"}, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ce, err := e.bridge.Callee(httpbridge.CalleeConfig{Realm: "realm1", Role: "backend", Procedure: "com.example.php.",
-		Match: "prefix", URL: php + "/rpc"})
+		Match: "prefix", URL: php + "/rpc", Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,5 +128,18 @@ func TestPHPEndpoints(t *testing.T) {
 	var ae *wamp.ApplicationError
 	if !errors.As(err, &ae) || ae.URI != "com.example.error.unknown" || fmt.Sprint(ae.Args) != "[PHP serves no com.example.php.nothing]" {
 		t.Errorf("unknown procedure in PHP: %v", err)
+	}
+
+	// A callee with the wrong secret: PHP refuses every invocation (401), and the caller
+	// hears why.
+	wrong, err := e.bridge.Callee(httpbridge.CalleeConfig{Realm: "realm1", Role: "backend", Procedure: "com.example.phpwrong.add2",
+		URL: php + "/rpc", Secret: "guess"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJoined(t, wrong.Joined())
+	_, err = c.Call(ctx, "com.example.phpwrong.add2", nil, wamp.List{1, 2}, nil)
+	if !errors.As(err, &ae) || ae.URI != wamp.ErrRuntimeError || !strings.Contains(fmt.Sprint(ae.Args), "answered 401 Unauthorized") {
+		t.Errorf("wrongly signed invocation: %v", err)
 	}
 }

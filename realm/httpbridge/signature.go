@@ -182,6 +182,13 @@ func (h *expiryHeap) Pop() any {
 	return e
 }
 
+// githubSignature is the X-Hub-Signature-256 value of a body.
+func githubSignature(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
 // checkGitHubSignature checks a webhook's X-Hub-Signature-256: sha256=hex(HMAC-SHA256(secret,
 // body)), as GitHub (and many others) sign their deliveries.
 func checkGitHubSignature(h http.Header, secret string, body []byte) error {

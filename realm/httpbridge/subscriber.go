@@ -163,6 +163,9 @@ func (f *Forwarder) post(ctx context.Context, d delivery) (retry bool, err error
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if f.cfg.Secret != "" {
+		req.Header.Set("X-Hub-Signature-256", githubSignature(f.cfg.Secret, d.body))
+	}
 	req.Header.Set("Pawl-Topic", string(d.topic))
 	req.Header.Set("Pawl-Publication", strconv.FormatUint(uint64(d.publication), 10))
 	resp, err := f.b.client.Do(req)
