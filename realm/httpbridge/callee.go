@@ -40,7 +40,8 @@ func (b *Bridge) Callee(cfg CalleeConfig) (*Callee, error) {
 	return ce, nil
 }
 
-// Joined is closed once the callee's session has registered for the first time.
+// Joined is closed once the callee's session has registered for the first time (or the
+// bridge closed before it could).
 func (ce *Callee) Joined() <-chan struct{} { return ce.keeper.joined }
 
 func (ce *Callee) register(ctx context.Context, c *session.Client) error {

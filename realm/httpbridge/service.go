@@ -37,7 +37,8 @@ type request struct {
 	json wamp.Dict // the decoded body (JSON services)
 }
 
-// Joined is closed once the service's session has joined its realm for the first time.
+// Joined is closed once the service's session has joined its realm for the first time (or
+// the bridge closed before it could).
 func (s *Service) Joined() <-chan struct{} { return s.keeper.joined }
 
 // Config is the service's configuration, with its defaults filled in.

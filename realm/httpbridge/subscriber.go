@@ -64,7 +64,8 @@ func (b *Bridge) Forwarder(cfg SubscriberConfig) (*Forwarder, error) {
 	return f, nil
 }
 
-// Joined is closed once the forwarder's session has subscribed for the first time.
+// Joined is closed once the forwarder's session has subscribed for the first time (or the
+// bridge closed before it could).
 func (f *Forwarder) Joined() <-chan struct{} { return f.keeper.joined }
 
 // Stats returns the forwarder's counters.
