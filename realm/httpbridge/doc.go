@@ -12,7 +12,7 @@
 //     {"headers": {name: [values]}, "body": text}, optionally checked against a GitHub-style
 //     X-Hub-Signature-256.
 //
-// Services that send HTTP requests run in the background (Bridge.Forward, Bridge.Serve):
+// Services that send HTTP requests run in the background (Bridge.Forwarder, Bridge.Callee):
 //
 //   - subscriber forwarding: the events of a topic or pattern are POSTed to a URL as
 //     {"args", "kwargs"}, through a bounded queue with retries and backoff;
