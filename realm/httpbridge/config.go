@@ -154,6 +154,9 @@ type SubscriberConfig struct {
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay"`
 	// Timeout bounds one POST (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
+	// Workers is how many POSTs may be in flight at once (default 1: events arrive in the
+	// order they were published; more: faster to a slow endpoint, in no particular order).
+	Workers int `yaml:"workers"`
 	// Headers are added to every POST (e.g. Authorization for the target).
 	Headers map[string]string `yaml:"headers"`
 	// Secret, when set, signs every POST as GitHub signs its webhooks, so the endpoint can
@@ -176,8 +179,11 @@ func (c *SubscriberConfig) Validate() error {
 	if err := validateURL(where, c.URL); err != nil {
 		return err
 	}
-	if c.Queue < 0 || c.RetryDelay < 0 || c.MaxRetryDelay < 0 || c.Timeout < 0 || c.Retries < -1 {
-		return fmt.Errorf("%s: queue, retry_delay, max_retry_delay and timeout must not be negative", where)
+	if c.Queue < 0 || c.RetryDelay < 0 || c.MaxRetryDelay < 0 || c.Timeout < 0 || c.Retries < -1 || c.Workers < 0 {
+		return fmt.Errorf("%s: queue, retry_delay, max_retry_delay, timeout and workers must not be negative", where)
+	}
+	if c.Workers == 0 {
+		c.Workers = 1
 	}
 	if c.AuthID == "" {
 		c.AuthID = "pawl.bridge.subscriber"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +281,43 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With workers: 4, a slow endpoint has four POSTs in flight at once.
+func TestForwarderWorkers(t *testing.T) {
+	e := newEnv(t)
+	var inFlight, most atomic.Int64
+	reached := make(chan struct{})
+	var once sync.Once
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if n == 4 {
+			once.Do(func() { close(reached) })
+		}
+		select { // hold the request until four are in flight (or give up)
+		case <-reached:
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer endpoint.Close()
+	f, err := e.bridge.Forwarder(httpbridge.SubscriberConfig{Realm: "realm1", Role: "backend", Topic: "com.example.x",
+		URL: endpoint.URL, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJoined(t, f.Joined())
+	c := e.client(t)
+	for i := range 8 {
+		if err := c.Publish(context.Background(), "com.example.x", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return f.Stats().Delivered == 8 }, "8 deliveries")
+	if m := most.Load(); m != 4 {
+		t.Errorf("at most %d POSTs in flight, want 4", m)
 	}
 }

@@ -15,9 +15,9 @@ import (
 )
 
 // Forwarder POSTs the events of a topic or pattern to an HTTP endpoint. Events wait in a
-// bounded queue for one delivery goroutine, so the router never waits for the endpoint: when
-// the endpoint is down or slow, events are retried with backoff until the queue is full, and
-// then dropped — each drop and each final failure counted and logged.
+// bounded queue for the delivery goroutines (Workers, default one), so the router never waits
+// for the endpoint: when the endpoint is down or slow, events are retried with backoff until
+// the queue is full, and then dropped — each drop and each final failure counted and logged.
 type Forwarder struct {
 	b      *Bridge
 	cfg    SubscriberConfig
@@ -56,11 +56,13 @@ func (b *Bridge) Forwarder(cfg SubscriberConfig) (*Forwarder, error) {
 	f.failLog = throttledLog{log: log, interval: 10 * time.Second}
 	f.keeper = newKeeper(b.rt, cfg.Realm, cfg.Role, cfg.AuthID, log, f.subscribe)
 	b.startKeeper(f.keeper)
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		f.deliver(b.ctx)
-	}()
+	for range cfg.Workers {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			f.deliver(b.ctx)
+		}()
+	}
 	return f, nil
 }
 
@@ -109,16 +111,21 @@ func (f *Forwarder) enqueue(e *session.Event) {
 	}
 }
 
-// deliver sends queued events one after the other until ctx ends; what is still queued then
-// is counted as dropped.
+// deliver sends queued events one after the other until ctx ends (each worker runs one);
+// what is still queued then is counted as dropped.
 func (f *Forwarder) deliver(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			n := int64(len(f.queue))
-			f.dropped.Add(n)
-			f.b.stats.Dropped.Add(n)
-			return
+			for { // count what is left (with several workers, each takes some)
+				select {
+				case <-f.queue:
+					f.dropped.Add(1)
+					f.b.stats.Dropped.Add(1)
+				default:
+					return
+				}
+			}
 		case d := <-f.queue:
 			f.send(ctx, d)
 		}
