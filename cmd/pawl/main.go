@@ -5,6 +5,7 @@
 //	pawl config          print the embedded default config
 //	pawl hash-secret     print a config entry storing a secret read from stdin
 //	pawl version         print the version
+//	pawl publish|subscribe|call|register   a WAMP client for the shell (cli*.go)
 package main
 
 import (
@@ -40,6 +41,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, realm.Agent)
 		return 0
+	case "publish":
+		return publishCommand(args, stderr)
+	case "subscribe":
+		return subscribeCommand(args, stdout, stderr)
+	case "call":
+		return callCommand(args, stdout, stderr)
+	case "register":
+		return registerCommand(args, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -56,6 +65,12 @@ func usage(w io.Writer) {
   pawl hash-secret -method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret
                   print a principal entry storing the secret (hashed) for the config file
   pawl version    print the version
+
+As a WAMP client (see 'pawl COMMAND -h'; -url, -realm, authentication and TLS flags):
+  pawl publish TOPIC [ARGS...]               publish an event
+  pawl subscribe TOPIC                       print events as JSON lines
+  pawl call PROCEDURE [ARGS...]              call and print the result as JSON
+  pawl register PROCEDURE -- CMD [ARGS...]   run CMD for each call
 
 With no flags, pawl serves WAMP on ws://127.0.0.1:8080/ws, realm "realm1", anonymous access.
 `)
