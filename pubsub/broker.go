@@ -24,8 +24,8 @@ type Broker interface {
 	// events, testaments of sessions that are gone).
 	Publish(s *session.Session, m *wamp.Publish)
 	// HandlePublish is Publish as the PUBLISH handler: it runs on s's reader goroutine, so
-	// events may wait in s's outbox (Session.Outbox) until that reader has handled what it
-	// read, and a burst reaches each subscriber in one write.
+	// events may be sent via s (Session.SendFrame) and wait until that reader has handled
+	// what it read, and a burst reaches each subscriber in one write.
 	HandlePublish(s *session.Session, m *wamp.Publish)
 	// Leave drops every subscription of a session that ended.
 	Leave(s *session.Session)

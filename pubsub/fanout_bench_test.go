@@ -28,7 +28,7 @@ type benchPeer struct {
 	buf []byte
 }
 
-func joinBenchPeer(b *testing.B, url, roles string) *benchPeer {
+func joinBenchPeer(b testing.TB, url, roles string) *benchPeer {
 	b.Helper()
 	host := strings.TrimPrefix(strings.TrimSuffix(url, "/ws"), "ws://")
 	c, err := net.Dial("tcp", host)
@@ -64,14 +64,14 @@ func clientFrame(text string) []byte {
 	return append(append(frame, 0, 0, 0, 0), text...)
 }
 
-func (p *benchPeer) send(b *testing.B, text string) {
+func (p *benchPeer) send(b testing.TB, text string) {
 	if _, err := p.c.Write(clientFrame(text)); err != nil {
 		b.Fatal(err)
 	}
 }
 
 // next reads one frame's payload, valid until the next call.
-func (p *benchPeer) next(b *testing.B) []byte {
+func (p *benchPeer) next(b testing.TB) []byte {
 	var h [2]byte
 	if _, err := io.ReadFull(p.br, h[:]); err != nil {
 		b.Fatal(err)
@@ -99,7 +99,7 @@ func (p *benchPeer) next(b *testing.B) []byte {
 
 // discardingSubscriber subscribes to topic, then reads and throws away bytes without parsing
 // them.
-func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
+func discardingSubscriber(b testing.TB, url string, topic wamp.URI) net.Conn {
 	b.Helper()
 	p := joinBenchPeer(b, url, `"subscriber":{}`)
 	p.send(b, fmt.Sprintf(`[32,1,{},%q]`, topic))
@@ -114,7 +114,7 @@ func discardingSubscriber(b *testing.B, url string, topic wamp.URI) net.Conn {
 var noKeepalive = routertest.Options{Endpoint: realm.EndpointOptions{Transport: transport.Options{PingInterval: -1}}}
 
 // subscribers joins n discarding subscribers to topic, closed when the benchmark ends.
-func subscribers(b *testing.B, url string, n int, topic wamp.URI) {
+func subscribers(b testing.TB, url string, n int, topic wamp.URI) {
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		conns[i] = discardingSubscriber(b, url, topic)

@@ -154,11 +154,13 @@ func (s *RedisStore) Scan(ctx context.Context, realm wamp.URI, reverse bool, fn 
 			if bound != "" {
 				zr.Max = "(" + bound
 			}
+			//lint:ignore SA1019 ZREVRANGEBYSCORE works on every Redis; ZRANGE ... BYSCORE REV needs 6.2
 			seqs, err = s.client.ZRevRangeByScore(ctx, index, &zr).Result()
 		} else {
 			if bound != "" {
 				zr.Min = "(" + bound
 			}
+			//lint:ignore SA1019 ZRANGEBYSCORE works on every Redis; ZRANGE ... BYSCORE needs 6.2
 			seqs, err = s.client.ZRangeByScore(ctx, index, &zr).Result()
 		}
 		if err != nil {

@@ -30,12 +30,6 @@ func parseListing(opts wamp.Dict) listing {
 	}
 }
 
-// empty reports whether no option is present (the common case: nothing to check).
-func (l *listing) empty() bool {
-	return l.eligible == nil && l.exclude == nil && l.eligibleAuthID == nil && l.excludeAuthID == nil &&
-		l.eligibleAuthRole == nil && l.excludeAuthRole == nil
-}
-
 // bySession reports whether the listing names sessions, which only exist while the router
 // runs: such publications are kept neither in the history nor for later subscribers' sakes.
 func (l *listing) bySession() bool { return l.eligible != nil || l.exclude != nil }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -45,14 +44,17 @@ type subscriber struct {
 	mu    sync.Mutex // held by Subscribe until ready
 }
 
-// send queues an encoded EVENT for the subscriber, never waiting for its peer; out is the
-// publisher's outbox, when publishing from its PUBLISH handler.
-func (e *subscriber) send(frame []byte, out *transport.Outbox) {
-	if !e.ready.Load() {
-		e.mu.Lock() // Subscribe is queueing SUBSCRIBED: a moment
-		e.mu.Unlock()
+// send queues an encoded EVENT for the subscriber, never waiting for its peer; via is the
+// publisher, when publishing from its PUBLISH handler (on the publisher's reading goroutine).
+func (e *subscriber) send(frame []byte, via *session.Session) {
+	if e.ready.Load() {
+		e.s.SendFrame(frame, via)
+		return
 	}
-	e.s.SendFrame(frame, out)
+	// Subscribe holds the mutex while it queues SUBSCRIBED (a moment): the event goes after.
+	e.mu.Lock()
+	e.s.SendFrame(frame, via)
+	e.mu.Unlock()
 }
 
 // details describes the subscription as the meta API does.
@@ -277,7 +279,9 @@ type publication struct {
 	// details are the EVENT details every recipient gets: publisher identification and
 	// payload passthru options. Pattern subscriptions add "topic" to a copy.
 	details wamp.Dict
-	out     *transport.Outbox // the publisher's reader's, from the PUBLISH handler; else nil
+	// via is the publisher when publishing from its PUBLISH handler, on its reading goroutine:
+	// its transport may batch the events of one read per recipient. Else nil.
+	via *session.Session
 }
 
 // skip reports whether rcpt must not receive the publication.
@@ -297,10 +301,11 @@ var pptKeys = []string{"ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"
 func (b *Local) Publish(s *session.Session, m *wamp.Publish) { b.publish(s, m, nil) }
 
 // HandlePublish is Publish as the PUBLISH handler, on the publisher's reader goroutine: the
-// events wait in its outbox until the reader is done with what it read.
-func (b *Local) HandlePublish(s *session.Session, m *wamp.Publish) { b.publish(s, m, s.Outbox()) }
+// events are sent via the publisher (Session.SendFrame), so that its transport may batch
+// what one read gives each recipient.
+func (b *Local) HandlePublish(s *session.Session, m *wamp.Publish) { b.publish(s, m, s) }
 
-func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outbox) {
+func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Session) {
 	ack, _ := m.Options.Bool("acknowledge")
 	ack = ack && s != nil
 	if !wamp.ValidURI(m.Topic, b.opts.StrictURIs, false) {
@@ -309,7 +314,7 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, out *transport.Outb
 		}
 		return
 	}
-	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}, out: out}
+	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}, via: via}
 	if v, ok := m.Options.Bool("exclude_me"); ok {
 		p.excludeMe = v
 	}
@@ -434,7 +439,7 @@ func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
 			continue
 		}
-		e.send(frame, p.out)
+		e.send(frame, p.via)
 	}
 }
 

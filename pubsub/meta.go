@@ -224,10 +224,12 @@ func (b *Local) historyCall(caller *session.Session, pattern wamp.URI, match str
 		return nil, nil, err
 	}
 	q.matches = func(topic wamp.URI) bool { return Matches(pattern, match, topic) }
+	parent := context.Background()
 	if caller != nil {
 		q.authID, q.authRole = caller.AuthID, caller.AuthRole
+		parent = caller.Context() // a caller gone needs no answer
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	ctx, cancel := context.WithTimeout(parent, historyTimeout)
 	defer cancel()
 	events, err := b.history.query(ctx, q)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -199,7 +200,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	q := &authRequest{r: r, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
 	keys := r.limiterKeys(s, authID)
 	if blocked, wait := r.sec.limiter.blocked(keys...); blocked {
-		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s), "retry_in", wait)
+		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s.Peer().Details()), "retry_in", wait)
 		return nil, authFailed("too many failed attempts; retry in %v", wait.Round(time.Second)+time.Second)
 	}
 	accepts := r.sec.accepts
@@ -253,7 +254,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 // to do; other sessions are not affected). Shutdown cuts the wait short.
 func (r *Realm) failed(s *session.Session, keys []string, method, authID string, err error) {
 	delay := r.sec.limiter.fail(keys...)
-	r.log.Info("authentication failed", "authmethod", method, "authid", authID, "remote", remoteString(s),
+	r.log.Info("authentication failed", "authmethod", method, "authid", authID, "remote", remoteString(s.Peer().Details()),
 		"err", err, "delay", delay)
 	if delay <= 0 {
 		return
@@ -289,18 +290,18 @@ func authMethods(details wamp.Dict) []string {
 }
 
 // transportDetails describes where a joining peer comes from, for authenticators and the
-// dynamic authenticator: the peer address, and the WebSocket upgrade request's headers,
-// cookies and query parameters.
+// dynamic authenticator: the transport, the peer address, and the HTTP request's headers,
+// cookies and query parameters when an HTTP request opened the connection (WebSocket).
 func transportDetails(s *session.Session) wamp.Dict {
-	d := wamp.Dict{"type": "websocket", "peer": peerString(s), "remote_addr": remoteString(s)}
+	pd := s.Peer().Details()
+	d := wamp.Dict{"type": pd.Transport, "peer": peerString(pd), "remote_addr": remoteString(pd)}
+	if pd.Protocol != "" {
+		d["protocol"] = pd.Protocol
+	}
 	if s.Codec != nil {
-		d["protocol"] = s.Codec.Subprotocol()
 		d["serializer"] = s.Codec.Name()
 	}
-	if s.Conn() == nil {
-		return d
-	}
-	req := s.Conn().Request()
+	req := pd.Request
 	if req == nil {
 		return d
 	}
@@ -335,18 +336,19 @@ func transportDetails(s *session.Session) wamp.Dict {
 	return d
 }
 
-func remoteString(s *session.Session) string {
-	if s.Conn() == nil || s.RemoteAddr() == nil {
+// remoteString is the peer's address as its HTTP request gave it, else as its transport does.
+func remoteString(pd peer.Details) string {
+	if pd.Request != nil && pd.Request.RemoteAddr != "" {
+		return pd.Request.RemoteAddr
+	}
+	if pd.RemoteAddr == nil {
 		return ""
 	}
-	if req := s.Conn().Request(); req != nil && req.RemoteAddr != "" {
-		return req.RemoteAddr
-	}
-	return s.RemoteAddr().String()
+	return pd.RemoteAddr.String()
 }
 
 func remoteIP(s *session.Session) string {
-	addr := remoteString(s)
+	addr := remoteString(s.Peer().Details())
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
@@ -354,8 +356,8 @@ func remoteIP(s *session.Session) string {
 }
 
 // peerString formats the peer's address as Crossbar.io does: tcp4:127.0.0.1:8080.
-func peerString(s *session.Session) string {
-	addr := remoteString(s)
+func peerString(pd peer.Details) string {
+	addr := remoteString(pd)
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr

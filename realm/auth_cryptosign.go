@@ -30,7 +30,7 @@ func (cryptosignAuth) authenticate(q *authRequest) (*identity, error) {
 	binding, _ := q.extra.String("channel_binding")
 	var channelID []byte
 	if binding != "" {
-		data, err := auth.ChannelBinding(q.s.Conn().TLSState(), binding)
+		data, err := auth.ChannelBinding(q.s.Peer().Details().TLS, binding)
 		if err != nil {
 			return nil, authFailed("cryptosign: %v", err)
 		}

@@ -42,7 +42,7 @@ func (r *Realm) callAuthenticator(q *authRequest, more map[string]any) (*dynamic
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(q.s.Context(), timeout)
 	defer cancel()
 	res, err := r.systemCall(ctx, d.Procedure, wamp.List{string(r.Name()), q.authID, details})
 	if err != nil {

@@ -33,7 +33,7 @@ func (scramAuth) authenticate(q *authRequest) (*identity, error) {
 	var cbData []byte
 	if binding != "" {
 		var err error
-		if cbData, err = auth.ChannelBinding(q.s.Conn().TLSState(), binding); err != nil {
+		if cbData, err = auth.ChannelBinding(q.s.Peer().Details().TLS, binding); err != nil {
 			return nil, authFailed("wamp-scram: %v", err)
 		}
 	}

@@ -33,7 +33,7 @@ func (r *Realm) authorizeDynamic(s *session.Session, rc *RoleConfig, action stri
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(s.Context(), timeout)
 	defer cancel()
 	if options == nil {
 		options = wamp.Dict{}

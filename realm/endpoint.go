@@ -19,17 +19,24 @@ type EndpointOptions struct {
 // wamp.2.msgpack) for this router; mount it on any path of any mux. Router.Shutdown ends the
 // sessions it serves.
 func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
-	if opts.Session.Logger == nil {
-		opts.Session.Logger = rt.log
-	}
 	if len(opts.Transport.Subprotocols) == 0 {
-		opts.Transport.Subprotocols = wamp.Subprotocols(session.Codecs...)
+		opts.Transport.Subprotocols = transport.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
-	srv := session.NewServer(rt, opts.Session)
+	srv := rt.sessionServer(opts.Session)
+	return transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)
+}
+
+// sessionServer starts a session server admitting sessions to this router, which Shutdown
+// ends.
+func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
+	if opts.Logger == nil {
+		opts.Logger = rt.log
+	}
+	srv := session.NewServer(rt, opts)
 	rt.mu.Lock()
 	rt.servers = append(rt.servers, srv)
 	rt.mu.Unlock()
-	return transport.NewServer(srv, opts.Transport, rt.log)
+	return srv
 }
 
 // Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint

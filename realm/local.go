@@ -1,19 +1,13 @@
 package realm
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/memory"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -21,45 +15,37 @@ import (
 // bypass authorization and may register the dynamic authenticator and authorizers.
 const TrustedRole = "trusted"
 
-// localState is the router's in-process endpoint: the WebSocket handler that local clients
-// reach over in-memory pipes, and the router's own client per realm, through which it calls
-// dynamic authenticators and authorizers.
+// localState is the router's in-process endpoint: the session server that local clients
+// join through in-memory connections, and the router's own client per realm, through which
+// it calls dynamic authenticators and authorizers.
 type localState struct {
 	mu       sync.Mutex
-	handler  http.Handler
-	token    string // marks local clients' upgrade requests
+	server   *session.Server // serves local clients' sessions, made on first use
 	system   map[wamp.URI]*session.Client
 	starting map[wamp.URI]chan struct{}
 	closed   bool
 	closing  chan struct{}
 }
 
-// localPeer is a local client's identity, carried to the gate by its upgrade request. role is
-// set for service clients (Router.ServiceClient), which are not trusted.
-type localPeer struct{ authID, role string }
+// localPeer is a local client's identity, carried to the gate by its in-memory connection
+// (memory.Options.Value). Only code in the router's process can open such a connection, so a
+// remote peer is never taken for a local one.
+type localPeer struct {
+	router *Router
+	authID string
+	role   string // set for service clients (Router.ServiceClient), which are not trusted
+}
 
-// Headers of a local client's upgrade request. The token is the router's secret: a remote peer
-// sending these headers cannot know it, and is not taken for a local one.
-const (
-	localTokenHeader  = "Pawl-Local-Token"
-	localAuthIDHeader = "Pawl-Local-Authid"
-	localRoleHeader   = "Pawl-Local-Authrole"
-)
-
-// localPeer returns the identity of a session that a local client opened, or nil.
+// localPeer returns the identity of a session that this router's LocalClient opened, or nil.
 func (rt *Router) localPeer(s *session.Session) *localPeer {
-	if rt == nil || s.Conn() == nil || s.Conn().Request() == nil {
+	mc, ok := s.Peer().(*memory.Conn)
+	if !ok || rt == nil {
 		return nil
 	}
-	h := s.Conn().Request().Header
-	got := h.Get(localTokenHeader)
-	rt.local.mu.Lock()
-	token := rt.local.token
-	rt.local.mu.Unlock()
-	if token == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-		return nil
+	if lp, ok := mc.Value().(*localPeer); ok && lp.router == rt {
+		return lp
 	}
-	return &localPeer{authID: h.Get(localAuthIDHeader), role: h.Get(localRoleHeader)}
+	return nil
 }
 
 // closingChan is closed when the router starts shutting down.
@@ -81,19 +67,20 @@ func (r *Realm) closing() <-chan struct{} {
 }
 
 // LocalClient joins a realm as a trusted in-process peer: a Go client like any other, over an
-// in-memory connection instead of a socket, with authrole "trusted" and authmethod "trusted"
-// (authid opts.AuthID, default "local"). Trusted sessions bypass authorization; use them for
-// backends embedded in the router process, such as dynamic authenticators. The caller closes
-// the client; Router.Shutdown ends it too.
+// in-memory connection (transport/memory: no socket, no HTTP, no framing) instead of a
+// WebSocket, with authrole "trusted" and authmethod "trusted" (authid opts.AuthID, default
+// "local"). Trusted sessions bypass authorization; use them for backends embedded in the
+// router process, such as dynamic authenticators. The caller closes the client;
+// Router.Shutdown ends it too. Of opts.Transport, the queue bounds apply.
 func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.ClientOptions) (*session.Client, error) {
 	return rt.localClient(ctx, realm, "", opts)
 }
 
 // ServiceClient joins a realm as an in-process peer with the given authrole and authmethod
-// "local" (authid opts.AuthID, default "local"). Unlike a LocalClient it is not trusted: the
-// realm authorizes everything it does exactly as for a WAMP session of that authrole (a role
-// the realm's roles mark trusted: true is trusted, as for anyone). The HTTP bridge serves each
-// of its services through one.
+// "local" (authid opts.AuthID, default "local"), over the same in-memory connection as a
+// LocalClient. Unlike a LocalClient it is not trusted: the realm authorizes everything it does
+// exactly as for a WAMP session of that authrole (a role the realm's roles mark trusted: true
+// is trusted, as for anyone). The HTTP bridge serves each of its services through one.
 func (rt *Router) ServiceClient(ctx context.Context, realm wamp.URI, authrole string, opts session.ClientOptions) (*session.Client, error) {
 	if authrole == "" {
 		return nil, errors.New("service client: an authrole is required")
@@ -102,109 +89,44 @@ func (rt *Router) ServiceClient(ctx context.Context, realm wamp.URI, authrole st
 }
 
 func (rt *Router) localClient(ctx context.Context, realm wamp.URI, role string, opts session.ClientOptions) (*session.Client, error) {
-	h, err := rt.localHandler()
+	srv, err := rt.localServer()
 	if err != nil {
 		return nil, err
+	}
+	serializer := opts.Serializer
+	if serializer == "" {
+		serializer = wamp.JSON.Name()
+	}
+	if _, ok := wamp.CodecNamed(serializer); !ok {
+		return nil, fmt.Errorf("unknown serializer %q", opts.Serializer)
 	}
 	authID := opts.AuthID
 	if authID == "" {
 		authID = "local"
 	}
-	rt.local.mu.Lock()
-	token := rt.local.token
-	rt.local.mu.Unlock()
 	opts.AuthID = ""
 	opts.AuthMethods = nil
-	opts.Header = opts.Header.Clone()
-	if opts.Header == nil {
-		opts.Header = http.Header{}
-	}
-	opts.Header.Set(localTokenHeader, token)
-	opts.Header.Set(localAuthIDHeader, authID)
-	if role != "" {
-		opts.Header.Set(localRoleHeader, role)
-	}
-	opts.Transport.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		client, server := net.Pipe()
-		go serveLocal(h, server)
-		return client, nil
-	}
-	return session.Dial(ctx, "ws://pawl.local/", realm, opts)
+	routerEnd, clientEnd := memory.Pipe(memory.Options{Serializer: serializer,
+		QueueMessages: opts.Transport.QueueMessages, QueueBytes: opts.Transport.QueueBytes,
+		Value: &localPeer{router: rt, authID: authID, role: role}})
+	go func() {
+		defer routerEnd.Done()
+		srv.ServePeer(routerEnd)
+	}()
+	return session.Join(ctx, clientEnd, realm, opts)
 }
 
-func (rt *Router) localHandler() (http.Handler, error) {
+// localServer is the session server of local clients; Shutdown ends its sessions.
+func (rt *Router) localServer() (*session.Server, error) {
 	rt.local.mu.Lock()
 	defer rt.local.mu.Unlock()
 	if rt.local.closed {
 		return nil, errors.New("router shut down")
 	}
-	if rt.local.token == "" {
-		b := make([]byte, 32)
-		rand.Read(b)
-		rt.local.token = hex.EncodeToString(b)
+	if rt.local.server == nil {
+		rt.local.server = rt.sessionServer(session.ServerOptions{})
 	}
-	if rt.local.handler == nil {
-		rt.local.handler = rt.WebSocketHandler(EndpointOptions{Transport: transport.Options{PingInterval: -1}})
-	}
-	return rt.local.handler, nil
-}
-
-// serveLocal serves one in-memory connection: it reads the WebSocket upgrade request and hands
-// it to the local endpoint.
-func serveLocal(h http.Handler, conn net.Conn) {
-	br := bufio.NewReader(conn)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		conn.Close()
-		return
-	}
-	req.RemoteAddr = "local"
-	w := &pipeResponse{conn: conn, rw: bufio.NewReadWriter(br, bufio.NewWriter(conn)), header: http.Header{}}
-	h.ServeHTTP(w, req)
-	if !w.hijacked {
-		w.finish()
-		conn.Close()
-	}
-}
-
-// pipeResponse is the http.ResponseWriter (and Hijacker) of an in-memory connection.
-type pipeResponse struct {
-	conn     net.Conn
-	rw       *bufio.ReadWriter
-	header   http.Header
-	status   int
-	body     []byte
-	hijacked bool
-}
-
-func (w *pipeResponse) Header() http.Header { return w.header }
-
-func (w *pipeResponse) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
-func (w *pipeResponse) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	w.body = append(w.body, b...)
-	return len(b), nil
-}
-
-func (w *pipeResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.hijacked = true
-	return w.conn, w.rw, nil
-}
-
-// finish writes a response the handler did not hijack (an HTTP error).
-func (w *pipeResponse) finish() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	fmt.Fprintf(w.rw, "HTTP/1.1 %d %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", w.status,
-		http.StatusText(w.status), len(w.body))
-	w.rw.Write(w.body)
-	w.rw.Flush()
+	return rt.local.server, nil
 }
 
 // systemClient is the router's own trusted session in a realm, started on first use.

@@ -110,15 +110,16 @@ func sessionDetails(s *session.Session) wamp.Dict {
 		"authmethod":   s.AuthMethod,
 		"authprovider": s.AuthProvider,
 	}
-	transport := wamp.Dict{"type": "websocket"}
+	pd := s.Peer().Details()
+	transport := wamp.Dict{"type": pd.Transport}
 	if s.Codec != nil {
 		transport["serializer"] = s.Codec.Name()
-		transport["protocol"] = s.Codec.Subprotocol()
 	}
-	if s.Conn() != nil {
-		if addr := s.RemoteAddr(); addr != nil {
-			transport["peer"] = addr.String()
-		}
+	if pd.Protocol != "" {
+		transport["protocol"] = pd.Protocol
+	}
+	if pd.RemoteAddr != nil {
+		transport["peer"] = pd.RemoteAddr.String()
 	}
 	d["transport"] = transport
 	return d

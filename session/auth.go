@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -57,7 +57,7 @@ func (s *Session) Challenge(method string, extra wamp.Dict) (*wamp.Authenticate,
 		hs.disarm()
 		return nil, fmt.Errorf("sending CHALLENGE: %w", ErrHandshakeEnded)
 	}
-	data, err := s.conn.Read()
+	data, err := s.peer.Read()
 	if !hs.disarm() {
 		return nil, fmt.Errorf("no AUTHENTICATE within %v: %w", timeout, ErrHandshakeEnded)
 	}
@@ -78,7 +78,7 @@ func (s *Session) Challenge(method string, extra wamp.Dict) (*wamp.Authenticate,
 	case *wamp.Abort:
 		hs.srv.log.Debug("peer aborted the handshake", "remote", s.RemoteAddr(), "reason", m.Reason)
 		s.state.Store(stateClosed)
-		s.conn.Close(transport.CloseNormal, "")
+		s.peer.Close(peer.CloseNormal, "")
 		return nil, fmt.Errorf("peer aborted: %s: %w", m.Reason, ErrHandshakeEnded)
 	}
 	hs.srv.violation(s, fmt.Sprintf("expected AUTHENTICATE, got %s", m.Type()))

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -53,7 +54,7 @@ var ErrClosed = errors.New("session closed")
 // Client is a WAMP session seen from the peer's side: it publishes, subscribes, calls and
 // registers. Its methods are safe for concurrent use.
 type Client struct {
-	conn    *transport.Conn
+	conn    peer.Client
 	codec   wamp.Codec
 	id      wamp.ID
 	welcome wamp.Dict
@@ -106,12 +107,32 @@ var clientRoles = wamp.Dict{
 
 // Dial connects to a router at url (ws:// or wss://) and joins realm.
 func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (*Client, error) {
-	codec := wamp.JSON
-	if opts.Serializer != "" {
-		var ok bool
-		if codec, ok = wamp.CodecNamed(opts.Serializer); !ok {
-			return nil, fmt.Errorf("unknown serializer %q", opts.Serializer)
-		}
+	serializer := opts.Serializer
+	if serializer == "" {
+		serializer = wamp.JSON.Name()
+	}
+	if _, ok := wamp.CodecNamed(serializer); !ok {
+		return nil, fmt.Errorf("unknown serializer %q", opts.Serializer)
+	}
+	if opts.TLSConfig != nil {
+		opts.Transport.TLSConfig = opts.TLSConfig
+	}
+	conn, err := transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	if err != nil {
+		return nil, err
+	}
+	return Join(ctx, conn, realm, opts)
+}
+
+// Join joins realm over a connection that is already open, of any transport (Dial opens a
+// WebSocket; Router.LocalClient an in-memory connection). The client owns conn from then on,
+// also when joining fails.
+func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts ClientOptions) (*Client, error) {
+	codec, ok := wamp.CodecNamed(conn.Serializer())
+	if !ok {
+		conn.Abort(peer.CloseNormal, "")
+		conn.Done()
+		return nil, fmt.Errorf("join %s: the connection carries an unknown serializer %q", realm, conn.Serializer())
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -119,14 +140,6 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.EventQueue <= 0 {
 		opts.EventQueue = 1024
 	}
-	if opts.TLSConfig != nil {
-		opts.Transport.TLSConfig = opts.TLSConfig
-	}
-	conn, err := transport.Dial(ctx, url, []string{codec.Subprotocol()}, opts.Header, opts.Transport)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetBinary(codec.Binary())
 	c := &Client{conn: conn, codec: codec, log: opts.Logger,
 		pending:       make(map[wamp.ID]*pendingRequest),
 		running:       make(map[wamp.ID]*running),
@@ -139,7 +152,7 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.join(ctx, realm, opts); err != nil {
-		conn.Abort(transport.CloseNormal, "")
+		conn.Abort(peer.CloseNormal, "")
 		conn.Done()
 		c.cancel()
 		return nil, err
@@ -217,7 +230,7 @@ func (c *Client) readHandshake(ctx context.Context, realm wamp.URI) (wamp.Messag
 	case r := <-got:
 		return r.m, r.err
 	case <-ctx.Done():
-		c.conn.Abort(transport.CloseNormal, "")
+		c.conn.Abort(peer.CloseNormal, "")
 		<-got
 		return nil, fmt.Errorf("join %s: %w", realm, ctx.Err())
 	}
@@ -344,7 +357,7 @@ func (c *Client) Close() error {
 			}
 		}
 	}
-	c.conn.Close(transport.CloseNormal, "")
+	c.conn.Close(peer.CloseNormal, "")
 	<-c.readerDone
 	<-c.eventsDone
 	return nil
@@ -366,7 +379,7 @@ func (c *Client) readLoop() {
 			c.log.Warn("malformed message from router", "err", err)
 			c.send(&wamp.Abort{Details: wamp.Dict{"message": err.Error()}, Reason: wamp.ErrProtocolViolation})
 			c.endWith(fmt.Errorf("router sent a malformed message: %w", err))
-			c.conn.Close(transport.CloseProtocolError, "malformed message")
+			c.conn.Close(peer.CloseProtocolError, "malformed message")
 			continue // read until the close completes
 		}
 		if c.deliverReply(m) {
@@ -392,7 +405,7 @@ func (c *Client) endWith(reason error) {
 
 func (c *Client) onAbort(m *wamp.Abort) {
 	c.endWith(&wamp.ApplicationError{URI: m.Reason, Details: m.Details})
-	c.conn.Close(transport.CloseNormal, "")
+	c.conn.Close(peer.CloseNormal, "")
 }
 
 // deliverReply hands a reply to the request waiting for it.
@@ -454,7 +467,7 @@ func (c *Client) onGoodbye(m *wamp.Goodbye) {
 		c.endWith(&wamp.ApplicationError{URI: m.Reason, Details: m.Details})
 		c.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
 	}
-	c.conn.Close(transport.CloseNormal, "")
+	c.conn.Close(peer.CloseNormal, "")
 }
 
 // shutdown marks the session ended: pending requests fail, handlers stop. Only readLoop calls it.

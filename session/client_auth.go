@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -53,7 +53,7 @@ type ChallengeHandler func(ctx context.Context, ch *wamp.Challenge) (signature s
 // clientAuth is the client's side of authentication during one join.
 type clientAuth struct {
 	opts    ClientOptions
-	conn    *transport.Conn
+	conn    peer.Client
 	methods []string
 	extra   wamp.Dict
 
@@ -61,7 +61,7 @@ type clientAuth struct {
 	scramVerify []byte // expected ServerSignature once a SCRAM challenge was answered
 }
 
-func newClientAuth(opts ClientOptions, conn *transport.Conn) *clientAuth {
+func newClientAuth(opts ClientOptions, conn peer.Client) *clientAuth {
 	a := &clientAuth{opts: opts, conn: conn, methods: opts.AuthMethods}
 	cr := opts.Credentials
 	if len(a.methods) == 0 {
@@ -191,7 +191,7 @@ func (a *clientAuth) answerSCRAM(extra wamp.Dict) (string, wamp.Dict, error) {
 		Iterations: int(iterations), ChannelBinding: cr.ChannelBinding}
 	answer := wamp.Dict{"nonce": nonce, "channel_binding": nil, "cbind_data": nil}
 	if cr.ChannelBinding != "" {
-		if x.CBindData, err = auth.ChannelBinding(a.conn.TLSState(), cr.ChannelBinding); err != nil {
+		if x.CBindData, err = auth.ChannelBinding(a.conn.Details().TLS, cr.ChannelBinding); err != nil {
 			return "", nil, err
 		}
 		answer["channel_binding"] = cr.ChannelBinding
@@ -218,7 +218,7 @@ func (a *clientAuth) answerCryptosign(extra wamp.Dict) (string, wamp.Dict, error
 	}
 	var channelID []byte
 	if cr.ChannelBinding != "" {
-		data, err := auth.ChannelBinding(a.conn.TLSState(), cr.ChannelBinding)
+		data, err := auth.ChannelBinding(a.conn.Details().TLS, cr.ChannelBinding)
 		if err != nil {
 			return "", nil, err
 		}

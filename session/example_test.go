@@ -4,15 +4,26 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http/httptest"
+	"strings"
+	"time"
 
+	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // A Go backend that registers a procedure, subscribes, publishes and calls.
 func Example() {
+	// A router in this process, on a loopback port (a deployment runs cmd/pawl instead).
+	router := realm.NewRouter(nil, realm.New(realm.Config{Name: "realm1"}, nil))
+	srv := httptest.NewServer(router.WebSocketHandler(realm.EndpointOptions{}))
+	defer srv.Close()
+	defer router.Shutdown(time.Second)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") // ws://127.0.0.1:PORT
+
 	ctx := context.Background()
-	c, err := session.Dial(ctx, "ws://127.0.0.1:8080/ws", "realm1", session.ClientOptions{Serializer: "msgpack"})
+	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: "msgpack"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,22 +43,29 @@ func Example() {
 	}
 
 	// Events arrive in order on one goroutine per client.
+	events := make(chan string, 1)
 	_, err = c.Subscribe(ctx, "com.example.hello", func(e *session.Event) {
-		fmt.Println("event:", e.Args, e.Kwargs)
+		events <- fmt.Sprint("event: ", e.Args)
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	// acknowledge: wait until the router has taken the event.
-	err = c.Publish(ctx, "com.example.hello", wamp.Dict{"acknowledge": true}, wamp.List{"Hello, world"}, nil)
+	// acknowledge: wait until the router has taken the event; exclude_me false: the
+	// publisher, subscribed itself, gets it too.
+	err = c.Publish(ctx, "com.example.hello", wamp.Dict{"acknowledge": true, "exclude_me": false},
+		wamp.List{"Hello, world"}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println(<-events)
 
 	res, err := c.Call(ctx, "com.example.add2", nil, wamp.List{2, 3}, nil)
 	if err != nil {
 		log.Fatal(err) // a *wamp.ApplicationError carries the error URI and payload
 	}
 	fmt.Println("2 + 3 =", res.Args[0])
+	// Output:
+	// event: [Hello, world]
+	// 2 + 3 = 5
 }

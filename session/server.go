@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -48,7 +48,7 @@ type ServerOptions struct {
 	Logger *slog.Logger
 }
 
-// Server runs router-side sessions over transport connections: it is a transport.Handler.
+// Server runs router-side sessions over connections of any transport (ServePeer).
 type Server struct {
 	gate Gate
 	opts ServerOptions
@@ -78,33 +78,36 @@ func NewServer(gate Gate, opts ServerOptions) *Server {
 // Codecs are the codecs the router speaks, in order of preference.
 var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack}
 
-// ServeConn runs one connection's session until it ends. It is called on the connection's
-// reader goroutine.
-func (srv *Server) ServeConn(c *transport.Conn) {
-	codec, ok := wamp.CodecFor(c.Subprotocol())
+// ServePeer runs one connection's session until it ends. It is called on the goroutine that
+// reads the connection (p.Read); the transport releases the connection once it returns.
+func (srv *Server) ServePeer(p peer.Peer) {
+	codec, ok := wamp.CodecNamed(p.Serializer())
 	if !ok {
-		c.Close(transport.ClosePolicy, "unsupported subprotocol")
+		p.Close(peer.ClosePolicy, "unsupported serializer")
 		return
 	}
-	c.SetBinary(codec.Binary())
-	s := &Session{Codec: codec, conn: c, log: srv.log}
+	s := &Session{Codec: codec, peer: p, log: srv.log}
 	if !srv.track(s) {
-		c.Close(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+		p.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 		return
 	}
 	defer srv.untrack(s)
 
 	if realm := srv.handshakeApart(s); realm != nil {
-		s.conn.DropRequest() // authentication is over; nothing reads the headers any more
+		if d, ok := p.(peer.RequestDropper); ok {
+			d.DropRequest() // authentication is over; nothing reads the headers any more
+		}
 		goodbye := srv.serveEstablished(s, realm.Handlers())
+		s.end()
 		// Leave before answering GOODBYE: once the peer has the answer, nothing of the
 		// session (registrations, subscriptions) may still be routed to.
 		realm.Leave(s)
 		if goodbye != nil {
 			s.Send(goodbye)
-			s.conn.Close(transport.CloseNormal, "")
+			s.peer.Close(peer.CloseNormal, "")
 		}
 	}
+	s.end()
 	srv.drain(s)
 }
 
@@ -125,7 +128,7 @@ func (srv *Server) handshake(s *Session) Realm {
 	s.hs = hs
 	defer func() { s.hs = nil }()
 	hs.arm(srv.opts.HelloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
-	data, err := s.conn.Read()
+	data, err := s.peer.Read()
 	if !hs.disarm() || err != nil {
 		return nil
 	}
@@ -174,7 +177,7 @@ func (srv *Server) handshake(s *Session) Realm {
 // GOODBYE to answer a peer that said GOODBYE first, to be sent once the session has left.
 func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye {
 	for {
-		data, err := s.conn.Read()
+		data, err := s.peer.Read()
 		if err != nil {
 			return nil
 		}
@@ -190,14 +193,14 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodby
 		case *wamp.Goodbye:
 			if s.state.Swap(stateClosed) == stateClosing {
 				// The peer answered our GOODBYE.
-				s.conn.Close(transport.CloseNormal, "")
+				s.peer.Close(peer.CloseNormal, "")
 				return nil
 			}
 			return &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
 		case *wamp.Abort:
 			srv.log.Debug("peer aborted", "session", s.ID, "reason", m.Reason)
 			s.state.Store(stateClosed)
-			s.conn.Close(transport.CloseNormal, "")
+			s.peer.Close(peer.CloseNormal, "")
 			return nil
 		}
 		if s.state.Load() != stateEstablished {
@@ -223,7 +226,7 @@ func (srv *Server) violation(s *Session, message string) {
 // drain reads until the peer closes (or the close grace ends), so the close handshake completes.
 func (srv *Server) drain(s *Session) {
 	for {
-		if _, err := s.conn.Read(); err != nil {
+		if _, err := s.peer.Read(); err != nil {
 			return
 		}
 	}
@@ -273,14 +276,15 @@ func (srv *Server) Shutdown(deadline time.Duration) {
 		if s.state.Load() == stateEstablished {
 			s.Goodbye(wamp.CloseSystemShutdown, "router shutting down")
 		} else {
-			s.conn.Close(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+			s.peer.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 		}
 	}
 	select {
 	case <-srv.drained:
 	case <-time.After(deadline):
 		for _, s := range all {
-			s.conn.Abort(transport.CloseGoingAway, string(wamp.CloseSystemShutdown))
+			s.peer.Abort(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
+			s.end()
 		}
 		<-srv.drained
 	}

@@ -1,9 +1,15 @@
 // Package session is the WAMP session layer: the handshake and state machine of a router-side
 // session, typed dispatch of each message to a handler registered for its type, and the Go
 // client, which is the same machine seen from the other side.
+//
+// A session reaches its connection only through peer.Peer (session/peer), whatever the
+// transport: Server.ServePeer serves a WebSocket connection and an in-memory one alike, and
+// the broker and dealer, which address sessions, never see a transport. Each session has a
+// context (Session.Context) that ends with it.
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -31,15 +37,20 @@ type Session struct {
 	features *features
 	Codec    wamp.Codec
 
-	conn *transport.Conn
+	peer peer.Peer
 	log  *slog.Logger
 
-	state     atomic.Int32
-	hs        *handshake // during Gate.Join: the CHALLENGE/AUTHENTICATE step (auth.go)
-	closeOnce sync.Once
+	state atomic.Int32
+	hs    *handshake // during Gate.Join: the CHALLENGE/AUTHENTICATE step (auth.go)
+
+	mu sync.Mutex
 	// leaveReason is why the router ended the session, when it did (slow consumer, kill...).
-	leaveMu     sync.Mutex
 	leaveReason wamp.URI
+	// ctx is the session's context, made on first use (most sessions never ask for it, and
+	// an idle session should not pay for it); canceled, and ended set, when the session ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+	ended  bool
 }
 
 // State of a session's state machine.
@@ -58,10 +69,36 @@ var Stats struct {
 }
 
 // RemoteAddr is the peer's network address.
-func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
+func (s *Session) RemoteAddr() net.Addr { return s.peer.Details().RemoteAddr }
 
-// Conn is the transport connection (for the upgrade request's headers and cookies).
-func (s *Session) Conn() *transport.Conn { return s.conn }
+// Peer is the session's connection: its Details give the transport, the peer's address, the
+// TLS state and (until authentication is over) the HTTP request that opened it.
+func (s *Session) Peer() peer.Peer { return s.peer }
+
+// Context is canceled when the session ends (it left, was cut off, or the router shut down):
+// work done on the session's behalf — a handler's, or the router's own calls to a dynamic
+// authenticator or authorizer for it — uses it, so that it stops with the session.
+func (s *Session) Context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		if s.ended {
+			s.cancel()
+		}
+	}
+	return s.ctx
+}
+
+// end marks the session ended and cancels its context.
+func (s *Session) end() {
+	s.mu.Lock()
+	s.ended = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
+}
 
 // Send encodes m in the session's codec and sends it: written right away when nothing else
 // is waiting for the peer (one-to-one messages: results, invocations, acknowledgements). It
@@ -72,33 +109,35 @@ func (s *Session) Send(m wamp.Message) bool {
 		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
-	return s.sent(s.conn.SendNow(frame))
+	return s.sent(s.peer.SendNow(frame))
 }
 
-// SendFrame queues an already encoded frame (shared, never modified afterwards) for the
-// connection's writer, which batches what queues up: for fan-out. With an outbox (the
-// sending handler's, see Outbox) the write waits until that handler's reader is done with
-// what it read, so that a burst reaches this session in one write.
-func (s *Session) SendFrame(frame []byte, out *transport.Outbox) bool {
-	return s.sent(s.conn.SendVia(frame, out))
+// SendFrame sends an already encoded frame (shared, never modified afterwards) as part of a
+// fan-out, which the session's transport may batch. via, when not nil, is the session whose
+// handler is sending, on that session's reading goroutine (a PUBLISH handler's publisher):
+// the transport may then hold the write until via's reader has handled what it read, so that
+// a burst reaches this session in one write. From any other goroutine via must be nil.
+func (s *Session) SendFrame(frame []byte, via *Session) bool {
+	var vp peer.Peer
+	if via != nil {
+		vp = via.peer
+	}
+	return s.sent(s.peer.SendFanout(frame, vp))
 }
-
-// Outbox is the outbox of the session's reader, for handlers: they run on that reader's
-// goroutine, the only one that may use it. Nil for a session without one.
-func (s *Session) Outbox() *transport.Outbox { return s.conn.Outbox() }
 
 // sent handles the outcome of a send: a full queue cuts the peer off.
 func (s *Session) sent(err error) bool {
 	if err == nil {
 		return true
 	}
-	if errors.Is(err, transport.ErrQueueFull) {
-		msgs, bytes := s.conn.Queued()
+	if errors.Is(err, peer.ErrQueueFull) {
+		msgs, bytes := s.peer.Queued()
 		Stats.SlowConsumers.Add(1)
 		s.log.Warn("cutting off slow consumer: outbound queue full", "session", s.ID, "authid", s.AuthID, "queued_messages", msgs, "queued_bytes", bytes)
 		s.setLeaveReason(wamp.CloseSlowConsumer)
-		s.conn.Abort(transport.CloseTryAgainLater,
+		s.peer.Abort(peer.CloseTryAgainLater,
 			fmt.Sprintf("%s: outbound queue full (%d messages, %d bytes)", wamp.CloseSlowConsumer, msgs, bytes))
+		s.end()
 	}
 	return false
 }
@@ -125,6 +164,7 @@ func (s *Session) Goodbye(reason wamp.URI, message string) {
 		return
 	}
 	s.setLeaveReason(reason)
+	s.end() // nothing done for the session matters any more
 	details := wamp.Dict{}
 	if message != "" {
 		details["message"] = message
@@ -132,7 +172,7 @@ func (s *Session) Goodbye(reason wamp.URI, message string) {
 	s.Send(&wamp.Goodbye{Details: details, Reason: reason})
 	// The peer should answer GOODBYE, which closes the connection; one that does not is
 	// closed anyway after a grace period.
-	time.AfterFunc(goodbyeGrace, func() { s.conn.Close(transport.CloseNormal, string(reason)) })
+	time.AfterFunc(goodbyeGrace, func() { s.peer.Close(peer.CloseNormal, string(reason)) })
 }
 
 // goodbyeGrace is how long the router waits for the peer to answer its GOODBYE.
@@ -143,22 +183,23 @@ func (s *Session) Abort(reason wamp.URI, message string) {
 	s.setLeaveReason(reason)
 	s.state.Store(stateClosed)
 	s.Send(&wamp.Abort{Details: wamp.Dict{"message": message}, Reason: reason})
-	s.conn.Close(transport.CloseNormal, string(reason))
+	s.peer.Close(peer.CloseNormal, string(reason))
+	s.end()
 }
 
 // LeaveReason is why the router ended the session, or "" when the peer left by itself.
 func (s *Session) LeaveReason() wamp.URI {
-	s.leaveMu.Lock()
-	defer s.leaveMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.leaveReason
 }
 
 func (s *Session) setLeaveReason(r wamp.URI) {
-	s.leaveMu.Lock()
+	s.mu.Lock()
 	if s.leaveReason == "" {
 		s.leaveReason = r
 	}
-	s.leaveMu.Unlock()
+	s.mu.Unlock()
 }
 
 // SendError answers a request with ERROR.

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pawl-wamp/pawl/session/peer"
 )
 
 var (
 	// ErrQueueFull: the peer does not read fast enough; the outbound queue is at its bound.
-	ErrQueueFull = errors.New("outbound queue full")
+	ErrQueueFull = peer.ErrQueueFull
 	// ErrClosed: the connection is closing or closed.
-	ErrClosed = errors.New("connection closed")
+	ErrClosed = peer.ErrClosed
 )
 
 // Close codes used by Pawl beyond the standard ones.
@@ -79,6 +80,10 @@ type Conn struct {
 	space     chan struct{} // signaled when the writer has emptied the queue
 	pingTimer *time.Timer
 
+	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
+	// each time a writer starts, i.e. per delivery to a quiet subscriber.
+	writeLoopFn func()
+
 	readDone   chan struct{} // closed when the owner stopped reading (Done)
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
@@ -110,8 +115,12 @@ type Conn struct {
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
 func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
-	nc := ws.NetConn()
-	c := newConnState(nc, ws.Subprotocol(), opts, r)
+	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
+}
+
+// newServerConnOn serves a socket on which the WebSocket handshake is done.
+func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
+	c := newConnState(nc, subprotocol, opts, r)
 	c.server = true
 	if d != nil {
 		c.delay = d.shard()
@@ -141,15 +150,18 @@ func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 }
 
 func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
-	return &Conn{
+	c := &Conn{
 		nc:          nc,
 		opts:        opts,
 		subprotocol: subprotocol,
+		binary:      subprotocolInfo(subprotocol).binary,
 		request:     r,
 		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
+	c.writeLoopFn = c.writeLoop
+	return c
 }
 
 func (c *Conn) startKeepalive() {
@@ -205,6 +217,17 @@ func (c *Conn) pingDue() {
 // Subprotocol is the negotiated WebSocket subprotocol.
 func (c *Conn) Subprotocol() string { return c.subprotocol }
 
+// Serializer is the name of the serializer the negotiated subprotocol carries ("json" for
+// wamp.2.json), or "" for a subprotocol not registered with RegisterSubprotocol.
+func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).serializer }
+
+// Details describe the connection for authentication and the meta API: the upgrade request
+// (until DropRequest), the peer's address and the TLS state.
+func (c *Conn) Details() peer.Details {
+	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.nc.RemoteAddr(),
+		TLS: c.TLSState(), Request: c.Request()}
+}
+
 // Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
@@ -222,13 +245,6 @@ func (c *Conn) DropRequest() {
 
 // RemoteAddr is the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
-// SetBinary chooses binary (true) or text frames for what Send writes.
-func (c *Conn) SetBinary(binary bool) {
-	c.mu.Lock()
-	c.binary = binary
-	c.mu.Unlock()
-}
 
 // PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
 func (c *Conn) PeerClose() (int, string) {
@@ -282,14 +298,22 @@ func (c *Conn) read() (binary bool, data []byte, err error) {
 // frame is shared by every recipient. It fails with ErrQueueFull when the peer is too slow;
 // the caller decides what that means (the session layer cuts the peer off).
 func (c *Conn) Send(frame []byte) error {
-	c.mu.Lock()
-	return c.queueLocked(frame, c.binary, false, nil)
+	return c.enqueue(frame, sendOptions{binary: c.binary})
 }
 
-// queueLocked queues one frame of the given type, with c.mu held (and released). mixed: the
-// connection carries both text and binary frames, so each frame's type is recorded. A writer
-// that should start now is left to out, when not nil, to start once its reader is done.
-func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error {
+// sendOptions say how enqueue treats a frame.
+type sendOptions struct {
+	binary bool // a binary frame, else text
+	mixed  bool // the connection carries both kinds: each frame's kind is recorded
+	urgent bool // a one-to-one reply: not held for a write delay
+	out    *Outbox
+}
+
+// enqueue queues one frame. A writer that should start now is left to o.out, when not nil, to
+// start once its reader is done.
+func (c *Conn) enqueue(frame []byte, o sendOptions) error {
+	binary, mixed, out := o.binary, o.mixed, o.out
+	c.mu.Lock()
 	if c.closing || c.aborted {
 		c.mu.Unlock()
 		return ErrClosed
@@ -306,6 +330,9 @@ func (c *Conn) queueLocked(frame []byte, binary, mixed bool, out *Outbox) error 
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
+	if o.urgent {
+		c.urgent = true
+	}
 	if c.kinds != nil {
 		c.kinds = append(c.kinds, binary)
 	}
@@ -351,7 +378,7 @@ func (c *Conn) scheduleLocked() (now, later bool) {
 func (c *Conn) startWriter(now, later bool) {
 	switch {
 	case now:
-		go c.writeLoop()
+		go c.writeLoopFn()
 	case later:
 		c.delay.add(c)
 	}
@@ -368,11 +395,10 @@ func (c *Conn) tick() {
 	}
 }
 
-// SendMessage queues one message like Send, as a binary (true) or text frame whatever
-// SetBinary chose: for connections that mix both (the plain WebSocket component API).
+// SendMessage queues one message like Send, as a binary (true) or text frame whatever the
+// subprotocol says: for connections that mix both (the plain WebSocket component API).
 func (c *Conn) SendMessage(frame []byte, binary bool) error {
-	c.mu.Lock()
-	return c.queueLocked(frame, binary, true, nil)
+	return c.enqueue(frame, sendOptions{binary: binary, mixed: true})
 }
 
 // SendWait queues one message like Send, but waits for room while the queue is full: for
@@ -421,7 +447,7 @@ func (c *Conn) kick() {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }
 
@@ -548,7 +574,7 @@ func (c *Conn) deferRest() bool {
 
 // closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
 // period), and closes the socket. Apart from writeLoop so that writeLoop's stack frame stays
-// small: a writer goroutine then writes within its starting stack, never copying it.
+// small (the writer's stack is pinned by TestWaitingWriterStack).
 func (c *Conn) closeAndFinish() {
 	c.mu.Lock()
 	code, text := c.closeCode, c.closeText
@@ -743,3 +769,10 @@ func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 		return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
 	}
 }
+
+// Conn is a router session's connection (peer.Peer) and a client's (peer.Client).
+var (
+	_ peer.Peer           = (*Conn)(nil)
+	_ peer.Client         = (*Conn)(nil)
+	_ peer.RequestDropper = (*Conn)(nil)
+)

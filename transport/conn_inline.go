@@ -11,8 +11,8 @@ func (c *Conn) SendNow(frame []byte) error {
 	if c.rc == nil || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
 		// already): queued, but not held for a write delay.
-		c.urgent = true
-		return c.queueLocked(frame, c.binary, false, nil)
+		c.mu.Unlock()
+		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
 	}
 	c.writing = true // this goroutine is the writer for the moment
 	binary := c.binary
@@ -32,7 +32,7 @@ func (c *Conn) writeQueued() {
 	c.heldBy = nil
 	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || c.pong != nil || c.needPing || c.closing || c.kinds != nil {
 		c.mu.Unlock()
-		go c.writeLoop()
+		go c.writeLoopFn()
 		return
 	}
 	w := c.takeLocked()
@@ -69,7 +69,7 @@ func (c *Conn) writeInline() {
 		c.finish() // the owner's Read fails next
 		return
 	case left:
-		go c.writeLoop()
+		go c.writeLoopFn()
 		return
 	}
 	c.mu.Lock()
@@ -79,6 +79,6 @@ func (c *Conn) writeInline() {
 	}
 	c.mu.Unlock()
 	if more {
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 // writeRawFD is writeRaw on plain TCP: non-blocking writev calls straight on the socket, and a
 // write deadline only once the socket is full. A writer that never waits sets no deadline (a
-// timer update per write saved), and its shallow call path keeps the writer goroutine within
-// its starting stack.
+// timer update per write saved). A writer waiting here for a full socket holds a 4 KiB stack
+// (TestWaitingWriterStack).
 func (c *Conn) writeRawFD() error {
 	c.writeErr, c.waited = nil, false
 	err := c.rc.Write(c.writevFn)

@@ -1,6 +1,9 @@
 // Package transport owns sockets and framing: a WebSocket server and dialer that carry whole
-// messages, with a bounded outbound queue drained by one writer per connection. It knows nothing
-// of WAMP; the session layer above it picks the codec from the negotiated subprotocol.
+// messages, with a bounded outbound queue drained by one writer per connection. A Conn is the
+// session layer's peer.Peer (and the Go client's peer.Client); how it batches writes (the
+// reader's Outbox, WriteDelay) stays here. Of WAMP it knows only which serializer each WAMP
+// subprotocol names (RegisterSubprotocol); the session layer finds the codec by that name.
+// transport/memory is the in-process transport.
 package transport
 
 import (

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+
+	"github.com/pawl-wamp/pawl/session/peer"
 )
 
 // Outbox holds back the writers of the connections that one reader's messages gave something
@@ -17,7 +19,7 @@ import (
 // the reader stops (Done).
 //
 // Each server connection holds the outbox of its reader (Conn.Outbox). Only that reading
-// goroutine may use it, through SendVia.
+// goroutine may use it: SendFanout with that connection as via.
 type Outbox struct {
 	conns []*Conn // each holds the writer's role (writing) on the outbox's behalf
 	reads int     // reads since the last flush
@@ -46,20 +48,24 @@ func writeEach(conns []*Conn) {
 // subscribers) is let go.
 const outboxKeepCap = 1024
 
-// Outbox is the outbox of the connection's reader: for sends made while handling a message
+// outbox is the outbox of the connection's reader: for sends made while handling a message
 // read from this connection, on its reading goroutine. Nil on a client connection.
-func (c *Conn) Outbox() *Outbox {
+func (c *Conn) outbox() *Outbox {
 	if c.fr == nil {
 		return nil
 	}
 	return &c.out
 }
 
-// SendVia queues one message like Send; a writer that would start now is started when out
-// is flushed instead. A nil out is Send.
-func (c *Conn) SendVia(frame []byte, out *Outbox) error {
-	c.mu.Lock()
-	return c.queueLocked(frame, c.binary, false, out)
+// SendFanout queues one frame of a fan-out (peer.Peer) like Send. When via is a server
+// connection, whose reader must be the goroutine sending, a writer that would start now is
+// started when via's outbox is flushed instead. It allocates nothing.
+func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
+	var out *Outbox
+	if vc, ok := via.(*Conn); ok {
+		out = vc.outbox()
+	}
+	return c.enqueue(frame, sendOptions{binary: c.binary, out: out})
 }
 
 // flush writes what its reader's messages queued: each held connection is written from

@@ -14,7 +14,7 @@ import (
 // relay serves a recipient (the connection dialed with ?recipient) and publishers: each
 // message read from a publisher is queued for the recipient through the publisher's outbox,
 // as the broker does, after work (standing for the rest of a publication's delivery); the
-// publisher stops reading after stopAfter messages (0: never). sent reports each SendVia's
+// publisher stops reading after stopAfter messages (0: never). sent reports each SendFanout's
 // error.
 func relay(t *testing.T, opts transport.Options, work time.Duration, stopAfter int) (url string, sent chan error) {
 	t.Helper()
@@ -36,7 +36,7 @@ func relay(t *testing.T, opts transport.Options, work time.Duration, stopAfter i
 				return err
 			}
 			time.Sleep(work)
-			sent <- to.SendVia(data, c.Outbox())
+			sent <- to.SendFanout(data, c)
 		}
 		return nil // stops reading with writes still held back: they must go out anyway
 	})
@@ -183,7 +183,7 @@ func TestOutboxSharesLargeFlushes(t *testing.T) {
 				return err
 			}
 			for _, r := range to {
-				if err := r.SendVia(data, c.Outbox()); err != nil {
+				if err := r.SendFanout(data, c); err != nil {
 					return err
 				}
 			}

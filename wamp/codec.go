@@ -7,11 +7,12 @@ import (
 // Codec converts between typed messages and one serialization's wire bytes.
 // Implementations are stateless and safe for concurrent use.
 type Codec interface {
-	// Name is the serializer name: "json", "msgpack".
+	// Name is the serializer name: "json", "msgpack". Codecs are found by it (CodecNamed);
+	// each transport maps its own negotiation (a WebSocket subprotocol, a RawSocket
+	// serializer id) onto it.
 	Name() string
-	// Subprotocol is the WebSocket subprotocol: "wamp.2.json".
-	Subprotocol() string
-	// Binary says whether frames of this codec go in binary WebSocket frames.
+	// Binary says whether the encoding is binary data rather than UTF-8 text (WebSocket
+	// sends it in binary frames).
 	Binary() bool
 	// Encode appends the encoding of m to dst.
 	Encode(dst []byte, m Message) ([]byte, error)
@@ -25,32 +26,26 @@ type Codec interface {
 // ErrInvalid marks input that is not a valid WAMP message: a protocol violation.
 var ErrInvalid = errors.New("invalid message")
 
+// codecs is the registry, by serializer name. Codecs register in init, before any lookup, so
+// reads need no lock.
 var codecs = map[string]Codec{}
 
-// RegisterCodec makes a codec known by its subprotocol. The built-in codecs register themselves.
-func RegisterCodec(c Codec) { codecs[c.Subprotocol()] = c }
-
-// CodecFor returns the codec of a WebSocket subprotocol such as "wamp.2.json".
-func CodecFor(subprotocol string) (Codec, bool) {
-	c, ok := codecs[subprotocol]
-	return c, ok
-}
+// RegisterCodec makes a codec known by its serializer name, replacing one of the same name.
+// Call it from an init function: the registry is read without a lock. The built-in codecs
+// register themselves.
+func RegisterCodec(c Codec) { codecs[c.Name()] = c }
 
 // CodecNamed returns the codec with the given serializer name ("json", "msgpack").
 func CodecNamed(name string) (Codec, bool) {
-	for _, c := range codecs {
-		if c.Name() == name {
-			return c, true
-		}
-	}
-	return nil, false
+	c, ok := codecs[name]
+	return c, ok
 }
 
-// Subprotocols lists the subprotocols of the given codecs, in order of preference.
-func Subprotocols(cs ...Codec) []string {
+// CodecNames lists the names of the given codecs, in order.
+func CodecNames(cs ...Codec) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
-		out[i] = c.Subprotocol()
+		out[i] = c.Name()
 	}
 	return out
 }

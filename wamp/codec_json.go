@@ -13,9 +13,8 @@ func init() { RegisterCodec(JSON) }
 
 type jsonCodec struct{}
 
-func (*jsonCodec) Name() string        { return "json" }
-func (*jsonCodec) Subprotocol() string { return "wamp.2.json" }
-func (*jsonCodec) Binary() bool        { return false }
+func (*jsonCodec) Name() string { return "json" }
+func (*jsonCodec) Binary() bool { return false }
 
 // DecodeValue parses one encoded value, as held in a RawPayload.
 func (*jsonCodec) DecodeValue(data []byte) (any, error) { return DecodeJSONValue(data) }

@@ -12,9 +12,8 @@ func init() { RegisterCodec(MsgPack) }
 
 type msgpackCodec struct{}
 
-func (*msgpackCodec) Name() string        { return "msgpack" }
-func (*msgpackCodec) Subprotocol() string { return "wamp.2.msgpack" }
-func (*msgpackCodec) Binary() bool        { return true }
+func (*msgpackCodec) Name() string { return "msgpack" }
+func (*msgpackCodec) Binary() bool { return true }
 
 // DecodeValue parses one encoded value, as held in a RawPayload.
 func (*msgpackCodec) DecodeValue(data []byte) (any, error) { return DecodeMsgPackValue(data) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -29,7 +30,7 @@ var roles = wamp.Dict{
 
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
-	d := websocket.Dialer{Subprotocols: []string{codec.Subprotocol()}, HandshakeTimeout: 30 * time.Second,
+	d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
 		ReadBufferSize: 1024, WriteBufferSize: 1024}
 	if localIP != "" {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 30 * time.Second}

@@ -1,0 +1,120 @@
+package session_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/pawl-wamp/pawl/internal/race"
+	"github.com/pawl-wamp/pawl/internal/routertest"
+)
+
+// idleSessionBudget is what one idle WebSocket session may cost the process, in bytes of live
+// heap and goroutine stacks: the router's side (parked reading goroutine, session,
+// connection, socket structures, keepalive timer, HELLO details) and a few hundred bytes of
+// this test's own raw client socket. It measured about 6,000 bytes when set (December 2026;
+// cmd/pawlbench idle, which counts the router's resident memory with the Go heap's headroom,
+// gives about 8.8 KB); a change that makes idle sessions cost more fails here.
+const idleSessionBudget = 6500
+
+// TestIdleSessionMemory joins idle WebSocket sessions (keepalive on, as deployed) and pins
+// what each costs once the garbage collector has had its say.
+func TestIdleSessionMemory(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector changes what memory costs")
+	}
+	if testing.Short() {
+		t.Skip("joins hundreds of sessions")
+	}
+	const n = 400
+	r := routertest.Start(t, routertest.Options{})
+	host := strings.TrimSuffix(strings.TrimPrefix(r.URL, "ws://"), "/ws")
+	warm := joinRaw(t, host) // the first session pays for what every later one shares
+	defer warm.Close()
+
+	before := liveBytes()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = joinRaw(t, host)
+	}
+	after := liveBytes()
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if got := r.Sessions(); got != n+1 {
+		t.Fatalf("%d sessions served, want %d", got, n+1)
+	}
+	per := (after - before) / n
+	t.Logf("idle session: %d bytes of heap and stack each (budget %d)", per, idleSessionBudget)
+	if per > idleSessionBudget {
+		t.Errorf("an idle session costs %d bytes, more than the budget of %d", per, idleSessionBudget)
+	}
+}
+
+// liveBytes is the live heap and the goroutine stacks in use, after collections that also
+// shrink parked goroutines' stacks.
+func liveBytes() int64 {
+	var m runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc + m.StackInuse)
+}
+
+// joinRaw joins realm1 over a WebSocket written by hand and returns the bare socket: the
+// client side keeps no buffer, reader or goroutine, so what a session costs is the router's.
+func joinRaw(t *testing.T, host string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 16)
+	rand.Read(key)
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n",
+		host, base64.StdEncoding.EncodeToString(key))
+	br := bufio.NewReaderSize(c, 512)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	hello := `[1,"realm1",{"roles":{"subscriber":{},"publisher":{},"caller":{},"callee":{}}}]`
+	// A masked text frame with a zero mask: the payload goes as is.
+	frame := append([]byte{0x81, 0x80 | byte(len(hello)), 0, 0, 0, 0}, hello...)
+	if _, err := c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var head [2]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		t.Fatal(err)
+	}
+	size := int(head[1] & 0x7f)
+	if size == 126 {
+		var ext [2]byte
+		io.ReadFull(br, ext[:])
+		size = int(ext[0])<<8 | int(ext[1])
+	}
+	welcome := make([]byte, size)
+	if _, err := io.ReadFull(br, welcome); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(welcome, []byte("[2,")) {
+		t.Fatalf("expected WELCOME, got %s", welcome)
+	}
+	if br.Buffered() > 0 {
+		t.Fatalf("the router sent more than WELCOME")
+	}
+	return c
+}
