@@ -1,6 +1,9 @@
 module github.com/pawl-wamp/pawl
 
-go 1.26.8
+// The oldest Go release that builds Pawl, not the newest patch: Pawl's own code needs 1.24
+// (crypto/pbkdf2, testing.B.Loop, slog.DiscardHandler; go vet's stdversion check says so at
+// go 1.23), and its dependencies need 1.26.0 (go-redis v9.23.0 and golang.org/x/sys v0.48.0).
+go 1.26.0
 
 require (
 	github.com/gammazero/nexus/v3 v3.3.0
@@ -9,6 +12,7 @@ require (
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.48.0
+	golang.org/x/sys v0.48.0
 	golang.org/x/text v0.34.0
 	gopkg.in/yaml.v3 v3.0.1
 )
@@ -19,5 +23,4 @@ require (
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
 )

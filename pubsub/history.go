@@ -177,8 +177,7 @@ type history struct {
 	store HistoryStore
 	realm wamp.URI
 	log   *slog.Logger
-	rules *uriindex.Index[HistoryRule] // read-only after construction: safe for concurrent reads
-	keep  map[string]Retention         // by rule key
+	rules atomic.Pointer[historyRules] // swapped whole by setRules; read without a lock
 
 	mu      sync.RWMutex // guards closed against sends on queue
 	closed  bool
@@ -198,20 +197,36 @@ const (
 	historyBatch = 256  // most events in one Append
 )
 
-func newHistory(cfg HistoryConfig, store HistoryStore, realm wamp.URI, log *slog.Logger) *history {
-	h := &history{store: store, realm: realm, log: log, rules: uriindex.New[HistoryRule](),
-		keep: map[string]Retention{}, queue: make(chan historyItem, historyQueue), done: make(chan struct{})}
+// historyRules are a history's rules, indexed: never changed once built.
+type historyRules struct {
+	index *uriindex.Index[HistoryRule]
+	keep  map[string]Retention // by rule key
+}
+
+func newHistoryRules(cfg HistoryConfig) *historyRules {
+	rs := &historyRules{index: uriindex.New[HistoryRule](), keep: map[string]Retention{}}
 	for _, r := range cfg.Topics {
-		h.rules.Put(r.Topic, r.match(), r)
-		h.keep[r.key()] = Retention{Limit: r.Limit, MaxAge: r.MaxAge}
+		rs.index.Put(r.Topic, r.match(), r)
+		rs.keep[r.key()] = Retention{Limit: r.Limit, MaxAge: r.MaxAge}
 	}
+	return rs
+}
+
+func newHistory(cfg HistoryConfig, store HistoryStore, realm wamp.URI, log *slog.Logger) *history {
+	h := &history{store: store, realm: realm, log: log,
+		queue: make(chan historyItem, historyQueue), done: make(chan struct{})}
+	h.rules.Store(newHistoryRules(cfg))
 	go h.run()
 	return h
 }
 
+// setRules replaces the rules: publications from now on are kept (or not) by the new ones, and
+// queries see the events of the rules that remain, with their new retention.
+func (h *history) setRules(cfg HistoryConfig) { h.rules.Store(newHistoryRules(cfg)) }
+
 // rule returns the rule a topic's events are kept under.
 func (h *history) rule(topic wamp.URI) (HistoryRule, bool) {
-	r, _, _, ok := h.rules.Best(topic)
+	r, _, _, ok := h.rules.Load().index.Best(topic)
 	return r, ok
 }
 
@@ -440,7 +455,7 @@ func (h *history) query(ctx context.Context, q historyQuery) ([]*HistoryEvent, e
 
 // visible applies a query's per-event conditions.
 func (h *history) visible(ev *HistoryEvent, q historyQuery, now time.Time) bool {
-	keep, ok := h.keep[ev.Log]
+	keep, ok := h.rules.Load().keep[ev.Log]
 	if !ok {
 		return false // kept under a rule that is no longer configured
 	}

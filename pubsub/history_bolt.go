@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -33,13 +34,25 @@ var (
 	bucketCounts = []byte("counts")
 )
 
-// OpenBoltStore opens (creating it if needed) the history database at path. It waits up to
-// 5 seconds for another process holding the file to let go.
+// ErrHistoryLocked: another process (or another open in this one) has the history database
+// open; bbolt allows one at a time.
+var ErrHistoryLocked = errors.New("locked by another process (another router with the same data_dir?)")
+
+// boltLockWait is how long OpenBoltStore waits for the database's lock: long enough for a
+// router that is stopping to let go, short enough to report a running one at once.
+const boltLockWait = 500 * time.Millisecond
+
+// OpenBoltStore opens (creating it if needed) the history database at path. When another
+// process holds it, it fails within half a second with an error wrapping ErrHistoryLocked that
+// names the file.
 func OpenBoltStore(path string) (*BoltStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("history store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: boltLockWait})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("history store %s: %w", path, ErrHistoryLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("history store: open %s: %w", path, err)
 	}

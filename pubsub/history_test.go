@@ -2,9 +2,11 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,6 +192,31 @@ func TestBoltStore(t *testing.T) {
 			t.Errorf("after reopening: %v", got)
 		}
 	})
+}
+
+// A database that is open elsewhere is reported at once, by name, instead of waiting.
+func TestBoltStoreLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.db")
+	first := openBolt(t, path)
+	defer first.Close()
+	start := time.Now()
+	second, err := OpenBoltStore(path) // flock: another open file description, as in another process
+	if err == nil {
+		second.Close()
+		t.Fatal("opened a database that is open")
+	}
+	if !errors.Is(err, ErrHistoryLocked) || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q: want ErrHistoryLocked naming %s", err, path)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %v to report the lock", took)
+	}
+	first.Close()
+	third, err := OpenBoltStore(path)
+	if err != nil {
+		t.Fatalf("after the first let go: %v", err)
+	}
+	third.Close()
 }
 
 func TestRedisStore(t *testing.T) {

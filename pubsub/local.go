@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -120,6 +121,27 @@ func (b *Local) Features() wamp.Dict {
 		f["event_history"] = true
 	}
 	return f
+}
+
+// ErrNoHistory: the broker was built without an event history (no rules, or no store), so
+// rules cannot be given to it later.
+var ErrNoHistory = errors.New("the broker keeps no event history: it needs a restart with history rules and a store")
+
+// SetHistoryRules replaces the history rules of a broker built with an event history: the
+// publications from now on are kept by the new rules, and history queries see the events of
+// the rules that remain, with their new retention.
+func (b *Local) SetHistoryRules(cfg HistoryConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if b.history == nil {
+		if len(cfg.Topics) == 0 {
+			return nil
+		}
+		return ErrNoHistory
+	}
+	b.history.setRules(cfg)
+	return nil
 }
 
 // Close stops the history writer after it has stored what it holds.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -68,6 +69,7 @@ func authFailed(format string, args ...any) error {
 // authRequest is one authentication attempt: what HELLO said and where it came from.
 type authRequest struct {
 	r         *Realm
+	sec       *security // the realm's configuration when the attempt began
 	s         *session.Session
 	method    string // as the peer named it (the CHALLENGE and WELCOME use the same name)
 	authID    string
@@ -98,8 +100,11 @@ type principal struct {
 	pubkeys      []ed25519.PublicKey
 }
 
-// security is a realm's authentication and authorization state.
+// security is a realm's authentication and authorization state, built from its Config. It
+// is never changed once built: Reconfigure builds a new one and swaps it in, so a handshake
+// or an authorization sees one consistent configuration.
 type security struct {
+	cfg        Config // what it was built from
 	principals map[string]*principal
 	byPubkey   map[string]*principal // cryptosign public key (hex, lower case) → principal
 	dynamic    *DynamicAuth
@@ -108,13 +113,28 @@ type security struct {
 	accepts    []string // the methods the realm can authenticate
 }
 
-// initSecurity decodes the realm's auth configuration and wraps its dispatch table with the
-// authorization checks. A principal that does not decode is logged and left out (the
-// configuration was validated when loaded).
+// sec is the realm's current authentication and authorization state.
+func (r *Realm) sec() *security { return r.secState.Load() }
+
+// initSecurity builds the realm's security state and wraps its dispatch table with the
+// authorization checks.
 func (r *Realm) initSecurity() {
-	sec := &security{principals: map[string]*principal{}, byPubkey: map[string]*principal{},
-		dynamic: r.config.Auth.Dynamic, limiter: newLimiter(r.config.Auth.RateLimit)}
-	for _, pc := range r.config.Auth.Principals {
+	r.secState.Store(r.newSecurity(r.config, nil))
+	r.initAuthz()
+}
+
+// newSecurity decodes a realm's auth configuration. A principal that does not decode is
+// logged and left out (the configuration was validated when loaded). The rate limiter of old,
+// when its settings are unchanged, carries over: a reload forgives no failures.
+func (r *Realm) newSecurity(cfg Config, old *security) *security {
+	sec := &security{cfg: cfg, principals: map[string]*principal{}, byPubkey: map[string]*principal{},
+		dynamic: cfg.Auth.Dynamic}
+	if old != nil && reflect.DeepEqual(old.cfg.Auth.RateLimit, cfg.Auth.RateLimit) {
+		sec.limiter = old.limiter
+	} else {
+		sec.limiter = newLimiter(cfg.Auth.RateLimit)
+	}
+	for _, pc := range cfg.Auth.Principals {
 		p, err := decodePrincipal(pc)
 		if err != nil {
 			r.log.Error("principal left out", "authid", pc.AuthID, "err", err)
@@ -125,9 +145,9 @@ func (r *Realm) initSecurity() {
 			sec.byPubkey[hex.EncodeToString(k)] = p
 		}
 	}
-	r.sec = sec
-	sec.accepts = r.acceptedMethods()
-	r.initAuthz()
+	sec.accepts = sec.acceptedMethods()
+	sec.authz = newAuthorizer(cfg)
+	return sec
 }
 
 func decodePrincipal(pc Principal) (*principal, error) {
@@ -155,19 +175,19 @@ func (sec *security) dynamicFor(method string) bool {
 }
 
 // acceptedMethods lists the methods this realm can authenticate.
-func (r *Realm) acceptedMethods() []string {
+func (sec *security) acceptedMethods() []string {
 	var out []string
 	has := map[string]bool{}
-	if r.config.anonymousAllowed() {
+	if sec.cfg.anonymousAllowed() {
 		has["anonymous"] = true
 	}
-	for _, p := range r.sec.principals {
+	for _, p := range sec.principals {
 		has["ticket"] = has["ticket"] || p.ticket != ""
 		has["wampcra"] = has["wampcra"] || p.cra != nil
 		has["wamp-scram"] = has["wamp-scram"] || p.scram != nil
 		has["cryptosign"] = has["cryptosign"] || len(p.pubkeys) > 0
 	}
-	if d := r.sec.dynamic; d != nil {
+	if d := sec.dynamic; d != nil {
 		for _, m := range d.Methods {
 			has[m] = true
 		}
@@ -197,13 +217,14 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	}
 	authID, _ := s.Details.String("authid")
 	extra, _ := s.Details.Dict("authextra")
-	q := &authRequest{r: r, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
+	sec := r.sec()
+	q := &authRequest{r: r, sec: sec, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
 	keys := r.limiterKeys(s, authID)
-	if blocked, wait := r.sec.limiter.blocked(keys...); blocked {
+	if blocked, wait := sec.limiter.blocked(keys...); blocked {
 		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s.Peer().Details()), "retry_in", wait)
 		return nil, authFailed("too many failed attempts; retry in %v", wait.Round(time.Second)+time.Second)
 	}
-	accepts := r.sec.accepts
+	accepts := sec.accepts
 	unknown := false
 	var skipped *skip
 	for _, m := range offered {
@@ -253,7 +274,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 // before the ABORT goes out (on the joining connection's goroutine, which has nothing else
 // to do; other sessions are not affected). Shutdown cuts the wait short.
 func (r *Realm) failed(s *session.Session, keys []string, method, authID string, err error) {
-	delay := r.sec.limiter.fail(keys...)
+	delay := r.sec().limiter.fail(keys...)
 	r.log.Info("authentication failed", "authmethod", method, "authid", authID, "remote", remoteString(s.Peer().Details()),
 		"err", err, "delay", delay)
 	if delay <= 0 {
@@ -373,7 +394,7 @@ func peerString(pd peer.Details) string {
 type anonymousAuth struct{}
 
 func (anonymousAuth) authenticate(q *authRequest) (*identity, error) {
-	if q.r.sec.dynamicFor("anonymous") {
+	if q.sec.dynamicFor("anonymous") {
 		ans, err := q.r.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err
@@ -383,7 +404,7 @@ func (anonymousAuth) authenticate(q *authRequest) (*identity, error) {
 		}
 		return &ans.identity, nil
 	}
-	return &identity{authID: anonymousAuthID(), role: q.r.config.anonymousRole()}, nil
+	return &identity{authID: anonymousAuthID(), role: q.sec.cfg.anonymousRole()}, nil
 }
 
 // verifySlots bounds the password hashes computed at once (each takes memory and CPU), so a

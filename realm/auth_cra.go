@@ -30,9 +30,9 @@ type craChallenge struct {
 func (craAuth) authenticate(q *authRequest) (*identity, error) {
 	var id *identity
 	var cred *CRACredential
-	if p := q.r.sec.principals[q.authID]; q.authID != "" && p != nil && p.cra != nil {
+	if p := q.sec.principals[q.authID]; q.authID != "" && p != nil && p.cra != nil {
 		id, cred = &identity{authID: p.authID, role: p.role, provider: "static"}, p.cra
-	} else if q.r.sec.dynamicFor("wampcra") {
+	} else if q.sec.dynamicFor("wampcra") {
 		ans, err := q.r.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err

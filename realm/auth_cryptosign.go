@@ -36,7 +36,7 @@ func (cryptosignAuth) authenticate(q *authRequest) (*identity, error) {
 		}
 		channelID = auth.CryptosignChannelID(data)
 	}
-	sec := q.r.sec
+	sec := q.sec
 	var id *identity
 	switch p := sec.principals[q.authID]; {
 	case q.authID != "" && p != nil && len(p.pubkeys) > 0:

@@ -28,7 +28,7 @@ type dynamicAnswer struct {
 // the ticket the peer sent). It runs on the joining connection's goroutine and waits at most
 // the configured timeout; other sessions' handshakes are not held up.
 func (r *Realm) callAuthenticator(q *authRequest, more map[string]any) (*dynamicAnswer, error) {
-	d := r.sec.dynamic
+	d := q.sec.dynamic
 	extra := q.extra
 	if extra == nil {
 		extra = wamp.Dict{}

@@ -39,9 +39,9 @@ func (scramAuth) authenticate(q *authRequest) (*identity, error) {
 	}
 	var id *identity
 	var secret *scramSecret
-	if p := q.r.sec.principals[q.authID]; q.authID != "" && p != nil && p.scram != nil {
+	if p := q.sec.principals[q.authID]; q.authID != "" && p != nil && p.scram != nil {
 		id, secret = &identity{authID: p.authID, role: p.role}, p.scram
-	} else if q.r.sec.dynamicFor("wamp-scram") {
+	} else if q.sec.dynamicFor("wamp-scram") {
 		ans, err := q.r.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err

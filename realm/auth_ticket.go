@@ -8,9 +8,9 @@ import "github.com/pawl-wamp/pawl/wamp/auth"
 type ticketAuth struct{}
 
 func (ticketAuth) authenticate(q *authRequest) (*identity, error) {
-	p := q.r.sec.principals[q.authID]
+	p := q.sec.principals[q.authID]
 	static := q.authID != "" && p != nil && p.ticket != ""
-	if !static && !q.r.sec.dynamicFor("ticket") {
+	if !static && !q.sec.dynamicFor("ticket") {
 		return nil, errNoPrincipal
 	}
 	a, err := q.challenge(nil)

@@ -77,8 +77,6 @@ func newAuthorizer(cfg Config) *authorizer {
 // initAuthz wraps the realm's handlers for CALL, REGISTER, PUBLISH and SUBSCRIBE with the
 // authorization check: a denied request never reaches the broker or dealer.
 func (r *Realm) initAuthz() {
-	a := newAuthorizer(r.config)
-	r.sec.authz = a
 	h := &r.handlers
 	if next, ok := h.Lookup(wamp.TypeCall); ok {
 		session.On(h, func(s *session.Session, m *wamp.Call) {
@@ -96,7 +94,7 @@ func (r *Realm) initAuthz() {
 	if next, ok := h.Lookup(wamp.TypeRegister); ok {
 		session.On(h, func(s *session.Session, m *wamp.Register) {
 			match := matchOf(m.Options)
-			if !r.trusted(s) && a.reservedMatch(m.Procedure, match) {
+			if !r.trusted(s) && r.sec().authz.reservedMatch(m.Procedure, match) {
 				r.log.Warn("refused to let an untrusted session register a dynamic auth procedure",
 					"session", s.ID, "authid", s.AuthID, "authrole", s.AuthRole, "procedure", m.Procedure)
 				s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
@@ -160,14 +158,14 @@ func (r *Realm) trusted(s *session.Session) bool {
 	if s.AuthMethod == "trusted" { // set by the gate for local clients only
 		return true
 	}
-	ro := r.sec.authz.roles[s.AuthRole]
+	ro := r.sec().authz.roles[s.AuthRole]
 	return ro != nil && ro.trusted
 }
 
 // authorize decides whether s may perform action on uri (a pattern, for subscriptions and
 // registrations with match prefix or wildcard).
 func (r *Realm) authorize(s *session.Session, action string, uri wamp.URI, match string, options wamp.Dict) decision {
-	a := r.sec.authz
+	a := r.sec().authz
 	if !a.enabled || r.trusted(s) {
 		return decision{allow: true}
 	}
@@ -300,10 +298,7 @@ func disclosure(p *Permission, action string) bool {
 
 // forgetAuthz drops what was cached about a session that left.
 func (r *Realm) forgetAuthz(s *session.Session) {
-	if r.sec == nil || r.sec.authz == nil {
-		return
-	}
-	a := r.sec.authz
+	a := r.sec().authz
 	a.cacheMu.Lock()
 	delete(a.cache, s)
 	a.cacheMu.Unlock()

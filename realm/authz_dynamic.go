@@ -17,7 +17,7 @@ import (
 // {allow: bool, disclose: bool, cache: bool}. It runs on the requesting session's goroutine,
 // so its requests stay in order; other sessions carry on.
 func (r *Realm) authorizeDynamic(s *session.Session, rc *RoleConfig, action string, uri wamp.URI, match string, options wamp.Dict) decision {
-	a := r.sec.authz
+	a := r.sec().authz
 	key := authzKey{action: action, uri: uri, match: match}
 	now := time.Now()
 	a.cacheMu.Lock()

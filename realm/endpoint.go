@@ -19,11 +19,34 @@ type EndpointOptions struct {
 // wamp.2.msgpack) for this router; mount it on any path of any mux. Router.Shutdown ends the
 // sessions it serves.
 func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
+	return rt.NewEndpoint(opts)
+}
+
+// Endpoint is a WAMP-over-WebSocket endpoint of a router (an http.Handler) whose options can
+// change while it serves.
+type Endpoint struct {
+	transport *transport.Server
+	session   *session.Server
+}
+
+// NewEndpoint is WebSocketHandler for callers that change the endpoint's options later.
+func (rt *Router) NewEndpoint(opts EndpointOptions) *Endpoint {
 	if len(opts.Transport.Subprotocols) == 0 {
 		opts.Transport.Subprotocols = transport.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
 	srv := rt.sessionServer(opts.Session)
-	return transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)
+	return &Endpoint{session: srv,
+		transport: transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)}
+}
+
+// ServeHTTP upgrades the request and serves its WAMP session.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.transport.ServeHTTP(w, r) }
+
+// SetOptions changes the options for the connections accepted from now on (origins, limits,
+// timeouts); sessions being served keep theirs. The subprotocols and the logger stay.
+func (e *Endpoint) SetOptions(opts EndpointOptions) {
+	e.transport.SetOptions(opts.Transport)
+	e.session.SetOptions(opts.Session)
 }
 
 // sessionServer starts a session server admitting sessions to this router, which Shutdown

@@ -3,7 +3,9 @@ package realm
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
@@ -24,8 +26,8 @@ type Realm struct {
 
 	lifecycle // session meta API, testaments, announced features (session_meta.go)
 
-	router *Router   // the router serving the realm (for its own calls: dynamic auth)
-	sec    *security // authentication and authorization (auth.go, authz.go)
+	router   *Router                  // the router serving the realm (for its own calls: dynamic auth)
+	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -144,8 +146,9 @@ func (r *Realm) welcomeDetails(s *session.Session) wamp.Dict {
 	}
 }
 
-// Agent is the router's name and version, sent in WELCOME.
-const Agent = "pawl/0.1"
+// Agent is the router's name and version, sent in WELCOME: "pawl/" and the module version
+// from the binary's build information (internal/version).
+var Agent = version.Agent()
 
 // Broker is the realm's broker.
 func (r *Realm) Broker() pubsub.Broker { return r.broker }

@@ -269,7 +269,7 @@ func killOptions(kwargs wamp.Dict) (wamp.URI, string, error) {
 // kill runs a kill procedure: checks that the realm allows it, reads the options, and says
 // GOODBYE to every session selected (never the caller).
 func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool) ([]*session.Session, error) {
-	if r.config.DisableSessionKill {
+	if r.sec().cfg.DisableSessionKill {
 		return nil, wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
 	}
 	reason, message, err := killOptions(kwargs)
@@ -297,7 +297,7 @@ func (r *Realm) metaSessionKill(caller *session.Session, args wamp.List, kwargs 
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.config.DisableSessionKill {
+	if r.sec().cfg.DisableSessionKill {
 		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
 	}
 	if _, ok := r.Session(id); !ok || id == caller.ID {

@@ -51,7 +51,7 @@ func (s *Session) Challenge(method string, extra wamp.Dict) (*wamp.Authenticate,
 		extra = wamp.Dict{}
 	}
 	s.state.Store(stateAuthenticating)
-	timeout := hs.srv.opts.AuthTimeout
+	timeout := hs.srv.opts.Load().AuthTimeout
 	hs.arm(timeout, wamp.ErrAuthenticationFailed, "no AUTHENTICATE within "+timeout.String())
 	if !s.Send(&wamp.Challenge{AuthMethod: method, Extra: extra}) {
 		hs.disarm()

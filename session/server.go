@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-wamp/pawl/session/peer"
@@ -51,7 +52,7 @@ type ServerOptions struct {
 // Server runs router-side sessions over connections of any transport (ServePeer).
 type Server struct {
 	gate Gate
-	opts ServerOptions
+	opts atomic.Pointer[ServerOptions] // for new sessions; SetOptions swaps it
 	log  *slog.Logger
 
 	mu       sync.Mutex
@@ -62,17 +63,26 @@ type Server struct {
 
 // NewServer returns a session server admitting sessions through gate.
 func NewServer(gate Gate, opts ServerOptions) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	srv := &Server{gate: gate, log: opts.Logger,
+		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
+	srv.SetOptions(opts)
+	return srv
+}
+
+// SetOptions changes the timeouts for the handshakes that start from now on (a configuration
+// reload). The logger stays the one the server was built with.
+func (srv *Server) SetOptions(opts ServerOptions) {
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 10 * time.Second
 	}
 	if opts.AuthTimeout <= 0 {
 		opts.AuthTimeout = 30 * time.Second
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	return &Server{gate: gate, opts: opts, log: opts.Logger,
-		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
+	opts.Logger = srv.log
+	srv.opts.Store(&opts)
 }
 
 // Codecs are the codecs the router speaks, in order of preference.
@@ -127,7 +137,8 @@ func (srv *Server) handshake(s *Session) Realm {
 	hs := &handshake{srv: srv, s: s}
 	s.hs = hs
 	defer func() { s.hs = nil }()
-	hs.arm(srv.opts.HelloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+srv.opts.HelloTimeout.String())
+	helloTimeout := srv.opts.Load().HelloTimeout
+	hs.arm(helloTimeout, wamp.ErrProtocolViolation, "no HELLO within "+helloTimeout.String())
 	data, err := s.peer.Read()
 	if !hs.disarm() || err != nil {
 		return nil

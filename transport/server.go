@@ -32,12 +32,19 @@ var writeBufferPool = &sync.Pool{}
 
 // Server is an http.Handler that upgrades requests to WebSocket and hands them to Handler.
 type Server struct {
-	opts     Options
-	handler  Handler
-	upgrader websocket.Upgrader
-	log      *slog.Logger
-	active   atomic.Int64 // connections being served (for MaxConnections)
-	delay    *delayer     // with WriteDelay
+	cur          atomic.Pointer[serverOptions] // for new connections; SetOptions swaps it
+	subprotocols []string                      // fixed when built
+	handler      Handler
+	upgrader     websocket.Upgrader
+	log          *slog.Logger
+	active       atomic.Int64 // connections being served (for MaxConnections)
+}
+
+// serverOptions are a server's options with the defaults filled in, and the delayer their
+// WriteDelay needs.
+type serverOptions struct {
+	Options
+	delay *delayer // with WriteDelay
 }
 
 // NewServer builds a WebSocket endpoint serving h with the given options.
@@ -45,18 +52,32 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{opts: opts.withDefaults(), handler: h, log: log}
-	if s.opts.WriteDelay > 0 {
-		s.delay = newDelayer(s.opts.WriteDelay, 2*runtime.GOMAXPROCS(0))
-	}
+	opts = opts.withDefaults()
+	s := &Server{subprotocols: opts.Subprotocols, handler: h, log: log}
+	s.SetOptions(opts)
 	s.upgrader = websocket.Upgrader{
 		// Gorilla's connection only performs the handshake (see newServerConn): without
 		// buffer sizes it reuses net/http's buffers instead of allocating its own.
 		WriteBufferPool: writeBufferPool,
-		Subprotocols:    s.opts.Subprotocols,
+		Subprotocols:    s.subprotocols,
 		CheckOrigin:     s.checkOrigin,
 	}
 	return s
+}
+
+// SetOptions changes the options for the connections accepted from now on (a configuration
+// reload); connections being served keep theirs. Subprotocols stay as the server was built
+// with, and so does the count of connections MaxConnections bounds.
+func (s *Server) SetOptions(opts Options) {
+	opts = opts.withDefaults()
+	opts.Subprotocols = s.subprotocols
+	next := &serverOptions{Options: opts}
+	if prev := s.cur.Load(); prev != nil && prev.WriteDelay == opts.WriteDelay {
+		next.delay = prev.delay
+	} else if opts.WriteDelay > 0 {
+		next.delay = newDelayer(opts.WriteDelay, 2*runtime.GOMAXPROCS(0))
+	}
+	s.cur.Store(next)
 }
 
 // ServeHTTP upgrades the request and serves the connection until it ends.
@@ -65,17 +86,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this endpoint speaks WebSocket only", http.StatusUpgradeRequired)
 		return
 	}
-	if len(s.opts.Subprotocols) > 0 && !s.offersSupported(r) {
+	o := s.cur.Load()
+	if len(s.subprotocols) > 0 && !s.offersSupported(r) {
 		s.log.Info("refused connection: no supported subprotocol",
 			"remote", r.RemoteAddr, "offered", websocket.Subprotocols(r))
-		http.Error(w, "no supported subprotocol; offer one of: "+strings.Join(s.opts.Subprotocols, ", "),
+		http.Error(w, "no supported subprotocol; offer one of: "+strings.Join(s.subprotocols, ", "),
 			http.StatusBadRequest)
 		return
 	}
-	if n := s.active.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
+	if n := s.active.Add(1); o.MaxConnections > 0 && n > int64(o.MaxConnections) {
 		s.active.Add(-1)
 		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
-			"max_sessions", s.opts.MaxConnections)
+			"max_sessions", o.MaxConnections)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
 		return
@@ -91,7 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newServerConn(ws, s.opts, r.WithContext(context.Background()), s.delay)
+	c := newServerConn(ws, o.Options, r.WithContext(context.Background()), o.delay)
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()
@@ -101,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) offersSupported(r *http.Request) bool {
 	for _, p := range websocket.Subprotocols(r) {
-		if slices.Contains(s.opts.Subprotocols, p) {
+		if slices.Contains(s.subprotocols, p) {
 			return true
 		}
 	}
@@ -111,6 +133,10 @@ func (s *Server) offersSupported(r *http.Request) bool {
 // checkOrigin allows clients without an Origin header (not browsers), any origin with "*",
 // listed origins, and otherwise only pages served from the same host.
 func (s *Server) checkOrigin(r *http.Request) bool {
+	return checkOrigin(s.cur.Load().AllowedOrigins, r)
+}
+
+func checkOrigin(allowed []string, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -119,10 +145,10 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	if len(s.opts.AllowedOrigins) == 0 {
+	if len(allowed) == 0 {
 		return strings.EqualFold(u.Host, r.Host)
 	}
-	return OriginAllowed(s.opts.AllowedOrigins, u)
+	return OriginAllowed(allowed, u)
 }
 
 // OriginAllowed matches an origin against patterns: "*", a full origin

@@ -182,3 +182,42 @@ func TestSendWait(t *testing.T) {
 		}
 	}
 }
+
+// SetOptions applies to the connections accepted afterwards; the connections being served
+// still count against MaxConnections.
+func TestSetOptions(t *testing.T) {
+	leakcheck.Check(t)
+	h := transport.HandlerFunc(func(c *transport.Conn) {
+		for {
+			if _, err := c.Read(); err != nil {
+				return
+			}
+		}
+	})
+	ts := transport.NewServer(h, transport.Options{MaxConnections: 1}, nil)
+	srv := httptest.NewServer(ts)
+	t.Cleanup(srv.Close)
+	u := "ws" + strings.TrimPrefix(srv.URL, "http")
+	const origin = "https://app.example.com"
+	status := func() int {
+		ws, resp, _ := websocket.DefaultDialer.Dial(u, http.Header{"Origin": {origin}})
+		if ws != nil {
+			t.Cleanup(func() { ws.Close() })
+		}
+		if resp == nil {
+			t.Fatal("no HTTP response")
+		}
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusForbidden {
+		t.Fatalf("origin %s before SetOptions: HTTP %d, want 403", origin, got)
+	}
+	dial(t, u, nil) // the one connection allowed
+	ts.SetOptions(transport.Options{MaxConnections: 2, AllowedOrigins: []string{origin}})
+	if got := status(); got != http.StatusSwitchingProtocols {
+		t.Fatalf("origin %s after SetOptions: HTTP %d, want 101", origin, got)
+	}
+	if got := status(); got != http.StatusServiceUnavailable {
+		t.Fatalf("a third connection with MaxConnections 2: HTTP %d, want 503 (the first still counts)", got)
+	}
+}

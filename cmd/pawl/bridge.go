@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -83,20 +84,19 @@ func (c *Config) startForwarders(b *httpbridge.Bridge) error {
 	return nil
 }
 
-// mountBridge mounts a listener's bridge services on its mux and logs their URLs.
-func mountBridge(mux *http.ServeMux, b *httpbridge.Bridge, l ListenerConfig, scheme, addr string, log *slog.Logger) error {
-	httpScheme := "http://"
-	if scheme == "wss://" {
-		httpScheme = "https://"
-	}
+// bridgeHandlers makes the handlers of a listener's bridge services (path → handler) and logs
+// their URLs; wsURL is the listener's WebSocket URL.
+func bridgeHandlers(b *httpbridge.Bridge, l ListenerConfig, wsURL string, log *slog.Logger) (map[string]http.Handler, error) {
+	base := "http" + strings.TrimPrefix(strings.TrimSuffix(wsURL, l.Path), "ws")
+	handlers := map[string]http.Handler{}
 	for _, s := range l.Bridge {
 		h, err := b.Handler(s)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("listener %s: %w", l.Listen, err)
 		}
-		mux.Handle(s.Path, h)
-		log.Info("http bridge", "type", s.Type, "url", httpScheme+addr+s.Path, "realm", s.Realm, "authrole", s.Role,
+		handlers[s.Path] = h
+		log.Info("http bridge", "type", s.Type, "url", base+s.Path, "realm", s.Realm, "authrole", s.Role,
 			"signed", len(s.Keys) > 0)
 	}
-	return nil
+	return handlers, nil
 }

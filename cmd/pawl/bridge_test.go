@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -104,5 +105,50 @@ bridge:
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The bridge's services are set up at start; a reload that changes them says they need a
+// restart, and the running ones keep serving.
+func TestReloadBridgeNeedsRestart(t *testing.T) {
+	leakcheck.Check(t)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0', bridge: [{path: /publish, type: publisher, realm: realm1, role: r}]}]\nrealms: [{name: realm1}]\n")
+	r, err := start(ctx, cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown()
+	same := configFrom(t, "listeners: [{listen: '127.0.0.1:0', bridge: [{path: /publish, type: publisher, realm: realm1, role: r}]}]\nrealms: [{name: realm1}]\n")
+	if err := r.apply(same); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "bridge") && strings.Contains(logs.String(), "need a restart") {
+		t.Errorf("an unchanged bridge was named as needing a restart:\n%s", logs)
+	}
+	next := configFrom(t, "listeners: [{listen: '127.0.0.1:0', bridge: [{path: /push, type: publisher, realm: realm1, role: r}]}]\nrealms: [{name: realm1}]\n"+
+		"bridge: {subscribers: [{realm: realm1, role: r, topic: a.b, url: 'http://127.0.0.1:1/'}]}\n")
+	if err := r.apply(next); err != nil {
+		t.Fatal(err)
+	}
+	line := logs.String()
+	if !strings.Contains(line, "listeners[127.0.0.1:0].bridge") || !strings.Contains(line, " bridge]") {
+		t.Errorf("the reload's log does not name the bridge changes:\n%s", line)
+	}
+	base := "http" + strings.TrimSuffix(strings.TrimPrefix(r.listeners[0].url, "ws"), "/ws")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Post(base+"/publish", "application/json", strings.NewReader(`{"topic":"a.b"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			break
+		}
+		if resp.StatusCode != 503 || time.Now().After(deadline) { // 503: its session is still joining
+			t.Fatalf("the running publisher answered %d after the reload", resp.StatusCode)
+		}
 	}
 }

@@ -51,8 +51,8 @@ wampcra, the StoredKey and ServerKey for scram, the public key for cryptosign.
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if status, done := parseFlags(fs, args); done {
+		return status
 	}
 	secret, err := readSecret(stdin)
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningURL = regexp.MustCompile(`url=(wss?://\S+)`)
+var listeningURL = regexp.MustCompile(`url"?[=:]"?(wss?://[^\s"]+)`) // text or JSON
 
 // startServe runs serve with cfg and returns the WebSocket URL it logged.
 func startServe(t *testing.T, cfg *Config) (url string, stop func() error, logs *syncBuffer) {

@@ -88,3 +88,10 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// The demo runs on a port of its own: 8080 need not be free.
+func TestDemoOnFreePort(t *testing.T) {
+	if out := exampletest.RunDemo(t); !strings.Contains(out, "com.example.add2(2, 3) = 5\n") {
+		t.Fatalf("demo printed:\n%s", out)
+	}
+}

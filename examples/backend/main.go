@@ -40,10 +40,15 @@ const (
 var publishEvery = time.Second
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the embedded router (port 0 picks a free one)")
+	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the embedded router (port 0 picks a free one; -demo: a free one unless given)")
 	routerURL := flag.String("router", "", "join this router (ws://host:port/ws) instead of running one")
 	demoRun := flag.Bool("demo", false, "run a demo client against the backend, print what it sees, and exit")
 	flag.Parse()
+	listenGiven := false
+	flag.Visit(func(f *flag.Flag) { listenGiven = listenGiven || f.Name == "listen" })
+	if *demoRun && !listenGiven {
+		*addr = "127.0.0.1:0" // the demo is its own client: any free port will do
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

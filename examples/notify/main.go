@@ -94,9 +94,14 @@ func realmConfig() (realm.Config, error) {
 }
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the router (port 0 picks a free one)")
+	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the router (port 0 picks a free one; -demo: a free one unless given)")
 	demoRun := flag.Bool("demo", false, "connect alice, bob and carol, send private notifications, print who got what, and exit")
 	flag.Parse()
+	listenGiven := false
+	flag.Visit(func(f *flag.Flag) { listenGiven = listenGiven || f.Name == "listen" })
+	if *demoRun && !listenGiven {
+		*addr = "127.0.0.1:0" // the demo is its own client: any free port will do
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

@@ -147,3 +147,10 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo printed:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// The demo runs on a port of its own: 8080 need not be free.
+func TestDemoOnFreePort(t *testing.T) {
+	if out := exampletest.RunDemo(t); !strings.Contains(out, "alice got a notification from bob: lunch at noon?\n") {
+		t.Fatalf("demo printed:\n%s", out)
+	}
+}

@@ -123,3 +123,10 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo printed:\n%s", out.String())
 	}
 }
+
+// The demo runs on a port of its own: 8080 need not be free.
+func TestDemoOnFreePort(t *testing.T) {
+	if out := exampletest.RunDemo(t, "-step", "20ms"); !strings.Contains(out, "result: [done 5]\n") {
+		t.Fatalf("demo printed:\n%s", out)
+	}
+}

@@ -37,11 +37,16 @@ const (
 var workerCount = 3
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the embedded router (port 0 picks a free one)")
+	addr := flag.String("listen", "127.0.0.1:8080", "host:port for the embedded router (port 0 picks a free one; -demo: a free one unless given)")
 	routerURL := flag.String("router", "", "join this router (ws://host:port/ws) instead of running one")
 	flag.IntVar(&workerCount, "n", workerCount, "number of workers")
 	demoRun := flag.Bool("demo", false, "call the workers a few times, print who answered, and exit")
 	flag.Parse()
+	listenGiven := false
+	flag.Visit(func(f *flag.Flag) { listenGiven = listenGiven || f.Name == "listen" })
+	if *demoRun && !listenGiven {
+		*addr = "127.0.0.1:0" // the demo is its own client: any free port will do
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

@@ -107,3 +107,10 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("calls 1 and 4 went to different workers:\n%s", out.String())
 	}
 }
+
+// The demo runs on a port of its own: 8080 need not be free.
+func TestDemoOnFreePort(t *testing.T) {
+	if out := exampletest.RunDemo(t); !strings.Contains(out, "com.example.work(3) = 9, answered by worker-") {
+		t.Fatalf("demo printed:\n%s", out)
+	}
+}

@@ -1,0 +1,76 @@
+package realm_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// Reconfigure changes who may log in and what every session may do, without dropping one.
+func TestReconfigure(t *testing.T) {
+	yes := true
+	cfg := func(canPublish bool, principals ...realm.Principal) realm.Config {
+		return realm.Config{Name: "realm1", Anonymous: &yes, Auth: realm.AuthConfig{Principals: principals},
+			Roles: []realm.RoleConfig{
+				{Name: "anonymous", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Publish: canPublish}}},
+				{Name: "user", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Publish: true}}},
+			}}
+	}
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg(false)}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	old, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	publish := func() error {
+		return old.Publish(ctx, "com.example.news", wamp.Dict{"acknowledge": true}, wamp.List{1}, nil)
+	}
+	var ae *wamp.ApplicationError
+	if err := publish(); !errors.As(err, &ae) || ae.URI != wamp.ErrNotAuthorized {
+		t.Fatalf("publish before: %v, want not_authorized", err)
+	}
+	peter := session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: "s3cret"}}
+	if _, err := session.Dial(ctx, r.URL, "realm1", peter); err == nil {
+		t.Fatal("peter logged in before he was configured")
+	}
+
+	restart, err := r.Realm.Reconfigure(cfg(true, realm.Principal{AuthID: "peter", Role: "user",
+		WAMPCRA: &realm.CRACredential{Secret: "s3cret"}}))
+	if err != nil || len(restart) > 0 {
+		t.Fatalf("Reconfigure: %v, restart needed for %v", err, restart)
+	}
+	if err := publish(); err != nil {
+		t.Errorf("publish after: %v", err)
+	}
+	c, err := session.Dial(ctx, r.URL, "realm1", peter)
+	if err != nil {
+		t.Fatalf("peter after: %v", err)
+	}
+	if role, _ := c.Welcome().String("authrole"); role != "user" {
+		t.Errorf("peter's authrole %q, want user", role)
+	}
+	c.Close()
+
+	strict := cfg(true)
+	strict.StrictURIs = true
+	if restart, err := r.Realm.Reconfigure(strict); err != nil || !slices.Equal(restart, []string{"strict_uris"}) {
+		t.Errorf("changing strict_uris: %v %v, want a restart for strict_uris", restart, err)
+	}
+	if _, err := r.Realm.Reconfigure(realm.Config{Name: "realm2"}); err == nil {
+		t.Error("reconfigured realm1 as realm2")
+	}
+	select {
+	case <-old.Done():
+		t.Fatalf("a session was dropped: %v", old.Err())
+	default:
+	}
+}
