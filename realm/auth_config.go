@@ -114,6 +114,10 @@ type Permission struct {
 	Register  bool     `yaml:"register"`
 	Publish   bool     `yaml:"publish"`
 	Subscribe bool     `yaml:"subscribe"`
+	// Retain lets a publication ask to be the topic's retained event (PUBLISH option
+	// retain). Unset, it follows Publish: configs written before it existed keep working,
+	// and the realm's retained_topics and retained_bytes bound what retention may hold.
+	Retain *bool `yaml:"retain"`
 	// Disclose forces the caller's or publisher's identity on callees and subscribers.
 	Disclose Disclose `yaml:"disclose"`
 }

@@ -15,9 +15,9 @@ type EndpointOptions struct {
 	Session   session.ServerOptions
 }
 
-// WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json and
-// wamp.2.msgpack) for this router; mount it on any path of any mux. Router.Shutdown ends the
-// sessions it serves.
+// WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json,
+// wamp.2.msgpack and wamp.2.cbor) for this router; mount it on any path of any mux.
+// Router.Shutdown ends the sessions it serves.
 func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 	return rt.NewEndpoint(opts)
 }

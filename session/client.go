@@ -17,7 +17,7 @@ import (
 
 // ClientOptions configure a Go client session. The zero value joins anonymously over JSON.
 type ClientOptions struct {
-	// Serializer is "json" (default) or "msgpack".
+	// Serializer is "json" (default), "msgpack" or "cbor".
 	Serializer string
 	// AuthID is sent in HELLO (optional; ticket, wampcra and wamp-scram need one).
 	AuthID string

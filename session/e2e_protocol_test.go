@@ -159,7 +159,7 @@ func TestNoSuchRealm(t *testing.T) {
 
 func TestRefusesUnknownSubprotocol(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2.cbor", "chat"}}
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.ubjson", "chat"}}
 	ws, resp, err := d.Dial(r.URL, nil)
 	if err == nil {
 		ws.Close()

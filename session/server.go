@@ -86,7 +86,7 @@ func (srv *Server) SetOptions(opts ServerOptions) {
 }
 
 // Codecs are the codecs the router speaks, in order of preference.
-var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack}
+var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack, wamp.CBOR}
 
 // ServePeer runs one connection's session until it ends. It is called on the goroutine that
 // reads the connection (p.Read); the transport releases the connection once it returns.

@@ -37,6 +37,10 @@ type RouteOptions struct {
 	// MaxMessageSize is the largest message accepted, in bytes (default 16 MiB). A larger one
 	// closes the connection with 1009 (OnClose: 1009, pawl.close.message_too_big).
 	MaxMessageSize int64
+	// MaxFragments is the most frames one message may arrive in (default 65536; negative: no
+	// bound). More close the connection with 1009 (OnClose: 1009,
+	// pawl.close.too_many_fragments).
+	MaxFragments int
 	// BlockedIPs refuses clients by address (HTTP 403): CIDR prefixes ("10.0.0.0/8",
 	// "2001:db8::/32") or single addresses ("192.0.2.7"). The address is the TCP peer's; put
 	// a trusted proxy's own check in front when there is one.
@@ -56,6 +60,7 @@ func (o RouteOptions) transport() Options {
 		Subprotocols:   o.Subprotocols,
 		AllowedOrigins: o.AllowedOrigins,
 		MaxMessageSize: o.MaxMessageSize,
+		MaxFragments:   o.MaxFragments,
 		PingInterval:   o.KeepAlive,
 		PongTimeout:    o.PongTimeout,
 		WriteTimeout:   o.WriteTimeout,
@@ -215,6 +220,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := e.active.Add(1); e.opts.MaxConnections > 0 && n > int64(e.opts.MaxConnections) {
 		e.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		e.log.Warn("refused connection: too many connections on this route", "remote", r.RemoteAddr,
 			"max_connections", e.opts.MaxConnections)
 		w.Header().Set("Retry-After", "5")

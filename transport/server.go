@@ -96,6 +96,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := s.active.Add(1); o.MaxConnections > 0 && n > int64(o.MaxConnections) {
 		s.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
 			"max_sessions", o.MaxConnections)
 		w.Header().Set("Retry-After", "5")

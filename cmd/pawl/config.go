@@ -63,6 +63,7 @@ type TLSConfig struct {
 // Limits bound what one peer may cost the router.
 type Limits struct {
 	MaxMessageSize int64         `yaml:"max_message_size"`
+	MaxFragments   int           `yaml:"max_fragments"`
 	QueueMessages  int           `yaml:"queue_messages"`
 	QueueBytes     int           `yaml:"queue_bytes"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
@@ -72,6 +73,16 @@ type Limits struct {
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
 	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+	// HTTP server timeouts (0: the default, negative: none): the request headers, the whole
+	// request, and an idle keep-alive connection between requests.
+	HTTPReadHeaderTimeout time.Duration `yaml:"http_read_header_timeout"`
+	HTTPReadTimeout       time.Duration `yaml:"http_read_timeout"`
+	HTTPIdleTimeout       time.Duration `yaml:"http_idle_timeout"`
+}
+
+// httpTimeouts are the limits of every HTTP server the router starts.
+func (l Limits) httpTimeouts() transport.HTTPTimeouts {
+	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.
@@ -187,6 +198,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			MaxMessageSize: maxSize,
+			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
 			WriteTimeout:   c.Limits.WriteTimeout,

@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport"
 )
 
 // listener is one of the router's sockets with its WAMP endpoint. Its settings are applied in
@@ -94,8 +94,8 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	for path, h := range bridge {
 		mux.Handle(path, h)
 	}
-	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	l.http = transport.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
+	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	log.Info("listening", "url", l.url)
 	go func() {
 		if err := l.http.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -240,6 +240,9 @@ func (r *router) apply(cfg *Config) error {
 	if !reflect.DeepEqual(cfg.Bridge, r.cfg.Bridge) {
 		note("bridge")
 	}
+	if cfg.Limits.httpTimeouts() != r.cfg.Limits.httpTimeouts() {
+		note("limits.http_*") // set on each listener's HTTP server when it starts
+	}
 
 	// From here on nothing fails.
 	for i, u := range updates {

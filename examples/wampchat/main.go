@@ -116,7 +116,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		router.Shutdown(time.Second)
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
