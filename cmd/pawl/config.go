@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +54,13 @@ type ListenerConfig struct {
 	// Bridge lists the HTTP bridge services (publisher, caller, webhook) on this listener's
 	// paths (bridge.go).
 	Bridge []httpbridge.ServiceConfig `yaml:"bridge"`
+
+	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
+	// X-Forwarded-* headers give the client's address, host and scheme.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AllowedHosts are further Host names a loopback listener answers to (DNS rebinding).
+	AllowedHosts   []string       `yaml:"allowed_hosts"`
+	trustedProxies []netip.Prefix // parsed by validate
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -132,6 +142,11 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
+		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		if err != nil {
+			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
+		}
+		l.trustedProxies = proxies
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
 		}
@@ -197,6 +212,8 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 	return realm.EndpointOptions{
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
+			TrustedProxies: l.trustedProxies,
+			AllowedHosts:   l.allowedHosts(),
 			MaxMessageSize: maxSize,
 			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
@@ -209,6 +226,16 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		},
 		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
+}
+
+// allowedHosts are the Host names a loopback listener answers to beyond the loopback ones:
+// allowed_hosts, and the name in its listen address (listen: myrouter.local:8080).
+func (l ListenerConfig) allowedHosts() []string {
+	hosts := slices.Clone(l.AllowedHosts)
+	if h, _, err := net.SplitHostPort(l.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 func (t *TLSConfig) minVersion() (uint16, error) {
