@@ -37,6 +37,8 @@ type Config struct {
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
 	// Bridge forwards events and invocations to HTTP endpoints (bridge.go).
 	Bridge BridgeConfig `yaml:"bridge"`
+	// Admin is the admin listener: metrics, health, status (see admin.go).
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // ListenerConfig is one HTTP listener with its WAMP endpoint.
@@ -179,6 +181,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateBridge(); err != nil {
+		return err
+	}
+	if err := c.Admin.validate(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
