@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/admin"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 )
 
 // AdminConfig is the admin listener (YAML key "admin"): Prometheus metrics, health and
@@ -83,13 +84,13 @@ func openAdmin(cfg AdminConfig) (*adminServer, error) {
 
 // serve serves the admin routes: readiness asks the listeners and, when it can be pinged, the
 // history store.
-func (a *adminServer) serve(rt *realm.Router, listeners *listenerStates, history pubsub.HistoryStore, log *slog.Logger) {
+func (a *adminServer) serve(rt *realm.Router, bridge *httpbridge.Bridge, listeners *listenerStates, history pubsub.HistoryStore, log *slog.Logger) {
 	checks := []admin.Check{{Name: "listeners", Check: listeners.check}}
 	if p, ok := history.(pubsub.HistoryPinger); ok {
 		checks = append(checks, admin.Check{Name: "history_store", Check: p.Ping})
 	}
 	a.http = &http.Server{
-		Handler:           admin.Handler(rt, admin.Options{Checks: checks, Logger: log}),
+		Handler:           admin.Handler(rt, admin.Options{Checks: checks, Logger: log, Bridge: bridge}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -189,7 +189,7 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 	r.ready.want = len(r.listeners)
 	if r.admin != nil {
 		// Before the listeners: /healthz answers, and /readyz says not yet, while they start.
-		r.admin.serve(r.rt, &r.ready, history, r.log)
+		r.admin.serve(r.rt, r.bridge, &r.ready, history, r.log)
 	}
 	for i, l := range r.listeners {
 		l.serve(r.rt, cfg, cfg.Listeners[i], r.log, r.failed, handlers[i])

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 )
 
 // Options configure the admin handler. The zero value serves metrics, health and status with
@@ -18,6 +19,8 @@ type Options struct {
 	Checks []Check
 	// Logger receives errors of the metrics exposition (default slog.Default()).
 	Logger *slog.Logger
+	// Bridge, when set, adds the HTTP bridge's counters (pawl_bridge_*) to /metrics.
+	Bridge *httpbridge.Bridge
 }
 
 // Handler serves the admin routes of a router: /metrics, /healthz, /readyz, /status and
@@ -34,6 +37,9 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 		collectors.NewBuildInfoCollector(), // go_build_info: the module's version
 		routerCollector{rt},
 	)
+	if opts.Bridge != nil {
+		reg.MustRegister(bridgeCollector{opts.Bridge})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),

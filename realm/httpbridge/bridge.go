@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // Bridge runs a router's HTTP bridge services. Create it with New, add services with Handler
@@ -46,6 +47,31 @@ type Stats struct {
 	Failed    atomic.Int64 // events given up after the last retry (or refused by the target)
 	Dropped   atomic.Int64 // events dropped because a forwarder's queue was full
 	Invoked   atomic.Int64 // invocations POSTed by callee forwarders
+
+	// refusedBy counts Refused by reason: *atomic.Int64 by error URI. The keys are the
+	// bridge's own Err* URIs, wamp.error.runtime_error and the router's refusals of a webhook's
+	// publication, so the map stays small.
+	refusedBy sync.Map
+}
+
+// refuse counts a refusal and its reason.
+func (st *Stats) refuse(reason wamp.URI) {
+	st.Refused.Add(1)
+	n, ok := st.refusedBy.Load(reason)
+	if !ok {
+		n, _ = st.refusedBy.LoadOrStore(reason, new(atomic.Int64))
+	}
+	n.(*atomic.Int64).Add(1)
+}
+
+// RefusedByReason returns how many requests were refused, by the error URI of the refusal.
+func (st *Stats) RefusedByReason() map[wamp.URI]int64 {
+	out := map[wamp.URI]int64{}
+	st.refusedBy.Range(func(k, v any) bool {
+		out[k.(wamp.URI)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 // New returns a bridge for the router's realms.

@@ -14,9 +14,10 @@ import (
 // callOptions are the CALL options a caller request may set.
 var callOptions = []string{"timeout", "disclose_me"}
 
-// call: {"procedure", "args", "kwargs", "options"} → {"args", "kwargs"}, or the WAMP error as
-// {"error", "args", "kwargs"} — with status 200 as Crossbar.io answers it, except the router's
-// own refusals (not authorized: 403, invalid URI: 400).
+// call: {"procedure", "args", "kwargs", "options"} → {"args", "kwargs"} (see callResult), or
+// the WAMP error as {"error", "args", "kwargs"} — with status 200 as Crossbar.io answers every
+// WAMP error, the router's refusals (not_authorized, invalid_uri, no_such_procedure) included
+// (crossbar/bridge/rest/common.py, _fail_request).
 func (s *Service) call(ctx context.Context, c *client.Client, req *request) (int, any, error) {
 	proc, err := uriField(req.json, "procedure")
 	if err != nil {
@@ -47,19 +48,31 @@ func (s *Service) call(ctx context.Context, c *client.Client, req *request) (int
 	if err != nil {
 		var ae *wamp.ApplicationError
 		if errors.As(err, &ae) {
-			return wampStatus(ae.URI), errorBody(ae.URI, ae.Args, ae.Kwargs), nil
+			return http.StatusOK, errorBody(ae.URI, ae.Args, ae.Kwargs), nil
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return http.StatusOK, errorBody(wamp.ErrTimeout, wamp.List{fmt.Sprintf("the call took longer than %v", timeout)}, nil), nil
 		}
 		return 0, nil, sessionFailure(ctx, err)
 	}
-	out := wamp.Dict{"args": res.Args}
-	if res.Args == nil {
-		out["args"] = wamp.List{}
+	return http.StatusOK, callResult(res.Args, res.Kwargs), nil
+}
+
+// callResult shapes a RESULT as Crossbar.io's caller does (crossbar/bridge/rest/caller.py over
+// Autobahn|Python's call, which returns None for an empty RESULT, the value itself for one
+// positional result, and a CallResult otherwise):
+//   - no args, no kwargs: {"args": [null]};
+//   - args only: {"args": [...]};
+//   - kwargs only: {"kwargs": {...}} (no "args" key);
+//   - both: {"args": [...], "kwargs": {...}}.
+func callResult(args wamp.List, kwargs wamp.Dict) wamp.Dict {
+	switch {
+	case len(args) == 0 && len(kwargs) == 0:
+		return wamp.Dict{"args": wamp.List{nil}}
+	case len(kwargs) == 0:
+		return wamp.Dict{"args": args}
+	case len(args) == 0:
+		return wamp.Dict{"kwargs": kwargs}
 	}
-	if len(res.Kwargs) > 0 {
-		out["kwargs"] = res.Kwargs
-	}
-	return http.StatusOK, out, nil
+	return wamp.Dict{"args": args, "kwargs": kwargs}
 }

@@ -38,6 +38,10 @@ func refuse(status int, uri wamp.URI, message string) *refusal {
 	return &refusal{status: status, uri: uri, message: message}
 }
 
+// contentTypeJSON is the Content-Type of every answer, spelt as Crossbar.io's bridge spells it
+// (crossbar/bridge/rest/common.py sets it on every response, the webhook's text "OK" included).
+const contentTypeJSON = "application/json; charset=UTF-8"
+
 // writeJSON answers with a JSON body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := wamp.EncodeJSONValue(v)
@@ -46,7 +50,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		body, _ = wamp.EncodeJSONValue(errorBody(wamp.ErrRuntimeError, wamp.List{"the response could not be encoded: " + err.Error()}, nil))
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Type", contentTypeJSON)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
@@ -72,20 +76,21 @@ func (s *Service) writeRefusal(w http.ResponseWriter, r *http.Request, err error
 	for k, v := range rf.header {
 		w.Header().Set(k, v)
 	}
-	s.b.stats.Refused.Add(1)
+	s.b.stats.refuse(rf.uri)
 	s.log.Debug("http bridge: request refused", "status", rf.status, "error", rf.uri, "message", rf.message,
 		"remote", r.RemoteAddr)
 	writeJSON(w, rf.status, errorBody(rf.uri, wamp.List{rf.message}, nil))
 }
 
-// wampStatus is the HTTP status of a WAMP error the router (not a callee) answered: refusals
-// get their 4xx; everything else is the application's answer, 200 as Crossbar.io does.
-func wampStatus(uri wamp.URI) int {
-	switch uri {
-	case wamp.ErrNotAuthorized:
-		return http.StatusForbidden
-	case wamp.ErrInvalidURI:
-		return http.StatusBadRequest
-	}
-	return http.StatusOK
+// writeText answers with a plain body under the bridge's usual Content-Type, as Crossbar.io's
+// webhook answers "OK" and "NOT OK".
+func writeText(w http.ResponseWriter, status int, text string) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(text))
 }
+
+// textAnswer is a service's non-JSON answer (the webhook's).
+type textAnswer string

@@ -76,8 +76,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeRefusal(w, r, err)
 		return
 	}
-	if status >= 400 {
-		s.b.stats.Refused.Add(1)
+	if text, ok := body.(textAnswer); ok {
+		writeText(w, status, string(text))
+		return
 	}
 	writeJSON(w, status, body)
 }
