@@ -78,8 +78,10 @@ func TestPublisherRefusals(t *testing.T) {
 		{"latin-1", "application/json; charset=iso-8859-1", `{"topic":"com.example.x"}`, 415, httpbridge.ErrContentType},
 		{"invalid UTF-8", "application/json", "{\"topic\":\"com.example.\xff\"}", 400, httpbridge.ErrInvalidUTF8},
 		{"too large", "application/json", `{"topic":"com.example.x","args":["` + strings.Repeat("x", 300) + `"]}`, 413, httpbridge.ErrTooLarge},
-		{"invalid URI", "application/json", `{"topic":"com.example..x y"}`, 400, wamp.ErrInvalidURI},
-		{"not authorized", "application/json", `{"topic":"org.other.news"}`, 403, wamp.ErrNotAuthorized},
+		// The router's refusals are WAMP errors, answered 200 as Crossbar.io answers every
+		// WAMP error of its bridge session (crossbar/bridge/rest/common.py, _fail_request).
+		{"invalid URI", "application/json", `{"topic":"com.example..x y"}`, 200, wamp.ErrInvalidURI},
+		{"not authorized", "application/json", `{"topic":"org.other.news"}`, 200, wamp.ErrNotAuthorized},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			expectError(t, post(t, url, c.ctype, []byte(c.body)), c.status, c.uri)
@@ -91,13 +93,20 @@ func TestPublisherRefusals(t *testing.T) {
 	if r.Header.Get("Allow") != "POST, PUT" {
 		t.Errorf("405 with Allow %q", r.Header.Get("Allow"))
 	}
-	if n := e.bridge.Stats().Refused.Load(); n != 13 {
-		t.Errorf("Stats.Refused = %d, want 13", n)
+	// The bridge's own refusals count; the router's WAMP errors (status 200) do not.
+	if n := e.bridge.Stats().Refused.Load(); n != 11 {
+		t.Errorf("Stats.Refused = %d, want 11", n)
+	}
+	if n := e.bridge.Stats().RefusedByReason()[httpbridge.ErrContentType]; n != 2 {
+		t.Errorf("Stats.RefusedByReason()[%s] = %d, want 2", httpbridge.ErrContentType, n)
 	}
 }
 
 // The service's session is authorized as its role: a role that may not publish or call gets
-// 403 with wamp.error.not_authorized, like a WAMP session of that role.
+// wamp.error.not_authorized, like a WAMP session of that role — with status 200, as
+// Crossbar.io answers WAMP errors (crossbar/bridge/rest/common.py, _fail_request); a webhook
+// gets 500 "NOT OK" as Crossbar.io's does when its publication fails
+// (crossbar/bridge/rest/webhook.py).
 func TestAuthorizationAppliesToTheServiceRole(t *testing.T) {
 	e := newEnv(t)
 	pub := e.mount(t, httpbridge.ServiceConfig{Path: "/publish", Type: "publisher", Realm: "realm1", Role: "reader"})
@@ -108,9 +117,14 @@ func TestAuthorizationAppliesToTheServiceRole(t *testing.T) {
 		return &client.Result{}, nil
 	})
 	hook := e.mount(t, httpbridge.ServiceConfig{Path: "/hook", Type: "webhook", Realm: "realm1", Role: "reader", Topic: "com.example.news"})
-	expectError(t, post(t, pub, "application/json", []byte(`{"topic":"com.example.news","args":[1]}`)), 403, wamp.ErrNotAuthorized)
-	expectError(t, post(t, hook, "text/plain", []byte(`ping`)), 403, wamp.ErrNotAuthorized)
-	expectError(t, post(t, call, "application/json", []byte(`{"procedure":"com.example.add2","args":[1,2]}`)), 403, wamp.ErrNotAuthorized)
+	expectError(t, post(t, pub, "application/json", []byte(`{"topic":"com.example.news","args":[1]}`)), 200, wamp.ErrNotAuthorized)
+	if r := post(t, hook, "text/plain", []byte(`ping`)); r.Status != http.StatusInternalServerError || r.Raw != "NOT OK" {
+		t.Errorf("webhook the role may not publish: %d %q, want 500 \"NOT OK\"", r.Status, r.Raw)
+	}
+	if n := e.bridge.Stats().RefusedByReason()[wamp.ErrNotAuthorized]; n != 1 {
+		t.Errorf("refusals counted as %s: %d, want 1 (the webhook's)", wamp.ErrNotAuthorized, n)
+	}
+	expectError(t, post(t, call, "application/json", []byte(`{"procedure":"com.example.add2","args":[1,2]}`)), 200, wamp.ErrNotAuthorized)
 	select {
 	case ev := <-events:
 		t.Errorf("a refused publication was delivered: %v", ev.Args)
@@ -118,7 +132,7 @@ func TestAuthorizationAppliesToTheServiceRole(t *testing.T) {
 	}
 	// An unknown role may do nothing at all.
 	none := e.mount(t, httpbridge.ServiceConfig{Path: "/none", Type: "publisher", Realm: "realm1", Role: "stranger"})
-	expectError(t, post(t, none, "application/json", []byte(`{"topic":"com.example.news"}`)), 403, wamp.ErrNotAuthorized)
+	expectError(t, post(t, none, "application/json", []byte(`{"topic":"com.example.news"}`)), 200, wamp.ErrNotAuthorized)
 }
 
 func TestCallerCalls(t *testing.T) {
@@ -132,6 +146,9 @@ func TestCallerCalls(t *testing.T) {
 	})
 	register(t, c, "com.example.kw", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		return &client.Result{Args: wamp.List{"a", "b"}, Kwargs: wamp.Dict{"who": inv.Kwargs["who"]}}, nil
+	})
+	register(t, c, "com.example.echo", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args, Kwargs: inv.Kwargs}, nil
 	})
 	register(t, c, "com.example.fail", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		return nil, &wamp.ApplicationError{URI: "com.example.error.bad", Args: wamp.List{"no way"}, Kwargs: wamp.Dict{"code": 7}}
@@ -151,6 +168,17 @@ func TestCallerCalls(t *testing.T) {
 	r = post(t, url, "application/json", []byte(`{"procedure":"com.example.kw","kwargs":{"who":"php"}}`))
 	if r.Status != 200 || fmt.Sprint(r.Body["args"]) != "[a b]" || fmt.Sprint(r.Body["kwargs"]) != "map[who:php]" {
 		t.Errorf("kw: %d %s", r.Status, r.Raw)
+	}
+	// Results are shaped as Crossbar.io's caller shapes them (crossbar/bridge/rest/caller.py
+	// over Autobahn|Python's call): an empty RESULT is [null], kwargs alone have no "args".
+	for _, c := range []struct{ body, want string }{
+		{`{"procedure":"com.example.echo"}`, `{"args":[null]}`},
+		{`{"procedure":"com.example.echo","args":[1,2]}`, `{"args":[1,2]}`},
+		{`{"procedure":"com.example.echo","kwargs":{"k":1}}`, `{"kwargs":{"k":1}}`},
+	} {
+		if r := post(t, url, "application/json", []byte(c.body)); r.Status != 200 || r.Raw != c.want+"\n" {
+			t.Errorf("%s: %d %q, want 200 %s", c.body, r.Status, r.Raw, c.want)
+		}
 	}
 	// A callee's error is the call's answer, status 200, in Crossbar.io's format.
 	r = post(t, url, "application/json", []byte(`{"procedure":"com.example.fail"}`))
@@ -185,8 +213,9 @@ func TestWebhookPublishesAnyBody(t *testing.T) {
 	req.Header.Set("X-Delivery", "abc")
 	req.Header.Set("Authorization", "Bearer secret-token")
 	r := do(t, req)
-	if r.Status != http.StatusAccepted || r.Body["id"] == nil {
-		t.Fatalf("webhook: %d %s, want 202 {\"id\": ...}", r.Status, r.Raw)
+	// Crossbar.io's webhook answers 202 with the text "OK" (crossbar/bridge/rest/webhook.py).
+	if r.Status != http.StatusAccepted || r.Raw != "OK" {
+		t.Fatalf("webhook: %d %q, want 202 \"OK\"", r.Status, r.Raw)
 	}
 	ev := nextEvent(t, events)
 	msg, _ := ev.Args[0].(wamp.Dict)

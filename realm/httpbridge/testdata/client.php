@@ -19,7 +19,7 @@ function post(string $url, string $body, string $contentType = 'application/json
     if ($raw === false) {
         throw new RuntimeException(curl_error($ch));
     }
-    return [curl_getinfo($ch, CURLINFO_RESPONSE_CODE), json_decode($raw, true)];
+    return [curl_getinfo($ch, CURLINFO_RESPONSE_CODE), json_decode($raw, true), $raw];
 }
 
 // signed returns the query of a request signed with Crossbar.io's scheme.
@@ -33,7 +33,7 @@ function signed(string $key, string $secret, string $body, string $timestamp, st
 
 function report(string $name, array $r): void
 {
-    echo json_encode(['name' => $name, 'status' => $r[0], 'answer' => $r[1]]), "\n";
+    echo json_encode(['name' => $name, 'status' => $r[0], 'answer' => $r[1], 'text' => $r[2]]), "\n";
 }
 
 $now = (new DateTime('now', new DateTimeZone('UTC')))->format('Y-m-d\TH:i:s.u\Z');

@@ -24,7 +24,11 @@ def signed(body, key, secret, timestamp, nonce=None):
 
 
 def report(name, r):
-    print(json.dumps({"name": name, "status": r.status_code, "answer": r.json()}), flush=True)
+    try:
+        answer = r.json()
+    except ValueError:  # the webhook's "OK"
+        answer = None
+    print(json.dumps({"name": name, "status": r.status_code, "answer": answer, "text": r.text}), flush=True)
 
 
 def stamp(delta=datetime.timedelta()):
