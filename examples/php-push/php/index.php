@@ -34,7 +34,9 @@ function pawl_publish(string $url, string $key, string $secret, string $topic, a
     }
     $answer = json_decode($raw, true);
     $status = curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-    if ($status !== 200) {
+    // As with Crossbar.io, a WAMP error (e.g. wamp.error.not_authorized) comes with status 200:
+    // look at "error" as well as at the status.
+    if ($status !== 200 || isset($answer['error'])) {
         throw new RuntimeException("refused ($status): {$answer['error']}: {$answer['args'][0]}");
     }
     return $answer['id'];
