@@ -25,6 +25,11 @@
 // nonce and an HMAC-SHA256 over them and the body); Pawl adds replay protection: a timestamp
 // window, and each (key, nonce) accepted once within it.
 //
-// Every refusal is a JSON body {"error": uri-or-code, "args": [message], "kwargs": {}} with the
-// HTTP status that says what went wrong.
+// Answers are Crossbar.io's: a WAMP error (the callee's, or the router's own such as
+// wamp.error.not_authorized) is {"error", "args", "kwargs"} with status 200; an empty call
+// result is {"args": [null]}; a webhook answers 202 "OK" (500 "NOT OK" if the router refused
+// the publication). Every refusal of the bridge itself is a JSON body
+// {"error": uri, "args": [message], "kwargs": {}} with the HTTP status that says what went
+// wrong. Stats counts requests, refusals (by reason) and what the forwarders did; realm/admin
+// exports them to Prometheus.
 package httpbridge
