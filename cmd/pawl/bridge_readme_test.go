@@ -121,7 +121,8 @@ func TestReadmeBridgeSnippets(t *testing.T) {
 	}
 
 	out := run("push.sh", byLang["sh"][0], "sh")
-	expect("curl", out, `^\{"id":\d+\}\n\{"args":\[5\]\}\n\{"id":\d+\}\n$`)
+	// The webhook answers "OK" (no newline), as Crossbar.io's (crossbar/bridge/rest/webhook.py).
+	expect("curl", out, `^\{"id":\d+\}\n\{"args":\[5\]\}\nOK$`)
 	heard("[Hello from curl] map[level:info]")
 	select {
 	case e := <-events:
