@@ -959,6 +959,7 @@ type Stats struct {
 	Calls         int // calls whose caller still waits
 	Invocations   int // invocations whose callee still owes an answer
 	Queued        int // calls waiting for a callee with room
+	QueuedChunks  int // later chunks of queued progressive calls, held until a callee takes them
 	Timeouts      int // scheduled deadlines
 	Peers         int // sessions with dealer state
 	Registrations int
@@ -981,6 +982,9 @@ func (d *Local) Stats() Stats {
 	for _, reg := range d.byID {
 		reg.mu.Lock()
 		st.Queued += len(reg.queue)
+		for _, inv := range reg.queue {
+			st.QueuedChunks += len(inv.backlog)
+		}
 		reg.mu.Unlock()
 	}
 	d.mu.RUnlock()
