@@ -56,7 +56,10 @@ func TestProgressiveInvocationWaitsForBusyCallee(t *testing.T) {
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	busySum(t, callee, started, release)
 	blocked := make(chan error, 1)
-	go func() { _, err := caller.Call(ctxT(t), "com.example.sum", nil, wamp.List{"block"}, nil); blocked <- err }()
+	go func() {
+		_, err := caller.Call(ctxT(t), "com.example.sum", nil, wamp.List{"block"}, nil)
+		blocked <- err
+	}()
 	<-started
 
 	dealer := r.Realm.Dealer().(*rpc.Local)
@@ -94,7 +97,10 @@ func TestWaitingProgressiveInvocationBoundedInBytes(t *testing.T) {
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	invocations := busySum(t, callee, started, release)
 	blocked := make(chan error, 1)
-	go func() { _, err := caller.Call(ctxT(t), "com.example.sum", nil, wamp.List{"block"}, nil); blocked <- err }()
+	go func() {
+		_, err := caller.Call(ctxT(t), "com.example.sum", nil, wamp.List{"block"}, nil)
+		blocked <- err
+	}()
 	<-started
 
 	dealer := r.Realm.Dealer().(*rpc.Local)
