@@ -34,6 +34,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Admin is the admin listener: metrics, health, status (see admin.go).
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // ListenerConfig is one HTTP listener with its WAMP endpoint.
@@ -170,6 +172,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	if err := c.Admin.validate(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
