@@ -580,12 +580,19 @@ type handoff struct {
 	msg *wamp.Invocation
 	to  *session.Session
 	inv *invocation
+	// refused are queued progressive calls the callee with room cannot take (it lacks
+	// progressive call invocations): their callers get wamp.error.feature_not_supported.
+	refused []*invocation
 }
 
 // deliver sends a handoff: the INVOCATION, then the chunks that arrived while the call
 // waited, in order, including any that arrive while these are being sent. Caller holds no
 // lock.
 func (d *Local) deliver(h handoff) {
+	for _, inv := range h.refused {
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrFeatureNotSupported,
+			"the callee does not support progressive call invocations")
+	}
 	if h.msg == nil {
 		return
 	}
@@ -657,10 +664,11 @@ func (d *Local) endForCallee(inv *invocation) handoff {
 
 // dequeue dispatches the oldest queued call to a callee with room. Caller holds reg.mu.
 func (d *Local) dequeue(reg *registration) handoff {
+	var h handoff
 	for len(reg.queue) > 0 {
 		c := reg.pick()
 		if c == nil {
-			return handoff{}
+			return h
 		}
 		next := reg.queue[0]
 		reg.queue[0] = nil
@@ -670,8 +678,14 @@ func (d *Local) dequeue(reg *registration) handoff {
 			continue // its caller is leaving; its Leave forgets the call
 		}
 		streams, _ := next.pending.Options.Bool("progress")
+		if streams && !c.session.HasFeature("callee", "progressive_call_invocations") {
+			d.endForCaller(next)
+			d.timeouts.remove(next)
+			h.refused = append(h.refused, next)
+			continue
+		}
 		if send, target := d.dispatch(next, c, next.pending); send != nil {
-			h := handoff{msg: send, to: target}
+			h.msg, h.to = send, target
 			if streams {
 				next.delivering = true // chunks wait until deliver has sent this INVOCATION
 				h.inv = next
@@ -679,7 +693,7 @@ func (d *Local) dequeue(reg *registration) handoff {
 			return h
 		}
 	}
-	return handoff{}
+	return h
 }
 
 // callerPresent reports whether inv's caller still waits and has not started leaving.
@@ -794,8 +808,8 @@ func (d *Local) wakeCallee(p *peer, done *registration) {
 		reg.mu.Lock()
 		next := d.dequeue(reg)
 		reg.mu.Unlock()
+		d.deliver(next)
 		if next.msg != nil {
-			d.deliver(next)
 			return
 		}
 	}

@@ -635,6 +635,20 @@ func testProgressiveAfterEnd(t *testing.T, r *router) {
 	chunk(caller, req, "com.upload", false, "last after the answer")
 	roundTrip(t, caller, callee, "com.upload")
 
+	// Refused when a callee without progressive call invocations takes it from the queue.
+	plain := r.joinWithout("plain", "progressive_call_invocations")
+	register(t, plain, "com.plain", wamp.Dict{"concurrency": int64(1)})
+	busy = call(caller, "com.plain", nil, "busy")
+	running = invocation(t, plain)
+	req = call(caller, "com.plain", wamp.Dict{"progress": true}, "chunk1")
+	chunk(caller, req, "com.plain", true, "chunk2")
+	settled(t, caller)
+	yield(plain, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	callError(t, caller, req, wamp.ErrFeatureNotSupported)
+	chunk(caller, req, "com.plain", false, "last after refusal")
+	roundTrip(t, caller, plain, "com.plain")
+
 	// Timed out (the dealer's timeout) while streaming.
 	req = call(caller, "com.upload", wamp.Dict{"progress": true, "timeout": int64(100)}, "chunk1")
 	inv = invocation(t, callee)
