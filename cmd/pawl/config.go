@@ -17,7 +17,8 @@ import (
 
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
 //go:embed default.yaml
@@ -87,8 +88,8 @@ type Limits struct {
 }
 
 // httpTimeouts are the limits of every HTTP server the router starts.
-func (l Limits) httpTimeouts() transport.HTTPTimeouts {
-	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
+func (l Limits) httpTimeouts() websocket.HTTPTimeouts {
+	return websocket.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.
@@ -138,7 +139,7 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
-		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
 			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
 		}
@@ -206,7 +207,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		maxSize = l.MaxMessageSize
 	}
 	return realm.EndpointOptions{
-		Transport: transport.Options{
+		Transport: websocket.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			TrustedProxies: l.trustedProxies,
 			AllowedHosts:   l.allowedHosts(),
@@ -220,7 +221,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,
 		},
-		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
+		Session: session.HostOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
 }
 

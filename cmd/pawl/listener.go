@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 // listener is one of the router's sockets with its WAMP endpoint. Its settings are applied in
@@ -90,7 +90,7 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
-	l.http = transport.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
+	l.http = websocket.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
 	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	log.Info("listening", "url", l.url)
 	go func() {

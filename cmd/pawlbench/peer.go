@@ -6,16 +6,16 @@ import (
 	"net"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
 // load tool spends its CPU on load and not on client machinery. It works against any router.
 type peer struct {
-	ws    *websocket.Conn
+	ws    *gorilla.Conn
 	codec wamp.Codec
 	kind  int
 	id    wamp.ID
@@ -30,7 +30,7 @@ var roles = wamp.Dict{
 
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
-	d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
+	d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
 		ReadBufferSize: 1024, WriteBufferSize: 1024}
 	if localIP != "" {
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 30 * time.Second}
@@ -40,9 +40,9 @@ func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec,
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{ws: ws, codec: codec, kind: websocket.TextMessage}
+	p := &peer{ws: ws, codec: codec, kind: gorilla.TextMessage}
 	if codec.Binary() {
-		p.kind = websocket.BinaryMessage
+		p.kind = gorilla.BinaryMessage
 	}
 	if err := p.send(&wamp.Hello{Realm: realm, Details: wamp.Dict{"roles": roles}}); err != nil {
 		ws.Close()
