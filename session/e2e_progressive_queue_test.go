@@ -7,39 +7,39 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/rpc"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // busySum registers com.example.sum on a callee that runs one call at a time (the realm's
 // callee_concurrency): a call whose first argument is "block" holds the callee until release
 // closes; any other call sums its streamed chunks. It returns how many invocations began.
-func busySum(t *testing.T, callee *session.Client, started chan<- struct{}, release <-chan struct{}) *atomic.Int64 {
+func busySum(t *testing.T, callee *client.Client, started chan<- struct{}, release <-chan struct{}) *atomic.Int64 {
 	t.Helper()
 	var invocations atomic.Int64
-	_, err := callee.Register(ctxT(t), "com.example.sum", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.sum", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		invocations.Add(1)
 		if inv.Args[0] == "block" {
 			started <- struct{}{}
 			<-release
-			return &session.Result{Args: wamp.List{"unblocked"}}, nil
+			return &client.Result{Args: wamp.List{"unblocked"}}, nil
 		}
 		total := int64(0)
 		if n, ok := wamp.AsInt64(inv.Args[0]); ok {
 			total = n
 		}
 		if more, _ := inv.Details.Bool("progress"); !more {
-			return &session.Result{Args: wamp.List{total}}, nil
+			return &client.Result{Args: wamp.List{total}}, nil
 		}
 		for in := range inv.Inputs() {
 			if n, ok := wamp.AsInt64(in.Args[0]); ok {
 				total += n
 			}
 		}
-		return &session.Result{Args: wamp.List{total}}, nil
+		return &client.Result{Args: wamp.List{total}}, nil
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestProgressiveInvocationWaitsForBusyCallee(t *testing.T) {
 	<-started
 
 	dealer := r.Realm.Dealer().(*rpc.Local)
-	st := caller.StreamCall(ctxT(t), "com.example.sum", session.CallOptions{})
+	st := caller.StreamCall(ctxT(t), "com.example.sum", client.CallOptions{})
 	for i := 1; i <= 4; i++ {
 		if err := st.Send(wamp.List{i}, nil); err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func TestWaitingProgressiveInvocationBoundedInBytes(t *testing.T) {
 	dealer := r.Realm.Dealer().(*rpc.Local)
 	before := rpc.LimitStats.QueuedCallBytes.Load()
 	big := bytes.Repeat([]byte{1}, 40<<10)
-	st := caller.StreamCall(ctxT(t), "com.example.sum", session.CallOptions{})
+	st := caller.StreamCall(ctxT(t), "com.example.sum", client.CallOptions{})
 	for i := 0; i < 2; i++ {
 		if err := st.Send(wamp.List{big}, nil); err != nil {
 			t.Fatal(err)
