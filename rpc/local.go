@@ -538,11 +538,13 @@ func (d *Local) continueCall(caller *peer, inv *invocation, m *wamp.Call) {
 
 // hold keeps a chunk of a progressive call that has no callee yet (or whose INVOCATION is on
 // its way) in the call's backlog, within the bounds on queued calls: at most
-// Options.CallQueueLimit chunks, and the chunk's bytes count against the caller's
+// Options.CallQueueLimit chunks while it waits, and the chunk's bytes count against the caller's
 // Options.MaxQueuedCallBytes. It returns why the chunk does not fit, or "". Caller holds
 // inv.reg.mu.
 func (d *Local) hold(caller *peer, inv *invocation, m *wamp.Call) string {
-	if len(inv.backlog) >= d.opts.CallQueueLimit {
+	// The count bound applies while the call waits for a callee: once one took it, deliver is
+	// draining the backlog and only the byte bound applies to what arrives meanwhile.
+	if inv.callee == nil && len(inv.backlog) >= d.opts.CallQueueLimit {
 		if n := LimitStats.CallQueueFull.Add(1); n&(n-1) == 0 {
 			d.opts.Logger.Warn("limit: call queue full, a waiting streamed call is refused with wamp.error.unavailable",
 				"procedure", inv.procedure, "caller", inv.caller.ID, "call_queue_limit", d.opts.CallQueueLimit, "refused_so_far", n)
