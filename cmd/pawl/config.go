@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
@@ -35,6 +36,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Bridge forwards events and invocations to HTTP endpoints (bridge.go).
+	Bridge BridgeConfig `yaml:"bridge"`
 	// Admin is the admin listener: metrics, health, status (see admin.go).
 	Admin AdminConfig `yaml:"admin"`
 }
@@ -51,6 +54,9 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+	// Bridge lists the HTTP bridge services (publisher, caller, webhook) on this listener's
+	// paths (bridge.go).
+	Bridge []httpbridge.ServiceConfig `yaml:"bridge"`
 
 	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
 	// X-Forwarded-* headers give the client's address, host and scheme.
@@ -173,6 +179,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	if err := c.validateBridge(); err != nil {
 		return err
 	}
 	if err := c.Admin.validate(); err != nil {
