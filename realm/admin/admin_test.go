@@ -191,7 +191,21 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	if ae := (*wamp.ApplicationError)(nil); !errors.As(err, &ae) || ae.URI != wamp.ErrNoSuchProcedure {
 		t.Fatalf("call to a missing procedure: %v", err)
 	}
+	// The router counts a sent message once the socket has taken it, which may be just after
+	// the client saw it (and the events to the subscribers may still be queued): wait, a
+	// bounded time, for the sends this test made to be counted and the queues to drain.
 	after := scrapeMetrics(t, r)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); after = scrapeMetrics(t, r) {
+		sent := func(typ string) float64 {
+			return after.value("pawl_messages_sent_total", "realm", "realm1", "type", typ) -
+				before.value("pawl_messages_sent_total", "realm", "realm1", "type", typ)
+		}
+		if sent("PUBLISHED") >= pubs && sent("EVENT") >= 2*pubs && sent("RESULT") >= calls &&
+			after.value("pawl_queued_messages", "realm", "realm1") == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	promtoolCheck(t, after.raw)
 
 	delta := func(name string, labels ...string) float64 {
