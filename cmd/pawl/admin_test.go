@@ -203,3 +203,44 @@ limits: {shutdown_grace: 1s}
 		t.Fatal(err)
 	}
 }
+
+// The HTTP bridge's counters are on the admin listener's /metrics: a refused bridge request
+// is counted with its reason.
+func TestAdminMetricsCountTheBridge(t *testing.T) {
+	cfg := configFrom(t, `
+listeners:
+  - listen: 127.0.0.1:0
+    bridge:
+      - {path: /publish, type: publisher, realm: realm1, role: backend}
+realms:
+  - name: realm1
+    roles:
+      - name: backend
+        permissions: [{uri: com.example., match: prefix, publish: true}]
+admin: {listen: "127.0.0.1:0"}
+`)
+	url, stop, logs := startServe(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	publish := "http://" + strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws") + "/publish"
+	waitForLog(t, logs, "url="+publish)
+	base := adminURL.FindStringSubmatch(logs.String())[1]
+	resp, err := http.Post(publish, "application/json", strings.NewReader(`{"topic":`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a malformed body: %d, want 400", resp.StatusCode)
+	}
+	metrics := get(t, base+"/metrics")
+	for _, want := range []string{"pawl_bridge_requests_total 1\n",
+		`pawl_bridge_refusals_total{reason="pawl.bridge.error.invalid_json"} 1` + "\n"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, grep(metrics, "pawl_bridge"))
+		}
+	}
+}
