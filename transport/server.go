@@ -36,6 +36,7 @@ type Server struct {
 	subprotocols []string                      // fixed when built
 	handler      Handler
 	upgrader     websocket.Upgrader
+	deflating    websocket.Upgrader // the upgrader that accepts permessage-deflate
 	log          *slog.Logger
 	active       atomic.Int64 // connections being served (for MaxConnections)
 }
@@ -62,6 +63,11 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		Subprotocols:    s.subprotocols,
 		CheckOrigin:     s.checkOrigin,
 	}
+	// Gorilla answers an offer of permessage-deflate with server_no_context_takeover and
+	// client_no_context_takeover, what Pawl wants; acceptsDeflate decides whether the
+	// offer can be accepted at all.
+	s.deflating = s.upgrader
+	s.deflating.EnableCompression = true
 	return s
 }
 
@@ -103,7 +109,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	upgrader := &s.upgrader
+	deflate := o.Deflate.Enabled && acceptsDeflate(r)
+	if deflate {
+		upgrader = &s.deflating
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.active.Add(-1)
 		// The upgrader has already answered with an HTTP error.
@@ -115,6 +126,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
 	c := newServerConn(ws, o.Options, r.WithContext(context.Background()), o.delay)
+	if deflate {
+		c.deflate = &o.Deflate
+	}
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()
