@@ -56,7 +56,7 @@ type Conn struct {
 	opts        Options
 	subprotocol string
 	request     *http.Request
-	server      bool // frames are written raw (unmasked) by the writer, not through gorilla
+	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
 	framing     uint8           // server side: how a batched subprotocol wraps messages
 	deflate     *DeflateOptions // server side: permessage-deflate was negotiated
 	unread      [][]byte        // the rest of a batch Read has split, returned first
