@@ -179,10 +179,23 @@ func subscribers(b testing.TB, url string, n int, topic wamp.URI) {
 // dividing by N gives the allocations per delivered event, which must stay at zero — a
 // publication costs a constant number of allocations (the EVENT and one frame per codec)
 // however many receive it.
-func BenchmarkFanout(b *testing.B) {
+func BenchmarkFanout(b *testing.B) { benchmarkFanout(b, noKeepalive) }
+
+// BenchmarkFanoutDeflate is BenchmarkFanout with permessage-deflate negotiated by every
+// subscriber and every event compressed (the minimum size lowered to the event's): the
+// event is compressed once per publication, whatever the number of subscribers.
+func BenchmarkFanoutDeflate(b *testing.B) {
+	opts := noKeepalive
+	opts.Endpoint.Transport.Deflate = transport.DeflateOptions{Enabled: true, MinSize: 16}
+	benchDeflate = true
+	defer func() { benchDeflate = false }()
+	benchmarkFanout(b, opts)
+}
+
+func benchmarkFanout(b *testing.B, opts routertest.Options) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			r := routertest.Start(b, noKeepalive)
+			r := routertest.Start(b, opts)
 			subscribers(b, r.URL, n, "bench.topic")
 			raw, err := wamp.JSON.Decode([]byte(`[16,1,{},"bench.topic",["hello",42,{"k":"v"}],{"x":1.5}]`))
 			if err != nil {
