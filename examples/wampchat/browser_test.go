@@ -74,6 +74,7 @@ func TestBrowserChat(t *testing.T) {
 		Alice, Bob  pageDOM
 		Screenshots map[string]string
 		Problems    []string
+		Extensions  map[string]string // each page's WebSocket handshake response, as Chromium saw it
 	}
 	found := false
 	sc := bufio.NewScanner(&stdout)
@@ -92,6 +93,12 @@ func TestBrowserChat(t *testing.T) {
 
 	if len(result.Problems) > 0 {
 		t.Errorf("the pages reported errors:\n%s", strings.Join(result.Problems, "\n"))
+	}
+	for _, nick := range []string{"alice", "bob"} {
+		// Chromium offers permessage-deflate on every WebSocket; the router accepts it.
+		if ext, ok := result.Extensions[nick]; !ok || !strings.HasPrefix(ext, "permessage-deflate") {
+			t.Errorf("%s's WebSocket: Sec-WebSocket-Extensions %q (seen: %v), want permessage-deflate", nick, ext, ok)
+		}
 	}
 	aliceSays := chatLine{Nick: "alice", Text: "Hello Bob, this is Alice"}
 	bobSays := chatLine{Nick: "bob", Text: "Hi Alice! Bob here"}

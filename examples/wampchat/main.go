@@ -93,7 +93,9 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
 	app := transport.NewApp(log)
-	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
+	// permessage-deflate: browsers offer it on every WebSocket.
+	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{
+		Transport: transport.Options{Deflate: transport.DeflateOptions{Enabled: true}}}))
 	app.Handle("/", http.FileServerFS(files))
 
 	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
