@@ -53,7 +53,7 @@ type report struct {
 	// WebSocket framing (and compression, with -deflate) included.
 	WirePerOp float64 `json:"wire_bytes_per_op,omitempty"`
 	Deflate   bool    `json:"deflate,omitempty"`
-	Seconds     float64 `json:"seconds"`
+	Seconds   float64 `json:"seconds"`
 }
 
 func main() {
