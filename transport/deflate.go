@@ -208,15 +208,30 @@ type deflateMemoEntry struct {
 	compressed []byte
 }
 
-const deflateMemoSlots = 256
+// The memo's slots: deflateMemoSlots for frames up to deflateMemoSmall bytes, and
+// deflateMemoLargeSlots for larger ones, so that what the memo keeps alive is bounded:
+// 256 × 64 KiB, plus 4 frames of up to MaxMessageSize (and their compressed forms) —
+// however many large messages a peer publishes.
+const (
+	deflateMemoSlots      = 256
+	deflateMemoSmall      = 64 << 10
+	deflateMemoLargeSlots = 4
+)
 
-var deflateMemo [deflateMemoSlots]atomic.Pointer[deflateMemoEntry]
+var (
+	deflateMemo      [deflateMemoSlots]atomic.Pointer[deflateMemoEntry]
+	deflateMemoLarge [deflateMemoLargeSlots]atomic.Pointer[deflateMemoEntry]
+)
 
 // compressedFrame returns frame, wrapped by framing and compressed at level, compressing it
 // only if no earlier send of the same frame did.
 func compressedFrame(frame []byte, framing uint8, level int) []byte {
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(frame)))
-	slot := &deflateMemo[(p>>4^p>>12)%deflateMemoSlots]
+	h := p>>4 ^ p>>12
+	slot := &deflateMemo[h%deflateMemoSlots]
+	if len(frame) > deflateMemoSmall {
+		slot = &deflateMemoLarge[h%deflateMemoLargeSlots]
+	}
 	if e := slot.Load(); e != nil && unsafe.SliceData(e.frame) == unsafe.SliceData(frame) &&
 		len(e.frame) == len(frame) && e.framing == framing && e.level == level {
 		return e.compressed
