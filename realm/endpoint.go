@@ -62,7 +62,8 @@ func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
 	return srv
 }
 
-// Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint
+// Shutdown closes the connection of every session of every endpoint (WebSocket 1001 with
+// reason wamp.close.system_shutdown, so that clients reconnect)
 // and waits up to grace for them to leave before cutting off the rest.
 func (rt *Router) Shutdown(grace time.Duration) {
 	rt.local.beginShutdown()

@@ -164,6 +164,7 @@ func (srv *Server) handshake(s *Session) Realm {
 	s.Realm = hello.Realm
 	s.setHelloDetails(hello.Details)
 	realm, welcome, err := srv.gate.Join(s)
+	s.countReceived(wamp.TypeHello, len(data)) // counted once Join has found the realm
 	if err != nil {
 		if errors.Is(err, ErrHandshakeEnded) {
 			// The peer left, timed out or broke the protocol: already dealt with.
@@ -200,6 +201,7 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodby
 			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
 			return nil
 		}
+		s.countReceived(m.Type(), len(data))
 		switch m := m.(type) {
 		case *wamp.Goodbye:
 			if s.state.Swap(stateClosed) == stateClosing {
@@ -266,8 +268,9 @@ func (srv *Server) untrack(s *Session) {
 	}
 }
 
-// Shutdown says GOODBYE (wamp.close.system_shutdown) to every session, refuses new ones, and
-// waits until all have left or the deadline passes, then cuts off the rest.
+// Shutdown closes every session's connection (1001, wamp.close.system_shutdown: see
+// closeForShutdown), refuses new ones, and waits until all have left or the deadline passes,
+// then cuts off the rest.
 func (srv *Server) Shutdown(deadline time.Duration) {
 	srv.mu.Lock()
 	srv.closed = true
@@ -285,7 +288,7 @@ func (srv *Server) Shutdown(deadline time.Duration) {
 	srv.mu.Unlock()
 	for _, s := range all {
 		if s.state.Load() == stateEstablished {
-			s.Goodbye(wamp.CloseSystemShutdown, "router shutting down")
+			s.closeForShutdown() // not GOODBYE: clients reconnect (server_shutdown.go)
 		} else {
 			s.peer.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 		}

@@ -116,7 +116,7 @@ func (a *App) Route(path string, component Component, opts RouteOptions) error {
 		// Only the handshake: see Server's upgrader.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    e.opts.Subprotocols,
-		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(e.opts.AllowedOrigins, r) },
+		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(&e.opts, r) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			e.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "status", status, "err", reason)
 			http.Error(w, reason.Error(), status)

@@ -51,6 +51,7 @@ const abortWriteGrace = 500 * time.Millisecond
 // a non-blocking write. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
 	nc          net.Conn
+	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
 	fr          *frameReader    // server side: frames are read here and written raw
 	opts        Options
@@ -261,7 +262,7 @@ func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).seria
 // Details describe the connection for authentication and the meta API: the upgrade request
 // (until DropRequest), the peer's address and the TLS state.
 func (c *Conn) Details() peer.Details {
-	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.nc.RemoteAddr(),
+	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.RemoteAddr(),
 		TLS: c.TLSState(), Request: c.Request()}
 }
 
@@ -280,8 +281,14 @@ func (c *Conn) DropRequest() {
 	c.mu.Unlock()
 }
 
-// RemoteAddr is the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+// RemoteAddr is the peer's network address: the client's, as a trusted proxy in front
+// forwarded it (Options.TrustedProxies), or else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.clientAddr != nil {
+		return c.clientAddr
+	}
+	return c.nc.RemoteAddr()
+}
 
 // PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
 func (c *Conn) PeerClose() (int, string) {

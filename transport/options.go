@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -22,6 +23,15 @@ type Options struct {
 	// "*.example.com", or "*" for any). Empty allows only same-host pages. Clients that send no
 	// Origin header (non-browser peers) are always allowed.
 	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (addresses and CIDR prefixes, see ParseIPList)
+	// whose Forwarded / X-Forwarded-For, -Host and -Proto headers are believed: the client
+	// address they forward is the connection's RemoteAddr, and the origin and host checks
+	// judge the host and scheme they forward. Everyone else's forwarding headers are ignored.
+	TrustedProxies []netip.Prefix
+	// AllowedHosts are further Host names a loopback connection may use (aliases of
+	// 127.0.0.1 in /etc/hosts). Without them only localhost, *.localhost and loopback
+	// addresses are accepted there, which stops DNS rebinding.
+	AllowedHosts []string
 	// MaxMessageSize is the largest message accepted from a peer, in bytes (default 16 MiB).
 	// A larger one closes the connection with code 1009 (message too big).
 	MaxMessageSize int64

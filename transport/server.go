@@ -61,7 +61,7 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		// buffer sizes it reuses net/http's buffers instead of allocating its own.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    s.subprotocols,
-		CheckOrigin:     s.checkOrigin,
+		CheckOrigin:     func(*http.Request) bool { return true }, // ServeHTTP has screened it
 	}
 	// Gorilla answers an offer of permessage-deflate with server_no_context_takeover and
 	// client_no_context_takeover, what Pawl wants; acceptsDeflate decides whether the
@@ -109,6 +109,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
 		return
 	}
+	v := view(&o.Options, r)
+	if ref := screen(&o.Options, r, v); ref != nil {
+		s.active.Add(-1)
+		s.log.Warn("refused connection: "+ref.code, "remote", v.remote(r), "origin", r.Header.Get("Origin"),
+			"host", v.host, "allow_with", ref.allow)
+		refuse(w, ref.status, ref.code, ref.message)
+		return
+	}
 	upgrader := &s.upgrader
 	deflate := o.Deflate.Enabled && acceptsDeflate(r)
 	if deflate {
@@ -125,9 +133,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newServerConn(ws, o.Options, r.WithContext(context.Background()), o.delay)
+	req := r.WithContext(context.Background())
+	c := newServerConn(ws, o.Options, req, o.delay)
 	if deflate {
 		c.deflate = &o.Deflate
+	}
+	if v.client != nil { // a trusted proxy forwarded the client's address
+		req.RemoteAddr = v.client.String()
+		c.clientAddr = v.client
 	}
 	go func() {
 		defer s.active.Add(-1)
@@ -145,25 +158,10 @@ func (s *Server) offersSupported(r *http.Request) bool {
 	return false
 }
 
-// checkOrigin allows clients without an Origin header (not browsers), any origin with "*",
-// listed origins, and otherwise only pages served from the same host.
-func (s *Server) checkOrigin(r *http.Request) bool {
-	return checkOrigin(s.cur.Load().AllowedOrigins, r)
-}
-
-func checkOrigin(allowed []string, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if len(allowed) == 0 {
-		return strings.EqualFold(u.Host, r.Host)
-	}
-	return OriginAllowed(allowed, u)
+// checkOrigin reports whether a request may upgrade under o, for upgraders that screen
+// nothing themselves (App routes): see admission.go.
+func checkOrigin(o *Options, r *http.Request) bool {
+	return screen(o, r, view(o, r)) == nil
 }
 
 // OriginAllowed matches an origin against patterns: "*", a full origin

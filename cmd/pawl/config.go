@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -31,6 +34,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Admin is the admin listener: metrics, health, status (see admin.go).
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // ListenerConfig is one HTTP listener with its WAMP endpoint.
@@ -45,6 +50,14 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+
+	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
+	// X-Forwarded-* headers give the client's address, host and scheme.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AllowedHosts are further Host names a loopback listener answers to (DNS rebinding).
+	AllowedHosts   []string       `yaml:"allowed_hosts"`
+	trustedProxies []netip.Prefix // parsed by validate
+
 	// Deflate configures permessage-deflate on this listener (off when absent).
 	Deflate DeflateConfig `yaml:"deflate"`
 }
@@ -139,6 +152,11 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
+		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		if err != nil {
+			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
+		}
+		l.trustedProxies = proxies
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
 		}
@@ -173,6 +191,9 @@ func (c *Config) validate() error {
 	if err := c.validateHistory(); err != nil {
 		return err
 	}
+	if err := c.Admin.validate(); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return err
 	}
@@ -204,6 +225,8 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 	return realm.EndpointOptions{
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
+			TrustedProxies: l.trustedProxies,
+			AllowedHosts:   l.allowedHosts(),
 			MaxMessageSize: maxSize,
 			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
@@ -217,6 +240,16 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		},
 		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
+}
+
+// allowedHosts are the Host names a loopback listener answers to beyond the loopback ones:
+// allowed_hosts, and the name in its listen address (listen: myrouter.local:8080).
+func (l ListenerConfig) allowedHosts() []string {
+	hosts := slices.Clone(l.AllowedHosts)
+	if h, _, err := net.SplitHostPort(l.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 func (t *TLSConfig) minVersion() (uint16, error) {

@@ -161,8 +161,8 @@ func TestServeWithConfigFile(t *testing.T) {
 	}
 }
 
-// SIGINT/SIGTERM (here: the context) shut the router down gracefully: every session gets
-// GOODBYE wamp.close.system_shutdown.
+// SIGINT/SIGTERM (here: the context) shut the router down gracefully: every session's
+// connection is closed (1001) with reason wamp.close.system_shutdown.
 func TestGracefulShutdown(t *testing.T) {
 	leakcheck.Check(t)
 	cfg, err := loadConfig("")
@@ -188,7 +188,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-c.Done()
 		var ae *wamp.ApplicationError
 		if !errors.As(c.Err(), &ae) || ae.URI != wamp.CloseSystemShutdown {
-			t.Errorf("client saw %v, want GOODBYE %s", c.Err(), wamp.CloseSystemShutdown)
+			t.Errorf("client saw %v, want %s", c.Err(), wamp.CloseSystemShutdown)
 		}
 	}
 	if !strings.Contains(logs.String(), "msg=stopped") {

@@ -258,6 +258,7 @@ module.exports = {
   diff,
   disconnect,
   hardTimeout,
+  makeSerializer,
   registerEcho,
   sleep,
   subscribeQueue,
