@@ -7,7 +7,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/race"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -32,7 +32,7 @@ func TestFanoutAllocatesNothingPerDelivery(t *testing.T) {
 			// With permessage-deflate every event is compressed (the minimum size is lowered
 			// to the event's), once per publication for all its subscribers.
 			opts := noKeepalive
-			opts.Endpoint.Transport.Deflate = transport.DeflateOptions{Enabled: deflate, MinSize: 16}
+			opts.Endpoint.Transport.Deflate = websocket.DeflateOptions{Enabled: deflate, MinSize: 16}
 			benchDeflate = deflate
 			defer func() { benchDeflate = false }()
 			compressedRead.Store(0)

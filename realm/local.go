@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport/memory"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -20,8 +21,8 @@ const TrustedRole = "trusted"
 // it calls dynamic authenticators and authorizers.
 type localState struct {
 	mu       sync.Mutex
-	server   *session.Server // serves local clients' sessions, made on first use
-	system   map[wamp.URI]*session.Client
+	server   *session.Host // serves local clients' sessions, made on first use
+	system   map[wamp.URI]*client.Client
 	starting map[wamp.URI]chan struct{}
 	closed   bool
 	closing  chan struct{}
@@ -33,6 +34,7 @@ type localState struct {
 type localPeer struct {
 	router *Router
 	authID string
+	role   string // set for service clients (Router.ServiceClient), which are not trusted
 }
 
 // localPeer returns the identity of a session that this router's LocalClient opened, or nil.
@@ -71,7 +73,23 @@ func (r *Realm) closing() <-chan struct{} {
 // "local"). Trusted sessions bypass authorization; use them for backends embedded in the
 // router process, such as dynamic authenticators. The caller closes the client;
 // Router.Shutdown ends it too. Of opts.Transport, the queue bounds apply.
-func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.ClientOptions) (*session.Client, error) {
+func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.Options) (*client.Client, error) {
+	return rt.localClient(ctx, realm, "", opts)
+}
+
+// ServiceClient joins a realm as an in-process peer with the given authrole and authmethod
+// "local" (authid opts.AuthID, default "local"), over the same in-memory connection as a
+// LocalClient. Unlike a LocalClient it is not trusted: the realm authorizes everything it does
+// exactly as for a WAMP session of that authrole (a role the realm's roles mark trusted: true
+// is trusted, as for anyone). The HTTP bridge serves each of its services through one.
+func (rt *Router) ServiceClient(ctx context.Context, realm wamp.URI, authrole string, opts client.Options) (*client.Client, error) {
+	if authrole == "" {
+		return nil, errors.New("service client: an authrole is required")
+	}
+	return rt.localClient(ctx, realm, authrole, opts)
+}
+
+func (rt *Router) localClient(ctx context.Context, realm wamp.URI, role string, opts client.Options) (*client.Client, error) {
 	srv, err := rt.localServer()
 	if err != nil {
 		return nil, err
@@ -91,29 +109,29 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.
 	opts.AuthMethods = nil
 	routerEnd, clientEnd := memory.Pipe(memory.Options{Serializer: serializer,
 		QueueMessages: opts.Transport.QueueMessages, QueueBytes: opts.Transport.QueueBytes,
-		Value: &localPeer{router: rt, authID: authID}})
+		Value: &localPeer{router: rt, authID: authID, role: role}})
 	go func() {
 		defer routerEnd.Done()
 		srv.ServePeer(routerEnd)
 	}()
-	return session.Join(ctx, clientEnd, realm, opts)
+	return client.Join(ctx, clientEnd, realm, opts)
 }
 
 // localServer is the session server of local clients; Shutdown ends its sessions.
-func (rt *Router) localServer() (*session.Server, error) {
+func (rt *Router) localServer() (*session.Host, error) {
 	rt.local.mu.Lock()
 	defer rt.local.mu.Unlock()
 	if rt.local.closed {
 		return nil, errors.New("router shut down")
 	}
 	if rt.local.server == nil {
-		rt.local.server = rt.sessionServer(session.ServerOptions{})
+		rt.local.server = rt.sessionServer(session.HostOptions{})
 	}
 	return rt.local.server, nil
 }
 
 // systemClient is the router's own trusted session in a realm, started on first use.
-func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*session.Client, error) {
+func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*client.Client, error) {
 	for {
 		rt.local.mu.Lock()
 		if rt.local.closed {
@@ -140,13 +158,13 @@ func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*session.Cl
 		}
 		if rt.local.starting == nil {
 			rt.local.starting = map[wamp.URI]chan struct{}{}
-			rt.local.system = map[wamp.URI]*session.Client{}
+			rt.local.system = map[wamp.URI]*client.Client{}
 		}
 		done := make(chan struct{})
 		rt.local.starting[realm] = done
 		rt.local.mu.Unlock()
 
-		c, err := rt.LocalClient(ctx, realm, session.ClientOptions{AuthID: "pawl.router", Logger: rt.log})
+		c, err := rt.LocalClient(ctx, realm, client.Options{AuthID: "pawl.router", Logger: rt.log})
 		rt.local.mu.Lock()
 		delete(rt.local.starting, realm)
 		close(done)

@@ -16,8 +16,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
 //go:embed default.yaml
@@ -34,6 +36,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Bridge forwards events and invocations to HTTP endpoints (bridge.go).
+	Bridge BridgeConfig `yaml:"bridge"`
 	// Admin is the admin listener: metrics, health, status (see admin.go).
 	Admin AdminConfig `yaml:"admin"`
 }
@@ -50,6 +54,9 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+	// Bridge lists the HTTP bridge services (publisher, caller, webhook) on this listener's
+	// paths (bridge.go).
+	Bridge []httpbridge.ServiceConfig `yaml:"bridge"`
 
 	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
 	// X-Forwarded-* headers give the client's address, host and scheme.
@@ -63,7 +70,7 @@ type ListenerConfig struct {
 }
 
 // DeflateConfig is a listener's permessage-deflate (RFC 7692) setting: see
-// transport.DeflateOptions.
+// websocket.DeflateOptions.
 type DeflateConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// MinSize is the smallest message compressed, in bytes (default 128).
@@ -101,8 +108,8 @@ type Limits struct {
 }
 
 // httpTimeouts are the limits of every HTTP server the router starts.
-func (l Limits) httpTimeouts() transport.HTTPTimeouts {
-	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
+func (l Limits) httpTimeouts() websocket.HTTPTimeouts {
+	return websocket.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.
@@ -152,7 +159,7 @@ func (c *Config) validate() error {
 		if l.Path == "" {
 			l.Path = "/ws"
 		}
-		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
 			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
 		}
@@ -191,6 +198,9 @@ func (c *Config) validate() error {
 	if err := c.validateHistory(); err != nil {
 		return err
 	}
+	if err := c.validateBridge(); err != nil {
+		return err
+	}
 	if err := c.Admin.validate(); err != nil {
 		return err
 	}
@@ -223,7 +233,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		maxSize = l.MaxMessageSize
 	}
 	return realm.EndpointOptions{
-		Transport: transport.Options{
+		Transport: websocket.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			TrustedProxies: l.trustedProxies,
 			AllowedHosts:   l.allowedHosts(),
@@ -236,9 +246,9 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			QueueMessages:  c.Limits.QueueMessages,
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,
-			Deflate:        transport.DeflateOptions{Enabled: l.Deflate.Enabled, MinSize: l.Deflate.MinSize, Level: l.Deflate.Level},
+			Deflate:        websocket.DeflateOptions{Enabled: l.Deflate.Enabled, MinSize: l.Deflate.MinSize, Level: l.Deflate.Level},
 		},
-		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
+		Session: session.HostOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 // listener is one of the router's sockets with its WAMP endpoint. Its settings are applied in
@@ -84,13 +84,17 @@ func (l *listener) prepare(lc ListenerConfig) (*listenerUpdate, error) {
 	return u, nil
 }
 
-// serve mounts the WAMP endpoint and serves the socket; an error that ends serving goes to
-// failed.
-func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *slog.Logger, failed chan<- error) {
+// serve mounts the WAMP endpoint and the HTTP bridge's services (path → handler) and serves
+// the socket; an error that ends serving goes to failed.
+func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *slog.Logger, failed chan<- error,
+	bridge map[string]http.Handler) {
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
-	l.http = transport.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
+	for path, h := range bridge {
+		mux.Handle(path, h)
+	}
+	l.http = websocket.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
 	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	log.Info("listening", "url", l.url)
 	go func() {

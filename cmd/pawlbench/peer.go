@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -32,7 +32,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 // peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
 // load tool spends its CPU on load and not on client machinery. It works against any router.
 type peer struct {
-	ws    *websocket.Conn
+	ws    *gorilla.Conn
 	codec wamp.Codec
 	kind  int
 	id    wamp.ID
@@ -47,7 +47,7 @@ var roles = wamp.Dict{
 
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
-	d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
+	d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
 		ReadBufferSize: 1024, WriteBufferSize: 1024, EnableCompression: deflate}
 	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if localIP != "" {
@@ -64,9 +64,9 @@ func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec,
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{ws: ws, codec: codec, kind: websocket.TextMessage}
+	p := &peer{ws: ws, codec: codec, kind: gorilla.TextMessage}
 	if codec.Binary() {
-		p.kind = websocket.BinaryMessage
+		p.kind = gorilla.BinaryMessage
 	}
 	if err := p.send(&wamp.Hello{Realm: realm, Details: wamp.Dict{"roles": roles}}); err != nil {
 		ws.Close()

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 const browserHint = "run .ci/install-deps (from the repository root): it installs Debian chromium, runs npm ci in examples/wampchat and builds the page's bundle"
@@ -207,7 +207,7 @@ func serveRouter(t *testing.T, addr string) (stop func()) {
 	rt.AddRealm(realm.New(realm.Config{Name: realmName}, nil))
 	mux := http.NewServeMux()
 	mux.Handle("/ws", rt.WebSocketHandler(realm.EndpointOptions{
-		Transport: transport.Options{Deflate: transport.DeflateOptions{Enabled: true}}}))
+		Transport: websocket.Options{Deflate: websocket.DeflateOptions{Enabled: true}}}))
 	hs := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
