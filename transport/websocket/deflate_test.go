@@ -155,7 +155,6 @@ func (p *wsPeer) expectClose(code int) {
 }
 
 func textFrame(s string) []byte { return rawFrame(true, 0, gorilla.TextMessage, true, []byte(s)) }
-func pingFrame(s string) []byte { return rawFrame(true, 0, gorilla.PingMessage, true, []byte(s)) }
 
 const deflateWait = 10 * time.Second
 
