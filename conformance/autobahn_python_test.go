@@ -21,3 +21,21 @@ func TestAutobahnPython(t *testing.T) {
 		})
 	}
 }
+
+// TestAutobahnPythonBatchedAndDeflate runs the same checks with Autobahn|Python's batched
+// serializers (wamp.2.json.batched, ...: several WAMP messages per WebSocket message, which
+// Autobahn offers first when asked to batch) and with permessage-deflate offered; the
+// driver fails unless the subprotocol and the extension it asked for were negotiated.
+func TestAutobahnPythonBatchedAndDeflate(t *testing.T) {
+	requirePython(t)
+	for _, serializer := range []string{"json.batched", "msgpack.batched", "cbor.batched",
+		"json+deflate", "msgpack.batched+deflate", "cbor+deflate"} {
+		t.Run(serializer, func(t *testing.T) {
+			url := startRouter(t)
+			run := startScript(t, "Autobahn|Python client_checks.py", func(ctx context.Context) *exec.Cmd {
+				return pythonCommand(ctx, "client_checks.py", url, serializer)
+			})
+			run.finish(t, append(clientChecks[:len(clientChecks):len(clientChecks)], "mixed_binary_and_integers"))
+		})
+	}
+}

@@ -23,3 +23,23 @@ func TestAutobahnJS(t *testing.T) {
 		})
 	}
 }
+
+// wampyChecks are the checks js/wampy_checks.js runs.
+var wampyChecks = []string{"join", "deflate_negotiated", "pubsub_roundtrip", "call_roundtrip", "call_no_such_procedure", "leave"}
+
+// TestWampy runs js/wampy_checks.js — wampy.js 8.0.2, a fourth client implementation, in
+// Node with the ws package — against the router, once per serializer: joins, a publication
+// and a call of large payloads both ways, an error, and leaving; over permessage-deflate,
+// which ws offers and the router's default configuration accepts.
+func TestWampy(t *testing.T) {
+	requireNode(t)
+	for _, serializer := range []string{"json", "msgpack", "cbor"} {
+		t.Run(serializer, func(t *testing.T) {
+			url := startRouter(t)
+			run := startScript(t, "wampy.js wampy_checks.js", func(ctx context.Context) *exec.Cmd {
+				return nodeCommand(ctx, "wampy_checks.js", url, serializer)
+			})
+			run.finish(t, wampyChecks)
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/race"
 	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -26,7 +27,25 @@ func TestFanoutAllocatesNothingPerDelivery(t *testing.T) {
 	if race.Enabled {
 		t.Skip("the race detector allocates")
 	}
-	r := routertest.Start(t, noKeepalive)
+	for _, deflate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deflate=%v", deflate), func(t *testing.T) {
+			// With permessage-deflate every event is compressed (the minimum size is lowered
+			// to the event's), once per publication for all its subscribers.
+			opts := noKeepalive
+			opts.Endpoint.Transport.Deflate = websocket.DeflateOptions{Enabled: deflate, MinSize: 16}
+			benchDeflate = deflate
+			defer func() { benchDeflate = false }()
+			compressedRead.Store(0)
+			fanoutAllocs(t, routertest.Start(t, opts))
+			if got := compressedRead.Load(); deflate != (got > 0) {
+				t.Errorf("deflate %v: the probes read %d compressed events", deflate, got)
+			}
+		})
+	}
+}
+
+// fanoutAllocs is TestFanoutAllocatesNothingPerDelivery on one router.
+func fanoutAllocs(t *testing.T, r *routertest.Router) {
 	// Each topic's last subscriber is a probe the test reads: publishing waits for the probe's
 	// event, so the publisher never runs far ahead of the subscribers' writers, and queues
 	// and buffers keep the size they reached while warming up.

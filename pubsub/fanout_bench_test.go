@@ -3,6 +3,7 @@ package pubsub_test
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
@@ -26,7 +28,17 @@ type benchPeer struct {
 	c   net.Conn
 	br  *bufio.Reader
 	buf []byte
+	// With permessage-deflate (benchDeflate): compressed frames are inflated into buf.
+	zbuf []byte
+	zr   io.ReadCloser
 }
+
+// benchDeflate makes joinBenchPeer offer permessage-deflate; compressedRead counts the
+// compressed frames benchPeers read.
+var (
+	benchDeflate   = false
+	compressedRead atomic.Int64
+)
 
 func joinBenchPeer(b testing.TB, url, roles string) *benchPeer {
 	b.Helper()
@@ -38,8 +50,8 @@ func joinBenchPeer(b testing.TB, url, roles string) *benchPeer {
 	key := make([]byte, 16)
 	rand.Read(key)
 	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n",
-		host, base64.StdEncoding.EncodeToString(key))
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n%s\r\n",
+		host, base64.StdEncoding.EncodeToString(key), deflateOffer())
 	p := &benchPeer{c: c, br: bufio.NewReader(c)}
 	resp, err := http.ReadResponse(p.br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
@@ -87,14 +99,50 @@ func (p *benchPeer) next(b testing.TB) []byte {
 		io.ReadFull(p.br, l[:])
 		n = int(binary.BigEndian.Uint64(l[:]))
 	}
-	if cap(p.buf) < n {
-		p.buf = make([]byte, n)
+	if h[0]&0x40 != 0 { // RSV1: compressed
+		compressedRead.Add(1)
+		p.zbuf = growTo(p.zbuf, n)
+		if _, err := io.ReadFull(p.br, p.zbuf); err != nil {
+			b.Fatal(err)
+		}
+		p.zbuf = append(p.zbuf, 0, 0, 0xff, 0xff)
+		if p.zr == nil {
+			p.zr = flate.NewReader(bytes.NewReader(p.zbuf))
+		} else {
+			p.zr.(flate.Resetter).Reset(bytes.NewReader(p.zbuf), nil)
+		}
+		p.buf = p.buf[:0]
+		for {
+			if len(p.buf) == cap(p.buf) {
+				p.buf = append(p.buf, 0)[:len(p.buf)]
+			}
+			m, err := p.zr.Read(p.buf[len(p.buf):cap(p.buf)])
+			p.buf = p.buf[:len(p.buf)+m]
+			if err != nil {
+				return p.buf // the end of the sync-flushed data
+			}
+		}
 	}
-	p.buf = p.buf[:n]
+	p.buf = growTo(p.buf, n)
 	if _, err := io.ReadFull(p.br, p.buf); err != nil {
 		b.Fatal(err)
 	}
 	return p.buf
+}
+
+// growTo returns b with length n, reusing its array when large enough.
+func growTo(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n, n+4)
+	}
+	return b[:n]
+}
+
+func deflateOffer() string {
+	if benchDeflate {
+		return "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+	}
+	return ""
 }
 
 // discardingSubscriber subscribes to topic, then reads and throws away bytes without parsing
@@ -131,10 +179,23 @@ func subscribers(b testing.TB, url string, n int, topic wamp.URI) {
 // dividing by N gives the allocations per delivered event, which must stay at zero — a
 // publication costs a constant number of allocations (the EVENT and one frame per codec)
 // however many receive it.
-func BenchmarkFanout(b *testing.B) {
+func BenchmarkFanout(b *testing.B) { benchmarkFanout(b, noKeepalive) }
+
+// BenchmarkFanoutDeflate is BenchmarkFanout with permessage-deflate negotiated by every
+// subscriber and every event compressed (the minimum size lowered to the event's): the
+// event is compressed once per publication, whatever the number of subscribers.
+func BenchmarkFanoutDeflate(b *testing.B) {
+	opts := noKeepalive
+	opts.Endpoint.Transport.Deflate = websocket.DeflateOptions{Enabled: true, MinSize: 16}
+	benchDeflate = true
+	defer func() { benchDeflate = false }()
+	benchmarkFanout(b, opts)
+}
+
+func benchmarkFanout(b *testing.B, opts routertest.Options) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			r := routertest.Start(b, noKeepalive)
+			r := routertest.Start(b, opts)
 			subscribers(b, r.URL, n, "bench.topic")
 			raw, err := wamp.JSON.Decode([]byte(`[16,1,{},"bench.topic",["hello",42,{"k":"v"}],{"x":1.5}]`))
 			if err != nil {

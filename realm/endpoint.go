@@ -32,7 +32,7 @@ type Endpoint struct {
 // NewEndpoint is WebSocketHandler for callers that change the endpoint's options later.
 func (rt *Router) NewEndpoint(opts EndpointOptions) *Endpoint {
 	if len(opts.Transport.Subprotocols) == 0 {
-		opts.Transport.Subprotocols = websocket.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
+		opts.Transport.Subprotocols = websocket.ServerSubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
 	srv := rt.sessionServer(opts.Session)
 	return &Endpoint{session: srv,

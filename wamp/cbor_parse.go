@@ -367,6 +367,9 @@ func (p *cborParser) list(depth int, arg uint64, indefinite bool) (List, error) 
 	}
 }
 
+// cborUndefined is the simple value undefined (major type 7, value 23).
+const cborUndefined = 0xf7
+
 func (p *cborParser) dict(depth int, arg uint64, indefinite bool) (Dict, error) {
 	if depth > maxNesting {
 		return nil, p.errorf("nested deeper than %d levels", maxNesting)
@@ -387,6 +390,12 @@ func (p *cborParser) dict(depth int, arg uint64, indefinite bool) (Dict, error) 
 		k, err := p.key()
 		if err != nil {
 			return nil, err
+		}
+		if p.pos < len(p.data) && p.data[p.pos] == cborUndefined {
+			// An option JavaScript left undefined (wampy.js's unset options) is an option
+			// not given.
+			p.pos++
+			continue
 		}
 		v, err := p.value(depth)
 		if err != nil {

@@ -282,6 +282,9 @@ func (p *msgpackParser) dict(depth int) (Dict, error) {
 		if err != nil {
 			return nil, err
 		}
+		if p.undefined() {
+			continue // an option JavaScript left undefined is an option not given
+		}
 		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
@@ -289,6 +292,18 @@ func (p *msgpackParser) dict(depth int) (Dict, error) {
 		d[dictKey(k)] = v
 	}
 	return d, nil
+}
+
+// undefined skips JavaScript's undefined as JavaScript MessagePack libraries encode it (the
+// 1-byte extension of type 0 holding 0: d4 00 00, e.g. wampy.js's options it leaves unset)
+// and reports whether it did.
+func (p *msgpackParser) undefined() bool {
+	off := p.pos()
+	if off+3 <= len(p.data) && p.data[off] == mpFixExt1 && p.data[off+1] == 0 && p.data[off+2] == 0 {
+		p.seek(off + 3)
+		return true
+	}
+	return false
 }
 
 func (p *msgpackParser) list(depth int) (List, error) {

@@ -64,6 +64,20 @@ type ListenerConfig struct {
 	// AllowedHosts are further Host names a loopback listener answers to (DNS rebinding).
 	AllowedHosts   []string       `yaml:"allowed_hosts"`
 	trustedProxies []netip.Prefix // parsed by validate
+
+	// Deflate configures permessage-deflate on this listener (off when absent).
+	Deflate DeflateConfig `yaml:"deflate"`
+}
+
+// DeflateConfig is a listener's permessage-deflate (RFC 7692) setting: see
+// websocket.DeflateOptions.
+type DeflateConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// MinSize is the smallest message compressed, in bytes (default 128).
+	MinSize int `yaml:"min_size"`
+	// Level is the compression level, 1 (fastest, the default) to 9 (smallest), or -2
+	// (Huffman coding only).
+	Level int `yaml:"level"`
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -153,6 +167,9 @@ func (c *Config) validate() error {
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
 		}
+		if d := l.Deflate; d.Level != 0 && (d.Level < -2 || d.Level > 9) || d.MinSize < 0 {
+			return fmt.Errorf("listener %s: deflate level %d (want 1 to 9, or -2) or min_size %d invalid", l.Listen, d.Level, d.MinSize)
+		}
 		if t := l.TLS; t != nil {
 			if t.Cert == "" || t.Key == "" {
 				return fmt.Errorf("listener %s: tls needs both cert and key", l.Listen)
@@ -229,6 +246,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			QueueMessages:  c.Limits.QueueMessages,
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,
+			Deflate:        websocket.DeflateOptions{Enabled: l.Deflate.Enabled, MinSize: l.Deflate.MinSize, Level: l.Deflate.Level},
 		},
 		Session: session.HostOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}

@@ -83,6 +83,7 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 	start := time.Now()
 	var published int64
 	n := int64(len(subs))
+	wireBefore := wireRead.Load()
 	for next := start; time.Since(start) < cfg.duration && ctx.Err() == nil; next = next.Add(interval) {
 		if cfg.rate > 0 {
 			time.Sleep(time.Until(next))
@@ -106,6 +107,7 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 		}
 	}
 	elapsed := time.Since(start)
+	wire := wireRead.Load() - wireBefore
 	after, err := readProc(cfg.pid)
 	if err != nil {
 		return report{}, err
@@ -116,6 +118,9 @@ func runFanout(ctx context.Context, cfg config) (report, error) {
 	wg.Wait()
 	r := report{Ops: received.Load(), Dropped: expected - received.Load()}
 	r.finish(before, after, elapsed, &h)
+	if r.Ops > 0 {
+		r.WirePerOp = float64(wire) / float64(r.Ops)
+	}
 	return r, nil
 }
 

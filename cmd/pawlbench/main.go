@@ -49,7 +49,11 @@ type report struct {
 	CPUPerOpUs  float64 `json:"router_cpu_us_per_op"`
 	LoadPerOpUs float64 `json:"loadtool_cpu_us_per_op"` // the load tool's own CPU
 	RSSPerOp    float64 `json:"router_rss_bytes_per_session,omitempty"`
-	Seconds     float64 `json:"seconds"`
+	// WirePerOp is the bytes the load tool read off its sockets per delivery (fanout),
+	// WebSocket framing (and compression, with -deflate) included.
+	WirePerOp float64 `json:"wire_bytes_per_op,omitempty"`
+	Deflate   bool    `json:"deflate,omitempty"`
+	Seconds   float64 `json:"seconds"`
 }
 
 func main() {
@@ -70,6 +74,7 @@ func main() {
 	flag.IntVar(&cfg.sessions, "sessions", 10000, "idle: sessions to join")
 	flag.IntVar(&cfg.sourceIPs, "source-ips", 1, "spread connections over 127.0.0.1..127.0.0.N (past the per-address port limit)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print the report as one JSON line")
+	flag.BoolVar(&deflate, "deflate", false, "offer permessage-deflate on every connection (the router must enable it)")
 	flag.Parse()
 	cfg.realm = wamp.URI(realm)
 	var ok bool
@@ -97,7 +102,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pawlbench:", err)
 		os.Exit(1)
 	}
-	r.Scenario, r.Serializer = scenario, serializer
+	r.Scenario, r.Serializer, r.Deflate = scenario, serializer, deflate
 	if cfg.jsonOut {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
@@ -106,6 +111,9 @@ func main() {
 		r.Scenario, r.Serializer, r.Ops, r.Seconds, r.OpsPerSec, r.Dropped, r.Failed, r.P50us, r.P99us, r.RouterCPU, r.CPUPerOpUs, r.LoadPerOpUs)
 	if r.RSSPerOp > 0 {
 		fmt.Printf("; router memory %.0f bytes/session", r.RSSPerOp)
+	}
+	if r.WirePerOp > 0 {
+		fmt.Printf("; %.1f bytes read/op (deflate %v)", r.WirePerOp, deflate)
 	}
 	fmt.Println()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	gorilla "github.com/gorilla/websocket"
@@ -11,6 +12,22 @@ import (
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
+
+// deflate (-deflate) offers permessage-deflate; wireRead counts the bytes every peer read
+// off its socket.
+var (
+	deflate  bool
+	wireRead atomic.Int64
+)
+
+// countingConn counts what it reads in wireRead.
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	wireRead.Add(int64(n))
+	return n, err
+}
 
 // peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
 // load tool spends its CPU on load and not on client machinery. It works against any router.
@@ -31,10 +48,17 @@ var roles = wamp.Dict{
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
 	d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize: 1024, WriteBufferSize: 1024}
+		ReadBufferSize: 1024, WriteBufferSize: 1024, EnableCompression: deflate}
+	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if localIP != "" {
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c}, nil
 	}
 	ws, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {

@@ -43,10 +43,10 @@ def register_failing(session, procedure):
 
 
 async def main(url, serializer):
-    other = "msgpack" if serializer == "json" else "json"
+    other = "msgpack" if serializer.startswith("json") else "json"
     results = w.Results()
     full = w.PAYLOAD["full"]
-    prefix = w.unique_prefix("py.%s" % serializer)
+    prefix = w.unique_prefix("py.%s" % serializer.replace(".", "_").replace("+", "_"))
     peers = {}
 
     async def join():
@@ -220,8 +220,8 @@ async def finish(results, peers):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in ("json", "msgpack", "cbor"):
-        print("usage: %s <ws-url> <json|msgpack|cbor>" % sys.argv[0], file=sys.stderr)
+    if len(sys.argv) != 3 or sys.argv[2] not in w.serializer_names():
+        print("usage: %s <ws-url> <json|msgpack|cbor>[.batched][+deflate]" % sys.argv[0], file=sys.stderr)
         sys.exit(2)
     w.hard_timeout(50)
     asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -25,6 +25,7 @@ from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateResponseAccept  # noqa: E402
 from autobahn.wamp.types import CallResult, ComponentConfig, SubscribeOptions  # noqa: E402
 
 REALM = "realm1"
@@ -38,13 +39,25 @@ MAX_ID = 2**53
 
 
 def serializer_for(name):
-    if name == "json":
-        return JsonSerializer()
-    if name == "msgpack":
-        return MsgPackSerializer()
-    if name == "cbor":
-        return CBORSerializer()
+    """A serializer by name: json, msgpack, cbor, or one of them + ".batched" (several WAMP
+    messages per WebSocket message); a "+deflate" suffix is for connect() and ignored here."""
+    name, _, _ = name.partition("+")
+    base, _, batched = name.partition(".")
+    if batched not in ("", "batched"):
+        raise ValueError("unknown serializer %r" % name)
+    batched = batched == "batched"
+    if base == "json":
+        return JsonSerializer(batched=batched)
+    if base == "msgpack":
+        return MsgPackSerializer(batched=batched)
+    if base == "cbor":
+        return CBORSerializer(batched=batched)
     raise ValueError("unknown serializer %r" % name)
+
+
+def serializer_names():
+    """Every serializer name the drivers accept (see serializer_for)."""
+    return [b + v + d for b in ("json", "msgpack", "cbor") for v in ("", ".batched") for d in ("", "+deflate")]
 
 
 def hard_timeout(seconds):
@@ -144,12 +157,22 @@ async def connect(url, serializer):
         return holder["session"]
 
     factory = WampWebSocketClientFactory(make_session, url=url, serializers=[serializer_for(serializer)])
+    name, _, deflate = serializer.partition("+")
+    if deflate:
+        # Offer permessage-deflate as Autobahn|Python does when asked to compress, and
+        # accept the router's answer (both sides without context takeover).
+        factory.setProtocolOptions(
+            perMessageCompressionOffers=[PerMessageDeflateOffer(accept_max_window_bits=True)],
+            perMessageCompressionAccept=lambda response: PerMessageDeflateResponseAccept(response))
     parsed = urlparse(url)
     _, protocol = await within(loop.create_connection(factory, parsed.hostname, parsed.port), "TCP connect")
     await within(joined, "WELCOME (%s)" % serializer)
     in_use = protocol.websocket_protocol_in_use
-    if in_use != "wamp.2.%s" % serializer:
-        raise AssertionError("negotiated subprotocol %r, want wamp.2.%s" % (in_use, serializer))
+    if in_use != "wamp.2.%s" % name:
+        raise AssertionError("negotiated subprotocol %r, want wamp.2.%s" % (in_use, name))
+    extensions = [str(e.__class__.__name__) for e in (protocol.websocket_extensions_in_use or [])]
+    if bool(deflate) != ("PerMessageDeflate" in extensions):
+        raise AssertionError("extensions in use %r with %r" % (extensions, serializer))
     return Peer(holder["session"], protocol, serializer)
 
 

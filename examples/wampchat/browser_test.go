@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 const browserHint = "run .ci/install-deps (from the repository root): it installs Debian chromium, runs npm ci in examples/wampchat and builds the page's bundle"
@@ -88,6 +89,7 @@ type browserResult struct {
 	Carol       pageDOM
 	Screenshots map[string]string
 	Problems    []string
+	Extensions  map[string]string // each page's WebSocket handshake response, as Chromium saw it
 }
 
 // runBrowser runs e2e/browser.mjs against the page at base; screenshots are named with tag.
@@ -132,6 +134,12 @@ func checkBrowserChat(t *testing.T, result browserResult) {
 	t.Helper()
 	if len(result.Problems) > 0 {
 		t.Errorf("the pages reported errors:\n%s", strings.Join(result.Problems, "\n"))
+	}
+	for _, nick := range []string{"alice", "bob"} {
+		// Chromium offers permessage-deflate on every WebSocket; the router accepts it.
+		if ext, ok := result.Extensions[nick]; !ok || !strings.HasPrefix(ext, "permessage-deflate") {
+			t.Errorf("%s's WebSocket: Sec-WebSocket-Extensions %q (seen: %v), want permessage-deflate", nick, ext, ok)
+		}
 	}
 	aliceSays := chatLine{Nick: "alice", Text: "Hello Bob, this is Alice"}
 	bobSays := chatLine{Nick: "bob", Text: "Hi Alice! Bob here"}
@@ -198,7 +206,8 @@ func serveRouter(t *testing.T, addr string) (stop func()) {
 	rt := realm.NewRouter(nil)
 	rt.AddRealm(realm.New(realm.Config{Name: realmName}, nil))
 	mux := http.NewServeMux()
-	mux.Handle("/ws", rt.WebSocketHandler(realm.EndpointOptions{}))
+	mux.Handle("/ws", rt.WebSocketHandler(realm.EndpointOptions{
+		Transport: websocket.Options{Deflate: websocket.DeflateOptions{Enabled: true}}}))
 	hs := &http.Server{Handler: mux}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -197,7 +197,9 @@ func startRouter(ctx context.Context, app *wsapp.App, log *slog.Logger, onRejoin
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName, HistoryStore: store,
 		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{roomHistory}}}, log))
-	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
+	// permessage-deflate: browsers offer it on every WebSocket.
+	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{
+		Transport: websocket.Options{Deflate: websocket.DeflateOptions{Enabled: true}}}))
 	stop = func() {
 		router.Shutdown(2 * time.Second)
 		store.Close()

@@ -17,6 +17,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -38,7 +39,9 @@ func externalRouter(t *testing.T) *routertest.Router {
 	}
 	t.Cleanup(func() { store.Close() }) // after the router's shutdown (cleanups run last first)
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: realmName, HistoryStore: store,
-		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{roomHistory}}}}})
+		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{roomHistory}}}},
+		// Browsers offer permessage-deflate; the browser tests assert it was accepted.
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{Deflate: websocket.DeflateOptions{Enabled: true}}}})
 	routerURL = r.URL
 	t.Cleanup(func() { routerURL = "" })
 	return r

@@ -426,3 +426,28 @@ func TestMetricsLabelLocalSessions(t *testing.T) {
 		t.Errorf("pawl_authentications_total{method=trusted,result=success} = %v, want 1", got)
 	}
 }
+
+// A client that hits a limit shows in pawl_limit_refusals_total under that limit's name.
+func TestMetricsCountLimitRefusals(t *testing.T) {
+	r := startAdmin(t, routertest.Options{})
+	c := dial(t, r, client.Options{})
+	before := scrapeMetrics(t, r)
+
+	if _, err := c.Register(ctxT(t), "wamp.session.count", echo, nil); err == nil {
+		t.Fatal("a client registered a procedure in the router's namespace")
+	}
+	long := wamp.URI("com.example." + strings.Repeat("a", 2000))
+	if _, err := c.Subscribe(ctxT(t), long, func(*client.Event) {}, nil); err == nil {
+		t.Fatal("a 2 KB topic URI was accepted")
+	}
+	after := scrapeMetrics(t, r)
+	promtoolCheck(t, after.raw)
+	for _, limit := range []string{"reserved_procedure", "max_uri_length"} {
+		if got := after.value("pawl_limit_refusals_total", "limit", limit) - before.value("pawl_limit_refusals_total", "limit", limit); got != 1 {
+			t.Errorf("pawl_limit_refusals_total{limit=%s} moved by %v, want 1", limit, got)
+		}
+	}
+	if got := after.value("pawl_limit_refusals_total", "limit", "call_queue_limit") - before.value("pawl_limit_refusals_total", "limit", "call_queue_limit"); got != 0 {
+		t.Errorf("pawl_limit_refusals_total{limit=call_queue_limit} moved by %v with no call made", got)
+	}
+}

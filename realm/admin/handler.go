@@ -36,6 +36,7 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(), // go_build_info: the module's version
 		routerCollector{rt},
+		limitCollector{},
 	)
 	if opts.Bridge != nil {
 		reg.MustRegister(bridgeCollector{opts.Bridge})

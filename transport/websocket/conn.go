@@ -57,7 +57,10 @@ type Conn struct {
 	opts        Options
 	subprotocol string
 	request     *http.Request
-	server      bool // frames are written raw (unmasked) by the writer, not through gorilla
+	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
+	framing     uint8           // server side: how a batched subprotocol wraps messages
+	deflate     *DeflateOptions // server side: permessage-deflate was negotiated
+	unread      [][]byte        // the rest of a batch Read has split, returned first
 
 	mu        sync.Mutex
 	queue     [][]byte
@@ -66,6 +69,8 @@ type Conn struct {
 	queued    int      // bytes in queue
 	binary    bool
 	kinds     []bool   // each queued frame's type (true: binary) once SendMessage was used; else nil
+	comp      []bool   // with deflate: whether each queued frame is compressed (and framed)
+	compBatch []bool   // the batch's compression flags, used by the writer only
 	writing   bool     // a writer goroutine (or SendNow's inline write) is running
 	heldBy    *Outbox  // the outbox that starts the writer (writing is set on its behalf)
 	delayed   bool     // waiting in a delay shard for its tick
@@ -127,6 +132,7 @@ func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer
 func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
 	c := newConnState(nc, subprotocol, opts, r)
 	c.server = true
+	c.framing = framingOf(subprotocolInfo(subprotocol))
 	if d != nil {
 		c.delay = d.shard()
 	}
@@ -294,11 +300,26 @@ func (c *Conn) PeerClose() (int, string) {
 // Read returns the next whole message. The returned slice is the caller's to keep.
 // Only the connection's owner goroutine may call it.
 func (c *Conn) Read() ([]byte, error) {
+	if len(c.unread) > 0 {
+		data := c.unread[0]
+		c.unread[0] = nil
+		c.unread = c.unread[1:]
+		return data, nil
+	}
 	if err := c.awaitData(); err != nil {
 		return nil, err
 	}
 	_, data, err := c.read()
-	return data, err
+	if err != nil || c.framing == framingNone {
+		return data, err
+	}
+	// A batched subprotocol: the WebSocket message carries one or more WAMP messages.
+	msgs, err := splitBatch(c.unread[:0], data, c.framing)
+	if err != nil {
+		return nil, c.readFailed(CloseProtocolError, "malformed batch of WAMP messages")
+	}
+	c.unread = msgs[1:]
+	return msgs[0], nil
 }
 
 // awaitData waits until the peer has sent something. Waiting here, a few calls deep, rather
@@ -339,11 +360,25 @@ func (c *Conn) Send(frame []byte) error {
 	return c.enqueue(frame, sendOptions{binary: c.binary})
 }
 
+// compress returns what to queue for frame: with permessage-deflate and a frame of at least
+// MinSize, the frame wrapped by the batched framing (if any) and compressed — once for all
+// recipients when shared (a fan-out frame), else for this connection only.
+func (c *Conn) compress(frame []byte, shared bool) ([]byte, bool) {
+	if c.deflate == nil || len(frame) < c.deflate.MinSize {
+		return frame, false
+	}
+	if shared {
+		return compressedFrame(frame, c.framing, c.deflate.Level), true
+	}
+	return compressFramed(frame, c.framing, c.deflate.Level), true
+}
+
 // sendOptions say how enqueue treats a frame.
 type sendOptions struct {
 	binary bool // a binary frame, else text
 	mixed  bool // the connection carries both kinds: each frame's kind is recorded
 	urgent bool // a one-to-one reply: not held for a write delay
+	shared bool // a fan-out frame: compressed once for every recipient
 	out    *Outbox
 }
 
@@ -351,6 +386,7 @@ type sendOptions struct {
 // start once its reader is done.
 func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	binary, mixed, out := o.binary, o.mixed, o.out
+	frame, compressed := c.compress(frame, o.shared)
 	c.mu.Lock()
 	if c.closing || c.aborted {
 		c.mu.Unlock()
@@ -376,6 +412,9 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	}
 	if c.kinds != nil {
 		c.kinds = append(c.kinds, binary)
+	}
+	if c.deflate != nil {
+		c.comp = append(c.comp, compressed)
 	}
 	now, later := c.scheduleLocked()
 	if now && out != nil {
@@ -516,6 +555,7 @@ func (c *Conn) Abort(code int, reason string) {
 		if c.kinds != nil {
 			c.kinds = c.kinds[:0]
 		}
+		c.comp = c.comp[:0]
 	}
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
@@ -682,6 +722,10 @@ func (c *Conn) takeLocked() work {
 		c.kinds = c.kinds[:0]
 		w.mixed = true
 	}
+	if c.deflate != nil {
+		c.compBatch = append(c.compBatch[:0], c.comp...)
+		c.comp = c.comp[:0]
+	}
 	c.needPing = false
 	select {
 	case c.space <- struct{}{}:
@@ -725,22 +769,70 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 }
 
 // frameIovecs lays out frames for one writev in c.iov: each frame's header, then the frame
-// itself, never copied.
+// itself, never copied. A compressed frame (c.compBatch) is a whole message with RSV1 set.
+// With a batched subprotocol, a run of uncompressed frames goes out as one WebSocket message
+// (up to maxBatchMessage), each frame wrapped as the subprotocol says: a burst of events
+// reaches the peer in one message.
 func (c *Conn) frameIovecs(frames [][]byte, kinds []bool, binary bool) {
+	// Room for every header and length prefix, so that appending never moves the bytes the
+	// views in c.iov point into.
+	if need := len(frames) * (maxFrameHeader + 4); cap(c.headers) < need {
+		c.headers = make([]byte, 0, need)
+	}
 	c.headers = c.headers[:0]
 	c.iov = c.iov[:0]
-	for i, f := range frames {
-		start := len(c.headers)
-		c.headers = appendFrameHeader(c.headers, opcodeOf(kinds, i, binary), len(f))
-		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], f)
+	var comp []bool
+	if c.deflate != nil {
+		comp = c.compBatch
 	}
-	// The headers slice may have grown (moved) while appending: rebuild the header views.
-	off := 0
-	for i := 0; i < len(c.iov); i += 2 {
-		n := len(c.iov[i])
-		c.iov[i] = c.headers[off : off+n : off+n]
-		off += n
+	for i := 0; i < len(frames); {
+		op := opcodeOf(kinds, i, binary)
+		if comp != nil && comp[i] {
+			c.iov = append(c.iov, c.header(op|rsv1, len(frames[i])), frames[i])
+			i++
+			continue
+		}
+		if c.framing == framingNone {
+			c.iov = append(c.iov, c.header(op, len(frames[i])), frames[i])
+			i++
+			continue
+		}
+		j, total := i, 0
+		for j < len(frames) && (comp == nil || !comp[j]) {
+			n := framedLen(c.framing, len(frames[j]))
+			if j > i && total+n > maxBatchMessage {
+				break
+			}
+			total += n
+			j++
+		}
+		c.iov = append(c.iov, c.header(op, total))
+		for _, f := range frames[i:j] {
+			switch c.framing {
+			case framingPrefix:
+				start := len(c.headers)
+				c.headers = c.headers[:start+4]
+				putLength(c.headers[start:], len(f))
+				c.iov = append(c.iov, c.headers[start:start+4:start+4], f)
+			case framingSeparator:
+				c.iov = append(c.iov, f, batchSeparator)
+			}
+		}
+		i = j
 	}
+}
+
+// rsv1 marks a compressed message's first frame (RFC 7692 section 6).
+const rsv1 = 0x40
+
+// maxFrameHeader is the longest header of a server frame.
+const maxFrameHeader = 10
+
+// header appends a frame header to c.headers and returns a view of it.
+func (c *Conn) header(opcode byte, n int) []byte {
+	start := len(c.headers)
+	c.headers = appendFrameHeader(c.headers, opcode, n)
+	return c.headers[start:len(c.headers):len(c.headers)]
 }
 
 // writeFramesClient writes through gorilla, which masks client frames.

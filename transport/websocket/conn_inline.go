@@ -7,6 +7,10 @@ package websocket
 // not take at once is left to a writer goroutine, so the caller never waits for the peer.
 // Fan-out should use Send: its writers batch what queues up while they write.
 func (c *Conn) SendNow(frame []byte) error {
+	if c.framing != framingNone || c.deflate != nil {
+		// Framed by the writer (batched, compressed): queued, but not held for a delay.
+		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
+	}
 	c.mu.Lock()
 	if c.rc == nil || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits

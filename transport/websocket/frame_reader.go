@@ -399,6 +399,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 	var msg []byte
 	var text utf8Stream
 	inMessage := false
+	compressed := false // the message's first frame had RSV1 (permessage-deflate)
 	fragments := 0
 	for {
 		h, err := c.fr.header()
@@ -409,6 +410,11 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 			return false, nil, err
 		}
 		switch {
+		case h.rsv == rsv1 && c.deflate != nil:
+			// RFC 7692 section 6: only a message's first frame says it is compressed.
+			if h.opcode >= opClose || h.opcode == opContinuation {
+				return false, nil, c.readFailed(CloseProtocolError, "RSV1 set on a control or continuation frame")
+			}
 		case h.rsv != 0:
 			return false, nil, c.readFailed(CloseProtocolError, "reserved bits set, no extension was negotiated")
 		case !h.masked:
@@ -444,6 +450,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 				return false, nil, c.readFailed(CloseProtocolError, "new message inside a fragmented one")
 			}
 			inMessage, binary = true, h.opcode == opBinary
+			compressed = h.rsv == rsv1
 		default:
 			return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown data opcode %d", h.opcode))
 		}
@@ -454,8 +461,8 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 			return false, nil, c.tooManyFragments()
 		}
 		check := &text
-		if binary {
-			check = nil
+		if binary || compressed {
+			check = nil // compressed text is checked once inflated
 		}
 		if msg, err = c.fr.payload(msg, h, int(c.opts.MaxMessageSize), check); err != nil {
 			if errors.Is(err, errInvalidUTF8) {
@@ -466,6 +473,17 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 		if !h.fin {
 			c.extendReadDeadlineSoon() // a long message keeps coming: not a dead peer
 			continue
+		}
+		if compressed {
+			if msg, err = decompressMessage(msg, c.opts.MaxMessageSize); err != nil {
+				if errors.Is(err, errDecompressedTooBig) {
+					return false, nil, c.tooBig()
+				}
+				return false, nil, c.readFailed(CloseInvalidPayload, err.Error())
+			}
+			if !binary && !text.feed(msg) {
+				return false, nil, c.readFailed(CloseInvalidPayload, errInvalidUTF8.Error())
+			}
 		}
 		if !binary && !text.complete(msg) {
 			return false, nil, c.readFailed(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")

@@ -57,6 +57,10 @@ type Options struct {
 	// when many small messages arrive at once.
 	ReadBufferSize int
 
+	// Deflate configures permessage-deflate (RFC 7692) for a server's connections (default
+	// off). See DeflateOptions.
+	Deflate DeflateOptions
+
 	// MaxConnections bounds the connections a server serves at once (0: no bound). Upgrade
 	// requests beyond it are refused with HTTP 503 Service Unavailable.
 	MaxConnections int
@@ -104,5 +108,6 @@ func (o Options) withDefaults() Options {
 	if o.ReadBufferSize <= 0 {
 		o.ReadBufferSize = DefaultReadBufferSize
 	}
+	o.Deflate = o.Deflate.withDefaults()
 	return o
 }

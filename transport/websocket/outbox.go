@@ -65,7 +65,7 @@ func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
 	if vc, ok := via.(*Conn); ok {
 		out = vc.outbox()
 	}
-	return c.enqueue(frame, sendOptions{binary: c.binary, out: out})
+	return c.enqueue(frame, sendOptions{binary: c.binary, out: out, shared: true})
 }
 
 // flush writes what its reader's messages queued: each held connection is written from

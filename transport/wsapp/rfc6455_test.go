@@ -2,8 +2,8 @@ package wsapp_test
 
 // What RFC 6455 asks of a server, group by group of the Autobahn WebSocket testsuite's
 // fuzzingclient (1 framing, 2 pings and pongs, 3 reserved bits, 4 opcodes, 5 fragmentation,
-// 6 UTF-8, 7 close handling, 9 limits, 10 misc; the compression groups 12 and 13 need
-// permessage-deflate, which Pawl does not negotiate yet). The testsuite itself (wstest) is
+// 6 UTF-8, 7 close handling, 9 limits, 10 misc; the compression groups 12 and 13 are in
+// deflate_test.go). The testsuite itself (wstest) is
 // Python 2 and not packaged for Debian, so these tests drive the same kinds of frames by hand
 // over a real TCP socket, against the plain App's Echo route (text back as text, binary as
 // binary) — the frame reader and writer the WAMP endpoint uses too, see
@@ -57,7 +57,11 @@ type wsPeer struct {
 
 func newPeer(t *testing.T, url string, subprotocols ...string) *wsPeer {
 	t.Helper()
-	ws := dialWS(t, url, nil, subprotocols...)
+	return peerOn(t, dialWS(t, url, nil, subprotocols...))
+}
+
+// peerOn makes a wsPeer of a connection the test dialed.
+func peerOn(t *testing.T, ws *gorilla.Conn) *wsPeer {
 	p := &wsPeer{t: t, ws: ws, events: make(chan wsEvent, 4096)}
 	ws.SetPongHandler(func(s string) error { p.events <- wsEvent{kind: "pong", data: s}; return nil })
 	ws.SetPingHandler(func(string) error { return nil })

@@ -45,9 +45,19 @@ try {
   context.setDefaultTimeout(WAIT);
 
   const problems = [];
+  // What the browser itself saw in each WebSocket handshake's response (Chromium's DevTools
+  // protocol): the extensions the router accepted.
+  const extensions = {};
   const open = async (nick, viewport) => {
     const page = await context.newPage();
     if (viewport) await page.setViewportSize(viewport);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    cdp.on("Network.webSocketHandshakeResponseReceived", (e) => {
+      const h = e.response.headers || {};
+      const key = Object.keys(h).find((k) => k.toLowerCase() === "sec-websocket-extensions");
+      extensions[nick] = key ? h[key] : "";
+    });
     page.on("pageerror", (err) => problems.push(`${nick}: page error: ${err.message}`));
     page.on("console", (msg) => {
       if (msg.type() === "error") problems.push(`${nick}: console error: ${msg.text()}`);
@@ -117,7 +127,7 @@ try {
         return r.right <= window.innerWidth && r.bottom <= window.innerHeight && r.width > 0;
       })(),
     }));
-  const result = { alice: await dom(alice), bob: await dom(bob), carol: await dom(carol), screenshots: shots, problems };
+  const result = { alice: await dom(alice), bob: await dom(bob), carol: await dom(carol), screenshots: shots, problems, extensions };
   console.log("RESULT " + JSON.stringify(result));
 } catch (err) {
   console.error("browser test failed:", err && err.stack ? err.stack : err);
