@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -105,7 +106,9 @@ var clientRoles = wamp.Dict{
 		"shared_registration": true}},
 }
 
-// Dial connects to a router at url (ws:// or wss://) and joins realm.
+// Dial connects to a router at url and joins realm. The URL's scheme picks the transport:
+// ws:// and wss:// WebSocket; rs:// and tcp:// RawSocket over TCP, rss:// and tcps:// over
+// TLS, unix:///path over a Unix socket.
 func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (*Client, error) {
 	serializer := opts.Serializer
 	if serializer == "" {
@@ -117,11 +120,25 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.TLSConfig != nil {
 		opts.Transport.TLSConfig = opts.TLSConfig
 	}
-	conn, err := transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	var conn peer.Client
+	var err error
+	if rawsocket.IsURL(url) {
+		conn, err = rawsocket.Dial(ctx, url, serializer, rawSocketOptions(opts.Transport))
+	} else {
+		conn, err = transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return Join(ctx, conn, realm, opts)
+}
+
+// rawSocketOptions are the RawSocket dialer's share of a client's transport options.
+func rawSocketOptions(o transport.Options) rawsocket.Options {
+	return rawsocket.Options{MaxMessageSize: int(min(o.MaxMessageSize, rawsocket.MaxLength)), PingInterval: o.PingInterval,
+		PongTimeout: o.PongTimeout, WriteTimeout: o.WriteTimeout, QueueMessages: o.QueueMessages,
+		QueueBytes: o.QueueBytes, ReadBufferSize: o.ReadBufferSize, TLSConfig: o.TLSConfig,
+		NetDialContext: o.NetDialContext}
 }
 
 // Join joins realm over a connection that is already open, of any transport (Dial opens a

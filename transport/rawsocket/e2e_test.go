@@ -1,0 +1,68 @@
+package rawsocket_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/wamp"
+)
+
+// roundTrip joins over url with serializer, and checks a pub/sub and an RPC round trip
+// between that client and a WebSocket client.
+func roundTrip(t *testing.T, r *routertest.Router, url, serializer string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := session.ClientOptions{Serializer: serializer, TLSConfig: r.TLS}
+	c, err := session.Dial(ctx, url, "realm1", opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	defer c.Close()
+	ws, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{TLSConfig: r.TLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+
+	got := make(chan wamp.List, 1)
+	if _, err := c.Subscribe(ctx, "test.topic", func(e *session.Event) { got <- e.Args }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Publish(ctx, "test.topic", wamp.Dict{"acknowledge": true}, wamp.List{"hello", 42}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case args := <-got:
+		if len(args) != 2 || args[0] != "hello" {
+			t.Fatalf("event args %v", args)
+		}
+	case <-ctx.Done():
+		t.Fatal("no event over rawsocket")
+	}
+	if _, err := c.Register(ctx, "test.add", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+		a, _ := wamp.AsInt64(inv.Args[0])
+		b, _ := wamp.AsInt64(inv.Args[1])
+		return &session.Result{Args: wamp.List{a + b}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ws.Call(ctx, "test.add", nil, wamp.List{2, 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := wamp.AsInt64(res.Args[0]); len(res.Args) != 1 || n != 5 {
+		t.Fatalf("result %v", res.Args)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
+	for _, ser := range []string{"json", "msgpack"} {
+		t.Run("tcp/"+ser, func(t *testing.T) { roundTrip(t, r, r.RawSocketURL, ser) })
+	}
+}
