@@ -21,11 +21,11 @@ import (
 // Router is a running test router.
 type Router struct {
 	*realm.Router
-	URL   string // ws://127.0.0.1:PORT/ws
+	URL string // ws://127.0.0.1:PORT/ws
 	// RawSocketURL is rs://127.0.0.1:PORT (rss:// with TLS), with Options.RawSocket; the
 	// WebSocket port serves RawSocket too (rawsocket.Split).
 	RawSocketURL string
-	Realm *realm.Realm
+	Realm        *realm.Realm
 	// TLS is the client configuration trusting the router's certificate (Options.TLS).
 	TLS    *tls.Config
 	server *http.Server

@@ -2,12 +2,17 @@ package rawsocket_test
 
 import (
 	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -65,4 +70,44 @@ func TestRoundTrip(t *testing.T) {
 	for _, ser := range []string{"json", "msgpack"} {
 		t.Run("tcp/"+ser, func(t *testing.T) { roundTrip(t, r, r.RawSocketURL, ser) })
 	}
+}
+
+// wsPortURL is the RawSocket URL of the router's WebSocket port.
+func wsPortURL(r *routertest.Router) string {
+	u := strings.TrimSuffix(r.URL, "/ws")
+	u = strings.Replace(u, "wss://", "rss://", 1)
+	return strings.Replace(u, "ws://", "rs://", 1)
+}
+
+func TestRoundTripOnWebSocketPort(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
+	for _, ser := range []string{"json", "msgpack"} {
+		t.Run(ser, func(t *testing.T) { roundTrip(t, r, wsPortURL(r), ser) })
+	}
+}
+
+func TestRoundTripTLS(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{TLS: true, RawSocket: &realm.RawSocketEndpointOptions{}})
+	t.Run("own port", func(t *testing.T) { roundTrip(t, r, r.RawSocketURL, "json") })
+	t.Run("tcps scheme", func(t *testing.T) { roundTrip(t, r, strings.Replace(r.RawSocketURL, "rss://", "tcps://", 1), "msgpack") })
+	t.Run("WebSocket port", func(t *testing.T) { roundTrip(t, r, wsPortURL(r), "json") })
+}
+
+func TestRoundTripUnixSocket(t *testing.T) {
+	r := routertest.Start(t, routertest.Options{})
+	path := filepath.Join(t.TempDir(), "pawl.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.NewRawSocketEndpoint(realm.RawSocketEndpointOptions{})
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ln) }()
+	t.Cleanup(func() {
+		e.Close()
+		if err := <-served; !errors.Is(err, rawsocket.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	roundTrip(t, r, "unix://"+path, "json")
 }
