@@ -89,7 +89,9 @@ func TestRoundTripOnWebSocketPort(t *testing.T) {
 func TestRoundTripTLS(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{TLS: true, RawSocket: &realm.RawSocketEndpointOptions{}})
 	t.Run("own port", func(t *testing.T) { roundTrip(t, r, r.RawSocketURL, "json") })
-	t.Run("tcps scheme", func(t *testing.T) { roundTrip(t, r, strings.Replace(r.RawSocketURL, "rss://", "tcps://", 1), "msgpack") })
+	t.Run("tcps scheme", func(t *testing.T) {
+		roundTrip(t, r, strings.Replace(r.RawSocketURL, "rss://", "tcps://", 1), "msgpack")
+	})
 	t.Run("WebSocket port", func(t *testing.T) { roundTrip(t, r, wsPortURL(r), "json") })
 }
 
