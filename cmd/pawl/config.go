@@ -45,8 +45,8 @@ type ListenerConfig struct {
 	Unix string `yaml:"unix"`
 	// RawSocket, on a WebSocket listener, also serves WAMP over RawSocket on its port: a
 	// connection whose first octet is 0x7F (default true).
-	RawSocket *bool  `yaml:"rawsocket"`
-	Path      string `yaml:"path"`
+	RawSocket      *bool    `yaml:"rawsocket"`
+	Path           string   `yaml:"path"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// MaxMessageSize overrides limits.max_message_size for this listener.
 	MaxMessageSize int64 `yaml:"max_message_size"`

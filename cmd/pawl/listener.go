@@ -23,8 +23,8 @@ type listener struct {
 	cfg      ListenerConfig             // as last applied
 	ln       net.Listener               // the socket (TLS-wrapped for wss://)
 	tls      atomic.Pointer[tls.Config] // the current certificate and TLS settings; nil for ws://
-	endpoint *realm.Endpoint          // type websocket
-	rs       *realm.RawSocketEndpoint // type rawsocket, or RawSocket on a WebSocket port
+	endpoint *realm.Endpoint            // type websocket
+	rs       *realm.RawSocketEndpoint   // type rawsocket, or RawSocket on a WebSocket port
 	http     *http.Server
 	url      string
 	rsURL    string // where RawSocket is served, if it is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,16 +13,40 @@ import (
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
-// load tool spends its CPU on load and not on client machinery. It works against any router.
+// peer is a lean WAMP peer: one connection (WebSocket or RawSocket) and a codec, no
+// goroutines of its own, so that the load tool spends its CPU on load and not on client
+// machinery. It works against any router.
 type peer struct {
-	ws    *websocket.Conn
+	ws    wire
 	codec wamp.Codec
-	kind  int
 	id    wamp.ID
 	buf   []byte
 	req   wamp.ID
 }
+
+// wire carries whole WAMP messages: a WebSocket, or a RawSocket (rawsocket.go).
+type wire interface {
+	WriteMessage(data []byte) error
+	ReadMessage() ([]byte, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// wsWire is a WebSocket carrying one kind of frame.
+type wsWire struct {
+	c    *websocket.Conn
+	kind int
+}
+
+func (w wsWire) WriteMessage(data []byte) error { return w.c.WriteMessage(w.kind, data) }
+
+func (w wsWire) ReadMessage() ([]byte, error) {
+	_, data, err := w.c.ReadMessage()
+	return data, err
+}
+
+func (w wsWire) SetReadDeadline(t time.Time) error { return w.c.SetReadDeadline(t) }
+func (w wsWire) Close() error                      { return w.c.Close() }
 
 var roles = wamp.Dict{
 	"publisher": wamp.Dict{"features": wamp.Dict{}}, "subscriber": wamp.Dict{"features": wamp.Dict{}},
@@ -30,20 +55,31 @@ var roles = wamp.Dict{
 
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
-	d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize: 1024, WriteBufferSize: 1024}
+	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if localIP != "" {
-		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 30 * time.Second}
-		d.NetDialContext = nd.DialContext
+		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
 	}
-	ws, _, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		return nil, err
+	var ws wire
+	if strings.HasPrefix(url, "rs://") || strings.HasPrefix(url, "tcp://") {
+		rw, err := dialRawSocket(ctx, nd, url, codec)
+		if err != nil {
+			return nil, err
+		}
+		ws = rw
+	} else {
+		d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024, NetDialContext: nd.DialContext}
+		c, _, err := d.DialContext(ctx, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		kind := websocket.TextMessage
+		if codec.Binary() {
+			kind = websocket.BinaryMessage
+		}
+		ws = wsWire{c: c, kind: kind}
 	}
-	p := &peer{ws: ws, codec: codec, kind: websocket.TextMessage}
-	if codec.Binary() {
-		p.kind = websocket.BinaryMessage
-	}
+	p := &peer{ws: ws, codec: codec}
 	if err := p.send(&wamp.Hello{Realm: realm, Details: wamp.Dict{"roles": roles}}); err != nil {
 		ws.Close()
 		return nil, err
@@ -68,11 +104,11 @@ func (p *peer) send(m wamp.Message) error {
 	if err != nil {
 		return err
 	}
-	return p.ws.WriteMessage(p.kind, p.buf)
+	return p.ws.WriteMessage(p.buf)
 }
 
 func (p *peer) recv() (wamp.Message, error) {
-	_, data, err := p.ws.ReadMessage()
+	data, err := p.ws.ReadMessage()
 	if err != nil {
 		return nil, err
 	}
