@@ -5,8 +5,8 @@
 // It imports nothing of Pawl. A transport implements these interfaces without knowing WAMP,
 // and the broker and dealer, which address sessions, never learn which transport carries
 // them: how a transport batches its writes (the WebSocket outbox and write delay) stays
-// inside it. Implementations: the WebSocket connection (transport.Conn) and the in-memory
-// connection (transport/memory).
+// inside it. Implementations: the WebSocket connection (transport.Conn), the RawSocket
+// connection (transport/rawsocket) and the in-memory connection (transport/memory).
 package peer
 
 import (
@@ -96,7 +96,7 @@ type Client interface {
 
 // Details describe a connection as authentication and the meta API see it.
 type Details struct {
-	// Transport is the kind of connection: "websocket", "memory".
+	// Transport is the kind of connection: "websocket", "rawsocket", "memory".
 	Transport string
 	// Protocol is what the transport negotiated, when it negotiates (the WebSocket
 	// subprotocol, e.g. "wamp.2.json").
