@@ -3,9 +3,11 @@ package rawsocket_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +258,62 @@ func TestWebSocketPortAnswersAtOnce(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUpgradeRequired {
 		t.Fatalf("HTTP GET on the WebSocket path: %s", resp.Status)
+	}
+}
+
+// TestSlowConsumerCutOff: a RawSocket subscriber that stops reading is cut off once its
+// bounded queue is full, while the publisher goes on being served.
+func TestSlowConsumerCutOff(t *testing.T) {
+	r := startRS(t, rawsocket.Options{QueueBytes: 1 << 20, PingInterval: -1})
+	sub := joined(t, r.RawSocketURL)
+	sub.write(frame(0, `[32,1,{},"slow.topic"]`)...)
+	if typ, m := sub.readFrame(); typ != 0 || !strings.HasPrefix(m, "[33,") {
+		t.Fatalf("expected SUBSCRIBED, got %d %s", typ, m)
+	}
+	pub := joined(t, r.RawSocketURL)
+	big := strings.Repeat("x", 60<<10)
+	const n = 400 // 24 MB: more than the socket buffers and the queue hold
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := range n {
+			if _, err := pub.c.Write(frame(0, fmt.Sprintf(`[16,%d,{},"slow.topic",[%q]]`, i+1, big))); err != nil {
+				return
+			}
+		}
+	}()
+	// The router cuts the subscriber off: reading what reached its socket ends in the end of
+	// the stream, well before all n events.
+	select { // nothing is read until the router has taken every PUBLISH
+	case <-written:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the publisher could not write its events")
+	}
+	sub.c.SetDeadline(time.Now().Add(10 * time.Second))
+	events := 0
+	for {
+		h := make([]byte, 4)
+		if _, err := io.ReadFull(sub.c, h); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the slow subscriber was never cut off")
+			}
+			break
+		}
+		// A connection cut off may end inside a frame.
+		if _, err := io.ReadFull(sub.c, make([]byte, int(h[1])<<16|int(h[2])<<8|int(h[3]))); err != nil {
+			break
+		}
+		events++
+	}
+	if events >= n {
+		t.Fatalf("got all %d events: nothing was cut off", events)
+	}
+	// The publisher is still served.
+	pub.write(frame(0, `[32,2,{},"other.topic"]`)...)
+	for {
+		typ, m := pub.readFrame()
+		if typ == 0 && strings.HasPrefix(m, "[33,2,") {
+			break
+		}
 	}
 }
