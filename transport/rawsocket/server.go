@@ -110,9 +110,11 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// ServeConn runs the handshake on nc and serves the connection until its handler returns; it
-// runs on the caller's goroutine. A handshake the server refuses is answered with the
-// protocol's error reply and closed.
+// ServeConn runs the handshake on nc, on the caller's goroutine, and then serves the
+// connection on a goroutine of its own until its handler returns: the handshake's stack is
+// not kept for the connection's whole life (an idle connection parks on a fresh, small
+// stack). A handshake the server refuses is answered with the protocol's error reply and
+// closed.
 func (s *Server) ServeConn(nc net.Conn) {
 	c, err := s.handshake(nc)
 	if err != nil {
@@ -122,6 +124,10 @@ func (s *Server) ServeConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	go s.serve(c)
+}
+
+func (s *Server) serve(c *Conn) {
 	defer s.active.Add(-1)
 	defer c.Done()
 	s.handler.ServeConn(c)
