@@ -13,7 +13,7 @@ import (
 // router, once per serializer; see clientChecks for what it covers.
 func TestAutobahnJS(t *testing.T) {
 	requireNode(t)
-	for _, serializer := range []string{"json", "msgpack"} {
+	for _, serializer := range []string{"json", "msgpack", "cbor"} {
 		t.Run(serializer, func(t *testing.T) {
 			url := startRouter(t)
 			run := startScript(t, "autobahn.js client_checks.js", func(ctx context.Context) *exec.Cmd {

@@ -127,8 +127,17 @@ func startRouter(t *testing.T) string {
 		t.Fatal("pawl binary was not built (TestMain did not run?)")
 	}
 
+	p, u := launchRouter(t, "127.0.0.1:0")
+	t.Cleanup(func() { p.stop(t) })
+	return u
+}
+
+// launchRouter starts pawl listening on addr and returns it with its WebSocket URL; the
+// caller stops it.
+func launchRouter(t *testing.T, addr string) (*routerProcess, string) {
+	t.Helper()
 	p := &routerProcess{done: make(chan struct{})}
-	p.cmd = exec.Command(routerBin, "serve", "-listen", "127.0.0.1:0")
+	p.cmd = exec.Command(routerBin, "serve", "-listen", addr)
 	p.cmd.Stdout = &p.logs
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -159,17 +168,17 @@ func startRouter(t *testing.T) string {
 		close(p.done)
 	}()
 
-	t.Cleanup(func() { p.stop(t) })
-
 	select {
 	case u := <-urls:
-		return u
+		return p, u
 	case <-p.done:
-		t.Fatalf("pawl exited before listening: %v", p.err)
+		t.Fatalf("pawl exited before listening: %v\n%s", p.err, p.logs.String())
 	case <-time.After(routerStartTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
 		t.Fatalf("pawl logged no msg=listening line with url=ws://... within %v", routerStartTimeout)
 	}
-	return ""
+	return nil, ""
 }
 
 func (p *routerProcess) stop(t *testing.T) {

@@ -44,7 +44,8 @@ func crossOthers(me string) []string {
 }
 
 // TestCrossClient has the nexus Go client (JSON), autobahn.js (MessagePack)
-// and Autobahn|Python (JSON, then MessagePack) each call every other peer's
+// and Autobahn|Python (JSON, then MessagePack, then CBOR: all three codecs in
+// one run) each call every other peer's
 // echo procedure and publish an event to every other peer, with the "cross"
 // payload. The Go test is both a peer and the orchestrator: it announces
 // "go" once all peers are ready and "finish" once all are done, so that every
@@ -53,7 +54,7 @@ func TestCrossClient(t *testing.T) {
 	requireNode(t)
 	requirePython(t)
 	cross := loadPayload(t, "cross")
-	for _, pySerializer := range []string{"json", "msgpack"} {
+	for _, pySerializer := range []string{"json", "msgpack", "cbor"} {
 		t.Run("python_"+pySerializer, func(t *testing.T) {
 			url := startRouter(t)
 			prefix := uniquePrefix("cross." + pySerializer)

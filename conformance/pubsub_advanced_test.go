@@ -64,6 +64,7 @@ func pubsubConfig(t *testing.T, dataDir string) string {
 realms:
   - name: %s
     anonymous: true
+    anonymous_session_kill: true   # the scripts kill sessions as anonymous
     history:
       topics:
         - {topic: com.example.conformance., match: prefix, limit: 1000}

@@ -48,7 +48,7 @@ func requireNode(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node not found on PATH: %v; %s", err, installHint)
 	}
-	for _, pkg := range []string{"autobahn", "msgpack5"} {
+	for _, pkg := range []string{"autobahn", "msgpack5", "cbor"} {
 		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
 			t.Fatalf("npm package %s missing in conformance/node_modules: %s", pkg, installHint)
 		}

@@ -10,6 +10,7 @@ package pubsub
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -53,4 +54,21 @@ type Options struct {
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+
+	// MaxSubscriptionsPerSession bounds the subscriptions one session holds (0: no limit);
+	// past it SUBSCRIBE fails with wamp.error.not_authorized.
+	MaxSubscriptionsPerSession int
+	// RetainedTopics and RetainedBytes bound the retained events (0: no limit): the topics
+	// holding one, and the bytes of their payloads. A retained publication past either is
+	// refused (wamp.error.not_authorized to an acknowledged publisher).
+	RetainedTopics int
+	RetainedBytes  int64
+}
+
+// LimitStats counts the broker's refusals; read with Load.
+var LimitStats struct {
+	SubscriptionLimit atomic.Int64 // SUBSCRIBEs refused: max_subscriptions_per_session
+	RetainedRefused   atomic.Int64 // retained publications refused: retained_topics or retained_bytes
+	ReservedTopic     atomic.Int64 // PUBLISHes refused under wamp. or pawl.
+	HistoryNotKept    atomic.Int64 // acknowledged publications answered with an error: the history did not keep them
 }

@@ -29,7 +29,13 @@ type HistoryRule struct {
 	Limit int `yaml:"limit"`
 	// MaxAge is how long an event is kept (0: no age limit). At least one limit is required.
 	MaxAge time.Duration `yaml:"max_age"`
+	// Durable (the default) acknowledges a publication (PUBLISHED) only once the batch
+	// holding its event is committed to the store, so that what the router acknowledged
+	// survives a crash; false acknowledges at once and writes behind.
+	Durable *bool `yaml:"durable"`
 }
+
+func (r HistoryRule) durable() bool { return r.Durable == nil || *r.Durable }
 
 // key names the rule's log in a store: "<match>:<topic>".
 func (r HistoryRule) key() string { return r.match() + ":" + string(r.Topic) }
@@ -182,19 +188,32 @@ type history struct {
 	mu      sync.RWMutex // guards closed against sends on queue
 	closed  bool
 	queue   chan historyItem
+	queued  atomic.Int64 // payload bytes waiting for the writer
 	done    chan struct{}
 	dropped atomic.Int64 // events not kept because the queue was full
 }
 
-// historyItem is an event to append, or (with flushed set) a barrier.
+// historyItem is an event to append, or (with flushed set) a barrier. stored, when set,
+// is called by the writer once the event's batch is committed (nil) or failed.
 type historyItem struct {
 	ev      *HistoryEvent
+	size    int64 // the payload's encoded bytes, counted against historyQueueBytes
+	stored  func(error)
 	flushed chan struct{}
 }
+
+// errHistoryBehind is what stored hears for an event the writer had no room for.
+var errHistoryBehind = errors.New("history writer behind")
 
 const (
 	historyQueue = 4096 // events waiting for the writer; past it events are not kept (counted)
 	historyBatch = 256  // most events in one Append
+	// historyQueueBytes bounds the payload bytes waiting for the writer (their decoded
+	// values take several times that): past it, as past historyQueue, events are not kept.
+	historyQueueBytes = 64 << 20
+	// historyGather is the longest the writer waits to gather durable publications into one
+	// commit (see run): well under one commit's fsync.
+	historyGather = time.Millisecond
 )
 
 // historyRules are a history's rules, indexed: never changed once built.
@@ -233,19 +252,40 @@ func (h *history) rule(topic wamp.URI) (HistoryRule, bool) {
 // record queues an event for the store. It never waits: when the writer is behind (a store
 // that is down or slow), the event still reaches its subscribers but is not kept in history;
 // that is counted and logged, with doubling gaps so a long outage does not flood the log.
-func (h *history) record(ev *HistoryEvent) {
+//
+// stored, when not nil, is called once the event is committed to the store (nil) or will not
+// be (an error): by the writer after its batch's Append, or right here when the writer has no
+// room. It must not block: it runs on the writer goroutine.
+func (h *history) record(ev *HistoryEvent, size int64, stored func(error)) {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
 	if h.closed {
+		h.mu.RUnlock()
+		if stored != nil {
+			stored(errors.New("history closed"))
+		}
 		return
 	}
-	select {
-	case h.queue <- historyItem{ev: ev}:
-	default:
+	n := h.queued.Add(size)
+	room := n <= historyQueueBytes || n == size // into an empty queue, one event of any size
+	if room {
+		select {
+		case h.queue <- historyItem{ev: ev, size: size, stored: stored}:
+		default:
+			room = false
+		}
+	}
+	if room {
+		h.mu.RUnlock()
+	} else {
+		h.queued.Add(-size)
+		h.mu.RUnlock()
 		n := h.dropped.Add(1)
 		if n&(n-1) == 0 { // 1, 2, 4, 8, ...
 			h.log.Warn("event history: writer behind, events not kept", "topic", ev.Topic,
-				"dropped_so_far", n, "queue", historyQueue)
+				"dropped_so_far", n, "queue", historyQueue, "queue_bytes", historyQueueBytes)
+		}
+		if stored != nil {
+			stored(errHistoryBehind)
 		}
 	}
 }
@@ -276,49 +316,103 @@ func (h *history) flush(ctx context.Context) error {
 	}
 }
 
+// run is the writer: it appends what is queued in batches, one store transaction each (a
+// group commit: publishers waiting for a durable acknowledgement share one commit), then
+// tells each event's publisher and each barrier.
+//
+// Publishers waiting for a durable acknowledgement publish again as soon as they hear it, a
+// moment after the writer has started its next batch. So that they share a commit instead of
+// each costing one, the writer waits up to historyGather for as many waiting publishers as
+// its last batch acknowledged (never longer, so a lone publisher loses little).
 func (h *history) run() {
 	defer close(h.done)
-	batch := make([]*HistoryEvent, 0, historyBatch)
-	var barriers []chan struct{}
+	var w historyBatchState
+	w.events = make([]*HistoryEvent, 0, historyBatch)
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
+	expect := 0 // durable publications acknowledged by the last batch
 	for item := range h.queue {
-		batch, barriers = h.take(item, batch, barriers)
+		w.take(item)
+		closed := false
 	more:
-		for len(batch) < historyBatch {
+		for len(w.events) < historyBatch {
 			select {
 			case item, ok := <-h.queue:
 				if !ok {
+					closed = true
 					break more
 				}
-				batch, barriers = h.take(item, batch, barriers)
+				w.take(item)
 			default:
 				break more
 			}
 		}
-		h.write(batch)
-		for _, ch := range barriers {
+		if !closed && len(w.stored) > 0 && len(w.stored) < expect {
+			gather.Reset(historyGather)
+		wait:
+			for len(w.stored) < expect && len(w.events) < historyBatch {
+				select {
+				case item, ok := <-h.queue:
+					if !ok {
+						break wait
+					}
+					w.take(item)
+				case <-gather.C:
+					break wait
+				}
+			}
+			gather.Stop()
+		}
+		expect = len(w.stored)
+		err := h.write(w.events)
+		h.queued.Add(-w.size)
+		for _, f := range w.stored {
+			f(err)
+		}
+		for _, ch := range w.barriers {
 			close(ch)
 		}
-		clear(batch)
-		batch, barriers = batch[:0], barriers[:0]
+		w.reset()
 	}
 }
 
-func (h *history) take(item historyItem, batch []*HistoryEvent, barriers []chan struct{}) ([]*HistoryEvent, []chan struct{}) {
+// historyBatchState is what the writer gathered for one Append.
+type historyBatchState struct {
+	size     int64
+	events   []*HistoryEvent
+	stored   []func(error)
+	barriers []chan struct{}
+}
+
+func (w *historyBatchState) take(item historyItem) {
 	if item.flushed != nil {
-		return batch, append(barriers, item.flushed)
+		w.barriers = append(w.barriers, item.flushed)
+		return
 	}
-	return append(batch, item.ev), barriers
+	w.events = append(w.events, item.ev)
+	w.size += item.size
+	if item.stored != nil {
+		w.stored = append(w.stored, item.stored)
+	}
 }
 
-func (h *history) write(batch []*HistoryEvent) {
+func (w *historyBatchState) reset() {
+	clear(w.events)
+	clear(w.stored)
+	w.events, w.stored, w.barriers, w.size = w.events[:0], w.stored[:0], w.barriers[:0], 0
+}
+
+func (h *history) write(batch []*HistoryEvent) error {
 	if len(batch) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := h.store.Append(ctx, h.realm, batch); err != nil {
+	err := h.store.Append(ctx, h.realm, batch)
+	if err != nil {
 		h.log.Error("event history: events not stored", "events", len(batch), "err", err)
 	}
+	return err
 }
 
 // close writes what is queued and stops the writer.

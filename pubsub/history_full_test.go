@@ -32,7 +32,7 @@ func TestHistoryNeverBlocksPublishers(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < n; i++ {
-			h.record(&HistoryEvent{Log: "exact:t", Topic: "t", Time: time.Now()})
+			h.record(&HistoryEvent{Log: "exact:t", Topic: "t", Time: time.Now()}, 0, nil)
 		}
 		close(done)
 	}()
@@ -46,4 +46,32 @@ func TestHistoryNeverBlocksPublishers(t *testing.T) {
 	}
 	close(store.release)
 	h.close()
+}
+
+// The events waiting for the writer are bounded in payload bytes too (their decoded values
+// cost several times that): past historyQueueBytes an event is not kept, and a durable
+// publisher hears so.
+func TestHistoryQueueBoundedInBytes(t *testing.T) {
+	store := stuckStore{release: make(chan struct{})}
+	h := newHistory(HistoryConfig{Topics: []HistoryRule{{Topic: "t", Limit: 10}}}, store, "realm1", slog.New(slog.DiscardHandler))
+	const size = 1 << 20
+	refused := 0
+	for i := 0; i < historyQueueBytes/size+historyBatch+10; i++ {
+		h.record(&HistoryEvent{Log: "exact:t", Topic: "t", Time: time.Now()}, size, func(err error) {
+			if err != nil {
+				refused++
+			}
+		})
+	}
+	if refused == 0 || h.Dropped() == 0 {
+		t.Errorf("%d refused, %d dropped: the byte bound did not hold", refused, h.Dropped())
+	}
+	if q := h.queued.Load(); q > historyQueueBytes+size {
+		t.Errorf("%d bytes queued, bound %d", q, historyQueueBytes)
+	}
+	close(store.release)
+	h.close()
+	if q := h.queued.Load(); q != 0 {
+		t.Errorf("%d bytes still counted after the writer stored everything", q)
+	}
 }

@@ -277,7 +277,7 @@ func TestHistoryQuery(t *testing.T) {
 		if mod != nil {
 			mod(ev)
 		}
-		h.record(ev)
+		h.record(ev, 0, nil)
 	}
 	for i := 1; i <= 6; i++ {
 		topic := wamp.URI("com.log.auth")

@@ -16,11 +16,40 @@ type listing struct {
 	eligible, exclude                 []wamp.ID
 	eligibleAuthID, excludeAuthID     []string
 	eligibleAuthRole, excludeAuthRole []string
+
+	// sets of the long lists, so that checking every recipient against a list of n entries
+	// costs O(1) each, not O(n): a publication may carry lists as long as a message allows.
+	eligibleSet, excludeSet                 map[wamp.ID]struct{}
+	eligibleAuthIDSet, excludeAuthIDSet     map[string]struct{}
+	eligibleAuthRoleSet, excludeAuthRoleSet map[string]struct{}
+}
+
+// longListing is the list length above which a listing checks recipients against a set.
+const longListing = 16
+
+func setOf[T comparable](list []T) map[T]struct{} {
+	if len(list) <= longListing {
+		return nil
+	}
+	m := make(map[T]struct{}, len(list))
+	for _, v := range list {
+		m[v] = struct{}{}
+	}
+	return m
+}
+
+// in reports whether v is in list, through its set when it has one.
+func in[T comparable](list []T, set map[T]struct{}, v T) bool {
+	if set != nil {
+		_, ok := set[v]
+		return ok
+	}
+	return slices.Contains(list, v)
 }
 
 // parseListing reads the six options. Their types were checked by wamp.Validate.
 func parseListing(opts wamp.Dict) listing {
-	return listing{
+	l := listing{
 		eligible:         idList(opts["eligible"]),
 		exclude:          idList(opts["exclude"]),
 		eligibleAuthID:   stringList(opts["eligible_authid"]),
@@ -28,6 +57,10 @@ func parseListing(opts wamp.Dict) listing {
 		eligibleAuthRole: stringList(opts["eligible_authrole"]),
 		excludeAuthRole:  stringList(opts["exclude_authrole"]),
 	}
+	l.eligibleSet, l.excludeSet = setOf(l.eligible), setOf(l.exclude)
+	l.eligibleAuthIDSet, l.excludeAuthIDSet = setOf(l.eligibleAuthID), setOf(l.excludeAuthID)
+	l.eligibleAuthRoleSet, l.excludeAuthRoleSet = setOf(l.eligibleAuthRole), setOf(l.excludeAuthRole)
+	return l
 }
 
 // bySession reports whether the listing names sessions, which only exist while the router
@@ -41,22 +74,22 @@ func (l *listing) allows(s *session.Session) bool {
 }
 
 func (l *listing) allowsIdentity(id wamp.ID, authid, authrole string) bool {
-	if l.eligible != nil && !slices.Contains(l.eligible, id) {
+	if l.eligible != nil && !in(l.eligible, l.eligibleSet, id) {
 		return false
 	}
-	if l.eligibleAuthID != nil && !slices.Contains(l.eligibleAuthID, authid) {
+	if l.eligibleAuthID != nil && !in(l.eligibleAuthID, l.eligibleAuthIDSet, authid) {
 		return false
 	}
-	if l.eligibleAuthRole != nil && !slices.Contains(l.eligibleAuthRole, authrole) {
+	if l.eligibleAuthRole != nil && !in(l.eligibleAuthRole, l.eligibleAuthRoleSet, authrole) {
 		return false
 	}
-	if l.exclude != nil && slices.Contains(l.exclude, id) {
+	if l.exclude != nil && in(l.exclude, l.excludeSet, id) {
 		return false
 	}
-	if l.excludeAuthID != nil && slices.Contains(l.excludeAuthID, authid) {
+	if l.excludeAuthID != nil && in(l.excludeAuthID, l.excludeAuthIDSet, authid) {
 		return false
 	}
-	if l.excludeAuthRole != nil && slices.Contains(l.excludeAuthRole, authrole) {
+	if l.excludeAuthRole != nil && in(l.excludeAuthRole, l.excludeAuthRoleSet, authrole) {
 		return false
 	}
 	return true

@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/pawl-wamp/pawl/wamp"
@@ -38,6 +39,11 @@ func TestListingFollowsTheSpecsRules(t *testing.T) {
 			"eligible": wamp.List{int64(7891255), int64(1245751)}, "eligible_authid": wamp.List{"bob", "carol"}}, []peer{b}},
 		{"exclude_authrole beats eligible", wamp.Dict{
 			"eligible": wamp.List{int64(7891255)}, "exclude_authrole": wamp.List{"manager"}}, nil},
+		// Long lists are checked through sets: the same answers.
+		{"long exclude", wamp.Dict{"exclude": longIDs(7891255, 1245751)}, []peer{c}},
+		{"long eligible", wamp.Dict{"eligible": longIDs(7891255, 1245751)}, []peer{a, b}},
+		{"long eligible_authid", wamp.Dict{"eligible_authid": longNames("bob", "carol")}, []peer{b, c}},
+		{"long exclude_authrole", wamp.Dict{"exclude_authrole": longNames("staff")}, []peer{a}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,5 +94,40 @@ func TestMatches(t *testing.T) {
 		if got := Matches(tc.pattern, tc.match, tc.topic); got != tc.want {
 			t.Errorf("Matches(%q, %s, %q) = %v, want %v", tc.pattern, tc.match, tc.topic, got, tc.want)
 		}
+	}
+}
+
+// longIDs is a list of the given session IDs among many others.
+func longIDs(ids ...int64) wamp.List {
+	l := wamp.List{}
+	for i := range 1000 {
+		l = append(l, int64(100+i))
+	}
+	for _, id := range ids {
+		l = append(l, id)
+	}
+	return l
+}
+
+func longNames(names ...string) wamp.List {
+	l := wamp.List{}
+	for i := range 1000 {
+		l = append(l, fmt.Sprintf("someone-%d", i))
+	}
+	for _, n := range names {
+		l = append(l, n)
+	}
+	return l
+}
+
+// A long list is checked through a set, in constant time per recipient and without
+// allocating: a publisher cannot make a fan-out cost list length times subscribers.
+func TestLongListingsUseSets(t *testing.T) {
+	l := parseListing(wamp.Dict{"exclude": longIDs(), "eligible_authid": longNames("bob")})
+	if l.excludeSet == nil || l.eligibleAuthIDSet == nil {
+		t.Fatal("long lists have no sets")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { l.allowsIdentity(42, "bob", "staff") }); allocs != 0 {
+		t.Errorf("%v allocations per check", allocs)
 	}
 }

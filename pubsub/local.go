@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -76,6 +77,9 @@ type Local struct {
 	exact    sync.Map     // wamp.URI -> *subscription (exact match): read lock-free on publish
 	patterns atomic.Int64 // prefix and wildcard subscriptions in index
 	retained sync.Map     // wamp.URI -> *retainedEvent
+	// retainMu guards changes to retained and its totals, bounded by the options.
+	retainMu                    sync.Mutex
+	retainedCount, retainedSize int64
 
 	mu        sync.RWMutex // guards index, byID, bySession and subscription changes
 	index     *uriindex.Index[*subscription]
@@ -174,6 +178,16 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 
 	b.mu.Lock()
 	sub, _ := b.index.Get(m.Topic, match)
+	if max := b.opts.MaxSubscriptionsPerSession; max > 0 && (sub == nil || !sub.has(s)) && len(b.bySession[s]) >= max {
+		b.mu.Unlock()
+		if n := LimitStats.SubscriptionLimit.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...: no log flood
+			b.log.Warn("limit: subscriptions per session", "session", s.ID, "authid", s.AuthID,
+				"max_subscriptions_per_session", max, "refused_so_far", n)
+		}
+		s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrNotAuthorized,
+			fmt.Sprintf("a session may hold at most %d subscriptions (max_subscriptions_per_session)", max))
+		return
+	}
 	created := sub == nil
 	if created {
 		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: match, created: time.Now()}
@@ -336,6 +350,20 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 		}
 		return
 	}
+	if s != nil && wamp.Reserved(m.Topic, wamp.MatchExact) {
+		// Only the router speaks under wamp. and pawl.: a client could otherwise forge meta
+		// events (a wamp.session.on_join with authrole "trusted"). Refused as Crossbar.io
+		// does, with invalid_uri; testaments are publications of their session, so included.
+		if n := LimitStats.ReservedTopic.Add(1); n&(n-1) == 0 {
+			b.log.Warn("refused a publication in the router's namespace", "session", s.ID, "authid", s.AuthID,
+				"topic", m.Topic, "refused_so_far", n)
+		}
+		if ack {
+			s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidURI,
+				"topics under wamp. and pawl. are reserved for the router: "+string(m.Topic))
+		}
+		return
+	}
 	p := publication{publisher: s, excludeMe: true, details: wamp.Dict{}, via: via}
 	if v, ok := m.Options.Bool("exclude_me"); ok {
 		p.excludeMe = v
@@ -366,12 +394,29 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 	if b.history != nil && !p.listing.bySession() {
 		rule, record = b.history.rule(m.Topic)
 	}
-	if retain || record {
-		// Kept beyond this call and read from other goroutines: decode the payload now, so
-		// that encoding it later for another codec writes nothing.
+	if record {
+		// The history store keeps the values: decode the payload now.
 		if _, _, err := m.Payload.Values(); err != nil {
 			if ack {
 				s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidArgument, "undecodable payload: "+err.Error())
+			}
+			return
+		}
+	}
+	if retain {
+		// Retained before it is delivered, so that a publication the retained bounds refuse
+		// reaches nobody, as any refused publication.
+		r, err := newRetained(m, &p, pubID, s)
+		if err == nil {
+			err = b.storeRetained(r, s)
+		}
+		if err != nil {
+			if ack {
+				var ae *wamp.ApplicationError
+				if !errors.As(err, &ae) {
+					ae = wamp.NewError(wamp.ErrInvalidArgument, err.Error())
+				}
+				s.SendError(wamp.TypePublish, m.Request, ae.URI, ae.Args...)
 			}
 			return
 		}
@@ -394,14 +439,27 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 		}
 	}
 
-	if retain {
-		b.retained.Store(m.Topic, &retainedEvent{publication: pubID, topic: m.Topic, details: p.details,
-			payload: m.Payload, listing: p.listing, publisher: publisherID(s), excludeMe: p.excludeMe})
-	}
+	durable := ack && record && rule.durable()
 	if record {
-		b.history.record(b.historyEvent(m, &p, pubID, rule))
+		var stored func(error)
+		if durable {
+			// PUBLISHED means kept: sent by the history writer once the batch holding the
+			// event is committed. A publication the store does not keep was still delivered;
+			// its publisher hears that it is not in the history.
+			req := m.Request
+			stored = func(err error) {
+				if err == nil {
+					s.Send(&wamp.Published{Request: req, Publication: pubID})
+					return
+				}
+				LimitStats.HistoryNotKept.Add(1) // logged by the history as "writer behind" or a store error
+				s.SendError(wamp.TypePublish, req, wamp.ErrUnavailable,
+					"the event was delivered but not kept in the event history: "+err.Error())
+			}
+		}
+		b.history.record(b.historyEvent(m, &p, pubID, rule), int64(m.Payload.Size()), stored)
 	}
-	if ack {
+	if ack && !durable {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
 	}
 }

@@ -215,10 +215,14 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	extra, _ := s.Details.Dict("authextra")
 	sec := r.sec()
 	q := &authRequest{r: r, sec: sec, s: s, authID: authID, extra: extra, transport: transportDetails(s)}
-	keys := r.limiterKeys(s, authID)
-	if blocked, wait := sec.limiter.blocked(keys...); blocked {
-		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s.Peer().Details()), "retry_in", wait)
-		return nil, authFailed("too many failed attempts; retry in %v", wait.Round(time.Second)+time.Second)
+	who := attempt{addr: remoteIP(s), authID: authID}
+	wait, refused, retry := sec.limiter.admit(who)
+	if refused {
+		r.log.Info("authentication refused: too many failures", "authid", authID, "remote", remoteString(s.Peer().Details()), "retry_in", retry)
+		return nil, authFailed("too many failed attempts; retry in %v", retry.Round(time.Second)+time.Second)
+	}
+	if wait > 0 && !r.pause(wait) {
+		return nil, authFailed("router shutting down")
 	}
 	accepts := sec.accepts
 	unknown := false
@@ -244,13 +248,14 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 			return nil, err
 		}
 		if err != nil {
-			r.failed(s, keys, m, authID, err)
+			r.failed(s, who, m, authID, err)
 			return nil, err
 		}
 		if id.provider == "" {
 			id.provider = "static"
 		}
 		s.AuthID, s.AuthRole, s.AuthMethod, s.AuthProvider = id.authID, id.role, m, id.provider
+		sec.limiter.succeed(who)
 		return id.extra, nil
 	}
 	if skipped != nil && !unknown {
@@ -259,7 +264,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	if unknown {
 		err := &session.AbortError{Reason: wamp.ErrNoSuchPrincipal,
 			Message: fmt.Sprintf("no principal %q for the methods offered (%s)", authID, strings.Join(offered, ", "))}
-		r.failed(s, keys, "", authID, err)
+		r.failed(s, who, "", authID, err)
 		return nil, err
 	}
 	return nil, &session.AbortError{Reason: wamp.ErrNoMatchingAuthMethod,
@@ -269,29 +274,27 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 // failed records a failure with the rate limiter, logs it, and waits the limiter's delay
 // before the ABORT goes out (on the joining connection's goroutine, which has nothing else
 // to do; other sessions are not affected). Shutdown cuts the wait short.
-func (r *Realm) failed(s *session.Session, keys []string, method, authID string, err error) {
-	delay := r.sec().limiter.fail(keys...)
+func (r *Realm) failed(s *session.Session, who attempt, method, authID string, err error) {
+	delay := r.sec().limiter.fail(who)
 	r.log.Info("authentication failed", "authmethod", method, "authid", authID, "remote", remoteString(s.Peer().Details()),
 		"err", err, "delay", delay)
-	if delay <= 0 {
-		return
+	r.pause(delay)
+}
+
+// pause waits d on the joining connection's goroutine; it reports false when the router's
+// shutdown cut the wait short.
+func (r *Realm) pause(d time.Duration) bool {
+	if d <= 0 {
+		return true
 	}
-	t := time.NewTimer(delay)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
 	case <-r.closing():
+		return false
 	}
-}
-
-// limiterKeys are the rate limiter's keys for an attempt: the peer's IP address (without the
-// port) and the authid.
-func (r *Realm) limiterKeys(s *session.Session, authID string) []string {
-	keys := []string{"addr:" + remoteIP(s)}
-	if authID != "" {
-		keys = append(keys, "authid:"+authID)
-	}
-	return keys
 }
 
 // authMethods reads HELLO.Details.authmethods.

@@ -73,18 +73,27 @@ type DynamicAuth struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// RateLimit slows down guessing. Every failed authentication counts against the peer's
-// address and against the authid it tried; each key may fail Burst times, and is forgiven
-// one failure per Refill. A key out of failures is refused at once (ABORT
-// wamp.error.authentication_failed) until a failure is forgiven. Each failure is answered
-// only after a delay that doubles with the key's failures, from Delay up to MaxDelay.
+// RateLimit slows down guessing without letting a guesser lock out anyone else (see
+// auth_ratelimit.go). Failures count against the pair (address, authid), the address, and
+// the authid, each forgiven one per Refill:
+//   - Burst failures of a pair refuse that pair (ABORT wamp.error.authentication_failed
+//     saying when to retry): the guesser's address, for that user;
+//   - AddressBurst failures of an address refuse it for every authid it has not logged in
+//     as before (addresses shared behind NAT keep working for their known users);
+//   - AuthIDBurst failures of an authid, from anywhere, never refuse the user: attempts
+//     from addresses it has not logged in from take turns, MaxDelay apart.
+//
+// Each failure is answered only after a delay that doubles with the pair's failures, from
+// Delay up to MaxDelay.
 type RateLimit struct {
-	Disabled bool          `yaml:"disabled"`
-	Burst    int           `yaml:"burst"`     // default 10
-	Refill   time.Duration `yaml:"refill"`    // default 30s
-	Delay    time.Duration `yaml:"delay"`     // default 200ms; negative: no delay
-	MaxDelay time.Duration `yaml:"max_delay"` // default 3s
-	// MaxKeys bounds the addresses and authids tracked (default 100000).
+	Disabled     bool          `yaml:"disabled"`
+	Burst        int           `yaml:"burst"`         // per (address, authid); default 10
+	AddressBurst int           `yaml:"address_burst"` // per address; default 10×burst
+	AuthIDBurst  int           `yaml:"authid_burst"`  // per authid before turns; default burst
+	Refill       time.Duration `yaml:"refill"`        // default 30s
+	Delay        time.Duration `yaml:"delay"`         // default 200ms; negative: no delay
+	MaxDelay     time.Duration `yaml:"max_delay"`     // default 3s
+	// MaxKeys bounds the pairs, addresses and authids tracked (default 100000).
 	MaxKeys int `yaml:"max_keys"`
 }
 
@@ -114,6 +123,10 @@ type Permission struct {
 	Register  bool     `yaml:"register"`
 	Publish   bool     `yaml:"publish"`
 	Subscribe bool     `yaml:"subscribe"`
+	// Retain lets a publication ask to be the topic's retained event (PUBLISH option
+	// retain). Unset, it follows Publish: configs written before it existed keep working,
+	// and the realm's retained_topics and retained_bytes bound what retention may hold.
+	Retain *bool `yaml:"retain"`
 	// Disclose forces the caller's or publisher's identity on callees and subscribers.
 	Disclose Disclose `yaml:"disclose"`
 }

@@ -16,6 +16,7 @@ const (
 	actionRegister  = "register"
 	actionPublish   = "publish"
 	actionSubscribe = "subscribe"
+	actionRetain    = "retain" // a publication that asks to be retained (Permission.Retain)
 )
 
 // authorizer decides what sessions may do, from the realm's roles. It is consulted by
@@ -112,6 +113,10 @@ func (r *Realm) initAuthz() {
 	if next, ok := h.Lookup(wamp.TypePublish); ok {
 		session.On(h, func(s *session.Session, m *wamp.Publish) {
 			d := r.authorize(s, actionPublish, m.Topic, wamp.MatchExact, m.Options)
+			if retain, _ := m.Options.Bool("retain"); retain && d.allow && !r.mayRetain(s, m.Topic) {
+				d = decision{reason: wamp.ErrNotAuthorized,
+					message: "authrole " + s.AuthRole + " may not retain events on " + string(m.Topic)}
+			}
 			if !d.allow {
 				if ack, _ := m.Options.Bool("acknowledge"); ack {
 					s.SendError(wamp.TypePublish, m.Request, d.reason, d.message)
@@ -272,6 +277,25 @@ func (a *authorizer) reservedMatch(procedure wamp.URI, match string) bool {
 	return false
 }
 
+// mayRetain reports whether s may make a publication it may send the topic's retained
+// event: the rule's retain permission, which defaults to its publish permission. A dynamic
+// authorizer is asked about "publish" only (Crossbar.io's authorizers know no "retain"), so
+// what it lets publish may be retained.
+func (r *Realm) mayRetain(s *session.Session, topic wamp.URI) bool {
+	a := r.sec().authz
+	if !a.enabled || r.trusted(s) {
+		return true
+	}
+	ro := a.roles[s.AuthRole]
+	if ro == nil {
+		return false
+	}
+	if p, _, _, ok := ro.perms.Best(topic); ok {
+		return allows(p, actionRetain)
+	}
+	return ro.dynamic != nil
+}
+
 func allows(p *Permission, action string) bool {
 	switch action {
 	case actionCall:
@@ -282,6 +306,11 @@ func allows(p *Permission, action string) bool {
 		return p.Publish
 	case actionSubscribe:
 		return p.Subscribe
+	case actionRetain:
+		if p.Retain != nil {
+			return *p.Retain
+		}
+		return p.Publish
 	}
 	return false
 }

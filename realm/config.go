@@ -21,6 +21,8 @@ type Config struct {
 	// CallQueueLimit bounds the calls waiting for a callee at its concurrency limit, per
 	// registration (default 1024); past it calls fail with wamp.error.unavailable.
 	CallQueueLimit int `yaml:"call_queue_limit"`
+	// Limits bound what one session may make the realm hold (limits.go).
+	Limits Limits `yaml:"limits"`
 
 	// Pub/sub and meta API.
 
@@ -32,6 +34,9 @@ type Config struct {
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
 	// kill_all in this realm (they answer wamp.error.not_authorized).
 	DisableSessionKill bool `yaml:"disable_session_kill"`
+	// AnonymousSessionKill lets sessions of the anonymous role call the kill family. Off by
+	// default: anyone may join anonymously, and must not be able to end everyone's session.
+	AnonymousSessionKill bool `yaml:"anonymous_session_kill"`
 
 	// Authentication and authorization (auth_config.go).
 

@@ -15,9 +15,9 @@ type EndpointOptions struct {
 	Session   session.ServerOptions
 }
 
-// WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json and
-// wamp.2.msgpack) for this router; mount it on any path of any mux. Router.Shutdown ends the
-// sessions it serves.
+// WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json,
+// wamp.2.msgpack and wamp.2.cbor) for this router; mount it on any path of any mux.
+// Router.Shutdown ends the sessions it serves.
 func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 	return rt.NewEndpoint(opts)
 }
@@ -62,7 +62,8 @@ func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
 	return srv
 }
 
-// Shutdown says GOODBYE with wamp.close.system_shutdown to every session of every endpoint
+// Shutdown closes the connection of every session of every endpoint (WebSocket 1001 with
+// reason wamp.close.system_shutdown, so that clients reconnect)
 // and waits up to grace for them to leave before cutting off the rest.
 func (rt *Router) Shutdown(grace time.Duration) {
 	rt.local.beginShutdown()

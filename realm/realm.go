@@ -38,9 +38,13 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	log = log.With("realm", cfg.Name)
 	r := &Realm{}
 	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
-		PublishMeta: r.PublishMeta})
+		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), MaxInvocationsPerCallee: cfg.Limits.calleeConcurrency(),
+		MaxQueuedCallBytes: cfg.Limits.maxQueuedCallBytes(),
+		PublishMeta:        r.PublishMeta, Logger: log})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
-		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log})
+		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log,
+		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),
+		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes()})
 	r.init(cfg, log, broker, dealer)
 	return r
 }
@@ -71,6 +75,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	session.On(h, d.Yield)
 	session.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
+	r.initLimits()   // and, before them, the URI checks
 }
 
 // Name is the realm's URI.

@@ -16,7 +16,7 @@ import (
 // rules. A session keeps the authid and authrole it joined with.
 //
 // What only a restart can change is left as it was and named in restartNeeded: strict_uris,
-// call_queue_limit, and event history for a realm that started without it.
+// call_queue_limit, limits, and event history for a realm that started without it.
 func (r *Realm) Reconfigure(cfg Config) (restartNeeded []string, err error) {
 	if cfg.Name != r.config.Name {
 		return nil, fmt.Errorf("realm %q: cannot be reconfigured as %q", r.config.Name, cfg.Name)
@@ -29,6 +29,9 @@ func (r *Realm) Reconfigure(cfg Config) (restartNeeded []string, err error) {
 	}
 	if cfg.CallQueueLimit != r.config.CallQueueLimit {
 		restartNeeded = append(restartNeeded, "call_queue_limit")
+	}
+	if cfg.Limits != r.config.Limits {
+		restartNeeded = append(restartNeeded, "limits")
 	}
 	if b, ok := r.broker.(interface {
 		SetHistoryRules(pubsub.HistoryConfig) error

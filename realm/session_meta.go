@@ -269,8 +269,8 @@ func killOptions(kwargs wamp.Dict) (wamp.URI, string, error) {
 // kill runs a kill procedure: checks that the realm allows it, reads the options, and says
 // GOODBYE to every session selected (never the caller).
 func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool) ([]*session.Session, error) {
-	if r.sec().cfg.DisableSessionKill {
-		return nil, wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
+	if err := r.mayKill(caller); err != nil {
+		return nil, err
 	}
 	reason, message, err := killOptions(kwargs)
 	if err != nil {
@@ -291,14 +291,32 @@ func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pi
 	return victims, nil
 }
 
+// mayKill refuses the kill family when the realm disables it, and to sessions of the
+// anonymous role unless the realm's anonymous_session_kill allows them: anyone may join as
+// anonymous, so by default nobody who merely joined can end everyone else's sessions.
+func (r *Realm) mayKill(caller *session.Session) error {
+	cfg := &r.sec().cfg // the realm's current configuration (Reconfigure)
+	if cfg.DisableSessionKill {
+		return wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
+	}
+	if caller.AuthRole == cfg.anonymousRole() && !cfg.AnonymousSessionKill && !r.trusted(caller) {
+		if n := LimitStats.AnonymousKills.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
+			r.log.Warn("limit: refused wamp.session.kill* to an anonymous session (anonymous_session_kill is false)",
+				"session", caller.ID, "authid", caller.AuthID, "refused_so_far", n)
+		}
+		return wamp.NewError(wamp.ErrNotAuthorized, "sessions of the anonymous role may not kill sessions in this realm (anonymous_session_kill)")
+	}
+	return nil
+}
+
 // wamp.session.kill [session] {reason, message}
 func (r *Realm) metaSessionKill(caller *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
 	id, err := sessionArg(args)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.sec().cfg.DisableSessionKill {
-		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
+	if err := r.mayKill(caller); err != nil {
+		return nil, nil, err
 	}
 	if _, ok := r.Session(id); !ok || id == caller.ID {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no other session with that ID in this realm")

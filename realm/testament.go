@@ -20,11 +20,41 @@ type testament struct {
 	args    wamp.List
 	kwargs  wamp.Dict
 	options wamp.Dict
+	size    int // its payload's bytes (MessagePack), counted against the realm's testament_bytes
 }
 
 // testaments are a session's testaments by scope, in the order they were added.
 type testaments struct {
 	detached, destroyed []testament
+}
+
+// bytes is the payload size of all the session's testaments.
+func (t *testaments) bytes() int64 {
+	var n int64
+	for _, list := range [][]testament{t.detached, t.destroyed} {
+		for _, x := range list {
+			n += int64(x.size)
+		}
+	}
+	return n
+}
+
+// payloadSize is the size of a testament's payload, encoded as MessagePack.
+func payloadSize(args wamp.List, kwargs wamp.Dict) (int, error) {
+	enc := wamp.MsgPack.(wamp.ValueEncoder)
+	var buf []byte
+	var err error
+	if args != nil {
+		if buf, err = enc.EncodeValue(buf, args); err != nil {
+			return 0, err
+		}
+	}
+	if kwargs != nil {
+		if buf, err = enc.EncodeValue(buf, kwargs); err != nil {
+			return 0, err
+		}
+	}
+	return len(buf), nil
 }
 
 func (t *testaments) scope(name string) *[]testament {
@@ -55,6 +85,14 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if !ok || !wamp.ValidURI(wamp.URI(topic), r.config.StrictURIs, false) {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "invalid testament topic")
 	}
+	if max := r.config.Limits.maxURILength(); max > 0 && len(topic) > max {
+		LimitStats.URITooLong.Add(1)
+		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "testament topic longer than this realm allows (max_uri_length)")
+	}
+	if wamp.Reserved(wamp.URI(topic), wamp.MatchExact) {
+		// The broker would refuse it when the session leaves, when nobody can hear why.
+		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "topics under wamp. and pawl. are reserved for the router")
+	}
 	t := testament{topic: wamp.URI(topic), options: wamp.Dict{}}
 	if len(args) > 1 && args[1] != nil {
 		if t.args, ok = args[1].(wamp.List); !ok {
@@ -84,9 +122,15 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	if err != nil {
 		return nil, nil, err
 	}
-	// A testament is a publication of the session: it needs the right to publish there.
+	if t.size, err = payloadSize(t.args, t.kwargs); err != nil {
+		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, err.Error())
+	}
+	// A testament is a publication of the session: it needs the right to publish there
+	// (and to retain, when it asks to be retained).
 	if d := r.authorize(caller, actionPublish, t.topic, wamp.MatchExact, t.options); !d.allow {
 		return nil, nil, wamp.NewError(d.reason, d.message)
+	} else if retain, _ := t.options.Bool("retain"); retain && !r.mayRetain(caller, t.topic) {
+		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "authrole "+caller.AuthRole+" may not retain events on "+topic)
 	} else if d.disclose {
 		t.options["disclose_me"] = true
 	}
@@ -103,6 +147,14 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	list := ts.scope(scope)
 	if len(*list) >= maxTestaments {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "too many testaments in this scope")
+	}
+	if max := r.config.Limits.testamentBytes(); max > 0 && ts.bytes()+int64(t.size) > max {
+		if n := LimitStats.TestamentBytes.Add(1); n&(n-1) == 0 {
+			r.log.Warn("limit: testament bytes per session", "session", caller.ID, "authid", caller.AuthID,
+				"testament_bytes", max, "refused_so_far", n)
+		}
+		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument,
+			"the session's testaments would exceed this realm's testament_bytes")
 	}
 	*list = append(*list, t)
 	return nil, nil, nil

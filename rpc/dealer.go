@@ -4,6 +4,9 @@
 package rpc
 
 import (
+	"log/slog"
+	"sync/atomic"
+
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -35,8 +38,30 @@ type Options struct {
 	// CallQueueLimit bounds the calls waiting for a callee that is at its concurrency limit,
 	// per registration (default 1024). Past it, calls fail with wamp.error.unavailable.
 	CallQueueLimit int
+	// MaxRegistrationsPerSession bounds the registrations one session holds (0: no limit);
+	// past it REGISTER fails with wamp.error.not_authorized.
+	MaxRegistrationsPerSession int
+	// MaxInvocationsPerCallee is the most invocations one callee session runs at once, on all
+	// its registrations together (0: no limit). Further calls wait in their registration's call
+	// queue, so a caller's flood never fills the callee's outbound queue.
+	MaxInvocationsPerCallee int
+	// MaxQueuedCallBytes bounds the payload bytes of one caller's calls waiting in call queues
+	// (0: no limit; one call always fits); past it calls fail with wamp.error.unavailable.
+	MaxQueuedCallBytes int
 	// PublishMeta publishes a meta event (wamp.registration.on_create, ...). Optional.
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// LimitStats counts the dealer's refusals; read with Load.
+var LimitStats struct {
+	CallQueueFull     atomic.Int64 // calls refused with wamp.error.unavailable: every callee busy, queue full
+	CallsQueued       atomic.Int64 // calls that waited for a callee at its concurrency limit
+	QueuedCallBytes   atomic.Int64 // calls refused with wamp.error.unavailable: the caller's max_queued_call_bytes
+	StreamTooFast     atomic.Int64 // progressive calls ended: input streamed faster than the callee reads
+	RegistrationLimit atomic.Int64 // REGISTERs refused: max_registrations_per_session
+	ReservedNamespace atomic.Int64 // REGISTERs refused under wamp. or pawl.
 }
 
 // Features this dealer announces.

@@ -1,7 +1,10 @@
 package rpc
 
 import (
+	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
@@ -31,6 +34,20 @@ type invocation struct {
 
 	deadline  time.Time
 	heapIndex int
+
+	wakeCallee bool // finishing freed a slot of a callee at its in-flight bound (endForCallee)
+
+	callerPeer *peer // while queued with queuedSize counted against the caller's queued bytes
+	queuedSize int64
+}
+
+// unqueued releases what a call that leaves the queue counted against its caller's bound on
+// queued call bytes. Caller holds inv.reg.mu.
+func (d *Local) unqueued(inv *invocation) {
+	if inv.callerPeer != nil {
+		inv.callerPeer.queuedBytes.Add(-inv.queuedSize)
+		inv.callerPeer, inv.queuedSize = nil, 0
+	}
 }
 
 // peer is the dealer's state for one session, guarded by its own mutex: calls between
@@ -41,6 +58,12 @@ type peer struct {
 	calls         map[wamp.ID]*invocation // as caller, by CALL request ID
 	invocations   map[wamp.ID]*invocation // as callee, by INVOCATION request ID
 	registrations map[wamp.ID]*registration
+	// inFlight counts the invocations this session serves, on all its registrations, for
+	// Options.MaxInvocationsPerCallee. Changed under the registration's lock of each one.
+	inFlight atomic.Int64
+	// queuedBytes counts the payload bytes of this session's calls waiting in call queues,
+	// for Options.MaxQueuedCallBytes.
+	queuedBytes atomic.Int64
 }
 
 // Local is the in-process dealer.
@@ -62,6 +85,9 @@ type Local struct {
 func NewLocal(opts Options) *Local {
 	if opts.CallQueueLimit <= 0 {
 		opts.CallQueueLimit = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	d := &Local{opts: opts, patterns: uriindex.New[*registration](), byID: make(map[wamp.ID]*registration)}
 	d.timeouts.expire = d.expire
@@ -137,8 +163,13 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "invalid procedure URI: "+string(m.Procedure))
 		return
 	}
-	if isMetaURI(m.Procedure) {
-		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, "procedures under wamp. are reserved for the router")
+	if wamp.Reserved(m.Procedure, match) {
+		if n := LimitStats.ReservedNamespace.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
+			d.opts.Logger.Warn("refused a registration in the router's namespace", "session", s.ID, "authid", s.AuthID,
+				"procedure", m.Procedure, "match", match, "refused_so_far", n)
+		}
+		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI,
+			"procedures under wamp. and pawl. are reserved for the router")
 		return
 	}
 	concurrency, _ := m.Options.Int("concurrency")
@@ -146,12 +177,27 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidArgument, "concurrency must be positive")
 		return
 	}
-	c := &callee{session: s, concurrency: int(concurrency)}
+	p := d.peer(s)
+	c := &callee{session: s, peer: p, concurrency: int(concurrency), maxInFlight: d.opts.MaxInvocationsPerCallee}
 	c.discloseCaller, _ = m.Options.Bool("disclose_caller")
 	c.forwardTimeout, _ = m.Options.Bool("forward_timeout")
 
-	p := d.peer(s)
 	d.mu.Lock()
+	if max := d.opts.MaxRegistrationsPerSession; max > 0 {
+		p.mu.Lock()
+		n := len(p.registrations)
+		p.mu.Unlock()
+		if n >= max {
+			d.mu.Unlock()
+			if n := LimitStats.RegistrationLimit.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: registrations per session", "session", s.ID, "authid", s.AuthID,
+					"max_registrations_per_session", max, "refused_so_far", n)
+			}
+			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrNotAuthorized,
+				fmt.Sprintf("a session may hold at most %d registrations (max_registrations_per_session)", max))
+			return
+		}
+	}
 	reg, _ := d.patterns.Get(m.Procedure, match)
 	created := reg == nil
 	if reg != nil {
@@ -224,6 +270,9 @@ func (d *Local) detach(p *peer, s *session.Session, reg *registration) {
 	if deleted {
 		reg.deleted = true
 		orphans, reg.queue = reg.queue, nil
+		for _, inv := range orphans {
+			d.unqueued(inv)
+		}
 		d.patterns.Delete(reg.procedure, reg.match)
 		delete(d.byID, reg.id)
 		if reg.match == wamp.MatchExact {
@@ -279,8 +328,31 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 		return
 	}
 	c := reg.pick()
+	size := int64(m.Payload.Size())
+	if c == nil && d.opts.MaxQueuedCallBytes > 0 && size > 0 {
+		// The queued CALLs of one caller, on every registration, are bounded in bytes (one
+		// always fits): a flood of large calls to a busy callee cannot make the router hold
+		// call_queue_limit full messages per registration.
+		if n := caller.queuedBytes.Add(size); n > int64(d.opts.MaxQueuedCallBytes) && n != size {
+			caller.queuedBytes.Add(-size)
+			reg.mu.Unlock()
+			if n := LimitStats.QueuedCallBytes.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: queued call bytes per caller, calls refused with wamp.error.unavailable",
+					"procedure", m.Procedure, "caller", s.ID, "max_queued_call_bytes", d.opts.MaxQueuedCallBytes, "refused_so_far", n)
+			}
+			s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable,
+				"all callees are busy and this caller's queued calls are at their byte bound (max_queued_call_bytes)")
+			return
+		}
+		inv.callerPeer, inv.queuedSize = caller, size
+	}
 	if c == nil && len(reg.queue) >= d.opts.CallQueueLimit {
+		d.unqueued(inv)
 		reg.mu.Unlock()
+		if n := LimitStats.CallQueueFull.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, 8, ...
+			d.opts.Logger.Warn("limit: call queue full, calls refused with wamp.error.unavailable",
+				"procedure", m.Procedure, "caller", s.ID, "call_queue_limit", d.opts.CallQueueLimit, "refused_so_far", n)
+		}
 		s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable, "all callees are busy and the call queue is full")
 		return
 	}
@@ -295,6 +367,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	var send *wamp.Invocation
 	var target *session.Session
 	if c == nil {
+		LimitStats.CallsQueued.Add(1)
 		inv.pending = m
 		reg.queue = append(reg.queue, inv)
 	} else if send, target = d.dispatch(inv, c, m); send == nil {
@@ -333,6 +406,7 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 	cp.mu.Unlock()
 	inv.callee, inv.calleeOwes, inv.pending = c, true, nil
 	c.running++
+	c.peer.inFlight.Add(1)
 	details := wamp.Dict{}
 	if inv.reg.match != wamp.MatchExact {
 		details["procedure"] = string(inv.procedure)
@@ -370,6 +444,20 @@ func (d *Local) continueCall(inv *invocation, m *wamp.Call) {
 	}
 	target := inv.callee.session
 	reg.mu.Unlock()
+	// A caller streaming faster than its callee reads would fill the callee's outbound queue
+	// and get the honest callee cut off: past twice the callee's bound on invocations in
+	// flight waiting for it, the call is ended instead (the caller hears
+	// wamp.error.unavailable, the callee is interrupted).
+	if max := d.opts.MaxInvocationsPerCallee; max > 0 {
+		if queued, _ := target.Peer().Queued(); queued > 2*max {
+			if n := LimitStats.StreamTooFast.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: streamed call input ended, the callee is not keeping up",
+					"caller", inv.caller.ID, "callee", target.ID, "callee_queued", queued, "refused_so_far", n)
+			}
+			d.abandon(inv, CancelKillNoWait, wamp.ErrUnavailable, "the callee is not keeping up with this call's streamed input", false)
+			return
+		}
+	}
 	target.Send(&wamp.Invocation{Request: inv.id, Registration: reg.id, Details: details, Payload: m.Payload})
 }
 
@@ -391,9 +479,16 @@ func (d *Local) endForCaller(inv *invocation) {
 // endForCallee removes inv from its callee's pending invocations, frees the callee's slot and
 // dispatches the next queued call. It returns that call's INVOCATION, to send once the lock
 // is released. Caller holds inv.reg.mu.
+//
+// When the callee was at its bound on invocations in flight (Options.MaxInvocationsPerCallee),
+// calls of its other registrations may wait for the slot freed here: inv.wakeCallee is set,
+// and finishUnlock hands the slot to them if this registration has none waiting.
 func (d *Local) endForCallee(inv *invocation) (*wamp.Invocation, *session.Session) {
 	if !inv.calleeOwes {
 		return nil, nil
+	}
+	if c := inv.callee; c.peer.inFlight.Add(-1) == int64(c.maxInFlight)-1 && c.maxInFlight > 0 {
+		inv.wakeCallee = true
 	}
 	inv.calleeOwes = false
 	if cp := d.existing(inv.callee.session); cp != nil {
@@ -415,6 +510,7 @@ func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) 
 		next := reg.queue[0]
 		reg.queue[0] = nil
 		reg.queue = reg.queue[1:]
+		d.unqueued(next)
 		if !d.callerPresent(next) {
 			continue // its caller is leaving; its Leave forgets the call
 		}
@@ -508,12 +604,40 @@ func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	d.endForCaller(inv)
 	next, target := d.endForCallee(inv)
 	d.timeouts.remove(inv)
+	wake := inv.wakeCallee && next == nil
+	inv.wakeCallee = false
 	inv.reg.mu.Unlock()
 	if deliver {
 		inv.caller.Send(answer)
 	}
 	if next != nil {
 		target.Send(next)
+	}
+	if wake {
+		d.wakeCallee(inv.callee.peer, inv.reg)
+	}
+}
+
+// wakeCallee gives a slot freed on a callee that was at its bound on invocations in flight
+// to the oldest call waiting on one of its other registrations: without it, a call queued on
+// a registration where the callee runs nothing would wait for a slot nobody frees.
+func (d *Local) wakeCallee(p *peer, done *registration) {
+	p.mu.Lock()
+	regs := make([]*registration, 0, len(p.registrations))
+	for _, reg := range p.registrations {
+		if reg != done {
+			regs = append(regs, reg)
+		}
+	}
+	p.mu.Unlock()
+	for _, reg := range regs {
+		reg.mu.Lock()
+		next, target := d.dequeue(reg)
+		reg.mu.Unlock()
+		if next != nil {
+			target.Send(next)
+			return
+		}
 	}
 }
 
@@ -566,6 +690,7 @@ func (d *Local) abandon(inv *invocation, mode string, reason wamp.URI, message s
 	if inv.callee == nil {
 		// Still queued: it never reached a callee.
 		reg.queue = removeInvocation(reg.queue, inv)
+		d.unqueued(inv)
 		d.endForCaller(inv)
 		reg.mu.Unlock()
 		if !quiet {
@@ -660,6 +785,7 @@ func (d *Local) callerGone(inv *invocation) {
 	d.timeouts.remove(inv)
 	if inv.callee == nil {
 		reg.queue = removeInvocation(reg.queue, inv)
+		d.unqueued(inv)
 		reg.mu.Unlock()
 		return
 	}
@@ -706,5 +832,3 @@ func (d *Local) Stats() Stats {
 	st.Timeouts = d.timeouts.Len()
 	return st
 }
-
-func isMetaURI(u wamp.URI) bool { return len(u) >= 5 && u[:5] == "wamp." }

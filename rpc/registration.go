@@ -29,13 +29,18 @@ func validInvokePolicy(p string) bool {
 // callee is one session's place on a registration, with its REGISTER options.
 type callee struct {
 	session        *session.Session
+	peer           *peer // the session's dealer state: its invocations in flight on every registration
+	maxInFlight    int   // the dealer's bound on those (Options.MaxInvocationsPerCallee); 0 = none
 	discloseCaller bool
 	forwardTimeout bool
 	concurrency    int // most invocations at once; 0 = no limit
 	running        int // invocations in flight, guarded by the registration's mutex
 }
 
-func (c *callee) hasRoom() bool { return c.concurrency == 0 || c.running < c.concurrency }
+func (c *callee) hasRoom() bool {
+	return (c.concurrency == 0 || c.running < c.concurrency) &&
+		(c.maxInFlight == 0 || c.peer.inFlight.Load() < int64(c.maxInFlight))
+}
 
 // registration is one procedure pattern with its callees (several with shared registration).
 // Its mutex guards its callees, their running counts, its queue and the state of every

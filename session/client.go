@@ -18,7 +18,7 @@ import (
 
 // ClientOptions configure a Go client session. The zero value joins anonymously over JSON.
 type ClientOptions struct {
-	// Serializer is "json" (default) or "msgpack".
+	// Serializer is "json" (default), "msgpack" or "cbor".
 	Serializer string
 	// AuthID is sent in HELLO (optional; ticket, wampcra and wamp-scram need one).
 	AuthID string
@@ -47,6 +47,15 @@ type ClientOptions struct {
 	EventQueue int
 	// Logger receives the client's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Reconnect, when set, makes a client made by Dial dial and join again after the
+	// connection is lost or the router shuts down, and restore its subscriptions and
+	// registrations (see ReconnectPolicy in client_reconnect.go). nil: a lost connection
+	// ends the session.
+	Reconnect *ReconnectPolicy
+
+	// redial opens a new connection like the first one (set by Dial; Join over a connection
+	// of the caller's has none, so it cannot reconnect).
+	redial func(ctx context.Context) (peer.Client, error)
 }
 
 // ErrClosed is returned by requests on a client whose session has ended.
@@ -55,10 +64,14 @@ var ErrClosed = errors.New("session closed")
 // Client is a WAMP session seen from the peer's side: it publishes, subscribes, calls and
 // registers. Its methods are safe for concurrent use.
 type Client struct {
+	// conn, id and welcome change when the client reconnects: the reader goroutine, which
+	// alone swaps them, reads them freely; anyone else goes through connMu.
+	connMu  sync.RWMutex
 	conn    peer.Client
 	codec   wamp.Codec
 	id      wamp.ID
 	welcome wamp.Dict
+	rc      *reconnector // with ClientOptions.Reconnect (client_reconnect.go)
 	log     *slog.Logger
 	reqIDs  wamp.IDGen
 
@@ -120,16 +133,17 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts ClientOptions) (
 	if opts.TLSConfig != nil {
 		opts.Transport.TLSConfig = opts.TLSConfig
 	}
-	var conn peer.Client
-	var err error
-	if rawsocket.IsURL(url) {
-		conn, err = rawsocket.Dial(ctx, url, serializer, rawSocketOptions(opts.Transport))
-	} else {
-		conn, err = transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
+	dial := func(ctx context.Context) (peer.Client, error) {
+		if rawsocket.IsURL(url) {
+			return rawsocket.Dial(ctx, url, serializer, rawSocketOptions(opts.Transport))
+		}
+		return transport.Dial(ctx, url, transport.SubprotocolsFor(serializer), opts.Header, opts.Transport)
 	}
+	conn, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}
+	opts.redial = dial
 	return Join(ctx, conn, realm, opts)
 }
 
@@ -168,6 +182,7 @@ func Join(ctx context.Context, conn peer.Client, realm wamp.URI, opts ClientOpti
 		eventsDone:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.rc = newReconnector(realm, opts)
 	if err := c.join(ctx, realm, opts); err != nil {
 		conn.Abort(peer.CloseNormal, "")
 		conn.Done()
@@ -254,10 +269,25 @@ func (c *Client) readHandshake(ctx context.Context, realm wamp.URI) (wamp.Messag
 }
 
 // ID is the session ID the router assigned.
-func (c *Client) ID() wamp.ID { return c.id }
+func (c *Client) ID() wamp.ID {
+	c.connMu.RLock()
+	defer c.connMu.RUnlock()
+	return c.id
+}
 
 // Welcome is the WELCOME's details: the router's roles and features, authid, authrole.
-func (c *Client) Welcome() wamp.Dict { return c.welcome }
+func (c *Client) Welcome() wamp.Dict {
+	c.connMu.RLock()
+	defer c.connMu.RUnlock()
+	return c.welcome
+}
+
+// connection is the current connection.
+func (c *Client) connection() peer.Client {
+	c.connMu.RLock()
+	defer c.connMu.RUnlock()
+	return c.conn
+}
 
 // Done is closed when the session has ended.
 func (c *Client) Done() <-chan struct{} { return c.eventsDone }
@@ -275,7 +305,10 @@ func (c *Client) send(m wamp.Message) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", m.Type(), err)
 	}
-	if err := c.conn.SendWait(c.ctx, frame); err != nil {
+	if err := c.connection().SendWait(c.ctx, frame); err != nil {
+		if errors.Is(err, peer.ErrClosed) {
+			err = c.closedErr() // ErrClosed, and why (reconnecting, or why the session ended)
+		}
 		return fmt.Errorf("send %s: %w", m.Type(), err)
 	}
 	return nil
@@ -365,6 +398,7 @@ func (c *Client) Close() error {
 	already := c.leaving || c.closed
 	c.leaving = true
 	c.mu.Unlock()
+	c.rc.stop() // no reconnecting from here on
 	if !already {
 		if err := c.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal}); err == nil {
 			select {
@@ -374,29 +408,44 @@ func (c *Client) Close() error {
 			}
 		}
 	}
-	c.conn.Close(peer.CloseNormal, "")
+	c.connection().Close(peer.CloseNormal, "")
 	<-c.readerDone
 	<-c.eventsDone
 	return nil
 }
 
-// readLoop reads and dispatches messages until the connection ends. It alone ends the session
-// (shutdown), so no event is ever queued after the event queue closes.
+// readLoop reads and dispatches messages until the session ends, reconnecting in between
+// when a ReconnectPolicy says so. It alone ends the session (shutdown), so no event is ever
+// queued after the event queue closes.
 func (c *Client) readLoop() {
 	defer close(c.readerDone)
-	defer c.conn.Done()
 	for {
-		data, err := c.conn.Read()
-		if err != nil {
-			c.shutdown(fmt.Errorf("connection lost: %w", err))
+		err := c.readConn(c.conn)
+		if !c.rejoin(err) {
+			c.rc.wait() // a rejoin's restoring ends before the event queue closes
+			c.shutdown(err)
 			return
+		}
+	}
+}
+
+// readConn reads and dispatches conn's messages until it ends.
+func (c *Client) readConn(conn peer.Client) error {
+	defer conn.Done()
+	for {
+		data, err := conn.Read()
+		if err != nil {
+			if reason := closeReason(conn); reason != nil {
+				c.endWith(reason)
+			}
+			return fmt.Errorf("connection lost: %w", err)
 		}
 		m, err := c.codec.Decode(data)
 		if err != nil {
 			c.log.Warn("malformed message from router", "err", err)
 			c.send(&wamp.Abort{Details: wamp.Dict{"message": err.Error()}, Reason: wamp.ErrProtocolViolation})
 			c.endWith(fmt.Errorf("router sent a malformed message: %w", err))
-			c.conn.Close(peer.CloseProtocolError, "malformed message")
+			conn.Close(peer.CloseProtocolError, "malformed message")
 			continue // read until the close completes
 		}
 		if c.deliverReply(m) {

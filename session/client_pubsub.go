@@ -50,10 +50,12 @@ type EventHandler func(e *Event)
 
 // Subscription is an active subscription.
 type Subscription struct {
-	ID      wamp.ID
+	ID      wamp.ID // the router's ID; a reconnection gives the subscription a new one
 	Topic   wamp.URI
 	handler EventHandler
-	dropped bool // guarded by the client's mutex: the subscribe was given up
+	dropped bool         // guarded by the client's mutex: the subscribe was given up
+	options wamp.Dict    // as subscribed, to subscribe again after a reconnection
+	resume  *resumeState // SubscribeOptions.Resume (client_reconnect.go); guarded by the client's mutex
 }
 
 // SubscribeOptions are the SUBSCRIBE options the broker understands; the zero value
@@ -65,6 +67,11 @@ type SubscribeOptions struct {
 	// GetRetained asks for the topic's retained event (or, for a pattern, the retained
 	// event of every matching topic), delivered right after SUBSCRIBED with Retained() true.
 	GetRetained bool
+	// Resume (the client's own, not sent to the router): after a reconnection
+	// (ClientOptions.Reconnect), deliver from the router's event history the events
+	// published while the client was away, after the last one the handler got, before any
+	// newer one. The topic must be kept in the realm's history (history.topics).
+	Resume bool
 }
 
 // Dict returns the options as SUBSCRIBE options.
@@ -164,7 +171,7 @@ func (c *Client) Subscribe(ctx context.Context, topic wamp.URI, handler EventHan
 		options = wamp.Dict{}
 	}
 	req := c.reqIDs.Next()
-	sub := &Subscription{Topic: topic, handler: handler}
+	sub := &Subscription{Topic: topic, handler: handler, options: options}
 	p := &pendingRequest{ch: make(chan wamp.Message, 1), onReply: func(m wamp.Message) {
 		if ack, ok := m.(*wamp.Subscribed); ok {
 			c.mu.Lock()
@@ -200,6 +207,9 @@ func (c *Client) Subscribe(ctx context.Context, topic wamp.URI, handler EventHan
 
 // SubscribeWith subscribes with typed options.
 func (c *Client) SubscribeWith(ctx context.Context, topic wamp.URI, handler EventHandler, options SubscribeOptions) (*Subscription, error) {
+	if options.Resume {
+		return c.subscribeResumable(ctx, topic, handler, options.Dict())
+	}
 	return c.Subscribe(ctx, topic, handler, options.Dict())
 }
 
@@ -234,7 +244,10 @@ func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
 		return nil
 	}
 	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unsubscribe{Request: req, Subscription: sub.ID}, nil); err != nil {
+	c.mu.Lock()
+	id := sub.ID // a reconnection changes it
+	c.mu.Unlock()
+	if _, err := c.request(ctx, req, &wamp.Unsubscribe{Request: req, Subscription: id}, nil); err != nil {
 		return fmt.Errorf("unsubscribe %s: %w", sub.Topic, err)
 	}
 	return nil

@@ -69,9 +69,10 @@ type ProcedureHandler func(ctx context.Context, inv *Invocation) (*Result, error
 
 // Registration is an active registration.
 type Registration struct {
-	ID        wamp.ID
+	ID        wamp.ID // the router's ID; a reconnection gives the registration a new one
 	Procedure wamp.URI
 	handler   ProcedureHandler
+	options   wamp.Dict // as registered, to register again after a reconnection
 }
 
 // RegisterOptions are the REGISTER options the dealer understands; the zero value registers
@@ -120,7 +121,7 @@ func (c *Client) Register(ctx context.Context, procedure wamp.URI, handler Proce
 	if !ok {
 		return nil, fmt.Errorf("register %s: unexpected %s", procedure, reply.Type())
 	}
-	reg := &Registration{ID: ack.Registration, Procedure: procedure, handler: handler}
+	reg := &Registration{ID: ack.Registration, Procedure: procedure, handler: handler, options: options}
 	c.mu.Lock()
 	c.registrations[reg.ID] = reg
 	c.mu.Unlock()
@@ -130,11 +131,14 @@ func (c *Client) Register(ctx context.Context, procedure wamp.URI, handler Proce
 // Unregister removes a registration.
 func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
 	req := c.reqIDs.Next()
-	if _, err := c.request(ctx, req, &wamp.Unregister{Request: req, Registration: reg.ID}, nil); err != nil {
+	c.mu.Lock()
+	id := reg.ID // a reconnection changes it
+	c.mu.Unlock()
+	if _, err := c.request(ctx, req, &wamp.Unregister{Request: req, Registration: id}, nil); err != nil {
 		return fmt.Errorf("unregister %s: %w", reg.Procedure, err)
 	}
 	c.mu.Lock()
-	delete(c.registrations, reg.ID)
+	delete(c.registrations, id)
 	c.mu.Unlock()
 	return nil
 }

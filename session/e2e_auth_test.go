@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
@@ -319,20 +322,62 @@ func TestAuthHandshakeRules(t *testing.T) {
 	})
 }
 
-// Repeated failures from one address or authid are refused for a while, even with the right
-// secret; the limiter says when to retry.
+// fromAddress makes the client's connections come from a loopback address of the test's
+// choosing (127.0.0.2, ...), so the router sees distinct peers.
+func fromAddress(opts session.ClientOptions, ip string) session.ClientOptions {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	opts.Transport.NetDialContext = d.DialContext
+	return opts
+}
+
+// Repeated failures for one user from one address refuse that pair for a while, even with
+// the right secret, and the limiter says when to retry. The guesser locks out nobody else:
+// other users at its address, and the same user elsewhere, still log in.
 func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	wrong := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}
+	wrong := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, "127.0.0.2")
 	for i := 0; i < 2; i++ {
 		_, err := dialAuth(t, r, "json", wrong)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}
-	_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}})
+	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	_, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.2"))
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts; retry in")
-	// The address is blocked too, whatever the authid.
-	_, err = dialAuth(t, r, "json", session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}})
-	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts")
+	if _, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.3")); err != nil {
+		t.Errorf("joe is locked out from his own address by a guesser elsewhere: %v", err)
+	}
+	peter := session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}}
+	if _, err := dialAuth(t, r, "json", fromAddress(peter, "127.0.0.2")); err != nil {
+		t.Errorf("peter, behind the guesser's address, is locked out: %v", err)
+	}
+}
+
+// A botnet guessing joe's ticket from many addresses does not lock joe out: past the authid's
+// burst, guesses from unknown addresses take turns max_delay apart (TestLimiterAuthIDSlowsButNeverLocks
+// pins the turns), while joe, from where he logged in before, gets in without waiting one.
+func TestAuthRateLimitAuthIDFlood(t *testing.T) {
+	const turn = 5 * time.Second
+	cfg := authRealm(t)
+	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, AuthIDBurst: 3, Refill: 1e12, Delay: -1, MaxDelay: turn}
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
+	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	c, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for i := 0; i < 4; i++ { // the 4th guess takes the first turn: the next one is 5 s away
+		bot := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, fmt.Sprintf("127.0.1.%d", i+1))
+		_, err := dialAuth(t, r, "json", bot)
+		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
+	}
+	start := time.Now()
+	if _, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9")); err != nil {
+		t.Fatalf("joe is locked out by a flood of guesses from elsewhere: %v", err)
+	}
+	if took := time.Since(start); took >= turn/2 {
+		t.Errorf("joe, from his known address, took %v: he waited a turn behind the guessers", took)
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-var serializers = []string{"json", "msgpack"}
+var serializers = []string{"json", "msgpack", "cbor"}
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -159,7 +159,7 @@ func TestNoSuchRealm(t *testing.T) {
 
 func TestRefusesUnknownSubprotocol(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2.cbor", "chat"}}
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.ubjson", "chat"}}
 	ws, resp, err := d.Dial(r.URL, nil)
 	if err == nil {
 		ws.Close()
@@ -195,8 +195,9 @@ func TestGoodbyeFromClient(t *testing.T) {
 	}
 }
 
-// A router shutting down says GOODBYE wamp.close.system_shutdown, and the client sees why.
-func TestShutdownSaysGoodbye(t *testing.T) {
+// A router shutting down closes the connection with 1001 and reason wamp.close.system_shutdown
+// (no GOODBYE, so that clients reconnect), and the client sees why.
+func TestShutdownSaysWhy(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	c, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{Serializer: "msgpack"})
 	if err != nil {

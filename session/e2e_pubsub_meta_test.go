@@ -190,7 +190,8 @@ func TestSubscriptionMetaAPI(t *testing.T) {
 }
 
 func TestSessionMetaAPI(t *testing.T) {
-	r := routertest.Start(t, routertest.Options{})
+	// The kill family is refused to the anonymous role unless the realm allows it.
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", AnonymousSessionKill: true}}})
 	watcher := join(t, r, "json")
 	joins, _ := subscribe(t, watcher, "wamp.session.on_join", session.SubscribeOptions{})
 	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", session.SubscribeOptions{})
@@ -332,7 +333,7 @@ func TestOnLeaveSlowConsumerReason(t *testing.T) {
 }
 
 func TestTestaments(t *testing.T) {
-	r := routertest.Start(t, routertest.Options{})
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", AnonymousSessionKill: true}}})
 	watcher := join(t, r, "msgpack")
 	wills, _ := subscribe(t, watcher, "com.example.will", session.SubscribeOptions{})
 

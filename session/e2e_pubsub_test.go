@@ -46,25 +46,32 @@ func TestPublishSubscribeValues(t *testing.T) {
 	}
 }
 
-// Binary payloads use the JSON convention ("\u0000"+base64) and arrive as bytes everywhere.
+// Binary payloads use the JSON convention ("\u0000"+base64), MessagePack bin and CBOR byte
+// strings, and arrive as bytes everywhere; integers stay integers at the edges of their range.
 func TestBinaryAcrossSerializers(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	blob := []byte{0, 1, 2, 255, 'x'}
-	for _, pair := range [][2]string{{"json", "msgpack"}, {"msgpack", "json"}} {
-		pub, sub := join(t, r, pair[0]), join(t, r, pair[1])
-		got := make(collector, 1)
-		if _, err := sub.Subscribe(ctxT(t), "com.example.bin", got.handler, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.Publish(ctxT(t), "com.example.bin", nil, wamp.List{blob, uint64(math.MaxUint64)}, nil); err != nil {
-			t.Fatal(err)
-		}
-		e := got.next(t)
-		if b, ok := e.Args[0].([]byte); !ok || string(b) != string(blob) {
-			t.Errorf("%s→%s: binary arrived as %#v", pair[0], pair[1], e.Args[0])
-		}
-		if u, ok := e.Args[1].(uint64); !ok || u != math.MaxUint64 {
-			t.Errorf("%s→%s: 2^64-1 arrived as %#v", pair[0], pair[1], e.Args[1])
+	args := wamp.List{blob, uint64(math.MaxUint64), int64(1 << 53), int64(math.MinInt64), int64(-1)}
+	for _, from := range serializers {
+		for _, to := range serializers {
+			if from == to {
+				continue
+			}
+			pub, sub := join(t, r, from), join(t, r, to)
+			got := make(collector, 1)
+			s, err := sub.Subscribe(ctxT(t), "com.example.bin", got.handler, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.Publish(ctxT(t), "com.example.bin", wamp.Dict{"acknowledge": true}, args, nil); err != nil {
+				t.Fatal(err)
+			}
+			if e := got.next(t); !reflect.DeepEqual(e.Args, args) {
+				t.Errorf("%s→%s: arrived as %#v, want %#v", from, to, e.Args, args)
+			}
+			if err := sub.Unsubscribe(ctxT(t), s); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -86,7 +86,7 @@ func (srv *Server) SetOptions(opts ServerOptions) {
 }
 
 // Codecs are the codecs the router speaks, in order of preference.
-var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack}
+var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack, wamp.CBOR}
 
 // ServePeer runs one connection's session until it ends. It is called on the goroutine that
 // reads the connection (p.Read); the transport releases the connection once it returns.
@@ -266,8 +266,9 @@ func (srv *Server) untrack(s *Session) {
 	}
 }
 
-// Shutdown says GOODBYE (wamp.close.system_shutdown) to every session, refuses new ones, and
-// waits until all have left or the deadline passes, then cuts off the rest.
+// Shutdown closes every session's connection (1001, wamp.close.system_shutdown: see
+// closeForShutdown), refuses new ones, and waits until all have left or the deadline passes,
+// then cuts off the rest.
 func (srv *Server) Shutdown(deadline time.Duration) {
 	srv.mu.Lock()
 	srv.closed = true
@@ -285,7 +286,7 @@ func (srv *Server) Shutdown(deadline time.Duration) {
 	srv.mu.Unlock()
 	for _, s := range all {
 		if s.state.Load() == stateEstablished {
-			s.Goodbye(wamp.CloseSystemShutdown, "router shutting down")
+			s.closeForShutdown() // not GOODBYE: clients reconnect (server_shutdown.go)
 		} else {
 			s.peer.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 		}

@@ -37,6 +37,10 @@ type RouteOptions struct {
 	// MaxMessageSize is the largest message accepted, in bytes (default 16 MiB). A larger one
 	// closes the connection with 1009 (OnClose: 1009, pawl.close.message_too_big).
 	MaxMessageSize int64
+	// MaxFragments is the most frames one message may arrive in (default 65536; negative: no
+	// bound). More close the connection with 1009 (OnClose: 1009,
+	// pawl.close.too_many_fragments).
+	MaxFragments int
 	// BlockedIPs refuses clients by address (HTTP 403): CIDR prefixes ("10.0.0.0/8",
 	// "2001:db8::/32") or single addresses ("192.0.2.7"). The address is the TCP peer's; put
 	// a trusted proxy's own check in front when there is one.
@@ -56,6 +60,7 @@ func (o RouteOptions) transport() Options {
 		Subprotocols:   o.Subprotocols,
 		AllowedOrigins: o.AllowedOrigins,
 		MaxMessageSize: o.MaxMessageSize,
+		MaxFragments:   o.MaxFragments,
 		PingInterval:   o.KeepAlive,
 		PongTimeout:    o.PongTimeout,
 		WriteTimeout:   o.WriteTimeout,
@@ -111,7 +116,7 @@ func (a *App) Route(path string, component Component, opts RouteOptions) error {
 		// Only the handshake: see Server's upgrader.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    e.opts.Subprotocols,
-		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(e.opts.AllowedOrigins, r) },
+		CheckOrigin:     func(r *http.Request) bool { return checkOrigin(&e.opts, r) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			e.log.Info("websocket upgrade refused", "remote", r.RemoteAddr, "status", status, "err", reason)
 			http.Error(w, reason.Error(), status)
@@ -215,6 +220,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := e.active.Add(1); e.opts.MaxConnections > 0 && n > int64(e.opts.MaxConnections) {
 		e.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		e.log.Warn("refused connection: too many connections on this route", "remote", r.RemoteAddr,
 			"max_connections", e.opts.MaxConnections)
 		w.Header().Set("Retry-After", "5")

@@ -29,7 +29,7 @@ func (a *App) Run(ctx context.Context, addr string, ready func(net.Addr)) error 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	srv := NewHTTPServer(a, HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {

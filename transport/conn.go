@@ -51,6 +51,7 @@ const abortWriteGrace = 500 * time.Millisecond
 // a non-blocking write. Keepalive pings come from a timer, not a goroutine.
 type Conn struct {
 	nc          net.Conn
+	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
 	fr          *frameReader    // server side: frames are read here and written raw
 	opts        Options
@@ -64,15 +65,16 @@ type Conn struct {
 	kindBatch []bool   // the batch's frame types, used by the writer only
 	queued    int      // bytes in queue
 	binary    bool
-	kinds     []bool  // each queued frame's type (true: binary) once SendMessage was used; else nil
-	writing   bool    // a writer goroutine (or SendNow's inline write) is running
-	heldBy    *Outbox // the outbox that starts the writer (writing is set on its behalf)
-	delayed   bool    // waiting in a delay shard for its tick
-	urgent    bool    // a one-to-one reply is queued: no write delay
-	lastWrite int64   // with a write delay: when the writer last took events only (Unix ns)
-	needPing  bool    // the keepalive timer asks for a ping
-	pong      []byte  // a pong to send, answering the peer's ping
-	closing   bool    // Close called: drain, then send the close frame
+	kinds     []bool   // each queued frame's type (true: binary) once SendMessage was used; else nil
+	writing   bool     // a writer goroutine (or SendNow's inline write) is running
+	heldBy    *Outbox  // the outbox that starts the writer (writing is set on its behalf)
+	delayed   bool     // waiting in a delay shard for its tick
+	urgent    bool     // a one-to-one reply is queued: no write delay
+	lastWrite int64    // with a write delay: when the writer last took events only (Unix ns)
+	needPing  bool     // the keepalive timer asks for a ping
+	pongs     [][]byte // pongs to send, one per ping of the peer, in order
+	pongBatch [][]byte // what the writer took from pongs, used by the writer only
+	closing   bool     // Close called: drain, then send the close frame
 	closeCode int
 	closeText string
 	aborted   bool          // Abort called: drop the queue
@@ -107,6 +109,9 @@ type Conn struct {
 	iov     [][]byte    // scratch for writev, used by the writer only
 	bufs    net.Buffers // what writev has left to write, used by the writer only
 
+	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
+	deadlineSet int64
+
 	// peerClose is the close code and text the peer sent, when it sent one.
 	peerCloseCode int
 	peerCloseText string
@@ -126,6 +131,9 @@ func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Requ
 		c.delay = d.shard()
 	}
 	c.fr = newFrameReader(nc, opts.ReadBufferSize, &c.out)
+	if opts.PingInterval > 0 {
+		c.fr.progress = c.extendReadDeadlineSoon
+	}
 	if c.rc = c.fr.rc; c.rc != nil {
 		c.writevFn = c.writevSome
 	}
@@ -182,13 +190,22 @@ func (c *Conn) peerClosed(code int, text string) {
 	c.Close(CloseNormal, "")
 }
 
-// queuePong asks the writer to answer the peer's ping.
+// maxPendingPongs bounds the pongs waiting for the writer. RFC 6455 (section 5.5.3) lets an
+// endpoint answer only the most recent of pings it has not answered yet; past this bound the
+// oldest pending pong is dropped, so a peer that pings without reading holds little.
+const maxPendingPongs = 32
+
+// queuePong asks the writer to answer the peer's ping: every ping gets its own pong, in order.
 func (c *Conn) queuePong(data []byte) {
 	if data == nil {
-		data = []byte{} // nil means no pong is due
+		data = []byte{}
 	}
 	c.mu.Lock()
-	c.pong = data
+	if len(c.pongs) == maxPendingPongs {
+		copy(c.pongs, c.pongs[1:])
+		c.pongs = c.pongs[:len(c.pongs)-1]
+	}
+	c.pongs = append(c.pongs, data)
 	c.mu.Unlock()
 	c.kick()
 }
@@ -198,7 +215,22 @@ func (c *Conn) extendReadDeadline() {
 	if c.opts.PingInterval <= 0 {
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.opts.PingInterval + c.opts.PongTimeout))
+	now := time.Now()
+	c.deadlineSet = now.UnixNano()
+	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
+}
+
+// extendReadDeadlineSoon extends the deadline while a message is still arriving (each
+// fragment, each read of a long frame), at most once per eighth of the deadline: a peer
+// whose bytes keep flowing is alive, however long its message, and a message in many tiny
+// fragments does not reset a timer for each.
+func (c *Conn) extendReadDeadlineSoon() {
+	if c.opts.PingInterval <= 0 {
+		return
+	}
+	if time.Now().UnixNano()-c.deadlineSet >= int64(c.opts.PingInterval+c.opts.PongTimeout)/8 {
+		c.extendReadDeadline()
+	}
 }
 
 // pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms.
@@ -224,7 +256,7 @@ func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).seria
 // Details describe the connection for authentication and the meta API: the upgrade request
 // (until DropRequest), the peer's address and the TLS state.
 func (c *Conn) Details() peer.Details {
-	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.nc.RemoteAddr(),
+	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.RemoteAddr(),
 		TLS: c.TLSState(), Request: c.Request()}
 }
 
@@ -243,8 +275,14 @@ func (c *Conn) DropRequest() {
 	c.mu.Unlock()
 }
 
-// RemoteAddr is the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+// RemoteAddr is the peer's network address: the client's, as a trusted proxy in front
+// forwarded it (Options.TrustedProxies), or else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.clientAddr != nil {
+		return c.clientAddr
+	}
+	return c.nc.RemoteAddr()
+}
 
 // PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
 func (c *Conn) PeerClose() (int, string) {
@@ -318,7 +356,10 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes {
+	// An empty queue admits one frame of any size: a frame larger than QueueBytes (an event
+	// grown past it by its recipient's codec, e.g. binary as base64 for JSON) is no sign of a
+	// slow consumer. Its size is bounded by the largest message the router accepts.
+	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes && len(c.queue) > 0 {
 		c.mu.Unlock()
 		return ErrQueueFull
 	}
@@ -428,7 +469,7 @@ func (c *Conn) Queued() (messages, bytes int) {
 
 // hasWorkLocked reports whether a writer has something to do. Caller holds c.mu.
 func (c *Conn) hasWorkLocked() bool {
-	return len(c.queue) > 0 || c.pong != nil || c.needPing || c.closing
+	return len(c.queue) > 0 || len(c.pongs) > 0 || c.needPing || c.closing
 }
 
 // startWriterLocked reports whether the caller must start a writer (and records that one
@@ -526,8 +567,8 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if w.pong != nil {
-			if err := c.writeControl(websocket.PongMessage, w.pong); err != nil {
+		if w.pongs {
+			if err := c.writePongs(); err != nil {
 				c.finish()
 				return
 			}
@@ -557,7 +598,7 @@ func (c *Conn) writeLoop() {
 // close, a one-to-one reply).
 func (c *Conn) deferRest() bool {
 	c.mu.Lock()
-	if c.pong != nil || c.needPing || c.closing || len(c.queue) == 0 {
+	if len(c.pongs) > 0 || c.needPing || c.closing || len(c.queue) == 0 {
 		c.mu.Unlock()
 		return false
 	}
@@ -589,7 +630,7 @@ func (c *Conn) closeAndFinish() {
 
 // work is what one round of the writer has to do besides writing c.batch.
 type work struct {
-	pong                []byte
+	pongs               bool // c.pongBatch holds pongs to write
 	ping, binary, mixed bool // mixed: c.kindBatch gives each frame's type
 	closing, idle       bool
 }
@@ -628,7 +669,12 @@ func (c *Conn) takeLocked() work {
 		c.lastWrite = time.Now().UnixNano()
 	}
 	c.urgent = false
-	w := work{pong: c.pong, ping: c.needPing, binary: c.binary, closing: c.closing}
+	w := work{pongs: len(c.pongs) > 0, ping: c.needPing, binary: c.binary, closing: c.closing}
+	if w.pongs {
+		c.pongBatch = append(c.pongBatch[:0], c.pongs...)
+		clear(c.pongs)
+		c.pongs = c.pongs[:0]
+	}
 	c.queue = c.queue[:0]
 	c.queued = 0
 	if c.kinds != nil {
@@ -636,7 +682,7 @@ func (c *Conn) takeLocked() work {
 		c.kinds = c.kinds[:0]
 		w.mixed = true
 	}
-	c.pong, c.needPing = nil, false
+	c.needPing = false
 	select {
 	case c.space <- struct{}{}:
 	default:
@@ -753,6 +799,21 @@ func (c *Conn) writeControl(kind int, payload []byte) error {
 	}
 	c.headers = appendFrameHeader(c.headers[:0], byte(kind), len(payload))
 	c.iov = append(c.iov[:0], c.headers, payload)
+	return c.writeRaw()
+}
+
+// writePongs writes the pongs the writer took, in order, in one write (server side; a
+// client's pongs are gorilla's).
+func (c *Conn) writePongs() error {
+	c.headers = c.headers[:0]
+	for _, p := range c.pongBatch {
+		c.headers = appendFrameHeader(c.headers, websocket.PongMessage, len(p))
+	}
+	c.iov = c.iov[:0]
+	for i, p := range c.pongBatch {
+		c.iov = append(c.iov, c.headers[2*i:2*i+2:2*i+2], p)
+	}
+	clear(c.pongBatch)
 	return c.writeRaw()
 }
 

@@ -30,7 +30,7 @@ func (c *Conn) SendNow(frame []byte) error {
 func (c *Conn) writeQueued() {
 	c.mu.Lock()
 	c.heldBy = nil
-	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || c.pong != nil || c.needPing || c.closing || c.kinds != nil {
+	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || len(c.pongs) > 0 || c.needPing || c.closing || c.kinds != nil {
 		c.mu.Unlock()
 		go c.writeLoopFn()
 		return

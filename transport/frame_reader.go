@@ -26,9 +26,12 @@ type frameReader struct {
 
 	out    *Outbox               // flushed before the reader waits for the socket
 	readFn func(fd uintptr) bool // fr.readOnce, bound once so a read allocates nothing
-	n      int                   // readOnce's result
-	err    error                 // readOnce's error
-	flush  bool                  // readOnce found the socket empty with the outbox holding writes
+	// progress, when set, is called after each read of a frame's payload from the socket:
+	// bytes are flowing, so the keepalive deadline moves on.
+	progress func()
+	n        int   // readOnce's result
+	err      error // readOnce's error
+	flush    bool  // readOnce found the socket empty with the outbox holding writes
 }
 
 // frameHeader is one frame's header, as read from the wire.
@@ -118,41 +121,95 @@ func (fr *frameReader) header() (frameHeader, error) {
 
 var errFrameLength = errors.New("frame length has its most significant bit set")
 
-// payload appends the frame's payload, unmasked, to dst. The slice grows as bytes arrive, not
-// by what the header announces: a peer that claims a large frame and sends little holds little
-// memory.
-func (fr *frameReader) payload(dst []byte, h frameHeader) ([]byte, error) {
+// payload appends the frame's payload, unmasked, to dst, and returns it. The slice grows as
+// bytes arrive, not by what the header announces: a peer that claims a large frame and sends
+// little holds little memory. A frame continuing a message (dst not empty) grows dst's
+// capacity geometrically, so a message in many small fragments is copied O(log n) times, not
+// once per fragment; limit caps that growth. text, when not nil, checks the UTF-8 of the
+// message so far as each read's bytes arrive, and the frame fails with errInvalidUTF8 as soon
+// as they break it.
+func (fr *frameReader) payload(dst []byte, h frameHeader, limit int, text *utf8Stream) ([]byte, error) {
 	start := len(dst)
 	total := start + int(h.length)
 	buffered := 0
 	if fr.buf != nil {
 		buffered = fr.w - fr.r
 	}
-	dst = growLen(dst, min(total, start+max(payloadChunk, buffered)))
+	if start == 0 && total <= buffered {
+		// The whole frame is here, starting a message: the common case, in one piece.
+		dst = growLen(dst, total)
+		fr.r += copy(dst, (*fr.buf)[fr.r:fr.r+total])
+		if h.masked {
+			maskBytesAt(h.mask, dst, 0)
+		}
+		if text != nil && !text.feed(dst) {
+			return nil, errInvalidUTF8
+		}
+		return dst, nil
+	}
+	return fr.payloadInPieces(dst, h, limit, text)
+}
+
+// payloadInPieces is payload for a frame that continues a message or has not all arrived:
+// the buffer grows as its bytes do.
+func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, text *utf8Stream) ([]byte, error) {
+	start := len(dst)
+	total := start + int(h.length)
+	buffered := 0
+	if fr.buf != nil {
+		buffered = fr.w - fr.r
+	}
+	want := min(total, start+max(payloadChunk, buffered))
+	if start > 0 && cap(dst) < want {
+		dst = growCap(dst, max(want, min(2*cap(dst), limit)))
+	}
+	dst = growLen(dst, want)
 	pos := start
 	if buffered > 0 {
 		n := copy(dst[pos:], (*fr.buf)[fr.r:fr.w])
-		pos += n
 		fr.r += n
+		if !arrived(dst, h, start, pos, pos+n, text) {
+			return nil, errInvalidUTF8
+		}
+		pos += n
 	}
 	for pos < total {
 		if pos == len(dst) {
 			dst = growLen(dst, min(total, 2*len(dst)))
 		}
-		n, err := io.ReadFull(fr.nc, dst[pos:])
-		pos += n
-		if err != nil {
+		n, err := fr.nc.Read(dst[pos:])
+		if n > 0 {
+			if !arrived(dst, h, start, pos, pos+n, text) {
+				return nil, errInvalidUTF8
+			}
+			pos += n
+			if fr.progress != nil {
+				fr.progress()
+			}
+		}
+		if err != nil && pos < total {
 			return nil, fmt.Errorf("read: %w", err)
 		}
-	}
-	if h.masked {
-		maskBytes(h.mask, dst[start:])
 	}
 	return dst, nil
 }
 
-// payloadChunk is how much a payload slice grows by before its bytes arrive.
-const payloadChunk = 64 << 10
+// arrived unmasks the payload bytes dst[from:to] of a frame whose payload starts at start,
+// and checks the text so far when text is not nil.
+func arrived(dst []byte, h frameHeader, start, from, to int, text *utf8Stream) bool {
+	if h.masked {
+		maskBytesAt(h.mask, dst[from:to], from-start)
+	}
+	return text == nil || text.feed(dst[:to])
+}
+
+// errInvalidUTF8: a text message's bytes so far are not valid UTF-8 (close 1007).
+var errInvalidUTF8 = errors.New("text message is not valid UTF-8")
+
+// payloadChunk is how much a payload slice grows by before its bytes arrive: a header that
+// announces a large frame pins no more than this until the bytes come (issue 17, finding 9);
+// then the slice doubles as they do.
+const payloadChunk = 1 << 10
 
 // growLen returns b with length n (≥ len(b)), keeping its bytes.
 func growLen(b []byte, n int) []byte {
@@ -163,6 +220,51 @@ func growLen(b []byte, n int) []byte {
 	copy(grown, b)
 	return grown
 }
+
+// growCap returns b with capacity at least c, keeping its bytes and length.
+func growCap(b []byte, c int) []byte {
+	if cap(b) >= c {
+		return b
+	}
+	grown := make([]byte, len(b), c)
+	copy(grown, b)
+	return grown
+}
+
+// utf8Stream checks a text message's UTF-8 as it arrives, in fragments and in reads of any
+// size: a code point split between two reads (or two frames) is fine, a byte that can begin
+// no valid sequence fails at once. Bytes up to checked are whole valid code points; what
+// follows is at most the valid beginning of one.
+type utf8Stream struct {
+	checked int
+}
+
+// feed checks msg, the message so far, past what was checked before.
+func (s *utf8Stream) feed(msg []byte) bool {
+	end := len(msg)
+	cut := end
+	// An incomplete code point at the end starts at most UTFMax-1 bytes back (none when the
+	// message so far ends in ASCII). FullRune is false only for the valid beginning of a
+	// sequence; an invalid one counts as complete, and Valid rejects it.
+	if end > 0 && msg[end-1] >= utf8.RuneSelf {
+		for j := end - 1; j >= s.checked && j > end-utf8.UTFMax; j-- {
+			if msg[j]&0xc0 != 0x80 {
+				if !utf8.FullRune(msg[j:end]) {
+					cut = j
+				}
+				break
+			}
+		}
+	}
+	if !utf8.Valid(msg[s.checked:cut]) {
+		return false
+	}
+	s.checked = cut
+	return true
+}
+
+// complete reports whether the whole message is valid: nothing is left half a code point.
+func (s *utf8Stream) complete(msg []byte) bool { return s.checked == len(msg) }
 
 // ensure makes at least n (≤ the buffer size) bytes pending, reading as needed.
 func (fr *frameReader) ensure(n int) error {
@@ -272,9 +374,12 @@ func (fr *frameReader) release() {
 	}
 }
 
-// maskBytes applies the client's masking key (RFC 6455 section 5.3) to a frame's payload,
-// eight bytes at a time.
-func maskBytes(key [4]byte, b []byte) {
+// maskBytesAt applies the client's masking key (RFC 6455 section 5.3) to bytes of a frame's
+// payload that start at offset off in it, eight bytes at a time.
+func maskBytesAt(key [4]byte, b []byte, off int) {
+	if r := off & 3; r != 0 {
+		key = [4]byte{key[r], key[(r+1)&3], key[(r+2)&3], key[(r+3)&3]}
+	}
 	k32 := binary.LittleEndian.Uint32(key[:])
 	k64 := uint64(k32) | uint64(k32)<<32
 	i := 0
@@ -288,10 +393,13 @@ func maskBytes(key [4]byte, b []byte) {
 
 // readFrames returns the next whole message a client sent, answering pings and the peer's
 // close on the way. A frame that breaks RFC 6455 closes the connection with 1002 (1007 for
-// text that is not UTF-8, 1009 past MaxMessageSize), like gorilla's reader would.
+// text that is not UTF-8, as soon as the bytes that break it arrive; 1009 past MaxMessageSize
+// or MaxFragments), like gorilla's reader would.
 func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 	var msg []byte
+	var text utf8Stream
 	inMessage := false
+	fragments := 0
 	for {
 		h, err := c.fr.header()
 		if err != nil {
@@ -310,7 +418,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 			if !h.fin || h.length > 125 {
 				return false, nil, c.readFailed(CloseProtocolError, "control frame fragmented or longer than 125 bytes")
 			}
-			payload, err := c.fr.payload(nil, h)
+			payload, err := c.fr.payload(nil, h, 125, nil)
 			if err != nil {
 				return false, nil, err
 			}
@@ -342,14 +450,25 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 		if int64(len(msg))+h.length > c.opts.MaxMessageSize {
 			return false, nil, c.tooBig()
 		}
-		if msg, err = c.fr.payload(msg, h); err != nil {
+		if fragments++; c.opts.MaxFragments > 0 && fragments > c.opts.MaxFragments {
+			return false, nil, c.tooManyFragments()
+		}
+		check := &text
+		if binary {
+			check = nil
+		}
+		if msg, err = c.fr.payload(msg, h, int(c.opts.MaxMessageSize), check); err != nil {
+			if errors.Is(err, errInvalidUTF8) {
+				return false, nil, c.readFailed(CloseInvalidPayload, err.Error())
+			}
 			return false, nil, err
 		}
 		if !h.fin {
+			c.extendReadDeadlineSoon() // a long message keeps coming: not a dead peer
 			continue
 		}
-		if !binary && !utf8.Valid(msg) {
-			return false, nil, c.readFailed(CloseInvalidPayload, "text message is not valid UTF-8")
+		if !binary && !text.complete(msg) {
+			return false, nil, c.readFailed(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")
 		}
 		c.extendReadDeadline()
 		if msg == nil {
@@ -394,8 +513,17 @@ func (c *Conn) readFailed(code int, reason string) error {
 // ErrProtocol: the peer sent frames that break RFC 6455; the connection is closed.
 var ErrProtocol = errors.New("websocket protocol error")
 
+// tooManyFragments closes the connection for a message in more than MaxFragments frames
+// (1009: too big to process, counted in frames rather than bytes).
+func (c *Conn) tooManyFragments() error {
+	reason := fmt.Sprintf("%s: a message exceeded %d fragments", ReasonTooManyFragments, c.opts.MaxFragments)
+	c.Close(CloseMessageTooBig, reason)
+	return fmt.Errorf("%w: %s", websocket.ErrReadLimit, reason)
+}
+
 // tooBig closes the connection for a message past MaxMessageSize (1009).
 func (c *Conn) tooBig() error {
+	LimitStats.MessagesTooBig.Add(1)
 	reason := fmt.Sprintf("%s: a message exceeded %d bytes", ReasonMessageTooBig, c.opts.MaxMessageSize)
 	c.Close(CloseMessageTooBig, reason)
 	return fmt.Errorf("%w: %s", websocket.ErrReadLimit, reason)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // bytesConn is a net.Conn that reads from fixed bytes and discards writes.
@@ -22,7 +23,7 @@ func (b *bytesConn) SetReadDeadline(time.Time) error  { return nil }
 func (b *bytesConn) SetWriteDeadline(time.Time) error { return nil }
 
 // Whatever bytes a client sends, reading ends with a message or an error: never a panic, a
-// hang, or a message larger than the limit.
+// hang, a message larger than the limit, or a text message that is not UTF-8.
 func FuzzFrameReader(f *testing.F) {
 	masked := func(b0 byte, payload string) []byte {
 		out := []byte{b0, 0x80 | byte(len(payload)), 1, 2, 3, 4}
@@ -37,6 +38,8 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add(masked(0x88, "\x03\xe8bye"))
 	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 1, 0, 1, 2, 3, 4})
 	f.Add([]byte{0x81, 0x7e, 0x01})
+	f.Add(append(masked(0x01, "\xce"), masked(0x80, "\xba")...))
+	f.Add(append(masked(0x01, "ok"), masked(0x80, "\xed\xa0\x80")...))
 	const limit = 256
 	f.Fuzz(func(t *testing.T, data []byte) {
 		nc := &bytesConn{r: bytes.NewReader(data)}
@@ -45,12 +48,18 @@ func FuzzFrameReader(f *testing.F) {
 		c.fr = newFrameReader(nc, 16, nil)
 		defer c.Done()
 		for range len(data) + 1 {
-			msg, err := c.Read()
+			if err := c.awaitData(); err != nil {
+				return
+			}
+			binary, msg, err := c.read()
 			if err != nil {
 				return // the end of the input, a protocol error, a close frame, the size limit
 			}
 			if len(msg) > limit {
 				t.Fatalf("read a %d-byte message past the %d-byte limit", len(msg), limit)
+			}
+			if !binary && !utf8.Valid(msg) {
+				t.Fatalf("read a text message that is not UTF-8: %q", msg)
 			}
 		}
 		t.Fatalf("more messages than input bytes")

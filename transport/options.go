@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -22,9 +23,23 @@ type Options struct {
 	// "*.example.com", or "*" for any). Empty allows only same-host pages. Clients that send no
 	// Origin header (non-browser peers) are always allowed.
 	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (addresses and CIDR prefixes, see ParseIPList)
+	// whose Forwarded / X-Forwarded-For, -Host and -Proto headers are believed: the client
+	// address they forward is the connection's RemoteAddr, and the origin and host checks
+	// judge the host and scheme they forward. Everyone else's forwarding headers are ignored.
+	TrustedProxies []netip.Prefix
+	// AllowedHosts are further Host names a loopback connection may use (aliases of
+	// 127.0.0.1 in /etc/hosts). Without them only localhost, *.localhost and loopback
+	// addresses are accepted there, which stops DNS rebinding.
+	AllowedHosts []string
 	// MaxMessageSize is the largest message accepted from a peer, in bytes (default 16 MiB).
 	// A larger one closes the connection with code 1009 (message too big).
 	MaxMessageSize int64
+	// MaxFragments is the most frames one message may arrive in (default 65536, enough for
+	// 4 MiB in 64-byte fragments; negative: no bound). More close the connection with code
+	// 1009 (too big to process) and reason pawl.close.too_many_fragments. Fragments cost
+	// reading work even when empty, which MaxMessageSize alone would not bound.
+	MaxFragments int
 	// PingInterval is how often the server pings (default 30s; negative disables keepalive).
 	// A peer that sends nothing, not even a pong, for PingInterval+PongTimeout is closed.
 	PingInterval time.Duration
@@ -61,6 +76,7 @@ type Options struct {
 // Defaults for zero-valued Options fields.
 const (
 	DefaultMaxMessageSize = 16 << 20
+	DefaultMaxFragments   = 1 << 16
 	DefaultPingInterval   = 30 * time.Second
 	DefaultPongTimeout    = 10 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
@@ -72,6 +88,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxFragments == 0 {
+		o.MaxFragments = DefaultMaxFragments
 	}
 	if o.PingInterval == 0 {
 		o.PingInterval = DefaultPingInterval

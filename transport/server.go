@@ -60,7 +60,7 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		// buffer sizes it reuses net/http's buffers instead of allocating its own.
 		WriteBufferPool: writeBufferPool,
 		Subprotocols:    s.subprotocols,
-		CheckOrigin:     s.checkOrigin,
+		CheckOrigin:     func(*http.Request) bool { return true }, // ServeHTTP has screened it
 	}
 	return s
 }
@@ -96,10 +96,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := s.active.Add(1); o.MaxConnections > 0 && n > int64(o.MaxConnections) {
 		s.active.Add(-1)
+		LimitStats.ConnectionsRefused.Add(1)
 		s.log.Warn("refused connection: too many sessions on this endpoint", "remote", r.RemoteAddr,
 			"max_sessions", o.MaxConnections)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "too many sessions on this endpoint", http.StatusServiceUnavailable)
+		return
+	}
+	v := view(&o.Options, r)
+	if ref := screen(&o.Options, r, v); ref != nil {
+		s.active.Add(-1)
+		s.log.Warn("refused connection: "+ref.code, "remote", v.remote(r), "origin", r.Header.Get("Origin"),
+			"host", v.host, "allow_with", ref.allow)
+		refuse(w, ref.status, ref.code, ref.message)
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
@@ -113,7 +122,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// drops its per-request state (buffers, parsed request, contexts), which an idle
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
-	c := newServerConn(ws, o.Options, r.WithContext(context.Background()), o.delay)
+	req := r.WithContext(context.Background())
+	c := newServerConn(ws, o.Options, req, o.delay)
+	if v.client != nil { // a trusted proxy forwarded the client's address
+		req.RemoteAddr = v.client.String()
+		c.clientAddr = v.client
+	}
 	go func() {
 		defer s.active.Add(-1)
 		defer c.Done()
@@ -130,25 +144,10 @@ func (s *Server) offersSupported(r *http.Request) bool {
 	return false
 }
 
-// checkOrigin allows clients without an Origin header (not browsers), any origin with "*",
-// listed origins, and otherwise only pages served from the same host.
-func (s *Server) checkOrigin(r *http.Request) bool {
-	return checkOrigin(s.cur.Load().AllowedOrigins, r)
-}
-
-func checkOrigin(allowed []string, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if len(allowed) == 0 {
-		return strings.EqualFold(u.Host, r.Host)
-	}
-	return OriginAllowed(allowed, u)
+// checkOrigin reports whether a request may upgrade under o, for upgraders that screen
+// nothing themselves (App routes): see admission.go.
+func checkOrigin(o *Options, r *http.Request) bool {
+	return screen(o, r, view(o, r)) == nil
 }
 
 // OriginAllowed matches an origin against patterns: "*", a full origin

@@ -19,6 +19,7 @@ type subprotocol struct {
 func init() {
 	RegisterSubprotocol("wamp.2.json", "json", false)
 	RegisterSubprotocol("wamp.2.msgpack", "msgpack", true)
+	RegisterSubprotocol("wamp.2.cbor", "cbor", true)
 }
 
 // RegisterSubprotocol makes a WebSocket subprotocol carry the named serializer, in binary

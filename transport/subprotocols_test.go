@@ -14,6 +14,7 @@ func TestSubprotocolsNameSerializers(t *testing.T) {
 	}{
 		{"wamp.2.json", "json", false},
 		{"wamp.2.msgpack", "msgpack", true},
+		{"wamp.2.cbor", "cbor", true},
 		{"chat.v1", "", false}, // a plain component's own subprotocol names no serializer
 	} {
 		if got := subprotocolInfo(tc.subprotocol); got.serializer != tc.serializer || got.binary != tc.binary {
@@ -26,6 +27,9 @@ func TestSubprotocolsNameSerializers(t *testing.T) {
 	}
 	if got := SubprotocolsFor("msgpack", "json"); !slices.Equal(got, []string{"wamp.2.msgpack", "wamp.2.json"}) {
 		t.Errorf("SubprotocolsFor(msgpack, json) = %v", got)
+	}
+	if got := SubprotocolsFor("cbor"); !slices.Equal(got, []string{"wamp.2.cbor"}) {
+		t.Errorf("SubprotocolsFor(cbor) = %v", got)
 	}
 	if got := SubprotocolsFor("nope"); len(got) != 0 {
 		t.Errorf("SubprotocolsFor(nope) = %v", got)

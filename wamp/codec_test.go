@@ -22,6 +22,7 @@ func TestCodecRegistry(t *testing.T) {
 	}{
 		{JSON, "json", false},
 		{MsgPack, "msgpack", true},
+		{CBOR, "cbor", true},
 	} {
 		if c, ok := CodecNamed(tc.name); !ok || c != tc.codec {
 			t.Errorf("CodecNamed(%q) = %v, %v", tc.name, c, ok)
@@ -142,16 +143,19 @@ func TestRoundTripAllTypes(t *testing.T) {
 				if len(enc2) != len(enc) {
 					t.Errorf("re-encoding changed the length: %q vs %q", enc, enc2)
 				}
-				other := otherCodec(codec)
-				cross, err := other.Encode(nil, got)
-				if err != nil {
-					t.Fatal(err)
+				via := []Message{got}
+				for _, other := range otherCodecs(codec) {
+					cross, err := other.Encode(nil, got)
+					if err != nil {
+						t.Fatal(err)
+					}
+					viaOther, err := other.Decode(cross)
+					if err != nil {
+						t.Fatalf("decode %s %q: %v", other.Name(), cross, err)
+					}
+					via = append(via, viaOther)
 				}
-				viaOther, err := other.Decode(cross)
-				if err != nil {
-					t.Fatalf("decode %q: %v", cross, err)
-				}
-				for _, m := range []Message{got, viaOther} {
+				for _, m := range via {
 					plainPayload(t, m)
 					if !reflect.DeepEqual(m, orig) {
 						t.Errorf("round trip:\n got %#v\nwant %#v", m, orig)
@@ -426,8 +430,8 @@ func TestEncodeValueTypes(t *testing.T) {
 			t.Fatalf("%s: %v", codec.Name(), err)
 		}
 		gd := got.(Dict)
-		if codec == MsgPack {
-			// float32 travels as float32 in MessagePack: compare at float32 precision.
+		if codec == MsgPack || codec == CBOR {
+			// float32 travels as float32 in MessagePack and CBOR: compare at float32 precision.
 			if f, ok := gd["float32"].(float64); ok && float32(f) == float32(0.1) {
 				gd["float32"] = 0.1
 			}
@@ -480,21 +484,23 @@ func TestEncodeErrors(t *testing.T) {
 		deep = List{deep}
 	}
 	for _, codec := range vectorCodecs {
-		for name, m := range map[string]Message{
-			"nil":            nil,
-			"cyclic":         &Publish{Request: 1, Options: Dict{}, Topic: "t", Payload: Payload{Args: cyclic}},
-			"too deep":       &Call{Request: 1, Options: Dict{"x": deep}, Procedure: "p"},
-			"opaque+kwargs":  &Yield{Request: 1, Options: Dict{}, Payload: Payload{Opaque: []byte{1}, Kwargs: Dict{"a": 1}}},
-			"unencodable":    &Hello{Realm: "r", Details: Dict{"ch": make(chan int)}},
-			"bad raw":        &Event{Details: Dict{}, Payload: Payload{Raw: RawPayload{Codec: otherCodec(codec), Args: []byte{0xff, 0xff}}}},
-			"raw not a list": &Event{Details: Dict{}, Payload: Payload{Raw: RawPayload{Codec: otherCodec(codec), Args: mustEncode(t, otherCodec(codec), "s")}}},
-		} {
-			dst := []byte("prefix")
-			out, err := codec.Encode(dst, m)
-			if err == nil {
-				t.Errorf("%s: %s: encoded %q, want an error", codec.Name(), name, out)
-			} else if string(out) != "prefix" {
-				t.Errorf("%s: %s: dst not returned unchanged on error: %q", codec.Name(), name, out)
+		for _, other := range otherCodecs(codec) {
+			for name, m := range map[string]Message{
+				"nil":            nil,
+				"cyclic":         &Publish{Request: 1, Options: Dict{}, Topic: "t", Payload: Payload{Args: cyclic}},
+				"too deep":       &Call{Request: 1, Options: Dict{"x": deep}, Procedure: "p"},
+				"opaque+kwargs":  &Yield{Request: 1, Options: Dict{}, Payload: Payload{Opaque: []byte{1}, Kwargs: Dict{"a": 1}}},
+				"unencodable":    &Hello{Realm: "r", Details: Dict{"ch": make(chan int)}},
+				"bad raw":        &Event{Details: Dict{}, Payload: Payload{Raw: RawPayload{Codec: other, Args: []byte{0xff, 0xff}}}},
+				"raw not a list": &Event{Details: Dict{}, Payload: Payload{Raw: RawPayload{Codec: other, Args: mustEncode(t, other, "s")}}},
+			} {
+				dst := []byte("prefix")
+				out, err := codec.Encode(dst, m)
+				if err == nil {
+					t.Errorf("%s: %s: encoded %q, want an error", codec.Name(), name, out)
+				} else if string(out) != "prefix" {
+					t.Errorf("%s: %s: dst not returned unchanged on error: %q", codec.Name(), name, out)
+				}
 			}
 		}
 	}

@@ -73,6 +73,10 @@ func TestValidURI(t *testing.T) {
 		{"", false, false, true},
 		{"wamp.session.on_join", true, true, true},
 		{"com.例子.topic", true, false, true},
+		// Not UTF-8: JSON peers would see U+FFFD, so distinct topics would look alike.
+		{"com.example.\xff", false, false, false},
+		{"com.\xc3\x28.topic", false, false, false},
+		{"com.例子.\xe4\xbe", false, false, false},
 	}
 	for _, c := range cases {
 		if got := ValidURI(c.uri, false, false); got != c.loose {
@@ -90,5 +94,30 @@ func TestValidURI(t *testing.T) {
 	}
 	if ValidPattern("com.x", "fuzzy", false) {
 		t.Error("unknown match policy accepted")
+	}
+}
+
+func TestReserved(t *testing.T) {
+	cases := []struct {
+		uri   URI
+		match string
+		want  bool
+	}{
+		{"wamp.session.on_join", MatchExact, true},
+		{"pawl.topic.get_events", MatchExact, true},
+		{"com.example.wamp.x", MatchExact, false},
+		{"wampum.x", MatchExact, false},
+		{"pawl", MatchPrefix, true},
+		{"", MatchPrefix, true},
+		{"wamp.session.", MatchPrefix, true},
+		{"com.", MatchPrefix, false},
+		{"pawl..get_events", MatchWildcard, true},
+		{"..get_events", MatchWildcard, true},
+		{"com..x", MatchWildcard, false},
+	}
+	for _, c := range cases {
+		if got := Reserved(c.uri, c.match); got != c.want {
+			t.Errorf("Reserved(%q, %s) = %v, want %v", c.uri, c.match, got, c.want)
+		}
 	}
 }

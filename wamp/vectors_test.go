@@ -17,7 +17,7 @@ import (
 	"testing"
 )
 
-// The WAMP test vectors (wamp-proto's testsuite/) live in shared/ next to the repository.
+// The WAMP test vectors (wamp-proto's testsuite/, CC-BY-SA 3.0) live in testdata/wamp-testvectors.
 
 type vectorFile struct {
 	path        string
@@ -56,38 +56,12 @@ func (s vectorSerialized) raw() ([]byte, error) {
 	return nil, fmt.Errorf("sample has no bytes")
 }
 
-// vectorsDir finds the test vectors: $PAWL_TESTVECTORS, else ../shared/wamp-testvectors
-// beside the repository root. CI always has them, so their absence is a failure.
-func vectorsDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PAWL_TESTVECTORS")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		root := wd
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				tb.Fatalf("no go.mod above %s: cannot locate the repository root", wd)
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared", "wamp-testvectors")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "singlemessage")); err != nil {
-		tb.Fatalf("WAMP test vectors not found at %s (set PAWL_TESTVECTORS to their folder): %v", dir, err)
-	}
-	return dir
-}
+// vectorsDir is the repository's copy of the WAMP test vectors (see its NOTICE.md).
+const vectorsDir = "testdata/wamp-testvectors"
 
 func loadVectors(tb testing.TB) []vectorFile {
 	tb.Helper()
-	dir := vectorsDir(tb)
+	dir := vectorsDir
 	var files []vectorFile
 	err := filepath.WalkDir(filepath.Join(dir, "singlemessage"), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
@@ -132,13 +106,16 @@ func vectorSamples(tb testing.TB, serializer string) (out [][]byte) {
 	return out
 }
 
-var vectorCodecs = []Codec{JSON, MsgPack}
+var vectorCodecs = []Codec{JSON, MsgPack, CBOR}
 
-func otherCodec(c Codec) Codec {
-	if c == JSON {
-		return MsgPack
+// otherCodecs returns the codecs a router converts a message of c into.
+func otherCodecs(c Codec) (out []Codec) {
+	for _, o := range vectorCodecs {
+		if o != c {
+			out = append(out, o)
+		}
 	}
-	return JSON
+	return out
 }
 
 func TestVectorsSerialization(t *testing.T) {
@@ -164,8 +141,8 @@ func TestVectorsSerialization(t *testing.T) {
 			}
 		}
 	}
-	if samples < 40 {
-		t.Errorf("only %d json/msgpack samples found; the vectors look incomplete", samples)
+	if samples < 120 {
+		t.Errorf("only %d json/msgpack/cbor samples found; the vectors look incomplete", samples)
 	}
 }
 
@@ -200,26 +177,27 @@ func checkVectorSample(t *testing.T, codec Codec, data []byte, reps []vectorSeri
 		}
 	}
 
-	// Through the other codec and back: what a router does between peers of different codecs.
-	other := otherCodec(codec)
-	crossEnc, err := other.Encode(nil, m)
-	if err != nil {
-		t.Fatalf("encode as %s: %v", other.Name(), err)
+	// Through each other codec and back: what a router does between peers of different codecs.
+	for _, other := range otherCodecs(codec) {
+		crossEnc, err := other.Encode(nil, m)
+		if err != nil {
+			t.Fatalf("encode as %s: %v", other.Name(), err)
+		}
+		m3, err := other.Decode(crossEnc)
+		if err != nil {
+			t.Fatalf("decode %s %q: %v", other.Name(), crossEnc, err)
+		}
+		checkAttributes(t, "via "+other.Name(), m3, s.ExpectedAttributes)
+		back, err := codec.Encode(nil, m3)
+		if err != nil {
+			t.Fatalf("encode back to %s: %v", codec.Name(), err)
+		}
+		m4, err := codec.Decode(back)
+		if err != nil {
+			t.Fatalf("decode back %q: %v", back, err)
+		}
+		checkAttributes(t, "back from "+other.Name(), m4, s.ExpectedAttributes)
 	}
-	m3, err := other.Decode(crossEnc)
-	if err != nil {
-		t.Fatalf("decode %s %q: %v", other.Name(), crossEnc, err)
-	}
-	checkAttributes(t, "via "+other.Name(), m3, s.ExpectedAttributes)
-	back, err := codec.Encode(nil, m3)
-	if err != nil {
-		t.Fatalf("encode back to %s: %v", codec.Name(), err)
-	}
-	m4, err := codec.Decode(back)
-	if err != nil {
-		t.Fatalf("decode back %q: %v", back, err)
-	}
-	checkAttributes(t, "back from "+other.Name(), m4, s.ExpectedAttributes)
 }
 
 func maxDictKeys(v any) int {
@@ -464,15 +442,18 @@ func TestVectorsValidation(t *testing.T) {
 					t.Fatalf("%s: decode %s: %v", s.Description, text, err)
 				}
 				checkValidation(t, s, text, m)
-				// The same message through MessagePack must validate the same way.
-				enc, err := MsgPack.Encode(nil, m)
-				if err != nil {
-					t.Fatal(err)
+				// The same message through MessagePack and CBOR must validate the same way.
+				for _, c := range []Codec{MsgPack, CBOR} {
+					enc, err := c.Encode(nil, m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m2, err := c.Decode(enc)
+					if err != nil {
+						t.Fatalf("%s: %v", c.Name(), err)
+					}
+					checkValidation(t, s, text, m2)
 				}
-				if m, err = MsgPack.Decode(enc); err != nil {
-					t.Fatal(err)
-				}
-				checkValidation(t, s, text, m)
 			})
 		}
 	}

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -55,6 +58,13 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+
+	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
+	// X-Forwarded-* headers give the client's address, host and scheme.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AllowedHosts are further Host names a loopback listener answers to (DNS rebinding).
+	AllowedHosts   []string       `yaml:"allowed_hosts"`
+	trustedProxies []netip.Prefix // parsed by validate
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -67,6 +77,7 @@ type TLSConfig struct {
 // Limits bound what one peer may cost the router.
 type Limits struct {
 	MaxMessageSize int64         `yaml:"max_message_size"`
+	MaxFragments   int           `yaml:"max_fragments"`
 	QueueMessages  int           `yaml:"queue_messages"`
 	QueueBytes     int           `yaml:"queue_bytes"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
@@ -76,6 +87,16 @@ type Limits struct {
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
 	AuthTimeout    time.Duration `yaml:"auth_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+	// HTTP server timeouts (0: the default, negative: none): the request headers, the whole
+	// request, and an idle keep-alive connection between requests.
+	HTTPReadHeaderTimeout time.Duration `yaml:"http_read_header_timeout"`
+	HTTPReadTimeout       time.Duration `yaml:"http_read_timeout"`
+	HTTPIdleTimeout       time.Duration `yaml:"http_idle_timeout"`
+}
+
+// httpTimeouts are the limits of every HTTP server the router starts.
+func (l Limits) httpTimeouts() transport.HTTPTimeouts {
+	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.
@@ -135,12 +156,17 @@ func (c *Config) validate() error {
 				l.Path = "/ws"
 			}
 		case "rawsocket":
-			if l.RawSocket != nil || l.Path != "" || len(l.AllowedOrigins) > 0 {
-				return fmt.Errorf("listener %s: rawsocket, path and allowed_origins are for type websocket", l.name())
+			if l.RawSocket != nil || l.Path != "" || len(l.AllowedOrigins) > 0 || len(l.TrustedProxies) > 0 || len(l.AllowedHosts) > 0 {
+				return fmt.Errorf("listener %s: rawsocket, path, allowed_origins, trusted_proxies and allowed_hosts are for type websocket (HTTP)", l.name())
 			}
 		default:
 			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
 		}
+		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		if err != nil {
+			return fmt.Errorf("listener %s: trusted_proxies: %w", l.name(), err)
+		}
+		l.trustedProxies = proxies
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.name(), l.MaxSessions)
 		}
@@ -239,7 +265,10 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 	return realm.EndpointOptions{
 		Transport: transport.Options{
 			AllowedOrigins: l.AllowedOrigins,
+			TrustedProxies: l.trustedProxies,
+			AllowedHosts:   l.allowedHosts(),
 			MaxMessageSize: maxSize,
+			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
 			WriteTimeout:   c.Limits.WriteTimeout,
@@ -250,6 +279,16 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		},
 		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
+}
+
+// allowedHosts are the Host names a loopback listener answers to beyond the loopback ones:
+// allowed_hosts, and the name in its listen address (listen: myrouter.local:8080).
+func (l ListenerConfig) allowedHosts() []string {
+	hosts := slices.Clone(l.AllowedHosts)
+	if h, _, err := net.SplitHostPort(l.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 func (t *TLSConfig) minVersion() (uint16, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 )
 
@@ -144,15 +145,15 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
-	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	l.http = transport.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
+	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	ln := l.ln
 	if l.rs != nil {
 		// RawSocket on the WebSocket port: a connection whose first octet is 0x7F is
 		// RawSocket's, any other HTTP's.
 		ln = rawsocket.Split(ln, l.rs.Server(), 0)
 		l.http.ConnContext = rawsocket.ConnContext
-		l.http.Handler = rawsocket.RestoreTLS(mux)
+		l.http.Handler = rawsocket.RestoreTLS(l.http.Handler)
 		log.Info("listening", "url", l.url, "rawsocket", l.rsURL)
 	} else {
 		log.Info("listening", "url", l.url)

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/pawl-wamp/pawl/transport"
 )
 
 // startPprof serves Go's profiler on addr (keep it on loopback): for measuring the router
@@ -19,7 +21,7 @@ func startPprof(addr string, log *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux}
+	srv := transport.NewHTTPServer(mux, transport.HTTPTimeouts{})
 	go srv.Serve(ln)
 	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return func() { srv.Close() }, nil

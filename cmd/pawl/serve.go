@@ -24,6 +24,9 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 	configPath := fs.String("config", "", "YAML config `file` (default: the embedded config, see 'pawl config'); SIGHUP reads it again")
 	listen := fs.String("listen", "", "listen `address` host:port for the first listener (port 0 picks a free port)")
 	realmName := fs.String("realm", "", "serve one anonymous realm of this `name` instead of the configured realms")
+	var allowOrigins []string
+	fs.Func("allow-origin", "also allow this browser `origin` on every listener (repeatable; e.g. https://app.example.com, \"*\")",
+		func(o string) error { allowOrigins = append(allowOrigins, o); return nil })
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
 	if status, done := parseFlags(fs, args); done {
 		return status
@@ -42,6 +45,9 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 		}
 		if *listen != "" {
 			cfg.Listeners[0].Listen = *listen
+		}
+		for i := range cfg.Listeners {
+			cfg.Listeners[i].AllowedOrigins = append(cfg.Listeners[i].AllowedOrigins, allowOrigins...)
 		}
 		if *realmName != "" {
 			cfg.Realms = []realm.Config{{Name: wamp.URI(*realmName)}}
@@ -71,7 +77,8 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 }
 
 // serve runs the router until ctx ends, then shuts it down gracefully: every session gets
-// GOODBYE wamp.close.system_shutdown, and the listeners close.
+// its connection closed (1001, wamp.close.system_shutdown, so that clients reconnect), and
+// the listeners close.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	return serveReloading(ctx, cfg, logOut, nil, nil)
 }
@@ -211,6 +218,9 @@ func (r *router) apply(cfg *Config) error {
 	}
 	if cfg.Log.Format != r.cfg.Log.Format {
 		note("log.format")
+	}
+	if cfg.Limits.httpTimeouts() != r.cfg.Limits.httpTimeouts() {
+		note("limits.http_*") // set on each listener's HTTP server when it starts
 	}
 
 	// From here on nothing fails.

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -158,8 +161,8 @@ func TestServeWithConfigFile(t *testing.T) {
 	}
 }
 
-// SIGINT/SIGTERM (here: the context) shut the router down gracefully: every session gets
-// GOODBYE wamp.close.system_shutdown.
+// SIGINT/SIGTERM (here: the context) shut the router down gracefully: every session's
+// connection is closed (1001) with reason wamp.close.system_shutdown.
 func TestGracefulShutdown(t *testing.T) {
 	leakcheck.Check(t)
 	cfg, err := loadConfig("")
@@ -185,7 +188,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-c.Done()
 		var ae *wamp.ApplicationError
 		if !errors.As(c.Err(), &ae) || ae.URI != wamp.CloseSystemShutdown {
-			t.Errorf("client saw %v, want GOODBYE %s", c.Err(), wamp.CloseSystemShutdown)
+			t.Errorf("client saw %v, want %s", c.Err(), wamp.CloseSystemShutdown)
 		}
 	}
 	if !strings.Contains(logs.String(), "msg=stopped") {
@@ -262,5 +265,54 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	pub.Close()
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// limits.max_fragments bounds the frames one message may arrive in: a HELLO in more closes
+// the connection with 1009 (the default is transport.DefaultMaxFragments).
+func TestMaxFragmentsFromConfig(t *testing.T) {
+	leakcheck.Check(t)
+	if cfg, err := loadConfig(""); err != nil || cfg.endpointOptions(cfg.Listeners[0], nil).Transport.MaxFragments != transport.DefaultMaxFragments {
+		t.Fatalf("default config: %v, max_fragments not %d", err, transport.DefaultMaxFragments)
+	}
+	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: realm1}]\nlimits: {max_fragments: 4}\n")
+	url, stop, _ := startServe(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	hello := []byte(`[1,"realm1",{"roles":{"caller":{}}}]`)
+	for _, n := range []int{4, 5} { // fragments
+		ws, _, err := (&websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}).Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := (len(hello) + n - 1) / n
+		for i := 0; i < len(hello); i += size {
+			b0 := byte(0) // continuation
+			if i == 0 {
+				b0 = 1 // text
+			}
+			end := min(i+size, len(hello))
+			if end == len(hello) {
+				b0 |= 0x80
+			}
+			// Masked with the all-zero key, so the payload goes as it is.
+			frame := append([]byte{b0, 0x80 | byte(end-i), 0, 0, 0, 0}, hello[i:end]...)
+			if _, err := ws.NetConn().Write(frame); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, msg, err := ws.ReadMessage()
+		var ce *websocket.CloseError
+		switch {
+		case n == 4 && (err != nil || !bytes.HasPrefix(msg, []byte("[2,"))):
+			t.Errorf("HELLO in 4 fragments: got %q, %v; want WELCOME", msg, err)
+		case n == 5 && (!errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig):
+			t.Errorf("HELLO in 5 fragments: got %q, %v; want close 1009", msg, err)
+		}
+		ws.Close()
 	}
 }

@@ -1,7 +1,7 @@
 'use strict';
 // autobahn.js conformance checks for one serializer.
 //
-//   node client_checks.js <ws-url> <json|msgpack>
+//   node client_checks.js <ws-url> <json|msgpack|cbor>
 //
 // Two sessions (A, B) use the given serializer, a third (C) uses the other
 // one for the mixed-serializer checks. Prints "ok <check>" / "FAIL <check>:
@@ -22,7 +22,7 @@ function isWampId(id) {
 
 async function main() {
   const [url, serializer] = process.argv.slice(2);
-  if (!url || !['json', 'msgpack'].includes(serializer)) {
+  if (!url || !['json', 'msgpack', 'cbor'].includes(serializer)) {
     console.error(lib.usage(__filename));
     process.exit(2);
   }

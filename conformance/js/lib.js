@@ -16,7 +16,7 @@ const PAYLOAD = require(path.join(__dirname, '..', 'testdata', 'payload.json'));
 const STEP_TIMEOUT_MS = 5000;
 
 function usage(script, extra) {
-  return `usage: node ${path.basename(script)} <ws-url> <json|msgpack>${extra || ''}`;
+  return `usage: node ${path.basename(script)} <ws-url> <json|msgpack|cbor>${extra || ''}`;
 }
 
 function makeSerializer(name) {
@@ -28,6 +28,11 @@ function makeSerializer(name) {
         throw new Error('autobahn.js has no msgpack serializer (is msgpack5 installed?)');
       }
       return new autobahn.serializer.MsgpackSerializer();
+    case 'cbor':
+      if (!autobahn.serializer.CBORSerializer) {
+        throw new Error('autobahn.js has no CBOR serializer (is the npm cbor package installed?)');
+      }
+      return new autobahn.serializer.CBORSerializer();
     default:
       throw new Error(`unknown serializer ${name}`);
   }
@@ -69,12 +74,12 @@ class Results {
 
 function describeError(e) {
   if (e instanceof autobahn.Error) {
-    return `WAMP error ${e.error} args=${JSON.stringify(e.args)} kwargs=${JSON.stringify(e.kwargs)}`;
+    return `WAMP error ${e.error} args=${show(e.args)} kwargs=${show(e.kwargs)}`;
   }
   if (e instanceof Error) {
     return e.message;
   }
-  return JSON.stringify(e);
+  return show(e);
 }
 
 function withTimeout(promise, ms, what) {
@@ -184,16 +189,27 @@ function asResult(res) {
   return { args: [res], kwargs: {} };
 }
 
+// show renders a value for a message; BigInts (which JSON.stringify refuses) as 123n.
+function show(v) {
+  return JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x));
+}
+
 // Strict structural comparison. Returns null when equal, otherwise a
-// description of the first difference.
+// description of the first difference. The one allowance: the npm cbor
+// decoder gives an integer beyond Number.MAX_SAFE_INTEGER (such as 2^53) as a
+// BigInt, which holds it exactly, where JSON and msgpack5 give a Number; an
+// integral Number is equal to the BigInt of the same value.
 function diff(want, got, where) {
   where = where || '$';
   const kind = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
   const kw = kind(want);
   const kg = kind(got);
-  if (kw !== kg) return `${where}: want ${kw} ${JSON.stringify(want)}, got ${kg} ${JSON.stringify(got)}`;
+  if (kw === 'number' && kg === 'bigint' && Number.isInteger(want) && !Number.isSafeInteger(want)) {
+    return BigInt(want) === got ? null : `${where}: want ${want}, got ${got}n`;
+  }
+  if (kw !== kg) return `${where}: want ${kw} ${show(want)}, got ${kg} ${show(got)}`;
   if (kw === 'array') {
-    if (want.length !== got.length) return `${where}: want array of length ${want.length}, got ${got.length}: ${JSON.stringify(got)}`;
+    if (want.length !== got.length) return `${where}: want array of length ${want.length}, got ${got.length}: ${show(got)}`;
     for (let i = 0; i < want.length; i++) {
       const d = diff(want[i], got[i], `${where}[${i}]`);
       if (d) return d;
@@ -203,14 +219,14 @@ function diff(want, got, where) {
   if (kw === 'object') {
     const wk = Object.keys(want).sort();
     const gk = Object.keys(got).sort();
-    if (JSON.stringify(wk) !== JSON.stringify(gk)) return `${where}: want keys ${JSON.stringify(wk)}, got ${JSON.stringify(gk)}`;
+    if (show(wk) !== show(gk)) return `${where}: want keys ${show(wk)}, got ${show(gk)}`;
     for (const k of wk) {
       const d = diff(want[k], got[k], `${where}.${k}`);
       if (d) return d;
     }
     return null;
   }
-  if (!Object.is(want, got)) return `${where}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`;
+  if (!Object.is(want, got)) return `${where}: want ${show(want)}, got ${show(got)}`;
   return null;
 }
 
@@ -242,6 +258,7 @@ module.exports = {
   diff,
   disconnect,
   hardTimeout,
+  makeSerializer,
   registerEcho,
   sleep,
   subscribeQueue,

@@ -1,9 +1,9 @@
 """Autobahn|Python conformance checks for one serializer.
 
-    /usr/bin/python3 client_checks.py <ws-url> <json|msgpack>
+    /usr/bin/python3 client_checks.py <ws-url> <json|msgpack|cbor>
 
-Two sessions (A, B) use the given serializer, a third (C) uses the other one
-for the mixed-serializer checks. Prints "ok <check>" / "FAIL <check>:
+Two sessions (A, B) use the given serializer, a third (C) uses another one
+(JSON, or MessagePack when the given one is JSON) for the mixed-serializer checks. Prints "ok <check>" / "FAIL <check>:
 <detail>" per check and exits non-zero if anything failed.
 """
 
@@ -182,7 +182,22 @@ async def main(url, serializer):
             await register_failing(c, proc)
             await expect_call_error(a, proc, full, ERROR_URI, full)
 
+        async def mixed_binary_and_integers():
+            # Binary values and integers at the edges of 64 bits, both ways between the two
+            # serializers: JSON's "\u0000"+base64, MessagePack's bin and CBOR's byte strings
+            # all arrive as bytes, and integers stay exact integers.
+            values = [b"\x00\x01\xfe\xff", 2**64 - 1, -(2**63), 2**53, -1, {"blob": b"\x00x"}]
+            for sender, receiver, what in ((a, c, "%s->%s" % (serializer, other)),
+                                           (c, a, "%s->%s" % (other, serializer))):
+                topic = prefix + ".mixed.binary." + what
+                events = await w.subscribe_queue(receiver, topic)
+                sender.publish(topic, *values)
+                args, _, _ = await events.next()
+                if list(args) != values or [type(v) for v in args] != [type(v) for v in values]:
+                    raise AssertionError("event %s: got %r, want %r" % (what, args, values))
+
         await results.check("mixed_event_to_other", mixed_event_to_other)
+        await results.check("mixed_binary_and_integers", mixed_binary_and_integers)
         await results.check("mixed_event_from_other", mixed_event_from_other)
         await results.check("mixed_call_to_other", mixed_call_to_other)
         await results.check("mixed_call_from_other", mixed_call_from_other)
@@ -205,8 +220,8 @@ async def finish(results, peers):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in ("json", "msgpack"):
-        print("usage: %s <ws-url> <json|msgpack>" % sys.argv[0], file=sys.stderr)
+    if len(sys.argv) != 3 or sys.argv[2] not in ("json", "msgpack", "cbor"):
+        print("usage: %s <ws-url> <json|msgpack|cbor>" % sys.argv[0], file=sys.stderr)
         sys.exit(2)
     w.hard_timeout(50)
     asyncio.run(main(sys.argv[1], sys.argv[2]))

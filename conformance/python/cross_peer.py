@@ -1,6 +1,6 @@
 """Autobahn|Python peer for the cross-client test (cross_client_test.go).
 
-    /usr/bin/python3 cross_peer.py <ws-url> <json|msgpack> <me> <prefix> <peer,peer,...>
+    /usr/bin/python3 cross_peer.py <ws-url> <json|msgpack|cbor> <me> <prefix> <peer,peer,...>
 
 Same protocol as js/cross_peer.js: register <me>.echo, subscribe
 <me>.from.<other>, publish "ready", wait for "go", call every other peer's
@@ -83,8 +83,8 @@ async def main(url, serializer, me, prefix, peer_list):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 6 or sys.argv[2] not in ("json", "msgpack"):
-        print("usage: %s <ws-url> <json|msgpack> <me> <prefix> <peer,peer,...>" % sys.argv[0], file=sys.stderr)
+    if len(sys.argv) != 6 or sys.argv[2] not in ("json", "msgpack", "cbor"):
+        print("usage: %s <ws-url> <json|msgpack|cbor> <me> <prefix> <peer,peer,...>" % sys.argv[0], file=sys.stderr)
         sys.exit(2)
     w.hard_timeout(50)
     asyncio.run(main(*sys.argv[1:]))

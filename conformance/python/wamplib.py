@@ -4,7 +4,7 @@ Output protocol (read by the Go tests): one line per check on stdout,
 "ok <name>" or "FAIL <name>: <detail>"; the process exits non-zero if any
 check failed or the hard timeout fired.
 
-Run with Debian's /usr/bin/python3 (python3-autobahn, python3-msgpack).
+Run with Debian's /usr/bin/python3 (python3-autobahn, python3-msgpack, python3-cbor2).
 """
 
 import asyncio
@@ -24,7 +24,7 @@ txaio.use_asyncio()
 from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
-from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer  # noqa: E402
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
 from autobahn.wamp.types import CallResult, ComponentConfig, SubscribeOptions  # noqa: E402
 
 REALM = "realm1"
@@ -42,6 +42,8 @@ def serializer_for(name):
         return JsonSerializer()
     if name == "msgpack":
         return MsgPackSerializer()
+    if name == "cbor":
+        return CBORSerializer()
     raise ValueError("unknown serializer %r" % name)
 
 

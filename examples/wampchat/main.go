@@ -8,16 +8,22 @@
 //     freed by a session that left on chat.on_nick [session, null].
 //   - Who is online comes from the router's session meta API: wamp.session.list and
 //     wamp.session.get when a page connects, then wamp.session.on_join and on_leave.
+//   - Late joiners see a room's recent messages, read from the router's event history
+//     (pawl.topic.get_events): the embedded router keeps the last 100 of each room.
 //
 // The page and its autobahn.js bundle are embedded; build the bundle first:
 //
 //	cd examples/wampchat && npm ci && npm run build && cd ../..
 //	go run ./examples/wampchat -listen 127.0.0.1:8080    # then open http://127.0.0.1:8080/
+//
+// With -router ws://HOST:PORT/ws it runs no router of its own: the chat service joins that
+// router (and rejoins after it restarts), and the page connects to it.
 package main
 
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +42,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport"
@@ -55,16 +63,35 @@ const (
 	maxNickLen              = 20
 )
 
-// webDir, when set, serves the page from that directory instead of the embedded copy.
-var webDir string
+// Settings from the command line (package variables, so that tests can set them too).
+var (
+	// webDir, when set, serves the page from that directory instead of the embedded copy.
+	webDir string
+	// routerURL, when set, is an external router (ws://...) to use instead of the embedded one.
+	routerURL string
+	// dataDir keeps the embedded router's event history (default: a temporary directory,
+	// removed on exit).
+	dataDir string
+)
+
+// roomHistory is what the embedded router keeps of the rooms: late joiners see it.
+var roomHistory = pubsub.HistoryRule{Topic: "chat.room.", Match: wamp.MatchPrefix, Limit: 100, MaxAge: 24 * time.Hour}
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:8080", "host:port to serve on (port 0 picks a free one)")
 	flag.StringVar(&webDir, "web", "", "serve the page from this directory (e.g. examples/wampchat/web) instead of the embedded copy")
+	flag.StringVar(&routerURL, "router", "", "join this external router (ws://host:port/ws, realm realm1) instead of running one")
+	flag.StringVar(&dataDir, "data", "", "keep the embedded router's room history in this directory (default: a temporary one)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, *addr, func(url string) { slog.Info("listening", "page", url+"/", "wamp", "ws"+url[len("http"):]+"/ws") })
+	err := run(ctx, *addr, func(url string) {
+		wampURL := routerURL
+		if wampURL == "" {
+			wampURL = "ws" + url[len("http"):] + "/ws"
+		}
+		slog.Info("listening", "page", url+"/", "wamp", wampURL)
+	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		slog.Error("wampchat failed", "err", err)
 		os.Exit(1)
@@ -90,33 +117,32 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	if _, err := fs.Stat(files, "vendor/autobahn.min.js"); err != nil {
 		log.Warn("the page's autobahn.js bundle is missing: run `npm ci && npm run build` in examples/wampchat (then rebuild)", "err", err)
 	}
-	router := realm.NewRouter(log)
-	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
 	app := transport.NewApp(log)
-	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	app.Handle("/", http.FileServerFS(files))
-
-	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
-	// page's online list, which shows authrole "anonymous", leaves it out).
-	svc, err := router.LocalClient(ctx, realmName, session.ClientOptions{AuthID: "chat-service", Logger: log})
+	// The page asks where the router is: this program's /ws, or the external one.
+	app.HandleFunc("/config.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"url": routerURL, "realm": string(realmName)})
+	})
+	chat := &chatService{log: log, nicks: map[wamp.ID]string{}}
+	svc, stopRouter, err := startRouter(ctx, app, log, func(c *session.Client) { chat.prune(ctx, c) })
 	if err != nil {
-		router.Shutdown(time.Second)
-		return fmt.Errorf("chat service: %w", err)
+		return err
 	}
-	chat := &chatService{c: svc, log: log, nicks: map[wamp.ID]string{}}
+	chat.c = svc
 	if err := chat.start(ctx); err != nil {
 		svc.Close()
-		router.Shutdown(time.Second)
+		stopRouter()
 		return err
 	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		svc.Close()
-		router.Shutdown(time.Second)
+		stopRouter()
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
@@ -132,12 +158,58 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	svc.Close()
-	router.Shutdown(2 * time.Second)
+	stopRouter()
 	err = errors.Join(err, srv.Shutdown(stopCtx))
 	if e := <-served; !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)
 	}
 	return err
+}
+
+// startRouter joins the chat service to the router: the external one (-router), over a
+// connection that reconnects, or an embedded one mounted on app's /ws, with its room history
+// in dataDir. stop ends what it started.
+// onRejoin runs when the chat service has rejoined the external router.
+func startRouter(ctx context.Context, app *transport.App, log *slog.Logger, onRejoin func(*session.Client)) (svc *session.Client, stop func(), err error) {
+	if routerURL != "" {
+		svc, err = session.Dial(ctx, routerURL, realmName, session.ClientOptions{
+			AuthID: "chat-service", Logger: log,
+			Reconnect: &session.ReconnectPolicy{MaxDelay: 5 * time.Second, OnRejoin: onRejoin},
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("chat service: join %s: %w", routerURL, err)
+		}
+		return svc, func() {}, nil
+	}
+	dir, removeDir := dataDir, func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "wampchat-"); err != nil {
+			return nil, nil, err
+		}
+		removeDir = func() { os.RemoveAll(dir) }
+	}
+	store, err := pubsub.OpenBoltStore(filepath.Join(dir, pubsub.HistoryFile))
+	if err != nil {
+		removeDir()
+		return nil, nil, err
+	}
+	router := realm.NewRouter(log)
+	router.AddRealm(realm.New(realm.Config{Name: realmName, HistoryStore: store,
+		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{roomHistory}}}, log))
+	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
+	stop = func() {
+		router.Shutdown(2 * time.Second)
+		store.Close()
+		removeDir()
+	}
+	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
+	// page's online list, which shows authrole "anonymous", leaves it out).
+	svc, err = router.LocalClient(ctx, realmName, session.ClientOptions{AuthID: "chat-service", Logger: log})
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("chat service: %w", err)
+	}
+	return svc, stop, nil
 }
 
 // chatService owns the nicknames: one per session, unique regardless of case.
@@ -175,6 +247,31 @@ func (s *chatService) start(ctx context.Context) error {
 		return fmt.Errorf("chat service: %w", err)
 	}
 	return nil
+}
+
+// prune forgets the nicknames of sessions that are gone: after the service rejoined, it may
+// have missed their wamp.session.on_leave (a router restart ends every session; the pages
+// rejoin and take their nicknames back).
+func (s *chatService) prune(ctx context.Context, c *session.Client) {
+	res, err := c.Call(ctx, "wamp.session.list", nil, nil, nil)
+	if err != nil || len(res.Args) == 0 {
+		s.log.Warn("cannot list the sessions after rejoining", "err", err)
+		return
+	}
+	ids, _ := res.Args[0].(wamp.List)
+	alive := map[wamp.ID]bool{}
+	for _, v := range ids {
+		if id, ok := wamp.AsID(v); ok {
+			alive[id] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.nicks {
+		if !alive[id] {
+			delete(s.nicks, id)
+		}
+	}
 }
 
 // chat.set_nick(nick) → nick: the caller's nickname, trimmed; fails with

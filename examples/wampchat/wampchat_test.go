@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/exampletest"
+	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -21,6 +26,54 @@ func start(t *testing.T) string {
 	t.Helper()
 	webDir = "web"
 	return exampletest.Start(t, run)
+}
+
+// externalRouter runs a router of the test's own on another loopback port, with the rooms'
+// history, and points the example at it (-router) for the rest of the test.
+func externalRouter(t *testing.T) *routertest.Router {
+	t.Helper()
+	store, err := pubsub.OpenBoltStore(filepath.Join(t.TempDir(), pubsub.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() }) // after the router's shutdown (cleanups run last first)
+	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: realmName, HistoryStore: store,
+		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{roomHistory}}}}})
+	routerURL = r.URL
+	t.Cleanup(func() { routerURL = "" })
+	return r
+}
+
+// With -router the chat service joins the external router: the page is told where it is,
+// nicknames work through it, and the service is not listed as a user there.
+func TestExternalRouter(t *testing.T) {
+	r := externalRouter(t)
+	base := start(t)
+	resp, err := http.Get(base + "/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ URL, Realm string }
+	err = json.NewDecoder(resp.Body).Decode(&cfg)
+	resp.Body.Close()
+	if err != nil || cfg.URL != r.URL || cfg.Realm != string(realmName) {
+		t.Fatalf("config.json: %+v, %v; want url %s", cfg, err, r.URL)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := session.Dial(ctx, r.URL, realmName, session.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if nick := call(t, ctx, c, setNick, "dora")[0]; nick != "dora" {
+		t.Fatalf("set_nick through the external router answered %v", nick)
+	}
+	reg := call(t, ctx, c, "wamp.registration.lookup", string(setNick))[0]
+	callees, _ := call(t, ctx, c, "wamp.registration.list_callees", reg)[0].(wamp.List)
+	if len(callees) != 1 {
+		t.Fatalf("chat.set_nick has callees %v, want the chat service", callees)
+	}
 }
 
 // watcher is a client that records the events of some topics.

@@ -15,7 +15,8 @@ import (
 type Index[T any] struct {
 	exact      map[wamp.URI]T
 	prefix     map[wamp.URI]T
-	prefixLens []int // distinct prefix lengths in use, longest first
+	prefixLens []int       // distinct prefix lengths in use, longest first
+	lenCount   map[int]int // prefixes held per length, so Delete never scans them
 	wildcard   node[T]
 	wildcards  int
 }
@@ -29,7 +30,7 @@ type node[T any] struct {
 
 // New returns an empty index.
 func New[T any]() *Index[T] {
-	return &Index[T]{exact: map[wamp.URI]T{}, prefix: map[wamp.URI]T{}}
+	return &Index[T]{exact: map[wamp.URI]T{}, prefix: map[wamp.URI]T{}, lenCount: map[int]int{}}
 }
 
 // Len is the number of patterns held.
@@ -61,9 +62,11 @@ func (ix *Index[T]) Get(pattern wamp.URI, match string) (T, bool) {
 func (ix *Index[T]) Put(pattern wamp.URI, match string, v T) {
 	switch match {
 	case wamp.MatchPrefix:
-		if _, ok := ix.prefix[pattern]; !ok && !slices.Contains(ix.prefixLens, len(pattern)) {
-			ix.prefixLens = append(ix.prefixLens, len(pattern))
-			slices.SortFunc(ix.prefixLens, func(a, b int) int { return b - a })
+		if _, ok := ix.prefix[pattern]; !ok {
+			if ix.lenCount[len(pattern)]++; ix.lenCount[len(pattern)] == 1 {
+				ix.prefixLens = append(ix.prefixLens, len(pattern))
+				slices.SortFunc(ix.prefixLens, func(a, b int) int { return b - a })
+			}
 		}
 		ix.prefix[pattern] = v
 	case wamp.MatchWildcard:
@@ -85,14 +88,9 @@ func (ix *Index[T]) Delete(pattern wamp.URI, match string) {
 			return
 		}
 		delete(ix.prefix, pattern)
-		still := false
-		for p := range ix.prefix {
-			if len(p) == len(pattern) {
-				still = true
-				break
-			}
-		}
-		if !still {
+		// Counted per length: a session with many prefix subscriptions leaves in linear time.
+		if ix.lenCount[len(pattern)]--; ix.lenCount[len(pattern)] == 0 {
+			delete(ix.lenCount, len(pattern))
 			ix.prefixLens = slices.DeleteFunc(ix.prefixLens, func(l int) bool { return l == len(pattern) })
 		}
 	case wamp.MatchWildcard:

@@ -3,6 +3,7 @@ package uriindex
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/pawl-wamp/pawl/wamp"
@@ -93,5 +94,43 @@ func BenchmarkBestAmongThousands(b *testing.B) {
 		if _, _, _, ok := ix.Best("com.app.other.op4999"); !ok {
 			b.Fatal("no match")
 		}
+	}
+}
+
+// Prefixes of one length are counted: deleting one of several keeps the length in use, and
+// deleting the last drops it (Delete never scans the other prefixes, so a session leaving with
+// many prefix subscriptions is linear).
+func TestDeletePrefixKeepsLengthsInUse(t *testing.T) {
+	ix := New[int]()
+	ix.Put("com.a.", wamp.MatchPrefix, 1)
+	ix.Put("com.b.", wamp.MatchPrefix, 2)
+	ix.Put("com.b.", wamp.MatchPrefix, 3) // replaced, not counted twice
+	ix.Put("com.", wamp.MatchPrefix, 4)
+	ix.Delete("com.a.", wamp.MatchPrefix)
+	if v, _, _, ok := ix.Best("com.b.x"); !ok || v != 3 {
+		t.Fatalf("after deleting a prefix of the same length: %v %v", v, ok)
+	}
+	ix.Delete("com.b.", wamp.MatchPrefix)
+	if v, _, _, ok := ix.Best("com.b.x"); !ok || v != 4 {
+		t.Fatalf("after deleting the last prefix of that length: %v %v", v, ok)
+	}
+	ix.Delete("com.", wamp.MatchPrefix)
+	if ix.Patterns() || len(ix.prefixLens) != 0 || len(ix.lenCount) != 0 {
+		t.Errorf("empty index keeps prefix lengths %v %v", ix.prefixLens, ix.lenCount)
+	}
+}
+
+// BenchmarkDeleteManyPrefixes deletes b.N prefixes of a few hundred lengths, as a session
+// leaving with many prefix subscriptions does: constant time each, not a scan of the rest.
+func BenchmarkDeleteManyPrefixes(b *testing.B) {
+	ix := New[int]()
+	uris := make([]wamp.URI, b.N)
+	for i := range uris {
+		uris[i] = wamp.URI(fmt.Sprintf("com.example.%08d.%s", i, strings.Repeat("x", i%300)))
+		ix.Put(uris[i], wamp.MatchPrefix, i)
+	}
+	b.ResetTimer()
+	for _, u := range uris {
+		ix.Delete(u, wamp.MatchPrefix)
 	}
 }

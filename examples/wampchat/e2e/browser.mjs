@@ -4,8 +4,9 @@
 //
 // Two headless Chromium pages (Debian's /usr/bin/chromium, driven by npm playwright-core; no
 // browser is downloaded) join the chat as alice and bob, wait until each sees both in the
-// online list, exchange a message each way, and save screenshots. It prints one line
-// "RESULT {json}" with what each page's DOM shows; the Go test asserts on it.
+// online list, exchange a message each way; then carol joins late on a phone-sized page
+// (375 px wide) and must see what was said before (the room's history). It saves screenshots
+// and prints one line "RESULT {json}" with what each page's DOM shows; the Go test asserts on it.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,8 +45,9 @@ try {
   context.setDefaultTimeout(WAIT);
 
   const problems = [];
-  const open = async (nick) => {
+  const open = async (nick, viewport) => {
     const page = await context.newPage();
+    if (viewport) await page.setViewportSize(viewport);
     page.on("pageerror", (err) => problems.push(`${nick}: page error: ${err.message}`));
     page.on("console", (msg) => {
       if (msg.type() === "error") problems.push(`${nick}: console error: ${msg.text()}`);
@@ -80,8 +82,13 @@ try {
   await alice.waitForFunction(heard, "Hi Alice! Bob here");
   await bob.waitForFunction(heard, "Hi Alice! Bob here"); // own message, back through the router
 
+  // A late joiner on a phone sees the conversation so far.
+  const carol = await open("carol", { width: 375, height: 740 });
+  await carol.waitForFunction(heard, "Hi Alice! Bob here");
+  await alice.waitForFunction(listed, ["alice", "bob", "carol"]);
+
   const shots = {};
-  for (const [name, page] of [["alice", alice], ["bob", bob]]) {
+  for (const [name, page] of [["alice", alice], ["bob", bob], ["carol", carol]]) {
     shots[name] = join(shotDir, `wampchat-${name}.png`);
     await page.screenshot({ path: shots[name] });
   }
@@ -102,8 +109,15 @@ try {
         mine: li.classList.contains("mine"),
       })),
       system: [...document.querySelectorAll("#messages li.system")].map((li) => li.textContent),
+      width: window.innerWidth,
+      // Nothing wider than the screen: no sideways scrolling at phone width.
+      scrollWidth: document.documentElement.scrollWidth,
+      composerVisible: (() => {
+        const r = document.getElementById("send").getBoundingClientRect();
+        return r.right <= window.innerWidth && r.bottom <= window.innerHeight && r.width > 0;
+      })(),
     }));
-  const result = { alice: await dom(alice), bob: await dom(bob), screenshots: shots, problems };
+  const result = { alice: await dom(alice), bob: await dom(bob), carol: await dom(carol), screenshots: shots, problems };
   console.log("RESULT " + JSON.stringify(result));
 } catch (err) {
   console.error("browser test failed:", err && err.stack ? err.stack : err);

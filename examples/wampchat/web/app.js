@@ -14,6 +14,8 @@ const state = {
   users: new Map(),     // session ID → {authid} of everyone online (anonymous role only)
   nicks: new Map(),     // session ID → nickname
   gone: new Set(),      // session IDs that left (a late wamp.session.get must not bring them back)
+  services: new Set(),
+  shown: new Set(),     // publication IDs shown in the current room (live or from the history)  // session IDs of the chat service (with -router it joins as anonymous too)
 };
 
 function setStatus(text, st) {
@@ -36,7 +38,8 @@ function renderUsers() {
   $("online-count").textContent = String(entries.length);
 }
 
-function addMessage({ nick, text, mine = false, system = false }) {
+// A message's list item; at (a Date) is when it was said.
+function messageItem({ nick, text, mine = false, system = false, at = new Date() }) {
   const li = document.createElement("li");
   if (system) {
     li.className = "system";
@@ -51,9 +54,14 @@ function addMessage({ nick, text, mine = false, system = false }) {
     body.textContent = text;
     const time = document.createElement("span");
     time.className = "time";
-    time.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     li.append(who, body, time);
   }
+  return li;
+}
+
+function addMessage(msg) {
+  const li = messageItem(msg);
   $("messages").append(li);
   li.scrollIntoView({ block: "end" });
 }
@@ -67,6 +75,7 @@ function errorText(err) {
 // A message published on the room's topic. disclose_me gives us the publisher's session ID,
 // so the name shown is the one the server knows, whatever the message claims.
 function onRoomMessage(args, kwargs, details) {
+  if (details.publication != null) state.shown.add(details.publication);
   const publisher = details.publisher;
   const nick = state.nicks.get(publisher) ?? (kwargs && kwargs.nick) ?? "guest";
   addMessage({ nick, text: String(args[0] ?? ""), mine: state.session && publisher === state.session.id });
@@ -87,8 +96,40 @@ async function enterRoom(room) {
   state.room = room;
   showRoom();
   $("messages").replaceChildren();
-  state.roomSub = await session.subscribe("chat.room." + room, onRoomMessage);
+  state.shown = new Set();
+  const topic = "chat.room." + room;
+  state.roomSub = await session.subscribe(topic, onRoomMessage);
   addMessage({ system: true, text: `You joined #${room}` });
+  await showRecent(session, topic);
+}
+
+// Late joiners see what was said before: the room's last messages from the router's event
+// history (pawl.topic.get_events), above the ones that arrive live. A message that arrived
+// both ways is shown once. A router that keeps no history for the room shows nothing.
+async function showRecent(session, topic) {
+  let events;
+  try {
+    events = await session.call("pawl.topic.get_events", [topic], { limit: 50, reverse: true });
+  } catch (err) {
+    return; // no history here
+  }
+  if (!Array.isArray(events) || topic !== "chat.room." + state.room) return;
+  const items = events.reverse()
+    .filter((ev) => !state.shown.has(ev.publication))
+    .map((ev) => {
+      const li = messageItem({
+        nick: (ev.kwargs && ev.kwargs.nick) || state.nicks.get(ev.details && ev.details.publisher) || "guest",
+        text: String((ev.args && ev.args[0]) ?? ""),
+        mine: state.session && ev.details && ev.details.publisher === state.session.id,
+        at: ev.timestamp ? new Date(ev.timestamp) : new Date(),
+      });
+      li.classList.add("earlier");
+      return li;
+    });
+  if (items.length === 0) return;
+  const note = messageItem({ system: true, text: "Earlier messages" });
+  $("messages").prepend(note, ...items);
+  $("messages").lastElementChild?.scrollIntoView({ block: "end" });
 }
 
 function showRoom() {
@@ -99,8 +140,22 @@ function showRoom() {
   if (state.nick) $("text").placeholder = `Message #${state.room}`;
 }
 
+// callService calls one of the chat service's procedures. After a router restart the page may
+// be back before the service is (both reconnect by themselves): a procedure not registered
+// yet is tried again for a while.
+async function callService(session, procedure, args) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await session.call(procedure, args);
+    } catch (err) {
+      if (!err || err.error !== "wamp.error.no_such_procedure" || attempt >= 40 || session !== state.session) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 async function setNick(nick) {
-  const accepted = await state.session.call("chat.set_nick", [nick]);
+  const accepted = await callService(state.session, "chat.set_nick", [nick]);
   state.nick = accepted;
   $("me").textContent = accepted;
   $("join").hidden = true;
@@ -110,11 +165,25 @@ async function setNick(nick) {
   $("text").focus();
 }
 
+// The chat service's sessions: the callees of chat.set_nick (registration meta API). With the
+// embedded router the service is "trusted" and filtered by role already; on an external
+// router it may be anonymous like the pages.
+async function serviceSessions(session) {
+  try {
+    const reg = await session.call("wamp.registration.lookup", ["chat.set_nick"]);
+    if (reg == null) return new Set();
+    return new Set(await session.call("wamp.registration.list_callees", [reg]));
+  } catch (err) {
+    return new Set();
+  }
+}
+
 // Who is online: the meta events first (so nothing is missed), then the current list.
 async function loadOnline(session) {
   state.users.clear();
   state.nicks.clear();
   state.gone.clear();
+  state.services = await serviceSessions(session);
   await session.subscribe("wamp.session.on_join", ([details]) => {
     if (details.authrole !== "anonymous") return; // the chat service itself is not a user
     state.users.set(details.session, { authid: details.authid });
@@ -145,22 +214,30 @@ async function loadOnline(session) {
   const ids = await session.call("wamp.session.list", [["anonymous"]]);
   const details = await Promise.all(ids.map((id) => session.call("wamp.session.get", [id]).catch(() => null)));
   for (const d of details) {
-    if (d && !state.gone.has(d.session)) state.users.set(d.session, { authid: d.authid });
+    if (d && !state.gone.has(d.session) && !state.services.has(d.session)) state.users.set(d.session, { authid: d.authid });
   }
-  for (const [id, nick] of await session.call("chat.nicks")) {
+  for (const [id, nick] of await callService(session, "chat.nicks")) {
     if (!state.gone.has(id)) state.nicks.set(id, nick);
   }
   renderUsers();
 }
 
-const connection = new autobahn.Connection({
-  url: location.origin.replace(/^http/, "ws") + "/ws",
-  realm: "realm1",
-  max_retries: -1,
-  max_retry_delay: 5,
-});
+let connection; // made once the page knows where the router is (config.json)
 
-connection.onopen = async (session) => {
+function connect(config) {
+  connection = new autobahn.Connection({
+    // The program's own router on /ws, or the one it was started with (-router).
+    url: config.url || location.origin.replace(/^http/, "ws") + "/ws",
+    realm: config.realm || "realm1",
+    max_retries: -1,
+    max_retry_delay: 5,
+  });
+  connection.onopen = onOpen;
+  connection.onclose = onClose;
+  connection.open();
+}
+
+const onOpen = async (session) => {
   state.session = session;
   state.roomSub = null;
   setStatus("connected", "open");
@@ -177,7 +254,7 @@ connection.onopen = async (session) => {
   }
 };
 
-connection.onclose = (reason, details) => {
+const onClose = (reason, details) => {
   state.session = null;
   $("text").disabled = true;
   $("send").disabled = true;
@@ -222,4 +299,7 @@ $("rooms").addEventListener("click", (e) => {
 
 showRoom();
 renderUsers();
-connection.open();
+fetch("config.json")
+  .then((r) => (r.ok ? r.json() : {}))
+  .catch(() => ({}))
+  .then(connect);
