@@ -117,18 +117,22 @@ func TestRawSocketAutobahnJS(t *testing.T) {
 }
 
 // TestRawSocketNexus runs the nexus client over RawSocket (its tcp:// and unix:// URLs) on
-// TCP, a Unix socket and the WebSocket port, JSON and MessagePack (nexus has no CBOR
-// RawSocket serializer id): a subscriber and a callee on RawSocket, a publisher and a caller
-// on it too, and the payload checked both ways.
+// TCP, a Unix socket and the WebSocket port, with each serializer: a subscriber and a callee,
+// a publisher and a caller, all on RawSocket, and the payload checked both ways.
 func TestRawSocketNexus(t *testing.T) {
 	r := startRawSocketRouter(t)
 	full := loadPayload(t, "full")
 	for _, cell := range r.cells() {
 		url := strings.Replace(cell[1], "rs://", "tcp://", 1)
-		for _, ser := range []struct {
+		type nexusSer struct {
 			name string
 			s    serialize.Serialization
-		}{{"json", serialize.JSON}, {"msgpack", serialize.MSGPACK}} {
+		}
+		sers := []nexusSer{{"json", serialize.JSON}, {"msgpack", serialize.MSGPACK}}
+		if _, ok := pawlwamp.CodecNamed("cbor"); ok {
+			sers = append(sers, nexusSer{"cbor", serialize.CBOR})
+		}
+		for _, ser := range sers {
 			t.Run(cell[0]+"/"+ser.name, func(t *testing.T) {
 				a := connectNexus(t, url, ser.s)
 				b := connectNexus(t, url, ser.s)

@@ -67,7 +67,7 @@ func roundTrip(t *testing.T, r *routertest.Router, url, serializer string) {
 
 func TestRoundTrip(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
-	for _, ser := range []string{"json", "msgpack"} {
+	for _, ser := range []string{"json", "msgpack", "cbor"} {
 		t.Run("tcp/"+ser, func(t *testing.T) { roundTrip(t, r, r.RawSocketURL, ser) })
 	}
 }
@@ -81,7 +81,7 @@ func wsPortURL(r *routertest.Router) string {
 
 func TestRoundTripOnWebSocketPort(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
-	for _, ser := range []string{"json", "msgpack"} {
+	for _, ser := range []string{"json", "msgpack", "cbor"} {
 		t.Run(ser, func(t *testing.T) { roundTrip(t, r, wsPortURL(r), ser) })
 	}
 }
