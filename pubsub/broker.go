@@ -52,6 +52,8 @@ type Options struct {
 	HistoryStore HistoryStore
 	// PublishMeta publishes a meta event (wamp.subscription.on_create, ...). Optional.
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
+	// Traffic, when set, counts the EVENTs the broker fans out (the realm's message counters).
+	Traffic *session.Traffic
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 

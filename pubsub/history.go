@@ -111,6 +111,12 @@ type HistoryStore interface {
 	Close() error
 }
 
+// HistoryPinger is a HistoryStore that can say whether it is reachable (BoltStore and
+// RedisStore are): the admin listener's /readyz asks.
+type HistoryPinger interface {
+	Ping(ctx context.Context) error
+}
+
 // encodeHistoryEvent serializes an event (MessagePack, binary-safe) for a store.
 func encodeHistoryEvent(ev *HistoryEvent) ([]byte, error) {
 	d := wamp.Dict{
@@ -191,6 +197,8 @@ type history struct {
 	queued  atomic.Int64 // payload bytes waiting for the writer
 	done    chan struct{}
 	dropped atomic.Int64 // events not kept because the queue was full
+	written atomic.Int64 // events the store accepted
+	failed  atomic.Int64 // events not kept because the store refused them (down, full)
 }
 
 // historyItem is an event to append, or (with flushed set) a barrier. stored, when set,
@@ -410,9 +418,12 @@ func (h *history) write(batch []*HistoryEvent) error {
 	defer cancel()
 	err := h.store.Append(ctx, h.realm, batch)
 	if err != nil {
+		h.failed.Add(int64(len(batch)))
 		h.log.Error("event history: events not stored", "events", len(batch), "err", err)
+		return err
 	}
-	return err
+	h.written.Add(int64(len(batch)))
+	return nil
 }
 
 // close writes what is queued and stops the writer.

@@ -62,6 +62,11 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 // Close closes the database file.
 func (s *BoltStore) Close() error { return s.db.Close() }
 
+// Ping checks that the database is open and readable: for readiness checks (HistoryPinger).
+func (s *BoltStore) Ping(context.Context) error {
+	return s.db.View(func(*bolt.Tx) error { return nil })
+}
+
 func seqKey(seq uint64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)

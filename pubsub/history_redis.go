@@ -60,6 +60,14 @@ func OpenRedisStore(ctx context.Context, opts RedisOptions) (*RedisStore, error)
 // Close closes the connections to Redis.
 func (s *RedisStore) Close() error { return s.client.Close() }
 
+// Ping checks that Redis answers: for readiness checks (HistoryPinger).
+func (s *RedisStore) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
 func (s *RedisStore) key(realm wamp.URI, suffix string) string {
 	return s.prefix + "{" + string(realm) + "}:" + suffix
 }

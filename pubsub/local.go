@@ -48,15 +48,16 @@ type subscriber struct {
 
 // send queues an encoded EVENT for the subscriber, never waiting for its peer; via is the
 // publisher, when publishing from its PUBLISH handler (on the publisher's reading goroutine).
-func (e *subscriber) send(frame []byte, via *session.Session) {
+// It reports whether the event was queued.
+func (e *subscriber) send(frame []byte, via *session.Session) bool {
 	if e.ready.Load() {
-		e.s.SendFrame(frame, via)
-		return
+		return e.s.SendFrame(frame, via)
 	}
 	// Subscribe holds the mutex while it queues SUBSCRIBED (a moment): the event goes after.
 	e.mu.Lock()
-	e.s.SendFrame(frame, via)
+	ok := e.s.SendFrame(frame, via)
 	e.mu.Unlock()
+	return ok
 }
 
 // details describes the subscription as the meta API does.
@@ -89,6 +90,8 @@ type Local struct {
 
 	// Dropped counts events that could not be encoded for a recipient's codec.
 	Dropped atomic.Int64
+
+	counts counters // publications and deliveries, for metrics (counters.go)
 }
 
 // NewLocal returns an empty in-process broker.
@@ -422,6 +425,9 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 		}
 	}
 
+	if s != nil { // the router's own meta events are not the peers' publications
+		b.counts.publications.Add(1)
+	}
 	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
 	// payload from another codec decoded) before it moves on to the next subscription.
 	event := &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}
@@ -507,6 +513,7 @@ func (b *Local) matchPatterns(topic wamp.URI, dst []*subscription) []*subscripti
 func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 	event.Subscription = sub.id
 	var frames FrameCache
+	sent, bytes := 0, 0 // counted once per subscription, not per recipient
 	for _, e := range sub.list() {
 		rcpt := e.s
 		if p.skip(rcpt) {
@@ -519,8 +526,12 @@ func (b *Local) deliver(sub *subscription, event *wamp.Event, p *publication) {
 				"subscription", sub.id, "subscriber", rcpt.ID, "serializer", rcpt.Codec.Name(), "err", err)
 			continue
 		}
-		e.send(frame, p.via)
+		if e.send(frame, p.via) {
+			sent++
+			bytes += len(frame)
+		}
 	}
+	b.counts.delivered(b.opts.Traffic, sent, bytes)
 }
 
 func (b *Local) historyEvent(m *wamp.Publish, p *publication, pubID wamp.ID, rule HistoryRule) *HistoryEvent {

@@ -233,6 +233,7 @@ func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 			continue
 		}
 		q.method = m
+		s.AuthMethod = m // the method being tried: a failure is counted under it (observe.go)
 		id, err := a.authenticate(q)
 		if errors.Is(err, errNoPrincipal) {
 			unknown = true

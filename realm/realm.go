@@ -28,6 +28,9 @@ type Realm struct {
 
 	router   *Router                  // the router serving the realm (for its own calls: dynamic auth)
 	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
+
+	traffic  session.Traffic // messages of the realm's sessions, by type (for metrics)
+	observed                 // authentications, slow-consumer cut-offs (observe.go)
 }
 
 // New builds a realm with an in-process broker and dealer.
@@ -42,7 +45,7 @@ func New(cfg Config, log *slog.Logger) *Realm {
 		MaxQueuedCallBytes: cfg.Limits.maxQueuedCallBytes(),
 		PublishMeta:        r.PublishMeta, Logger: log})
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
-		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Logger: log,
+		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Traffic: &r.traffic, Logger: log,
 		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),
 		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes()})
 	r.init(cfg, log, broker, dealer)
@@ -113,6 +116,7 @@ func (r *Realm) Leave(s *session.Session) {
 	r.mu.Lock()
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
+	r.observeLeave(s)
 	r.publishTestaments(s)
 	r.broker.Leave(s)
 	r.dealer.Leave(s)

@@ -55,7 +55,9 @@ func (rt *Router) Join(s *session.Session) (session.Realm, wamp.Dict, error) {
 		return nil, nil, &session.AbortError{Reason: wamp.ErrNoSuchRealm, Message: fmt.Sprintf("no realm %q on this router", s.Realm)}
 	}
 	s.ID = wamp.GlobalID() // known before WELCOME: a WAMP-CRA challenge names it
+	s.SetTraffic(&r.traffic)
 	authextra, err := r.authenticate(s)
+	r.countAuth(s, err)
 	if err != nil {
 		return nil, nil, err
 	}

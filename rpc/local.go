@@ -34,6 +34,7 @@ type invocation struct {
 
 	deadline  time.Time
 	heapIndex int
+	started   int64 // now() at the CALL: for the latency histogram
 
 	wakeCallee bool // finishing freed a slot of a callee at its in-flight bound (endForCallee)
 
@@ -79,6 +80,8 @@ type Local struct {
 	regID    wamp.IDGen
 	invID    wamp.IDGen
 	timeouts timeouts
+
+	counts counters // calls and their latency, for metrics (counters.go)
 }
 
 // NewLocal returns an empty in-process dealer.
@@ -309,13 +312,14 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 		d.continueCall(inv, m)
 		return
 	}
+	d.counts.calls.Add(1)
 	reg := d.lookup(m.Procedure)
 	if reg == nil {
 		noSuchProcedure(s, m)
 		return
 	}
 	inv = &invocation{id: d.invID.Next(), reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
-		callerWaits: true, heapIndex: -1}
+		callerWaits: true, heapIndex: -1, started: now()}
 	inv.receiveProgress, _ = m.Options.Bool("receive_progress")
 	inv.progressiveInput, _ = m.Options.Bool("progress")
 	inv.discloseCaller, _ = m.Options.Bool("disclose_me")
@@ -609,6 +613,7 @@ func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	inv.reg.mu.Unlock()
 	if deliver {
 		inv.caller.Send(answer)
+		d.counts.observe(inv.started)
 	}
 	if next != nil {
 		target.Send(next)

@@ -72,6 +72,7 @@ func (s *Session) Challenge(method string, extra wamp.Dict) (*wamp.Authenticate,
 		hs.srv.violation(s, fmt.Sprintf("malformed message: %v", err))
 		return nil, fmt.Errorf("malformed answer to CHALLENGE: %w", ErrHandshakeEnded)
 	}
+	s.countReceived(m.Type(), len(data))
 	switch m := m.(type) {
 	case *wamp.Authenticate:
 		return m, nil

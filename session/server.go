@@ -164,6 +164,7 @@ func (srv *Server) handshake(s *Session) Realm {
 	s.Realm = hello.Realm
 	s.setHelloDetails(hello.Details)
 	realm, welcome, err := srv.gate.Join(s)
+	s.countReceived(wamp.TypeHello, len(data)) // counted once Join has found the realm
 	if err != nil {
 		if errors.Is(err, ErrHandshakeEnded) {
 			// The peer left, timed out or broke the protocol: already dealt with.
@@ -200,6 +201,7 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodby
 			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
 			return nil
 		}
+		s.countReceived(m.Type(), len(data))
 		switch m := m.(type) {
 		case *wamp.Goodbye:
 			if s.state.Swap(stateClosed) == stateClosing {

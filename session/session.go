@@ -37,8 +37,9 @@ type Session struct {
 	features *features
 	Codec    wamp.Codec
 
-	peer peer.Peer
-	log  *slog.Logger
+	peer    peer.Peer
+	log     *slog.Logger
+	traffic *Traffic // the realm's counters, once the Gate has found the realm (SetTraffic)
 
 	state atomic.Int32
 	hs    *handshake // during Gate.Join: the CHALLENGE/AUTHENTICATE step (auth.go)
@@ -109,7 +110,28 @@ func (s *Session) Send(m wamp.Message) bool {
 		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
-	return s.sent(s.peer.SendNow(frame))
+	if !s.sent(s.peer.SendNow(frame)) {
+		return false
+	}
+	if t := s.traffic; t != nil {
+		t.Sent(m.Type(), 1, len(frame))
+		if e, ok := m.(*wamp.Error); ok {
+			t.Error(e.Error)
+		}
+	}
+	return true
+}
+
+// SetTraffic makes the session count its messages in t (its realm's): called by Gate.Join
+// once it knows the realm, before the session is visible to anyone else. Events fanned out
+// with SendFrame are counted by whoever fans them out, once per publication.
+func (s *Session) SetTraffic(t *Traffic) { s.traffic = t }
+
+// countReceived counts a message read from the peer, once the session has a realm.
+func (s *Session) countReceived(mt wamp.MessageType, bytes int) {
+	if t := s.traffic; t != nil {
+		t.Received(mt, bytes)
+	}
 }
 
 // SendFrame sends an already encoded frame (shared, never modified afterwards) as part of a

@@ -25,7 +25,7 @@ var commands []command
 
 func init() { // in init: the help command lists commands, which holds it
 	commands = []command{
-		{"serve", "[-config FILE] [-listen HOST:PORT] [-realm NAME] [-allow-origin ORIGIN]... [-pprof ADDR]",
+		{"serve", "[-config FILE] [-listen HOST:PORT] [-realm NAME] [-allow-origin ORIGIN]... [-pprof ADDR] [-admin HOST:PORT]",
 			"run the router (the default command)", serveCommand, false},
 		{"config", "", "print the embedded default configuration", configCommand, false},
 		{"hash-secret", "-method ticket|wampcra|scram|cryptosign [-authid ID] [-role ROLE] < secret",

@@ -35,6 +35,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Admin is the admin listener: metrics, health, status (see admin.go).
+	Admin AdminConfig `yaml:"admin"`
 }
 
 // ListenerConfig is one listener with its WAMP endpoint: WebSocket (HTTP), which serves
@@ -199,6 +201,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	if err := c.Admin.validate(); err != nil {
 		return err
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {

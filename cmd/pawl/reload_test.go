@@ -214,12 +214,12 @@ func TestReloadNamesWhatNeedsRestart(t *testing.T) {
 	}
 	defer r.shutdown()
 	next := configFrom(t, "listeners: [{listen: '127.0.0.1:0', path: /wamp}]\nrealms: [{name: realm1, strict_uris: true}, {name: realm3}]\n"+
-		"data_dir: elsewhere\nlog: {format: json, level: debug}\n")
+		"data_dir: elsewhere\nlog: {format: json, level: debug}\nadmin: {listen: '127.0.0.1:0'}\n")
 	if err := r.apply(next); err != nil {
 		t.Fatal(err)
 	}
 	line := logs.String()
-	for _, key := range []string{"listeners[127.0.0.1:0].path", "realms[realm1].strict_uris", "realms (removing realm2)", "data_dir", "log.format"} {
+	for _, key := range []string{"listeners[127.0.0.1:0].path", "realms[realm1].strict_uris", "realms (removing realm2)", "data_dir", "log.format", "admin.listen"} {
 		if !strings.Contains(line, key) {
 			t.Errorf("the reload's log does not name %s:\n%s", key, line)
 		}

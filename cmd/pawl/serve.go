@@ -28,8 +28,15 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 	fs.Func("allow-origin", "also allow this browser `origin` on every listener (repeatable; e.g. https://app.example.com, \"*\")",
 		func(o string) error { allowOrigins = append(allowOrigins, o); return nil })
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback `address` (e.g. 127.0.0.1:6060)")
+	adminAddr := fs.String("admin", "", "serve metrics, health and status on this `address` (a bare port: 127.0.0.1:port); replaces admin.listen")
 	if status, done := parseFlags(fs, args); done {
 		return status
+	}
+	if *adminAddr != "" {
+		if err := (AdminConfig{Listen: *adminAddr}).validate(); err != nil {
+			fmt.Fprintln(stderr, "pawl:", err)
+			return 2
+		}
 	}
 	// Before anything else: a SIGHUP that arrives while the router starts must not kill it.
 	hup := make(chan os.Signal, 1)
@@ -51,6 +58,9 @@ func serveCommand(args []string, _, stderr io.Writer) int {
 		}
 		if *realmName != "" {
 			cfg.Realms = []realm.Config{{Name: wamp.URI(*realmName)}}
+		}
+		if *adminAddr != "" {
+			cfg.Admin.Listen = *adminAddr
 		}
 		return cfg, nil
 	}
@@ -115,7 +125,9 @@ type router struct {
 	rt        *realm.Router
 	history   pubsub.HistoryStore // nil when no realm keeps history
 	listeners []*listener
-	failed    chan error // a listener that stopped serving
+	failed    chan error     // a listener that stopped serving
+	admin     *adminServer   // nil without admin.listen
+	ready     listenerStates // for the admin listener's /readyz
 
 	mu  sync.Mutex // serializes reloads; guards cfg
 	cfg *Config
@@ -126,6 +138,7 @@ type router struct {
 // opened, so that such a mistake is reported at once and touches no data.
 func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) {
 	r := &router{level: new(slog.LevelVar), cfg: cfg, failed: make(chan error, len(cfg.Listeners))}
+	var err error
 	r.log = newLogger(cfg.Log, logOut, r.level)
 	r.log.Info("starting", "version", version.Version(), "pid", os.Getpid())
 	for _, lc := range cfg.Listeners {
@@ -135,6 +148,12 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 			return nil, err
 		}
 		r.listeners = append(r.listeners, l)
+	}
+	if cfg.Admin.Listen != "" {
+		if r.admin, err = openAdmin(cfg.Admin); err != nil {
+			r.closeListeners()
+			return nil, err
+		}
 	}
 	history, err := openHistoryStore(ctx, cfg, r.log)
 	if err != nil {
@@ -147,8 +166,14 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 		rc.HistoryStore = history
 		r.rt.AddRealm(realm.New(rc, r.log))
 	}
+	r.ready.want = len(r.listeners)
+	if r.admin != nil {
+		// Before the listeners: /healthz answers, and /readyz says not yet, while they start.
+		r.admin.serve(r.rt, &r.ready, history, r.log)
+	}
 	for i, l := range r.listeners {
 		l.serve(r.rt, cfg, cfg.Listeners[i], r.log, r.failed)
+		r.ready.started()
 	}
 	return r, nil
 }
@@ -156,6 +181,9 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 func (r *router) closeListeners() {
 	for _, l := range r.listeners {
 		l.close()
+	}
+	if r.admin != nil {
+		r.admin.close()
 	}
 }
 
@@ -219,6 +247,9 @@ func (r *router) apply(cfg *Config) error {
 	if cfg.Log.Format != r.cfg.Log.Format {
 		note("log.format")
 	}
+	if adminAddress(cfg.Admin.Listen) != adminAddress(r.cfg.Admin.Listen) {
+		note("admin.listen")
+	}
 	if cfg.Limits.httpTimeouts() != r.cfg.Limits.httpTimeouts() {
 		note("limits.http_*") // set on each listener's HTTP server when it starts
 	}
@@ -268,6 +299,7 @@ func (r *router) shutdown() {
 	grace := r.cfg.shutdownGrace()
 	r.mu.Unlock()
 	r.log.Info("shutting down", "grace", grace)
+	r.ready.shuttingDown() // /readyz: 503 while sessions drain
 	closeCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	for _, l := range r.listeners {
@@ -276,6 +308,9 @@ func (r *router) shutdown() {
 	r.rt.Shutdown(grace)
 	if r.history != nil {
 		r.history.Close() // after the realms' shutdown has flushed their history
+	}
+	if r.admin != nil {
+		r.admin.close() // last: metrics and readiness answered while sessions drained
 	}
 	r.log.Info("stopped")
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	dir    string
 	exited chan error
+	once   sync.Once
 }
 
 // Start runs redis-server until the test ends. Without redis-server on PATH the test fails
@@ -114,8 +116,13 @@ func ping(addr string) error {
 	return nil
 }
 
-// stop ends redis-server with SIGTERM (SIGKILL after 10s).
-func (s *Server) stop(t testing.TB) {
+// Stop ends redis-server before the test does: for tests of a store that goes away.
+func (s *Server) Stop(t testing.TB) { s.stop(t) }
+
+// stop ends redis-server with SIGTERM (SIGKILL after 10s), once.
+func (s *Server) stop(t testing.TB) { s.once.Do(func() { s.terminate(t) }) }
+
+func (s *Server) terminate(t testing.TB) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
