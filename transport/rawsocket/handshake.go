@@ -95,10 +95,11 @@ func lengthOf(exp byte) int {
 	return min(1<<(9+int(exp)), MaxLength)
 }
 
-// exponentFor is the largest exponent announcing no more than size (at least 0: 512 bytes).
+// exponentFor is the largest exponent announcing no more than size (at least 0: 512 bytes);
+// 15, the largest, announces what a frame carries (MaxLength).
 func exponentFor(size int) byte {
 	var e byte
-	for e < 15 && 1<<(9+int(e)+1) <= size {
+	for e < 15 && lengthOf(e+1) <= size {
 		e++
 	}
 	return e

@@ -317,3 +317,14 @@ func TestSlowConsumerCutOff(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeAnnouncesFullLength: with the default (and largest) max_message_size the router
+// announces exponent 15, 2^24: what a frame's 24-bit length carries.
+func TestHandshakeAnnouncesFullLength(t *testing.T) {
+	r := startRS(t, rawsocket.Options{})
+	p := dialRaw(t, r.RawSocketURL)
+	p.write(0x7F, 0xF1, 0, 0)
+	if got := p.read(4); !bytes.Equal(got, []byte{0x7F, 0xF1, 0, 0}) {
+		t.Fatalf("reply % x, want 7f f1 00 00", got)
+	}
+}
