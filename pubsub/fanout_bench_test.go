@@ -15,7 +15,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -119,7 +119,7 @@ func discardingSubscriber(b testing.TB, url string, topic wamp.URI) net.Conn {
 }
 
 // noKeepalive: the hand-written peers answer no pings, and a long run outlasts the interval.
-var noKeepalive = routertest.Options{Endpoint: realm.EndpointOptions{Transport: transport.Options{PingInterval: -1}}}
+var noKeepalive = routertest.Options{Endpoint: realm.EndpointOptions{Transport: websocket.Options{PingInterval: -1}}}
 
 // subscribers joins n discarding subscribers to topic, closed when the benchmark ends.
 func subscribers(b testing.TB, url string, n int, topic wamp.URI) {

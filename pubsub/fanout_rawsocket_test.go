@@ -12,7 +12,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/race"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -75,7 +75,7 @@ func rawSocketSubscribers(b testing.TB, url string, n int, topic wamp.URI) {
 
 // noKeepaliveRawSocket serves RawSocket too, without keepalive on either transport.
 var noKeepaliveRawSocket = routertest.Options{
-	Endpoint:  realm.EndpointOptions{Transport: transport.Options{PingInterval: -1}},
+	Endpoint:  realm.EndpointOptions{Transport: websocket.Options{PingInterval: -1}},
 	RawSocket: &realm.RawSocketEndpointOptions{Transport: rawsocket.Options{PingInterval: -1}},
 }
 

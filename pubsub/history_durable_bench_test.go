@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -45,9 +45,9 @@ func benchmarkHistoryWrite(b *testing.B, durable bool, publishers int) {
 		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{{Topic: "com.example.h", Limit: 10000, Durable: &durable}}}}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	clients := make([]*session.Client, publishers)
+	clients := make([]*client.Client, publishers)
 	for i := range clients {
-		if clients[i], err = session.Dial(ctx, r.URL, "realm1", session.ClientOptions{Serializer: "msgpack"}); err != nil {
+		if clients[i], err = client.Dial(ctx, r.URL, "realm1", client.Options{Serializer: "msgpack"}); err != nil {
 			b.Fatal(err)
 		}
 		defer clients[i].Close()
@@ -61,7 +61,7 @@ func benchmarkHistoryWrite(b *testing.B, durable bool, publishers int) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				if err := c.PublishWith(ctx, "com.example.h", session.PublishOptions{Acknowledge: true}, payload, nil); err != nil {
+				if err := c.PublishWith(ctx, "com.example.h", client.PublishOptions{Acknowledge: true}, payload, nil); err != nil {
 					b.Error(err)
 					return
 				}
@@ -70,7 +70,7 @@ func benchmarkHistoryWrite(b *testing.B, durable bool, publishers int) {
 	}
 	wg.Wait()
 	// A history read waits for what the router still holds: then every event is stored.
-	if _, err := clients[0].TopicEvents(ctx, "com.example.h", "", session.HistoryQuery{Limit: 1, Reverse: true}); err != nil {
+	if _, err := clients[0].TopicEvents(ctx, "com.example.h", "", client.HistoryQuery{Limit: 1, Reverse: true}); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()
@@ -120,14 +120,14 @@ func TestDurableAcknowledgementWaitsForTheStore(t *testing.T) {
 				History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{rule}}}}})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{})
+			c, err := client.Dial(ctx, r.URL, "realm1", client.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			acked := make(chan error, 1)
 			go func() {
-				acked <- c.PublishWith(ctx, "com.example.h", session.PublishOptions{Acknowledge: true}, wamp.List{1}, nil)
+				acked <- c.PublishWith(ctx, "com.example.h", client.PublishOptions{Acknowledge: true}, wamp.List{1}, nil)
 			}()
 			<-store.entered // the writer is committing the event's batch
 			select {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -80,7 +81,7 @@ func newAuthorizer(cfg Config) *authorizer {
 func (r *Realm) initAuthz() {
 	h := &r.handlers
 	if next, ok := h.Lookup(wamp.TypeCall); ok {
-		session.On(h, func(s *session.Session, m *wamp.Call) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Call) {
 			d := r.authorize(s, actionCall, m.Procedure, wamp.MatchExact, m.Options)
 			if !d.allow {
 				s.SendError(wamp.TypeCall, m.Request, d.reason, d.message)
@@ -93,7 +94,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypeRegister); ok {
-		session.On(h, func(s *session.Session, m *wamp.Register) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Register) {
 			match := matchOf(m.Options)
 			if !r.trusted(s) && r.sec().authz.reservedMatch(m.Procedure, match) {
 				r.log.Warn("refused to let an untrusted session register a dynamic auth procedure",
@@ -111,7 +112,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypePublish); ok {
-		session.On(h, func(s *session.Session, m *wamp.Publish) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Publish) {
 			d := r.authorize(s, actionPublish, m.Topic, wamp.MatchExact, m.Options)
 			if retain, _ := m.Options.Bool("retain"); retain && d.allow && !r.mayRetain(s, m.Topic) {
 				d = decision{reason: wamp.ErrNotAuthorized,
@@ -130,7 +131,7 @@ func (r *Realm) initAuthz() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
-		session.On(h, func(s *session.Session, m *wamp.Subscribe) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Subscribe) {
 			d := r.authorize(s, actionSubscribe, m.Topic, matchOf(m.Options), m.Options)
 			if !d.allow {
 				s.SendError(wamp.TypeSubscribe, m.Request, d.reason, d.message)

@@ -1,5 +1,3 @@
-// Package realm owns realms: their sessions, broker, dealer and authentication. A realm is the
-// only place that knows all of them; the Router admits sessions to the realm HELLO names.
 package realm
 
 import (

@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // EndpointOptions configure one WAMP-over-WebSocket endpoint.
 type EndpointOptions struct {
-	Transport transport.Options
-	Session   session.ServerOptions
+	Transport websocket.Options
+	Session   session.HostOptions
 }
 
 // WebSocketHandler returns an http.Handler serving WAMP over WebSocket (wamp.2.json,
@@ -25,18 +25,18 @@ func (rt *Router) WebSocketHandler(opts EndpointOptions) http.Handler {
 // Endpoint is a WAMP-over-WebSocket endpoint of a router (an http.Handler) whose options can
 // change while it serves.
 type Endpoint struct {
-	transport *transport.Server
-	session   *session.Server
+	transport *websocket.Server
+	session   *session.Host
 }
 
 // NewEndpoint is WebSocketHandler for callers that change the endpoint's options later.
 func (rt *Router) NewEndpoint(opts EndpointOptions) *Endpoint {
 	if len(opts.Transport.Subprotocols) == 0 {
-		opts.Transport.Subprotocols = transport.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
+		opts.Transport.Subprotocols = websocket.SubprotocolsFor(wamp.CodecNames(session.Codecs...)...)
 	}
 	srv := rt.sessionServer(opts.Session)
 	return &Endpoint{session: srv,
-		transport: transport.NewServer(transport.HandlerFunc(func(c *transport.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)}
+		transport: websocket.NewServer(websocket.HandlerFunc(func(c *websocket.Conn) { srv.ServePeer(c) }), opts.Transport, rt.log)}
 }
 
 // ServeHTTP upgrades the request and serves its WAMP session.
@@ -51,11 +51,11 @@ func (e *Endpoint) SetOptions(opts EndpointOptions) {
 
 // sessionServer starts a session server admitting sessions to this router, which Shutdown
 // ends.
-func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
+func (rt *Router) sessionServer(opts session.HostOptions) *session.Host {
 	if opts.Logger == nil {
 		opts.Logger = rt.log
 	}
-	srv := session.NewServer(rt, opts)
+	srv := session.NewHost(rt, opts)
 	rt.mu.Lock()
 	rt.servers = append(rt.servers, srv)
 	rt.mu.Unlock()
@@ -68,7 +68,7 @@ func (rt *Router) sessionServer(opts session.ServerOptions) *session.Server {
 func (rt *Router) Shutdown(grace time.Duration) {
 	rt.local.beginShutdown()
 	rt.mu.RLock()
-	servers := append([]*session.Server(nil), rt.servers...)
+	servers := append([]*session.Host(nil), rt.servers...)
 	rt.mu.RUnlock()
 	done := make(chan struct{})
 	for _, srv := range servers {

@@ -11,7 +11,7 @@ import (
 // RawSocketEndpointOptions configure one WAMP-over-RawSocket endpoint.
 type RawSocketEndpointOptions struct {
 	Transport rawsocket.Options
-	Session   session.ServerOptions
+	Session   session.HostOptions
 }
 
 // RawSocketEndpoint serves WAMP over RawSocket (TCP, TLS or Unix sockets, or a WebSocket port
@@ -20,7 +20,7 @@ type RawSocketEndpointOptions struct {
 type RawSocketEndpoint struct {
 	rt      *Router
 	server  *rawsocket.Server
-	session *session.Server
+	session *session.Host
 }
 
 // NewRawSocketEndpoint returns a RawSocket endpoint of this router. Without

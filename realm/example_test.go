@@ -6,8 +6,8 @@ import (
 	"log"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -18,19 +18,19 @@ func ExampleRouter_LocalClient() {
 	defer router.Shutdown(time.Second)
 	ctx := context.Background()
 
-	backend, err := router.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "backend"})
+	backend, err := router.LocalClient(ctx, "realm1", client.Options{AuthID: "backend"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer backend.Close()
-	_, err = backend.Register(ctx, "com.example.greet", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: wamp.List{fmt.Sprintf("hello, %v", inv.Args[0])}}, nil
+	_, err = backend.Register(ctx, "com.example.greet", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: wamp.List{fmt.Sprintf("hello, %v", inv.Args[0])}}, nil
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	caller, err := router.LocalClient(ctx, "realm1", session.ClientOptions{})
+	caller, err := router.LocalClient(ctx, "realm1", client.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

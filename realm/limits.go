@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -112,7 +113,7 @@ func (r *Realm) initLimits() {
 			strconv.Itoa(max) + ")"
 	}
 	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
-		session.On(h, func(s *session.Session, m *wamp.Subscribe) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Subscribe) {
 			if tooLong(s, "topic", m.Topic) {
 				s.SendError(wamp.TypeSubscribe, m.Request, wamp.ErrInvalidURI, msg("topic", m.Topic))
 				return
@@ -121,7 +122,7 @@ func (r *Realm) initLimits() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypePublish); ok {
-		session.On(h, func(s *session.Session, m *wamp.Publish) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Publish) {
 			if tooLong(s, "topic", m.Topic) {
 				if ack, _ := m.Options.Bool("acknowledge"); ack {
 					s.SendError(wamp.TypePublish, m.Request, wamp.ErrInvalidURI, msg("topic", m.Topic))
@@ -132,7 +133,7 @@ func (r *Realm) initLimits() {
 		})
 	}
 	if next, ok := h.Lookup(wamp.TypeRegister); ok {
-		session.On(h, func(s *session.Session, m *wamp.Register) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Register) {
 			if tooLong(s, "procedure", m.Procedure) {
 				s.SendError(wamp.TypeRegister, m.Request, wamp.ErrInvalidURI, msg("procedure", m.Procedure))
 				return
@@ -142,7 +143,7 @@ func (r *Realm) initLimits() {
 	}
 	if next, ok := h.Lookup(wamp.TypeCall); ok {
 		strict := r.config.StrictURIs
-		session.On(h, func(s *session.Session, m *wamp.Call) {
+		dispatch.On(h, func(s *session.Session, m *wamp.Call) {
 			if tooLong(s, "procedure", m.Procedure) {
 				s.SendError(wamp.TypeCall, m.Request, wamp.ErrInvalidURI, msg("procedure", m.Procedure))
 				return

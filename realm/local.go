@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport/memory"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -20,8 +21,8 @@ const TrustedRole = "trusted"
 // it calls dynamic authenticators and authorizers.
 type localState struct {
 	mu       sync.Mutex
-	server   *session.Server // serves local clients' sessions, made on first use
-	system   map[wamp.URI]*session.Client
+	server   *session.Host // serves local clients' sessions, made on first use
+	system   map[wamp.URI]*client.Client
 	starting map[wamp.URI]chan struct{}
 	closed   bool
 	closing  chan struct{}
@@ -71,7 +72,7 @@ func (r *Realm) closing() <-chan struct{} {
 // "local"). Trusted sessions bypass authorization; use them for backends embedded in the
 // router process, such as dynamic authenticators. The caller closes the client;
 // Router.Shutdown ends it too. Of opts.Transport, the queue bounds apply.
-func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.ClientOptions) (*session.Client, error) {
+func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.Options) (*client.Client, error) {
 	srv, err := rt.localServer()
 	if err != nil {
 		return nil, err
@@ -96,24 +97,24 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts session.
 		defer routerEnd.Done()
 		srv.ServePeer(routerEnd)
 	}()
-	return session.Join(ctx, clientEnd, realm, opts)
+	return client.Join(ctx, clientEnd, realm, opts)
 }
 
 // localServer is the session server of local clients; Shutdown ends its sessions.
-func (rt *Router) localServer() (*session.Server, error) {
+func (rt *Router) localServer() (*session.Host, error) {
 	rt.local.mu.Lock()
 	defer rt.local.mu.Unlock()
 	if rt.local.closed {
 		return nil, errors.New("router shut down")
 	}
 	if rt.local.server == nil {
-		rt.local.server = rt.sessionServer(session.ServerOptions{})
+		rt.local.server = rt.sessionServer(session.HostOptions{})
 	}
 	return rt.local.server, nil
 }
 
 // systemClient is the router's own trusted session in a realm, started on first use.
-func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*session.Client, error) {
+func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*client.Client, error) {
 	for {
 		rt.local.mu.Lock()
 		if rt.local.closed {
@@ -140,13 +141,13 @@ func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*session.Cl
 		}
 		if rt.local.starting == nil {
 			rt.local.starting = map[wamp.URI]chan struct{}{}
-			rt.local.system = map[wamp.URI]*session.Client{}
+			rt.local.system = map[wamp.URI]*client.Client{}
 		}
 		done := make(chan struct{})
 		rt.local.starting[realm] = done
 		rt.local.mu.Unlock()
 
-		c, err := rt.LocalClient(ctx, realm, session.ClientOptions{AuthID: "pawl.router", Logger: rt.log})
+		c, err := rt.LocalClient(ctx, realm, client.Options{AuthID: "pawl.router", Logger: rt.log})
 		rt.local.mu.Lock()
 		delete(rt.local.starting, realm)
 		close(done)

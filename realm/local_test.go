@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -21,7 +22,7 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	backend, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "backend"})
+	backend, err := rt.LocalClient(ctx, "realm1", client.Options{AuthID: "backend"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +36,14 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 	if method, _ := w.String("authmethod"); method != "trusted" {
 		t.Errorf("authmethod %q, want trusted", method)
 	}
-	echo := func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: inv.Args}, nil
+	echo := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
 	}
 	if _, err := backend.Register(ctx, "com.example.echo", echo, nil); err != nil {
 		t.Fatal(err)
 	}
 
-	caller, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{Serializer: "msgpack"})
+	caller, err := rt.LocalClient(ctx, "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,19 +67,19 @@ func TestLocalClientNeedsNoSocket(t *testing.T) {
 		t.Errorf("backend's transport %v, want type memory", tr)
 	}
 
-	if _, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{Serializer: "yaml"}); err == nil {
+	if _, err := rt.LocalClient(ctx, "realm1", client.Options{Serializer: "yaml"}); err == nil {
 		t.Error("an unknown serializer was accepted")
 	}
 
 	rt.Shutdown(5 * time.Second)
-	for _, c := range []*session.Client{backend, caller} {
+	for _, c := range []*client.Client{backend, caller} {
 		select {
 		case <-c.Done():
 		case <-time.After(5 * time.Second):
 			t.Fatal("a local client outlived Shutdown")
 		}
 	}
-	if _, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{}); err == nil {
+	if _, err := rt.LocalClient(ctx, "realm1", client.Options{}); err == nil {
 		t.Error("LocalClient after Shutdown succeeded")
 	}
 }
@@ -92,16 +93,16 @@ func TestLocalClientSlowConsumerIsCutOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	slow, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{EventQueue: 1,
-		Transport: transport.Options{QueueMessages: 4}})
+	slow, err := rt.LocalClient(ctx, "realm1", client.Options{EventQueue: 1,
+		Transport: websocket.Options{QueueMessages: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
-	if _, err := slow.Subscribe(ctx, "com.example.flood", func(*session.Event) { <-release }, nil); err != nil {
+	if _, err := slow.Subscribe(ctx, "com.example.flood", func(*client.Event) { <-release }, nil); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{})
+	pub, err := rt.LocalClient(ctx, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -68,15 +69,15 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	}
 	r.initLifecycle()
 	h := &r.handlers
-	session.On(h, b.Subscribe)
-	session.On(h, b.Unsubscribe)
-	session.On(h, b.HandlePublish)
-	session.On(h, d.Register)
-	session.On(h, d.Unregister)
-	session.On(h, r.handleCall)
-	session.On(h, d.Cancel)
-	session.On(h, d.Yield)
-	session.On(h, r.handleError)
+	dispatch.On(h, b.Subscribe)
+	dispatch.On(h, b.Unsubscribe)
+	dispatch.On(h, b.HandlePublish)
+	dispatch.On(h, d.Register)
+	dispatch.On(h, d.Unregister)
+	dispatch.On(h, r.handleCall)
+	dispatch.On(h, d.Cancel)
+	dispatch.On(h, d.Yield)
+	dispatch.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
 	r.initLimits()   // and, before them, the URI checks
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -109,22 +109,22 @@ func TestRealmDynamicAuthorizer(t *testing.T) {
 		t.Error("no error while the authorizer is missing")
 	}
 
-	authz, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authz"})
+	authz, err := rt.LocalClient(ctx, "realm1", client.Options{AuthID: "authz"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer authz.Close()
 	var asked atomic.Int64
-	_, err = authz.Register(ctx, "com.authz", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = authz.Register(ctx, "com.authz", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		asked.Add(1)
 		details, _ := inv.Args[0].(wamp.Dict)
 		uri, _ := inv.Args[1].(string)
 		action, _ := inv.Args[2].(string)
 		if details["authrole"] != "dyn" || details["realm"] != "realm1" {
-			return &session.Result{Args: wamp.List{false}}, nil
+			return &client.Result{Args: wamp.List{false}}, nil
 		}
 		allow := strings.HasPrefix(uri, "com.ok.")
-		return &session.Result{Args: wamp.List{wamp.Dict{"allow": allow, "disclose": action == "call"}}}, nil
+		return &client.Result{Args: wamp.List{wamp.Dict{"allow": allow, "disclose": action == "call"}}}, nil
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +166,12 @@ func TestRealmDynamicAuthentication(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	authn, err := rt.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authn"})
+	authn, err := rt.LocalClient(ctx, "realm1", client.Options{AuthID: "authn"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer authn.Close()
-	_, err = authn.Register(ctx, "com.authn", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = authn.Register(ctx, "com.authn", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		realmName, _ := inv.Args[0].(string)
 		authid, _ := inv.Args[1].(string)
 		details, _ := inv.Args[2].(wamp.Dict)
@@ -180,9 +180,9 @@ func TestRealmDynamicAuthentication(t *testing.T) {
 		}
 		switch method, _ := details["authmethod"].(string); {
 		case method == "wampcra" && authid == "carol":
-			return &session.Result{Args: wamp.List{wamp.Dict{"role": "crarole", "secret": "pw"}}}, nil
+			return &client.Result{Args: wamp.List{wamp.Dict{"role": "crarole", "secret": "pw"}}}, nil
 		case method == "ticket" && details["ticket"] == "open-sesame":
-			return &session.Result{Args: wamp.List{wamp.Dict{"role": "dynrole", "authid": authid + "@dyn"}}}, nil
+			return &client.Result{Args: wamp.List{wamp.Dict{"role": "dynrole", "authid": authid + "@dyn"}}}, nil
 		}
 		return nil, wamp.NewError(wamp.ErrNotAuthorized, "no")
 	}, nil)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -26,7 +26,7 @@ func TestReconfigure(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg(false)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	old, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{})
+	old, err := client.Dial(ctx, r.URL, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +38,8 @@ func TestReconfigure(t *testing.T) {
 	if err := publish(); !errors.As(err, &ae) || ae.URI != wamp.ErrNotAuthorized {
 		t.Fatalf("publish before: %v, want not_authorized", err)
 	}
-	peter := session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: "s3cret"}}
-	if _, err := session.Dial(ctx, r.URL, "realm1", peter); err == nil {
+	peter := client.Options{AuthID: "peter", Credentials: client.Credentials{Secret: "s3cret"}}
+	if _, err := client.Dial(ctx, r.URL, "realm1", peter); err == nil {
 		t.Fatal("peter logged in before he was configured")
 	}
 
@@ -51,7 +51,7 @@ func TestReconfigure(t *testing.T) {
 	if err := publish(); err != nil {
 		t.Errorf("publish after: %v", err)
 	}
-	c, err := session.Dial(ctx, r.URL, "realm1", peter)
+	c, err := client.Dial(ctx, r.URL, "realm1", peter)
 	if err != nil {
 		t.Fatalf("peter after: %v", err)
 	}

@@ -15,7 +15,7 @@ type Router struct {
 	log     *slog.Logger
 	mu      sync.RWMutex
 	realms  map[wamp.URI]*Realm
-	servers []*session.Server
+	servers []*session.Host
 	local   localState // in-process clients and the router's own sessions (local.go)
 }
 
@@ -49,7 +49,7 @@ func (rt *Router) Realm(name wamp.URI) (*Realm, bool) {
 }
 
 // Join admits a session to the realm its HELLO names.
-func (rt *Router) Join(s *session.Session) (session.Realm, wamp.Dict, error) {
+func (rt *Router) Join(s *session.Session) (session.Domain, wamp.Dict, error) {
 	r, ok := rt.Realm(s.Realm)
 	if !ok {
 		return nil, nil, &session.AbortError{Reason: wamp.ErrNoSuchRealm, Message: fmt.Sprintf("no realm %q on this router", s.Realm)}

@@ -17,7 +17,7 @@ var ErrHandshakeEnded = errors.New("handshake ended")
 
 // handshake is the state of a session between HELLO and WELCOME: its deadline timer.
 type handshake struct {
-	srv   *Server
+	srv   *Host
 	s     *Session
 	timer *time.Timer
 	fired atomic.Bool

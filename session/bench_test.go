@@ -5,8 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -43,7 +43,7 @@ func BenchmarkPublishAcknowledged(b *testing.B) {
 	pub, sub := join(b, r, "json"), join(b, r, "json")
 	var mu sync.Mutex
 	n := 0
-	if _, err := sub.Subscribe(context.Background(), "bench.topic", func(*session.Event) { mu.Lock(); n++; mu.Unlock() }, nil); err != nil {
+	if _, err := sub.Subscribe(context.Background(), "bench.topic", func(*client.Event) { mu.Lock(); n++; mu.Unlock() }, nil); err != nil {
 		b.Fatal(err)
 	}
 	ack := wamp.Dict{"acknowledge": true}

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/rpc"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -47,21 +47,21 @@ func TestProgressiveResults(t *testing.T) {
 	for _, ser := range serializers {
 		t.Run(ser, func(t *testing.T) {
 			callee, caller := join(t, r, ser), join(t, r, "json")
-			reg, err := callee.Register(ctxT(t), "com.example.count", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+			reg, err := callee.Register(ctxT(t), "com.example.count", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 				for i := int64(1); i <= 3; i++ {
 					if _, err := inv.Progress(wamp.List{i}, nil); err != nil {
 						return nil, err
 					}
 				}
-				return &session.Result{Args: wamp.List{"done"}}, nil
+				return &client.Result{Args: wamp.List{"done"}}, nil
 			}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer callee.Unregister(ctxT(t), reg)
 			var got []any
-			res, err := caller.CallWith(ctxT(t), "com.example.count", nil, nil, session.CallOptions{
-				OnProgress: func(r *session.Result) { got = append(got, r.Args[0]) },
+			res, err := caller.CallWith(ctxT(t), "com.example.count", nil, nil, client.CallOptions{
+				OnProgress: func(r *client.Result) { got = append(got, r.Args[0]) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -82,18 +82,18 @@ func TestProgressiveResults(t *testing.T) {
 func TestProgressiveInvocations(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "msgpack"), join(t, r, "json")
-	_, err := callee.Register(ctxT(t), "com.example.sum", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.sum", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		total, _ := wamp.AsInt64(inv.Args[0])
 		for in := range inv.Inputs() {
 			n, _ := wamp.AsInt64(in.Args[0])
 			total += n
 		}
-		return &session.Result{Args: wamp.List{total}}, nil
+		return &client.Result{Args: wamp.List{total}}, nil
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := caller.StreamCall(ctxT(t), "com.example.sum", session.CallOptions{})
+	st := caller.StreamCall(ctxT(t), "com.example.sum", client.CallOptions{})
 	for i := 1; i <= 4; i++ {
 		if err := st.Send(wamp.List{i}, nil); err != nil {
 			t.Fatal(err)
@@ -110,17 +110,17 @@ func TestProgressiveInvocations(t *testing.T) {
 }
 
 // blocker registers a procedure that waits until its context ends, reporting that it did.
-func blocker(t *testing.T, c *session.Client, uri wamp.URI, opts wamp.Dict) (started chan struct{}, interrupted chan struct{}) {
+func blocker(t *testing.T, c *client.Client, uri wamp.URI, opts wamp.Dict) (started chan struct{}, interrupted chan struct{}) {
 	t.Helper()
 	started, interrupted = make(chan struct{}, 8), make(chan struct{}, 8)
-	_, err := c.Register(ctxT(t), uri, func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := c.Register(ctxT(t), uri, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		started <- struct{}{}
 		select {
 		case <-ctx.Done():
 			interrupted <- struct{}{}
 			return nil, ctx.Err()
 		case <-time.After(3 * time.Second):
-			return &session.Result{Args: wamp.List{"finished"}}, nil
+			return &client.Result{Args: wamp.List{"finished"}}, nil
 		}
 	}, opts)
 	if err != nil {
@@ -160,11 +160,11 @@ func TestForwardTimeout(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	got := make(chan any, 1)
-	_, err := callee.Register(ctxT(t), "com.example.fwd", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.fwd", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		got <- inv.Details["timeout"]
 		time.Sleep(200 * time.Millisecond) // longer than the timeout: the callee decides
-		return &session.Result{Args: wamp.List{"late but fine"}}, nil
-	}, session.RegisterOptions{ForwardTimeout: true}.Dict())
+		return &client.Result{Args: wamp.List{"late but fine"}}, nil
+	}, client.RegisterOptions{ForwardTimeout: true}.Dict())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestCancelModes(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
 			go func() {
-				_, err := caller.CallWith(ctx, "com.example.cancel", nil, nil, session.CallOptions{CancelMode: mode})
+				_, err := caller.CallWith(ctx, "com.example.cancel", nil, nil, client.CallOptions{CancelMode: mode})
 				errc <- err
 			}()
 			expect(t, started, "invocation")
@@ -225,14 +225,14 @@ func TestCallerIdentification(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	details := make(chan wamp.Dict, 2)
-	handler := func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	handler := func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		details <- inv.Details
 		return nil, nil
 	}
 	if _, err := callee.Register(ctxT(t), "com.example.who", handler, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := callee.Register(ctxT(t), "com.example.whoalways", handler, session.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
+	if _, err := callee.Register(ctxT(t), "com.example.whoalways", handler, client.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
 		t.Fatal(err)
 	}
 	caller.Call(ctxT(t), "com.example.who", nil, nil, nil)
@@ -257,9 +257,9 @@ func TestCallerIdentification(t *testing.T) {
 func TestPatternRegistrations(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "json"), join(t, r, "msgpack")
-	answer := func(name string) session.ProcedureHandler {
-		return func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
-			return &session.Result{Args: wamp.List{name, string(inv.Procedure())}}, nil
+	answer := func(name string) client.ProcedureHandler {
+		return func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: wamp.List{name, string(inv.Procedure())}}, nil
 		}
 	}
 	regs := []struct {
@@ -273,7 +273,7 @@ func TestPatternRegistrations(t *testing.T) {
 		{"com..user.get", "wildcard", "wildcard"},
 	}
 	for _, reg := range regs {
-		if _, err := callee.Register(ctxT(t), reg.uri, answer(reg.name), session.RegisterOptions{Match: reg.match}.Dict()); err != nil {
+		if _, err := callee.Register(ctxT(t), reg.uri, answer(reg.name), client.RegisterOptions{Match: reg.match}.Dict()); err != nil {
 			t.Fatalf("register %s: %v", reg.uri, err)
 		}
 	}
@@ -303,13 +303,13 @@ func TestPatternRegistrations(t *testing.T) {
 func TestSharedRegistration(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	caller := join(t, r, "json")
-	names := map[string]*session.Client{}
+	names := map[string]*client.Client{}
 	for _, name := range []string{"a", "b"} {
 		c := join(t, r, "json")
 		names[name] = c
-		_, err := c.Register(ctxT(t), "com.example.rr", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
-			return &session.Result{Args: wamp.List{name}}, nil
-		}, session.RegisterOptions{Invoke: "roundrobin"}.Dict())
+		_, err := c.Register(ctxT(t), "com.example.rr", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: wamp.List{name}}, nil
+		}, client.RegisterOptions{Invoke: "roundrobin"}.Dict())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +325,7 @@ func TestSharedRegistration(t *testing.T) {
 	if fmt.Sprint(seq) != "[a b a b]" {
 		t.Errorf("round robin went %v", seq)
 	}
-	_, err := caller.Register(ctxT(t), "com.example.rr", echo, session.RegisterOptions{Invoke: "random"}.Dict())
+	_, err := caller.Register(ctxT(t), "com.example.rr", echo, client.RegisterOptions{Invoke: "random"}.Dict())
 	if appError(t, err).URI != wamp.ErrProcedureAlreadyExists {
 		t.Error("a different invocation policy was accepted")
 	}
@@ -333,9 +333,9 @@ func TestSharedRegistration(t *testing.T) {
 		uri := wamp.URI("com.example." + policy)
 		for _, name := range []string{"x", "y"} {
 			c := join(t, r, "json")
-			_, err := c.Register(ctxT(t), uri, func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
-				return &session.Result{Args: wamp.List{name}}, nil
-			}, session.RegisterOptions{Invoke: policy}.Dict())
+			_, err := c.Register(ctxT(t), uri, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+				return &client.Result{Args: wamp.List{name}}, nil
+			}, client.RegisterOptions{Invoke: policy}.Dict())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +359,7 @@ func TestConcurrencyLimitAndQueue(t *testing.T) {
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	var now, most atomic.Int32
 	release := make(chan struct{})
-	_, err := callee.Register(ctxT(t), "com.example.one", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.one", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		n := now.Add(1)
 		for {
 			m := most.Load()
@@ -369,8 +369,8 @@ func TestConcurrencyLimitAndQueue(t *testing.T) {
 		}
 		<-release
 		now.Add(-1)
-		return &session.Result{Args: inv.Args}, nil
-	}, session.RegisterOptions{Concurrency: 1}.Dict())
+		return &client.Result{Args: inv.Args}, nil
+	}, client.RegisterOptions{Concurrency: 1}.Dict())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestRegistrationMetaAPI(t *testing.T) {
 	for _, topic := range []wamp.URI{"wamp.registration.on_create", "wamp.registration.on_register",
 		"wamp.registration.on_unregister", "wamp.registration.on_delete"} {
 		topic := topic
-		if _, err := observer.Subscribe(ctxT(t), topic, func(e *session.Event) {
+		if _, err := observer.Subscribe(ctxT(t), topic, func(e *client.Event) {
 			events <- fmt.Sprintf("%s %v", topic[len("wamp.registration."):], e.Args[0] == any(callee.ID()) || e.Args[0] == any(int64(callee.ID())))
 		}, nil); err != nil {
 			t.Fatal(err)
@@ -421,7 +421,7 @@ func TestRegistrationMetaAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := callee.Register(ctxT(t), "com.example.", echo, session.RegisterOptions{Match: "prefix"}.Dict()); err != nil {
+	if _, err := callee.Register(ctxT(t), "com.example.", echo, client.RegisterOptions{Match: "prefix"}.Dict()); err != nil {
 		t.Fatal(err)
 	}
 	call := func(uri wamp.URI, args ...any) any {
@@ -489,7 +489,7 @@ func TestVanishingPeersLeaveNothing(t *testing.T) {
 	// Callee vanishes during progressive results.
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	progressed := make(chan struct{}, 1)
-	_, err := callee.Register(ctxT(t), "com.example.stream", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.stream", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		inv.Progress(wamp.List{1}, nil)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -499,8 +499,8 @@ func TestVanishingPeersLeaveNothing(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := caller.CallWith(ctxT(t), "com.example.stream", nil, nil, session.CallOptions{
-			OnProgress: func(*session.Result) { progressed <- struct{}{} }})
+		_, err := caller.CallWith(ctxT(t), "com.example.stream", nil, nil, client.CallOptions{
+			OnProgress: func(*client.Result) { progressed <- struct{}{} }})
 		errc <- err
 	}()
 	expect(t, progressed, "progressive result")
@@ -513,7 +513,7 @@ func TestVanishingPeersLeaveNothing(t *testing.T) {
 	// Caller vanishes while one call runs and another waits in the queue: the running one is
 	// interrupted, the queued one never starts.
 	callee2, caller2 := join(t, r, "json"), join(t, r, "json")
-	started, interrupted := blocker(t, callee2, "com.example.q", session.RegisterOptions{Concurrency: 1}.Dict())
+	started, interrupted := blocker(t, callee2, "com.example.q", client.RegisterOptions{Concurrency: 1}.Dict())
 	go caller2.Call(context.Background(), "com.example.q", nil, nil, nil)
 	expect(t, started, "first invocation")
 	go caller2.Call(context.Background(), "com.example.q", nil, nil, nil) // queued

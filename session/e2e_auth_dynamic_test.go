@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -36,7 +36,7 @@ func dynamicRealm() realm.Config {
 func TestDynamicAuthentication(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{dynamicRealm()}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authenticator"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authenticator"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestDynamicAuthentication(t *testing.T) {
 	scram := scramEntry(t, auth.KDFArgon2id13)
 	var mu sync.Mutex
 	var seen []wamp.Dict
-	_, err = backend.Register(ctx, "com.example.authenticate", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = backend.Register(ctx, "com.example.authenticate", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		realmName, _ := inv.Args[0].(string)
 		authid, _ := inv.Args[1].(string)
 		details, _ := inv.Args[2].(wamp.Dict)
@@ -61,21 +61,21 @@ func TestDynamicAuthentication(t *testing.T) {
 		case "anonymous":
 			// Identify the user from the web session cookie, as a Ratchet app would.
 			if sid, _ := cookies.String("PHPSESSID"); sid == "s3ss10n" {
-				return &session.Result{Args: wamp.List{wamp.Dict{"role": "web", "authid": "alice", "extra": wamp.Dict{"from": "cookie"}}}}, nil
+				return &client.Result{Args: wamp.List{wamp.Dict{"role": "web", "authid": "alice", "extra": wamp.Dict{"from": "cookie"}}}}, nil
 			}
 			return nil, wamp.NewError("com.example.not_logged_in", "no web session")
 		case "ticket":
 			if ticket, _ := details.String("ticket"); ticket != "dyn-"+authid {
 				return nil, wamp.NewError("com.example.invalid_ticket", "bad ticket for "+authid)
 			}
-			return &session.Result{Args: wamp.List{"ticket-user"}}, nil
+			return &client.Result{Args: wamp.List{"ticket-user"}}, nil
 		case "wampcra":
-			return &session.Result{Args: wamp.List{wamp.Dict{"role": "cra-user", "secret": craSecret}}}, nil
+			return &client.Result{Args: wamp.List{wamp.Dict{"role": "cra-user", "secret": craSecret}}}, nil
 		case "wamp-scram":
-			return &session.Result{Args: wamp.List{wamp.Dict{"role": "scram-user", "kdf": scram.KDF, "salt": scram.Salt,
+			return &client.Result{Args: wamp.List{wamp.Dict{"role": "scram-user", "kdf": scram.KDF, "salt": scram.Salt,
 				"iterations": scram.Iterations, "memory": scram.Memory, "stored_key": scram.StoredKey, "server_key": scram.ServerKey}}}, nil
 		case "cryptosign":
-			return &session.Result{Args: wamp.List{wamp.Dict{"role": "device", "authid": "dev-1", "pubkey": pubHex(cryptosignKey)}}}, nil
+			return &client.Result{Args: wamp.List{wamp.Dict{"role": "device", "authid": "dev-1", "pubkey": pubHex(cryptosignKey)}}}, nil
 		}
 		return nil, wamp.NewError("com.example.unexpected", method)
 	}, nil)
@@ -85,8 +85,8 @@ func TestDynamicAuthentication(t *testing.T) {
 
 	t.Run("ticket with transport details", func(t *testing.T) {
 		header := http.Header{"Cookie": {"PHPSESSID=abc; theme=dark"}, "X-Custom": {"yes"}}
-		c, err := session.Dial(ctx, r.URL+"?token=xyz&lang=de", "realm1", session.ClientOptions{AuthID: "bob",
-			Header: header, Credentials: session.Credentials{Ticket: "dyn-bob"}})
+		c, err := client.Dial(ctx, r.URL+"?token=xyz&lang=de", "realm1", client.Options{AuthID: "bob",
+			Header: header, Credentials: client.Credentials{Ticket: "dyn-bob"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,11 +108,11 @@ func TestDynamicAuthentication(t *testing.T) {
 		}
 	})
 	t.Run("ticket refused by the authenticator", func(t *testing.T) {
-		_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "bob", Credentials: session.Credentials{Ticket: "guess"}})
+		_, err := dialAuth(t, r, "json", client.Options{AuthID: "bob", Credentials: client.Credentials{Ticket: "guess"}})
 		expectAbort(t, err, "com.example.invalid_ticket", "bad ticket for bob")
 	})
 	t.Run("cookie", func(t *testing.T) {
-		c, err := dialAuth(t, r, "msgpack", session.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
+		c, err := dialAuth(t, r, "msgpack", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,48 +120,48 @@ func TestDynamicAuthentication(t *testing.T) {
 		if extra, _ := c.Welcome().Dict("authextra"); extra["from"] != "cookie" {
 			t.Errorf("WELCOME.authextra %v", extra)
 		}
-		_, err = dialAuth(t, r, "json", session.ClientOptions{})
+		_, err = dialAuth(t, r, "json", client.Options{})
 		expectAbort(t, err, "com.example.not_logged_in", "no web session")
 	})
 	t.Run("wampcra", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "carol", Credentials: session.Credentials{Secret: craSecret}})
+		c, err := dialAuth(t, r, "json", client.Options{AuthID: "carol", Credentials: client.Credentials{Secret: craSecret}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "carol", "cra-user", "wampcra", "dynamic")
-		_, err = dialAuth(t, r, "json", session.ClientOptions{AuthID: "carol", Credentials: session.Credentials{Secret: "guess"}})
+		_, err = dialAuth(t, r, "json", client.Options{AuthID: "carol", Credentials: client.Credentials{Secret: "guess"}})
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong wampcra signature")
 	})
 	t.Run("wamp-scram", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "dave", Credentials: session.Credentials{Password: scramPassword}})
+		c, err := dialAuth(t, r, "json", client.Options{AuthID: "dave", Credentials: client.Credentials{Password: scramPassword}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "dave", "scram-user", "wamp-scram", "dynamic")
 	})
 	t.Run("cryptosign", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey}})
+		c, err := dialAuth(t, r, "json", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		expectWelcome(t, c, "dev-1", "device", "cryptosign", "dynamic")
-		_, err = dialAuth(t, r, "json", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey2}})
+		_, err = dialAuth(t, r, "json", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey2}})
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "not registered")
 	})
 	t.Run("untrusted sessions cannot take over", func(t *testing.T) {
-		c, err := dialAuth(t, r, "json", session.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
+		c, err := dialAuth(t, r, "json", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		noop := func(context.Context, *session.Invocation) (*session.Result, error) {
-			return &session.Result{Args: wamp.List{"admin"}}, nil
+		noop := func(context.Context, *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: wamp.List{"admin"}}, nil
 		}
 		_, err = c.Register(ctx, "com.example.authenticate", noop, nil)
 		expectNotAuthorized(t, err)
 		_, err = c.Register(ctx, "com.example.", noop, wamp.Dict{"match": "prefix"})
 		expectNotAuthorized(t, err)
 		// A forged local-client header does not make a remote peer trusted.
-		c2, err := dialAuth(t, r, "json", session.ClientOptions{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"},
+		c2, err := dialAuth(t, r, "json", client.Options{Header: http.Header{"Cookie": {"PHPSESSID=s3ss10n"},
 			"Pawl-Local-Token": {"guess"}, "Pawl-Local-Authid": {"root"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func TestDynamicAuthentication(t *testing.T) {
 // Without a registered authenticator, logins fail cleanly.
 func TestDynamicAuthenticatorMissing(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{dynamicRealm()}})
-	_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "bob", Credentials: session.Credentials{Ticket: "x"}})
+	_, err := dialAuth(t, r, "json", client.Options{AuthID: "bob", Credentials: client.Credentials{Ticket: "x"}})
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "dynamic authenticator com.example.authenticate is not registered")
 }
 
@@ -193,17 +193,17 @@ func TestAuthTLS(t *testing.T) {
 			}
 			for _, tc := range []struct {
 				name, authid, method string
-				cr                   session.Credentials
+				cr                   client.Credentials
 			}{
-				{"ticket", "joe", "ticket", session.Credentials{Ticket: ticketSecret}},
-				{"wampcra", "paul", "wampcra", session.Credentials{Secret: craSaltedPass}},
-				{"scram", "sara", "wamp-scram", session.Credentials{Password: scramPassword}},
-				{"scram bound", "sara", "wamp-scram", session.Credentials{Password: scramPassword, ChannelBinding: binding}},
-				{"cryptosign", "carl", "cryptosign", session.Credentials{PrivateKey: cryptosignKey}},
-				{"cryptosign bound", "carl", "cryptosign", session.Credentials{PrivateKey: cryptosignKey, ChannelBinding: binding}},
+				{"ticket", "joe", "ticket", client.Credentials{Ticket: ticketSecret}},
+				{"wampcra", "paul", "wampcra", client.Credentials{Secret: craSaltedPass}},
+				{"scram", "sara", "wamp-scram", client.Credentials{Password: scramPassword}},
+				{"scram bound", "sara", "wamp-scram", client.Credentials{Password: scramPassword, ChannelBinding: binding}},
+				{"cryptosign", "carl", "cryptosign", client.Credentials{PrivateKey: cryptosignKey}},
+				{"cryptosign bound", "carl", "cryptosign", client.Credentials{PrivateKey: cryptosignKey, ChannelBinding: binding}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					c, err := dialAuth(t, r, "msgpack", session.ClientOptions{AuthID: tc.authid, Credentials: tc.cr})
+					c, err := dialAuth(t, r, "msgpack", client.Options{AuthID: tc.authid, Credentials: tc.cr})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -212,8 +212,8 @@ func TestAuthTLS(t *testing.T) {
 			}
 			if version == tls.VersionTLS13 {
 				t.Run("tls-unique on TLS 1.3", func(t *testing.T) {
-					_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "carl",
-						Credentials: session.Credentials{PrivateKey: cryptosignKey, ChannelBinding: auth.ChannelTLSUnique}})
+					_, err := dialAuth(t, r, "json", client.Options{AuthID: "carl",
+						Credentials: client.Credentials{PrivateKey: cryptosignKey, ChannelBinding: auth.ChannelTLSUnique}})
 					if err == nil {
 						t.Fatal("tls-unique accepted on TLS 1.3")
 					}
@@ -222,11 +222,11 @@ func TestAuthTLS(t *testing.T) {
 			t.Run("signature for another channel", func(t *testing.T) {
 				// Claim channel binding but sign the bare challenge, as a relayed
 				// signature from another connection would be.
-				_, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "carl",
+				_, err := dialAuth(t, r, "json", client.Options{AuthID: "carl",
 					AuthExtra:   wamp.Dict{"channel_binding": binding},
-					Credentials: session.Credentials{PrivateKey: cryptosignKey}})
+					Credentials: client.Credentials{PrivateKey: cryptosignKey}})
 				expectAbort(t, err, wamp.ErrAuthenticationFailed, "")
-				_, err = dialAuth(t, r, "json", session.ClientOptions{AuthID: "sara",
+				_, err = dialAuth(t, r, "json", client.Options{AuthID: "sara",
 					AuthExtra: wamp.Dict{"channel_binding": binding}, AuthMethods: []string{"wamp-scram"},
 					OnChallenge: func(_ context.Context, ch *wamp.Challenge) (string, wamp.Dict, error) {
 						nonce, _ := ch.Extra.String("nonce")
@@ -243,7 +243,7 @@ func TestAuthTLS(t *testing.T) {
 func TestMaxSessions(t *testing.T) {
 	r2 := routertest.Start(t, routertest.Options{Endpoint: realm.EndpointOptions{Transport: transportMax(1)}})
 	first := join(t, r2, "json")
-	_, err := session.Dial(ctxT(t), r2.URL, "realm1", session.ClientOptions{})
+	_, err := client.Dial(ctxT(t), r2.URL, "realm1", client.Options{})
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("second session: %v, want HTTP 503", err)
 	}
@@ -251,7 +251,7 @@ func TestMaxSessions(t *testing.T) {
 	<-first.Done()
 	// Room again once the first has gone (the router notices asynchronously).
 	for i := 0; ; i++ {
-		c, err := session.Dial(ctxT(t), r2.URL, "realm1", session.ClientOptions{})
+		c, err := client.Dial(ctxT(t), r2.URL, "realm1", client.Options{})
 		if err == nil {
 			c.Close()
 			break
@@ -263,6 +263,6 @@ func TestMaxSessions(t *testing.T) {
 	}
 }
 
-func transportMax(n int) transport.Options { return transport.Options{MaxConnections: n} }
+func transportMax(n int) websocket.Options { return websocket.Options{MaxConnections: n} }
 
 func waitABit() { time.Sleep(20 * time.Millisecond) }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
@@ -84,18 +85,18 @@ func authRealm(t testing.TB) realm.Config {
 	}
 }
 
-func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts session.ClientOptions) (*session.Client, error) {
+func dialAuth(t testing.TB, r *routertest.Router, serializer string, opts client.Options) (*client.Client, error) {
 	t.Helper()
 	opts.Serializer = serializer
 	opts.TLSConfig = r.TLS
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", opts)
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", opts)
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
 	return c, err
 }
 
-func expectWelcome(t testing.TB, c *session.Client, authid, role, method, provider string) {
+func expectWelcome(t testing.TB, c *client.Client, authid, role, method, provider string) {
 	t.Helper()
 	w := c.Welcome()
 	for k, want := range map[string]string{"authid": authid, "authrole": role, "authmethod": method, "authprovider": provider} {
@@ -121,21 +122,21 @@ func TestAuthMethods(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name, authid, role, method string
-		opts                       session.ClientOptions
+		opts                       client.Options
 	}{
-		{"ticket argon2id", "joe", "user", "ticket", session.ClientOptions{Credentials: session.Credentials{Ticket: ticketSecret}}},
-		{"ticket pbkdf2", "pbk", "user", "ticket", session.ClientOptions{Credentials: session.Credentials{Ticket: ticketSecret}}},
-		{"wampcra", "peter", "user", "wampcra", session.ClientOptions{Credentials: session.Credentials{Secret: craSecret}}},
-		{"wampcra salted", "paul", "admin", "wampcra", session.ClientOptions{Credentials: session.Credentials{Secret: craSaltedPass}}},
-		{"scram argon2id13", "sara", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram argon2id-13", "sam", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram pbkdf2", "sue", "user", "wamp-scram", session.ClientOptions{Credentials: session.Credentials{Password: scramPassword}}},
-		{"scram as autobahn names it", "sue", "user", "scram", session.ClientOptions{AuthMethods: []string{"scram"},
-			Credentials: session.Credentials{Password: scramPassword}}},
-		{"cryptosign with authid", "carl", "device", "cryptosign", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey}}},
-		{"cryptosign by key alone", "carl", "device", "cryptosign", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey}}},
-		{"second method of the offer", "multi", "user", "wampcra", session.ClientOptions{AuthMethods: []string{"cryptosign", "wampcra"},
-			Credentials: session.Credentials{Secret: craSecret}}},
+		{"ticket argon2id", "joe", "user", "ticket", client.Options{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"ticket pbkdf2", "pbk", "user", "ticket", client.Options{Credentials: client.Credentials{Ticket: ticketSecret}}},
+		{"wampcra", "peter", "user", "wampcra", client.Options{Credentials: client.Credentials{Secret: craSecret}}},
+		{"wampcra salted", "paul", "admin", "wampcra", client.Options{Credentials: client.Credentials{Secret: craSaltedPass}}},
+		{"scram argon2id13", "sara", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram argon2id-13", "sam", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram pbkdf2", "sue", "user", "wamp-scram", client.Options{Credentials: client.Credentials{Password: scramPassword}}},
+		{"scram as autobahn names it", "sue", "user", "scram", client.Options{AuthMethods: []string{"scram"},
+			Credentials: client.Credentials{Password: scramPassword}}},
+		{"cryptosign with authid", "carl", "device", "cryptosign", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"cryptosign by key alone", "carl", "device", "cryptosign", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey}}},
+		{"second method of the offer", "multi", "user", "wampcra", client.Options{AuthMethods: []string{"cryptosign", "wampcra"},
+			Credentials: client.Credentials{Secret: craSecret}}},
 	}
 	for _, tc := range cases {
 		for _, ser := range serializers {
@@ -170,25 +171,25 @@ func TestAuthFailures(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)}})
 	cases := []struct {
 		name     string
-		opts     session.ClientOptions
+		opts     client.Options
 		reason   wamp.URI
 		mentions string
 	}{
-		{"wrong ticket", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
-		{"wrong wampcra secret", session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong salted wampcra secret", session.ClientOptions{AuthID: "paul", Credentials: session.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
-		{"wrong scram password", session.ClientOptions{AuthID: "sara", Credentials: session.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong scram password pbkdf2", session.ClientOptions{AuthID: "sue", Credentials: session.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
-		{"wrong cryptosign key", session.ClientOptions{AuthID: "carl", Credentials: session.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
-		{"unknown cryptosign key", session.ClientOptions{Credentials: session.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
-		{"unknown authid ticket", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid wampcra", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"unknown authid scram", session.ClientOptions{AuthID: "nobody", Credentials: session.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
-		{"method the principal lacks", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
-		{"anonymous disabled", session.ClientOptions{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
-		{"unknown method", session.ClientOptions{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
-		{"cryptosign without pubkey", session.ClientOptions{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
-		{"channel binding without TLS", session.ClientOptions{AuthID: "carl", Credentials: session.Credentials{PrivateKey: cryptosignKey,
+		{"wrong ticket", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, wamp.ErrAuthenticationFailed, "wrong ticket"},
+		{"wrong wampcra secret", client.Options{AuthID: "peter", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong salted wampcra secret", client.Options{AuthID: "paul", Credentials: client.Credentials{Secret: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wampcra signature"},
+		{"wrong scram password", client.Options{AuthID: "sara", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong scram password pbkdf2", client.Options{AuthID: "sue", Credentials: client.Credentials{Password: "guess"}}, wamp.ErrAuthenticationFailed, "wrong wamp-scram proof"},
+		{"wrong cryptosign key", client.Options{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrAuthenticationFailed, "not registered"},
+		{"unknown cryptosign key", client.Options{Credentials: client.Credentials{PrivateKey: cryptosignKey2}}, wamp.ErrNoSuchPrincipal, "no principal"},
+		{"unknown authid ticket", client.Options{AuthID: "nobody", Credentials: client.Credentials{Ticket: ticketSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid wampcra", client.Options{AuthID: "nobody", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"unknown authid scram", client.Options{AuthID: "nobody", Credentials: client.Credentials{Password: "x"}}, wamp.ErrNoSuchPrincipal, "nobody"},
+		{"method the principal lacks", client.Options{AuthID: "joe", Credentials: client.Credentials{Secret: craSecret}}, wamp.ErrNoSuchPrincipal, "joe"},
+		{"anonymous disabled", client.Options{}, wamp.ErrNoMatchingAuthMethod, "offered: anonymous"},
+		{"unknown method", client.Options{AuthMethods: []string{"kerberos"}}, wamp.ErrNoMatchingAuthMethod, "this realm accepts: ticket, wampcra, wamp-scram, cryptosign"},
+		{"cryptosign without pubkey", client.Options{AuthID: "carl", AuthMethods: []string{"cryptosign"}}, wamp.ErrAuthenticationFailed, "pubkey"},
+		{"channel binding without TLS", client.Options{AuthID: "carl", Credentials: client.Credentials{PrivateKey: cryptosignKey,
 			ChannelBinding: auth.ChannelTLSExporter}}, wamp.ErrAuthenticationFailed, "not TLS"},
 	}
 	for _, tc := range cases {
@@ -288,7 +289,7 @@ func TestAuthReplay(t *testing.T) {
 // and silence ends in an ABORT after the auth timeout.
 func TestAuthHandshakeRules(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authRealm(t)},
-		Endpoint: realm.EndpointOptions{Session: session.ServerOptions{AuthTimeout: 300 * 1e6}}})
+		Endpoint: realm.EndpointOptions{Session: session.HostOptions{AuthTimeout: 300 * 1e6}}})
 	hello := `[1,"realm1",{"roles":{"caller":{}},"authmethods":["ticket"],"authid":"joe"}]`
 	t.Run("challenge", func(t *testing.T) {
 		_, ch := rawChallenge(t, r.URL, hello)
@@ -316,7 +317,7 @@ func TestAuthHandshakeRules(t *testing.T) {
 		p.expectAbort(wamp.ErrAuthenticationFailed, "no AUTHENTICATE within")
 	})
 	t.Run("still works", func(t *testing.T) {
-		if _, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}); err != nil {
+		if _, err := dialAuth(t, r, "json", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -324,7 +325,7 @@ func TestAuthHandshakeRules(t *testing.T) {
 
 // fromAddress makes the client's connections come from a loopback address of the test's
 // choosing (127.0.0.2, ...), so the router sees distinct peers.
-func fromAddress(opts session.ClientOptions, ip string) session.ClientOptions {
+func fromAddress(opts client.Options, ip string) client.Options {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	opts.Transport.NetDialContext = d.DialContext
 	return opts
@@ -337,18 +338,18 @@ func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	wrong := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, "127.0.0.2")
+	wrong := fromAddress(client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, "127.0.0.2")
 	for i := 0; i < 2; i++ {
 		_, err := dialAuth(t, r, "json", wrong)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}
-	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	joe := client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}
 	_, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.2"))
 	expectAbort(t, err, wamp.ErrAuthenticationFailed, "too many failed attempts; retry in")
 	if _, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.3")); err != nil {
 		t.Errorf("joe is locked out from his own address by a guesser elsewhere: %v", err)
 	}
-	peter := session.ClientOptions{AuthID: "peter", Credentials: session.Credentials{Secret: craSecret}}
+	peter := client.Options{AuthID: "peter", Credentials: client.Credentials{Secret: craSecret}}
 	if _, err := dialAuth(t, r, "json", fromAddress(peter, "127.0.0.2")); err != nil {
 		t.Errorf("peter, behind the guesser's address, is locked out: %v", err)
 	}
@@ -362,14 +363,14 @@ func TestAuthRateLimitAuthIDFlood(t *testing.T) {
 	cfg := authRealm(t)
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, AuthIDBurst: 3, Refill: 1e12, Delay: -1, MaxDelay: turn}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
-	joe := session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}}
+	joe := client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}
 	c, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	for i := 0; i < 4; i++ { // the 4th guess takes the first turn: the next one is 5 s away
-		bot := fromAddress(session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "guess"}}, fmt.Sprintf("127.0.1.%d", i+1))
+		bot := fromAddress(client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, fmt.Sprintf("127.0.1.%d", i+1))
 		_, err := dialAuth(t, r, "json", bot)
 		expectAbort(t, err, wamp.ErrAuthenticationFailed, "wrong ticket")
 	}

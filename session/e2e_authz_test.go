@@ -5,9 +5,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -48,9 +48,9 @@ func authzRealm(t testing.TB) realm.Config {
 	}
 }
 
-func ticketLogin(t testing.TB, r *routertest.Router, authid string) *session.Client {
+func ticketLogin(t testing.TB, r *routertest.Router, authid string) *client.Client {
 	t.Helper()
-	c, err := dialAuth(t, r, "json", session.ClientOptions{AuthID: authid, Credentials: session.Credentials{Ticket: ticketSecret}})
+	c, err := dialAuth(t, r, "json", client.Options{AuthID: authid, Credentials: client.Credentials{Ticket: ticketSecret}})
 	if err != nil {
 		t.Fatalf("login %s: %v", authid, err)
 	}
@@ -72,9 +72,9 @@ func TestAuthorizationRules(t *testing.T) {
 	ctx := ctxT(t)
 
 	var calls atomic.Int32
-	echo := func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	echo := func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		calls.Add(1)
-		return &session.Result{Args: wamp.List{inv.Details["caller"]}}, nil
+		return &client.Result{Args: wamp.List{inv.Details["caller"]}}, nil
 	}
 	for _, p := range []wamp.URI{"com.example.open", "com.example.secret.proc", "com.example.disclosed", "com.other.proc"} {
 		if _, err := backend.Register(ctx, p, echo, nil); err != nil {
@@ -120,21 +120,21 @@ func TestAuthorizationRules(t *testing.T) {
 		expectNotAuthorized(t, err)
 	})
 	t.Run("subscribe", func(t *testing.T) {
-		if _, err := user.Subscribe(ctx, "com.example.news", func(*session.Event) {}, nil); err != nil {
+		if _, err := user.Subscribe(ctx, "com.example.news", func(*client.Event) {}, nil); err != nil {
 			t.Errorf("allowed subscription: %v", err)
 		}
-		_, err := user.Subscribe(ctx, "com.example.secret.news", func(*session.Event) {}, nil)
+		_, err := user.Subscribe(ctx, "com.example.secret.news", func(*client.Event) {}, nil)
 		expectNotAuthorized(t, err)
 		// A prefix subscription would receive the secret events: refused.
-		_, err = user.Subscribe(ctx, "com.example.", func(*session.Event) {}, wamp.Dict{"match": "prefix"})
+		_, err = user.Subscribe(ctx, "com.example.", func(*client.Event) {}, wamp.Dict{"match": "prefix"})
 		expectNotAuthorized(t, err)
-		if _, err := user.Subscribe(ctx, "com.example.news.", func(*session.Event) {}, wamp.Dict{"match": "prefix"}); err != nil {
+		if _, err := user.Subscribe(ctx, "com.example.news.", func(*client.Event) {}, wamp.Dict{"match": "prefix"}); err != nil {
 			t.Errorf("allowed prefix subscription: %v", err)
 		}
-		if _, err := user.Subscribe(ctx, "com..wild", func(*session.Event) {}, wamp.Dict{"match": "wildcard"}); err != nil {
+		if _, err := user.Subscribe(ctx, "com..wild", func(*client.Event) {}, wamp.Dict{"match": "wildcard"}); err != nil {
 			t.Errorf("allowed wildcard subscription: %v", err)
 		}
-		_, err = user.Subscribe(ctx, "com.other.news", func(*session.Event) {}, nil)
+		_, err = user.Subscribe(ctx, "com.other.news", func(*client.Event) {}, nil)
 		expectNotAuthorized(t, err)
 	})
 	t.Run("denied publish reaches nobody", func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestAuthorizationRules(t *testing.T) {
 		anon := join(t, r, "json")
 		_, err := anon.Call(ctx, "com.example.open", nil, nil, nil)
 		expectNotAuthorized(t, err)
-		_, err = anon.Subscribe(ctx, "com.example.news", func(*session.Event) {}, nil)
+		_, err = anon.Subscribe(ctx, "com.example.news", func(*client.Event) {}, nil)
 		expectNotAuthorized(t, err)
 		_, err = anon.Call(ctx, "wamp.session.count", nil, nil, nil)
 		expectNotAuthorized(t, err)
@@ -186,7 +186,7 @@ func TestAuthorizationRules(t *testing.T) {
 func TestDynamicAuthorizer(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authzRealm(t)}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authorizer"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authorizer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestDynamicAuthorizer(t *testing.T) {
 		action  string
 	}
 	questions := make(chan question, 16)
-	if _, err := backend.Register(ctx, "com.example.authorize", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := backend.Register(ctx, "com.example.authorize", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		asked.Add(1)
 		details, _ := inv.Args[0].(wamp.Dict)
 		uri, _ := inv.Args[1].(string)
@@ -210,20 +210,20 @@ func TestDynamicAuthorizer(t *testing.T) {
 		switch {
 		case action != "call":
 		case uri == "com.dyn.allowed":
-			return &session.Result{Args: wamp.List{true}}, nil
+			return &client.Result{Args: wamp.List{true}}, nil
 		case uri == "com.dyn.disclosed":
-			return &session.Result{Args: wamp.List{wamp.Dict{"allow": true, "disclose": true}}}, nil
+			return &client.Result{Args: wamp.List{wamp.Dict{"allow": true, "disclose": true}}}, nil
 		case uri == "com.dyn.fails":
 			return nil, wamp.NewError("com.example.authorizer_broken", "sorry")
 		}
-		return &session.Result{Args: wamp.List{false}}, nil
+		return &client.Result{Args: wamp.List{false}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var callee atomic.Int32
-	if _, err := backend.Register(ctx, "com.dyn.", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := backend.Register(ctx, "com.dyn.", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		callee.Add(1)
-		return &session.Result{Args: wamp.List{inv.Details["caller"]}}, nil
+		return &client.Result{Args: wamp.List{inv.Details["caller"]}}, nil
 	}, wamp.Dict{"match": "prefix"}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestDynamicAuthorizer(t *testing.T) {
 	if ae := appError(t, err); ae.URI != "com.example.authorizer_broken" {
 		t.Errorf("failing authorizer: got %s", ae.URI)
 	}
-	_, err = dyn.Subscribe(ctx, "com.dyn.allowed", func(*session.Event) {}, nil)
+	_, err = dyn.Subscribe(ctx, "com.dyn.allowed", func(*client.Event) {}, nil)
 	expectNotAuthorized(t, err) // another action: asked again, and refused
 	if n := callee.Load(); n != 4 {
 		t.Errorf("callee ran %d times, want 4 (the allowed and the disclosed calls)", n)
@@ -269,7 +269,7 @@ func TestReservedProcedures(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authzRealm(t)}})
 	ctx := ctxT(t)
 	backend := ticketLogin(t, r, "backend") // may register anything, but is not trusted
-	noop := func(context.Context, *session.Invocation) (*session.Result, error) { return &session.Result{}, nil }
+	noop := func(context.Context, *client.Invocation) (*client.Result, error) { return &client.Result{}, nil }
 	for _, tc := range []struct {
 		uri   wamp.URI
 		match string

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -19,9 +19,9 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // join dials the router and closes the client when the test ends.
-func join(t testing.TB, r *routertest.Router, serializer string) *session.Client {
+func join(t testing.TB, r *routertest.Router, serializer string) *client.Client {
 	t.Helper()
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatalf("join (%s): %v", serializer, err)
 	}
@@ -30,11 +30,11 @@ func join(t testing.TB, r *routertest.Router, serializer string) *session.Client
 }
 
 // collector gathers events for assertions.
-type collector chan *session.Event
+type collector chan *client.Event
 
-func (c collector) handler(e *session.Event) { c <- e }
+func (c collector) handler(e *client.Event) { c <- e }
 
-func (c collector) next(t testing.TB) *session.Event {
+func (c collector) next(t testing.TB) *client.Event {
 	t.Helper()
 	select {
 	case e := <-c:

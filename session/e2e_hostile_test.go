@@ -14,28 +14,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // codecPeer speaks WAMP by hand in any codec, to send what the Go client never would.
 type codecPeer struct {
 	t     *testing.T
-	ws    *websocket.Conn
+	ws    *gorilla.Conn
 	codec wamp.Codec
 	mu    sync.Mutex // guards writes
 }
 
 func dialCodec(t *testing.T, url string, codec wamp.Codec) *codecPeer {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2." + codec.Name()}}
+	d := gorilla.Dialer{Subprotocols: []string{"wamp.2." + codec.Name()}}
 	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,9 +57,9 @@ func (p *codecPeer) send(m wamp.Message) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	kind := websocket.TextMessage
+	kind := gorilla.TextMessage
 	if p.codec.Binary() {
-		kind = websocket.BinaryMessage
+		kind = gorilla.BinaryMessage
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -100,12 +101,12 @@ func (p *codecPeer) expectError(reqType wamp.MessageType, uri wamp.URI) *wamp.Er
 func TestReservedNamespacesOnlyForTheRouter(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{}) // no history: pawl.topic.get_events is not served
 	watcher := join(t, r, "json")
-	joins, _ := subscribe(t, watcher, "wamp.session.on_join", session.SubscribeOptions{})
+	joins, _ := subscribe(t, watcher, "wamp.session.on_join", client.SubscribeOptions{})
 	forger := join(t, r, "msgpack")
 	nextAbout(t, joins, forger.ID())
 
 	for _, topic := range []wamp.URI{"wamp.session.on_join", "wamp.subscription.on_create", "pawl.anything"} {
-		err := forger.PublishWith(ctxT(t), topic, session.PublishOptions{Acknowledge: true},
+		err := forger.PublishWith(ctxT(t), topic, client.PublishOptions{Acknowledge: true},
 			wamp.List{wamp.Dict{"session": 1, "authrole": "trusted"}}, nil)
 		if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI {
 			t.Errorf("publish to %s: got %s, want %s", topic, ae.URI, wamp.ErrInvalidURI)
@@ -117,13 +118,13 @@ func TestReservedNamespacesOnlyForTheRouter(t *testing.T) {
 	}
 	joins.none(t, 200*time.Millisecond)
 
-	handler := func(context.Context, *session.Invocation) (*session.Result, error) { return &session.Result{}, nil }
+	handler := func(context.Context, *client.Invocation) (*client.Result, error) { return &client.Result{}, nil }
 	for _, c := range []struct {
 		uri   wamp.URI
 		match string
 	}{{"pawl.topic.get_events", ""}, {"wamp.session.list", ""}, {"pawl", wamp.MatchPrefix},
 		{"", wamp.MatchPrefix}, {"pawl..get_events", wamp.MatchWildcard}} {
-		_, err := forger.Register(ctxT(t), c.uri, handler, session.RegisterOptions{Match: c.match}.Dict())
+		_, err := forger.Register(ctxT(t), c.uri, handler, client.RegisterOptions{Match: c.match}.Dict())
 		if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI {
 			t.Errorf("register %q (%s): got %s, want %s", c.uri, c.match, ae.URI, wamp.ErrInvalidURI)
 		}
@@ -164,10 +165,10 @@ func TestSessionLimits(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1",
 		Limits: realm.Limits{MaxSubscriptionsPerSession: 3, MaxRegistrationsPerSession: 2, MaxURILength: 40}}}})
 	c := join(t, r, "json")
-	noop := func(*session.Event) {}
-	var subs []*session.Subscription
+	noop := func(*client.Event) {}
+	var subs []*client.Subscription
 	for _, topic := range []wamp.URI{"com.example.a", "com.example.b", "com.example."} {
-		sub, err := c.Subscribe(ctxT(t), topic, noop, session.SubscribeOptions{Match: map[bool]string{true: "prefix"}[strings.HasSuffix(string(topic), ".")]}.Dict())
+		sub, err := c.Subscribe(ctxT(t), topic, noop, client.SubscribeOptions{Match: map[bool]string{true: "prefix"}[strings.HasSuffix(string(topic), ".")]}.Dict())
 		if err != nil {
 			t.Fatalf("subscribe %s: %v", topic, err)
 		}
@@ -193,7 +194,7 @@ func TestSessionLimits(t *testing.T) {
 		t.Errorf("after an unsubscribe: %v", err)
 	}
 
-	handler := func(context.Context, *session.Invocation) (*session.Result, error) { return &session.Result{}, nil }
+	handler := func(context.Context, *client.Invocation) (*client.Result, error) { return &client.Result{}, nil }
 	for _, proc := range []wamp.URI{"com.example.p1", "com.example.p2"} {
 		if _, err := c.Register(ctxT(t), proc, handler, nil); err != nil {
 			t.Fatalf("register %s: %v", proc, err)
@@ -209,7 +210,7 @@ func TestSessionLimits(t *testing.T) {
 	if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI || !strings.Contains(ae.Error(), "max_uri_length") {
 		t.Errorf("subscribe to a long URI: %v", ae)
 	}
-	err = c.PublishWith(ctxT(t), long, session.PublishOptions{Acknowledge: true}, nil, nil)
+	err = c.PublishWith(ctxT(t), long, client.PublishOptions{Acknowledge: true}, nil, nil)
 	if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI {
 		t.Errorf("publish to a long URI: %v", ae)
 	}
@@ -304,16 +305,16 @@ func TestAnonymousMayNotKillByDefault(t *testing.T) {
 func TestLargeEventReachesJSONSubscriber(t *testing.T) {
 	const queueBytes = 1 << 20
 	r := routertest.Start(t, routertest.Options{Endpoint: realm.EndpointOptions{
-		Transport: transport.Options{QueueBytes: queueBytes, MaxMessageSize: 4 << 20}}})
+		Transport: websocket.Options{QueueBytes: queueBytes, MaxMessageSize: 4 << 20}}})
 	pub := join(t, r, "msgpack")
 	jsonSub, msgpackSub := join(t, r, "json"), join(t, r, "msgpack")
-	gotJSON, _ := subscribe(t, jsonSub, "com.example.big", session.SubscribeOptions{})
-	gotMsgpack, _ := subscribe(t, msgpackSub, "com.example.big", session.SubscribeOptions{})
+	gotJSON, _ := subscribe(t, jsonSub, "com.example.big", client.SubscribeOptions{})
+	gotMsgpack, _ := subscribe(t, msgpackSub, "com.example.big", client.SubscribeOptions{})
 
 	blob := bytes.Repeat([]byte{0xAB}, queueBytes*7/8) // as base64: ~7/6 of queueBytes
 	slow := session.Stats.SlowConsumers.Load()
 	for range 3 {
-		publish(t, pub, "com.example.big", session.PublishOptions{}, blob)
+		publish(t, pub, "com.example.big", client.PublishOptions{}, blob)
 		for _, got := range []collector{gotJSON, gotMsgpack} {
 			e := got.next(t)
 			if b, ok := e.Args[0].([]byte); !ok || !bytes.Equal(b, blob) {
@@ -365,7 +366,7 @@ func callFlood(t *testing.T, procedures int) {
 			served.Add(1)
 			frame, _ := wamp.JSON.Encode(nil, &wamp.Yield{Request: inv.Request, Options: wamp.Dict{}})
 			callee.mu.Lock()
-			err = callee.ws.WriteMessage(websocket.TextMessage, frame)
+			err = callee.ws.WriteMessage(gorilla.TextMessage, frame)
 			callee.mu.Unlock()
 			if err != nil {
 				calleeDone <- err
@@ -403,7 +404,7 @@ func callFlood(t *testing.T, procedures int) {
 	for i := range calls {
 		proc := wamp.URI(fmt.Sprintf("com.example.slow%d", i%procedures))
 		batch, _ = wamp.JSON.Encode(batch[:0], &wamp.Call{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: proc})
-		if err := caller.ws.WriteMessage(websocket.TextMessage, batch); err != nil {
+		if err := caller.ws.WriteMessage(gorilla.TextMessage, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -437,23 +438,23 @@ func TestRetainedEventsBounded(t *testing.T) {
 	pub, sub := join(t, r, "msgpack"), join(t, r, "json")
 	broker := r.Realm.Broker().(*pubsub.Local)
 	blob := bytes.Repeat([]byte{1}, 64<<10)
-	publish(t, pub, "com.example.r1", session.PublishOptions{Retain: true}, blob)
-	publish(t, pub, "com.example.r2", session.PublishOptions{Retain: true}, blob)
+	publish(t, pub, "com.example.r1", client.PublishOptions{Retain: true}, blob)
+	publish(t, pub, "com.example.r2", client.PublishOptions{Retain: true}, blob)
 	// Kept as the publisher sent it: about the payload's size, not several times it.
 	if topics, size := broker.RetainedUsage(); topics != 2 || size > 2*(64<<10)+4096 {
 		t.Errorf("retained usage: %d topics, %d bytes", topics, size)
 	}
 	// A third topic is refused, and not delivered.
-	live, _ := subscribe(t, sub, "com.example.r3", session.SubscribeOptions{})
+	live, _ := subscribe(t, sub, "com.example.r3", client.SubscribeOptions{})
 	before := pubsub.LimitStats.RetainedRefused.Load()
-	err := pub.PublishWith(ctxT(t), "com.example.r3", session.PublishOptions{Acknowledge: true, Retain: true}, wamp.List{"x"}, nil)
+	err := pub.PublishWith(ctxT(t), "com.example.r3", client.PublishOptions{Acknowledge: true, Retain: true}, wamp.List{"x"}, nil)
 	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized || !strings.Contains(ae.Error(), "retained_topics") {
 		t.Errorf("retain on a third topic: %v", ae)
 	}
 	live.none(t, 100*time.Millisecond)
 	// Replacing a topic's retained event is fine, within the bytes bound; past it, refused.
-	publish(t, pub, "com.example.r1", session.PublishOptions{Retain: true}, "small")
-	err = pub.PublishWith(ctxT(t), "com.example.r2", session.PublishOptions{Acknowledge: true, Retain: true},
+	publish(t, pub, "com.example.r1", client.PublishOptions{Retain: true}, "small")
+	err = pub.PublishWith(ctxT(t), "com.example.r2", client.PublishOptions{Acknowledge: true, Retain: true},
 		wamp.List{bytes.Repeat([]byte{2}, 300<<10)}, nil)
 	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized || !strings.Contains(ae.Error(), "retained_bytes") {
 		t.Errorf("retain past the bytes bound: %v", ae)
@@ -462,11 +463,11 @@ func TestRetainedEventsBounded(t *testing.T) {
 		t.Errorf("%d refusals counted, want 2", got)
 	}
 	// A JSON subscriber gets the MessagePack publisher's retained binary, decoded for it.
-	got, _ := subscribe(t, sub, "com.example.r2", session.SubscribeOptions{GetRetained: true})
+	got, _ := subscribe(t, sub, "com.example.r2", client.SubscribeOptions{GetRetained: true})
 	if e := got.next(t); !e.Retained() || !bytes.Equal(e.Args[0].([]byte), blob) {
 		t.Errorf("retained event: %v", e.Details)
 	}
-	got1, _ := subscribe(t, sub, "com.example.", session.SubscribeOptions{Match: "prefix", GetRetained: true})
+	got1, _ := subscribe(t, sub, "com.example.", client.SubscribeOptions{Match: "prefix", GetRetained: true})
 	seen := map[string]bool{}
 	for range 2 {
 		seen[string(got1.next(t).Topic())] = true
@@ -486,12 +487,12 @@ func TestRetainIsAuthorized(t *testing.T) {
 		}}}}}})
 	c := join(t, r, "json")
 	// Without the key, a role that may publish may retain.
-	publish(t, c, "com.example.a", session.PublishOptions{Retain: true}, "kept")
-	err := c.PublishWith(ctxT(t), "com.example.noretain.a", session.PublishOptions{Acknowledge: true, Retain: true}, wamp.List{"x"}, nil)
+	publish(t, c, "com.example.a", client.PublishOptions{Retain: true}, "kept")
+	err := c.PublishWith(ctxT(t), "com.example.noretain.a", client.PublishOptions{Acknowledge: true, Retain: true}, wamp.List{"x"}, nil)
 	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized {
 		t.Errorf("retain where retain: false: %v", ae)
 	}
-	publish(t, c, "com.example.noretain.a", session.PublishOptions{}, "not retained is fine")
+	publish(t, c, "com.example.noretain.a", client.PublishOptions{}, "not retained is fine")
 	callError(t, c, "wamp.session.add_testament", wamp.List{"com.example.noretain.will", wamp.List{}},
 		wamp.Dict{"publish_options": wamp.Dict{"retain": true}}, wamp.ErrNotAuthorized)
 }
@@ -499,19 +500,19 @@ func TestRetainIsAuthorized(t *testing.T) {
 // The transport's limits are counted too (for the metrics).
 func TestTransportLimitsAreCounted(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Endpoint: realm.EndpointOptions{
-		Transport: transport.Options{MaxMessageSize: 4096, MaxConnections: 1}}})
-	refused, tooBig := transport.LimitStats.ConnectionsRefused.Load(), transport.LimitStats.MessagesTooBig.Load()
+		Transport: websocket.Options{MaxMessageSize: 4096, MaxConnections: 1}}})
+	refused, tooBig := websocket.LimitStats.ConnectionsRefused.Load(), websocket.LimitStats.MessagesTooBig.Load()
 	p := dialRaw(t, r.URL, "wamp.2.json")
 	p.join()
-	if _, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{}); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("second connection with max 1: %v", err)
 	}
 	p.sendText(`[16,1,{},"com.example.topic",["` + strings.Repeat("x", 5000) + `"]]`)
 	p.expectClosed()
-	if n := transport.LimitStats.ConnectionsRefused.Load() - refused; n != 1 {
+	if n := websocket.LimitStats.ConnectionsRefused.Load() - refused; n != 1 {
 		t.Errorf("%d refused connections counted, want 1", n)
 	}
-	if n := transport.LimitStats.MessagesTooBig.Load() - tooBig; n != 1 {
+	if n := websocket.LimitStats.MessagesTooBig.Load() - tooBig; n != 1 {
 		t.Errorf("%d messages too big counted, want 1", n)
 	}
 }
@@ -540,10 +541,10 @@ func TestQueuedCallBytesBounded(t *testing.T) {
 	callee, caller := join(t, r, "msgpack"), join(t, r, "msgpack")
 	release := make(chan struct{})
 	started := make(chan struct{}, 10)
-	if _, err := callee.Register(ctxT(t), "com.example.busy", func(ctx context.Context, _ *session.Invocation) (*session.Result, error) {
+	if _, err := callee.Register(ctxT(t), "com.example.busy", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
 		started <- struct{}{}
 		<-release
-		return &session.Result{}, nil
+		return &client.Result{}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +584,7 @@ func TestStreamedInputFloodDoesNotCutOffCallee(t *testing.T) {
 	callee := dialRawCallee(t, r.URL)
 	caller := join(t, r, "msgpack")
 	slow := session.Stats.SlowConsumers.Load()
-	st := caller.StreamCall(ctxT(t), "com.example.stream", session.CallOptions{})
+	st := caller.StreamCall(ctxT(t), "com.example.stream", client.CallOptions{})
 	chunk := wamp.List{strings.Repeat("x", 4<<10)}
 	var err error
 	for i := 0; i < 6000 && err == nil; i++ { // 24 MiB: past the socket buffers and 512 queued
@@ -607,7 +608,7 @@ func TestStreamedInputFloodDoesNotCutOffCallee(t *testing.T) {
 // invocations and then reads nothing; it returns its session ID.
 func dialRawCallee(t *testing.T, url string) wamp.ID {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	d := gorilla.Dialer{Subprotocols: []string{"wamp.2.json"}}
 	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -8,24 +8,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // rawPeer speaks WAMP by hand, to send what a well-behaved client never would.
 type rawPeer struct {
 	t  *testing.T
-	ws *websocket.Conn
+	ws *gorilla.Conn
 }
 
 func dialRaw(t *testing.T, url, subprotocol string) *rawPeer {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{subprotocol}}
+	d := gorilla.Dialer{Subprotocols: []string{subprotocol}}
 	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func dialRaw(t *testing.T, url, subprotocol string) *rawPeer {
 
 func (p *rawPeer) sendText(s string) {
 	p.t.Helper()
-	if err := p.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+	if err := p.ws.WriteMessage(gorilla.TextMessage, []byte(s)); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -90,7 +91,7 @@ func (p *rawPeer) expectClosed() {
 }
 
 // bystanderWorks proves other sessions are unharmed: a pub/sub round trip still succeeds.
-func bystanderWorks(t *testing.T, r *routertest.Router, pub, sub *session.Client) {
+func bystanderWorks(t *testing.T, r *routertest.Router, pub, sub *client.Client) {
 	t.Helper()
 	got := make(collector, 1)
 	s, err := sub.Subscribe(ctxT(t), "com.example.bystander", got.handler, nil)
@@ -106,7 +107,7 @@ func bystanderWorks(t *testing.T, r *routertest.Router, pub, sub *session.Client
 
 func TestProtocolViolations(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{MaxMessageSize: 4096}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{MaxMessageSize: 4096}},
 	})
 	pub, sub := join(t, r, "json"), join(t, r, "msgpack")
 	cases := []struct {
@@ -141,8 +142,8 @@ func TestProtocolViolations(t *testing.T) {
 		p.join()
 		p.sendText(`[16,1,{},"com.example.topic",["` + strings.Repeat("x", 5000) + `"]]`)
 		_, err := p.next()
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+		var ce *gorilla.CloseError
+		if !errors.As(err, &ce) || ce.Code != gorilla.CloseMessageTooBig {
 			t.Fatalf("expected close 1009, got %v", err)
 		}
 		bystanderWorks(t, r, pub, sub)
@@ -151,7 +152,7 @@ func TestProtocolViolations(t *testing.T) {
 
 func TestNoSuchRealm(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	_, err := session.Dial(ctxT(t), r.URL, "com.example.nowhere", session.ClientOptions{})
+	_, err := client.Dial(ctxT(t), r.URL, "com.example.nowhere", client.Options{})
 	if ae := appError(t, err); ae.URI != wamp.ErrNoSuchRealm {
 		t.Errorf("got %s, want %s", ae.URI, wamp.ErrNoSuchRealm)
 	}
@@ -159,7 +160,7 @@ func TestNoSuchRealm(t *testing.T) {
 
 func TestRefusesUnknownSubprotocol(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2.ubjson", "chat"}}
+	d := gorilla.Dialer{Subprotocols: []string{"wamp.2.ubjson", "chat"}}
 	ws, resp, err := d.Dial(r.URL, nil)
 	if err == nil {
 		ws.Close()
@@ -199,7 +200,7 @@ func TestGoodbyeFromClient(t *testing.T) {
 // (no GOODBYE, so that clients reconnect), and the client sees why.
 func TestShutdownSaysWhy(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{Serializer: "msgpack"})
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestShutdownSaysWhy(t *testing.T) {
 	if !errors.As(c.Err(), &ae) || ae.URI != wamp.CloseSystemShutdown {
 		t.Errorf("client saw %v, want %s", c.Err(), wamp.CloseSystemShutdown)
 	}
-	if _, err := c.Call(context.Background(), "x.y", nil, nil, nil); !errors.Is(err, session.ErrClosed) {
+	if _, err := c.Call(context.Background(), "x.y", nil, nil, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("call on a closed client: got %v, want ErrClosed", err)
 	}
 }
@@ -222,7 +223,7 @@ func TestShutdownSaysWhy(t *testing.T) {
 // publisher and the other subscribers never wait for it.
 func TestSlowConsumerIsCutOff(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{QueueBytes: 1 << 20, WriteTimeout: time.Second}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{QueueBytes: 1 << 20, WriteTimeout: time.Second}},
 	})
 	before := session.Stats.SlowConsumers.Load()
 	slow := dialRaw(t, r.URL, "wamp.2.json")

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -23,15 +23,15 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 	cfg := dynamicRealm()
 	cfg.Auth.RateLimit = realm.RateLimit{Burst: 1, Refill: 1e12, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg},
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}})
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authenticator"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authenticator"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { backend.Close() })
 	peers := make(chan string, 4)
-	_, err = backend.Register(ctx, "com.example.authenticate", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = backend.Register(ctx, "com.example.authenticate", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		details, _ := inv.Args[2].(wamp.Dict)
 		tr, _ := details.Dict("transport")
 		peer, _ := tr.String("peer")
@@ -39,14 +39,14 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 		if ticket, _ := details.String("ticket"); ticket != "right" {
 			return nil, wamp.NewError(wamp.ErrAuthenticationFailed, "wrong ticket")
 		}
-		return &session.Result{Args: wamp.List{"user"}}, nil
+		return &client.Result{Args: wamp.List{"user"}}, nil
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	behindProxy := func(client, ticket string) (*session.Client, error) {
-		return session.Dial(ctx, r.URL, "realm1", session.ClientOptions{AuthID: "joe", AuthMethods: []string{"ticket"},
-			Credentials: session.Credentials{Ticket: ticket}, Header: http.Header{"X-Forwarded-For": {client}}})
+	behindProxy := func(from, ticket string) (*client.Client, error) {
+		return client.Dial(ctx, r.URL, "realm1", client.Options{AuthID: "joe", AuthMethods: []string{"ticket"},
+			Credentials: client.Credentials{Ticket: ticket}, Header: http.Header{"X-Forwarded-For": {from}}})
 	}
 	if _, err := behindProxy("198.51.100.7", "guess"); err == nil {
 		t.Fatal("a wrong ticket was accepted")

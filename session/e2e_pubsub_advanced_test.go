@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -17,7 +17,7 @@ import (
 // an event that proves the publication was dispatched.
 const quiet = 200 * time.Millisecond
 
-func subscribe(t *testing.T, c *session.Client, topic wamp.URI, opts session.SubscribeOptions) (collector, *session.Subscription) {
+func subscribe(t *testing.T, c *client.Client, topic wamp.URI, opts client.SubscribeOptions) (collector, *client.Subscription) {
 	t.Helper()
 	got := make(collector, 64)
 	sub, err := c.SubscribeWith(ctxT(t), topic, got.handler, opts)
@@ -27,7 +27,7 @@ func subscribe(t *testing.T, c *session.Client, topic wamp.URI, opts session.Sub
 	return got, sub
 }
 
-func publish(t *testing.T, c *session.Client, topic wamp.URI, opts session.PublishOptions, args ...any) {
+func publish(t *testing.T, c *client.Client, topic wamp.URI, opts client.PublishOptions, args ...any) {
 	t.Helper()
 	opts.Acknowledge = true
 	if err := c.PublishWith(ctxT(t), topic, opts, wamp.List(args), nil); err != nil {
@@ -65,15 +65,15 @@ func TestPatternSubscriptions(t *testing.T) {
 	for _, ser := range serializers {
 		t.Run(ser, func(t *testing.T) {
 			sub, pub := join(t, r, ser), join(t, r, "json")
-			exact, exactSub := subscribe(t, sub, "com.myapp.topic.emergency.11", session.SubscribeOptions{})
-			prefix, prefixSub := subscribe(t, sub, "com.myapp.topic.emergency", session.SubscribeOptions{Match: wamp.MatchPrefix})
-			wild, wildSub := subscribe(t, sub, "com.myapp.topic..11", session.SubscribeOptions{Match: wamp.MatchWildcard})
+			exact, exactSub := subscribe(t, sub, "com.myapp.topic.emergency.11", client.SubscribeOptions{})
+			prefix, prefixSub := subscribe(t, sub, "com.myapp.topic.emergency", client.SubscribeOptions{Match: wamp.MatchPrefix})
+			wild, wildSub := subscribe(t, sub, "com.myapp.topic..11", client.SubscribeOptions{Match: wamp.MatchWildcard})
 			ids := map[wamp.ID]bool{exactSub.ID: true, prefixSub.ID: true, wildSub.ID: true}
 			if len(ids) != 3 {
 				t.Fatalf("subscriptions share IDs: %v", ids)
 			}
 
-			publish(t, pub, "com.myapp.topic.emergency.11", session.PublishOptions{}, "all three")
+			publish(t, pub, "com.myapp.topic.emergency.11", client.PublishOptions{}, "all three")
 			e1, e2, e3 := exact.next(t), prefix.next(t), wild.next(t)
 			if e1.Publication != e2.Publication || e2.Publication != e3.Publication {
 				t.Errorf("one publication, different IDs: %d %d %d", e1.Publication, e2.Publication, e3.Publication)
@@ -81,7 +81,7 @@ func TestPatternSubscriptions(t *testing.T) {
 			if _, ok := e1.Details["topic"]; ok {
 				t.Errorf("exact subscription got details.topic: %v", e1.Details)
 			}
-			for _, e := range []*session.Event{e2, e3} {
+			for _, e := range []*client.Event{e2, e3} {
 				if e.Details["topic"] != "com.myapp.topic.emergency.11" || e.Topic() != "com.myapp.topic.emergency.11" {
 					t.Errorf("pattern subscription %d: details %v", e.Subscription, e.Details)
 				}
@@ -91,21 +91,21 @@ func TestPatternSubscriptions(t *testing.T) {
 			}
 
 			// The spec's prefix examples: emergency-low matches, emerge does not.
-			publish(t, pub, "com.myapp.topic.emergency-low", session.PublishOptions{}, "prefix only")
+			publish(t, pub, "com.myapp.topic.emergency-low", client.PublishOptions{}, "prefix only")
 			if e := prefix.next(t); e.Topic() != "com.myapp.topic.emergency-low" {
 				t.Errorf("prefix event topic %s", e.Topic())
 			}
-			publish(t, pub, "com.myapp.topic.x.11", session.PublishOptions{}, "wildcard only")
+			publish(t, pub, "com.myapp.topic.x.11", client.PublishOptions{}, "wildcard only")
 			if e := wild.next(t); e.Topic() != "com.myapp.topic.x.11" {
 				t.Errorf("wildcard event topic %s", e.Topic())
 			}
-			publish(t, pub, "com.myapp.topic.emerge", session.PublishOptions{}, "nobody")
-			publish(t, pub, "com.myapp.topic.x.11.y", session.PublishOptions{}, "nobody either")
+			publish(t, pub, "com.myapp.topic.emerge", client.PublishOptions{}, "nobody")
+			publish(t, pub, "com.myapp.topic.x.11.y", client.PublishOptions{}, "nobody either")
 			exact.none(t, quiet)
 			prefix.none(t, 0)
 			wild.none(t, 0)
 
-			for _, s := range []*session.Subscription{exactSub, prefixSub, wildSub} {
+			for _, s := range []*client.Subscription{exactSub, prefixSub, wildSub} {
 				if err := sub.Unsubscribe(ctxT(t), s); err != nil {
 					t.Fatal(err)
 				}
@@ -118,18 +118,18 @@ func TestPatternSubscriptions(t *testing.T) {
 func TestPatternSubscriptionShared(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	a, b, pub := join(t, r, "json"), join(t, r, "msgpack"), join(t, r, "json")
-	ga, sa := subscribe(t, a, "com.shared", session.SubscribeOptions{Match: wamp.MatchPrefix})
-	gb, sb := subscribe(t, b, "com.shared", session.SubscribeOptions{Match: wamp.MatchPrefix})
+	ga, sa := subscribe(t, a, "com.shared", client.SubscribeOptions{Match: wamp.MatchPrefix})
+	gb, sb := subscribe(t, b, "com.shared", client.SubscribeOptions{Match: wamp.MatchPrefix})
 	if sa.ID != sb.ID {
 		t.Errorf("same pattern, different subscriptions: %d %d", sa.ID, sb.ID)
 	}
-	publish(t, pub, "com.shared.x", session.PublishOptions{}, 1)
+	publish(t, pub, "com.shared.x", client.PublishOptions{}, 1)
 	ga.next(t)
 	gb.next(t)
 	if err := a.Unsubscribe(ctxT(t), sa); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, pub, "com.shared.y", session.PublishOptions{}, 2)
+	publish(t, pub, "com.shared.y", client.PublishOptions{}, 2)
 	if e := gb.next(t); e.Topic() != "com.shared.y" {
 		t.Errorf("topic %s", e.Topic())
 	}
@@ -143,7 +143,7 @@ func TestInvalidPatterns(t *testing.T) {
 		topic wamp.URI
 		match string
 	}{{"com..x", wamp.MatchExact}, {"com.#", wamp.MatchPrefix}, {"", wamp.MatchWildcard}, {"com x", wamp.MatchWildcard}} {
-		_, err := c.SubscribeWith(ctxT(t), tc.topic, func(*session.Event) {}, session.SubscribeOptions{Match: tc.match})
+		_, err := c.SubscribeWith(ctxT(t), tc.topic, func(*client.Event) {}, client.SubscribeOptions{Match: tc.match})
 		if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI {
 			t.Errorf("%q %s: got %s", tc.topic, tc.match, ae.URI)
 		}
@@ -154,40 +154,40 @@ func TestInvalidPatterns(t *testing.T) {
 func TestBlackWhiteListing(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	pub := join(t, r, "json")
-	peers := []*session.Client{join(t, r, "json"), join(t, r, "msgpack"), join(t, r, "json")}
+	peers := []*client.Client{join(t, r, "json"), join(t, r, "msgpack"), join(t, r, "json")}
 	const topic = "com.example.listing"
 	var got []collector
 	for _, p := range peers {
-		g, _ := subscribe(t, p, topic, session.SubscribeOptions{})
+		g, _ := subscribe(t, p, topic, client.SubscribeOptions{})
 		got = append(got, g)
 	}
 	id := func(i int) wamp.ID { return peers[i].ID() }
 	authid := func(i int) string { s, _ := peers[i].Welcome().String("authid"); return s }
 	cases := []struct {
 		name string
-		opts session.PublishOptions
+		opts client.PublishOptions
 		want []int // indexes of the peers that receive
 	}{
-		{"none", session.PublishOptions{}, []int{0, 1, 2}},
-		{"exclude", session.PublishOptions{Exclude: []wamp.ID{id(0), id(2)}}, []int{1}},
-		{"eligible", session.PublishOptions{Eligible: []wamp.ID{id(0), id(2)}}, []int{0, 2}},
-		{"eligible minus exclude", session.PublishOptions{Eligible: []wamp.ID{id(0), id(1)}, Exclude: []wamp.ID{id(0)}}, []int{1}},
-		{"exclude_authid", session.PublishOptions{ExcludeAuthID: []string{authid(1)}}, []int{0, 2}},
-		{"eligible_authid", session.PublishOptions{EligibleAuthID: []string{authid(1), authid(2)}}, []int{1, 2}},
-		{"exclude_authrole", session.PublishOptions{ExcludeAuthRole: []string{"anonymous"}}, nil},
-		{"eligible_authrole", session.PublishOptions{EligibleAuthRole: []string{"anonymous"}}, []int{0, 1, 2}},
-		{"eligible_authrole elsewhere", session.PublishOptions{EligibleAuthRole: []string{"admin"}}, nil},
-		{"eligible and eligible_authid intersect", session.PublishOptions{Eligible: []wamp.ID{id(0), id(1)},
+		{"none", client.PublishOptions{}, []int{0, 1, 2}},
+		{"exclude", client.PublishOptions{Exclude: []wamp.ID{id(0), id(2)}}, []int{1}},
+		{"eligible", client.PublishOptions{Eligible: []wamp.ID{id(0), id(2)}}, []int{0, 2}},
+		{"eligible minus exclude", client.PublishOptions{Eligible: []wamp.ID{id(0), id(1)}, Exclude: []wamp.ID{id(0)}}, []int{1}},
+		{"exclude_authid", client.PublishOptions{ExcludeAuthID: []string{authid(1)}}, []int{0, 2}},
+		{"eligible_authid", client.PublishOptions{EligibleAuthID: []string{authid(1), authid(2)}}, []int{1, 2}},
+		{"exclude_authrole", client.PublishOptions{ExcludeAuthRole: []string{"anonymous"}}, nil},
+		{"eligible_authrole", client.PublishOptions{EligibleAuthRole: []string{"anonymous"}}, []int{0, 1, 2}},
+		{"eligible_authrole elsewhere", client.PublishOptions{EligibleAuthRole: []string{"admin"}}, nil},
+		{"eligible and eligible_authid intersect", client.PublishOptions{Eligible: []wamp.ID{id(0), id(1)},
 			EligibleAuthID: []string{authid(1), authid(2)}}, []int{1}},
-		{"eligible_authrole minus exclude_authid", session.PublishOptions{EligibleAuthRole: []string{"anonymous"},
+		{"eligible_authrole minus exclude_authid", client.PublishOptions{EligibleAuthRole: []string{"anonymous"},
 			ExcludeAuthID: []string{authid(0)}}, []int{1, 2}},
-		{"empty eligible", session.PublishOptions{Eligible: []wamp.ID{}}, nil},
+		{"empty eligible", client.PublishOptions{Eligible: []wamp.ID{}}, nil},
 	}
 	for n, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			publish(t, pub, topic, tc.opts, n)
 			// A marker everyone gets proves the listed publication was dispatched before it.
-			publish(t, pub, topic, session.PublishOptions{}, "marker")
+			publish(t, pub, topic, client.PublishOptions{}, "marker")
 			for i, g := range got {
 				e := g.next(t)
 				receives := false
@@ -211,10 +211,10 @@ func TestBlackWhiteListing(t *testing.T) {
 func TestExcludeMeAndDiscloseMe(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	pub, other := join(t, r, "msgpack"), join(t, r, "json")
-	mine, _ := subscribe(t, pub, "com.example.disclose", session.SubscribeOptions{})
-	theirs, _ := subscribe(t, other, "com.example.disclose", session.SubscribeOptions{})
+	mine, _ := subscribe(t, pub, "com.example.disclose", client.SubscribeOptions{})
+	theirs, _ := subscribe(t, other, "com.example.disclose", client.SubscribeOptions{})
 
-	publish(t, pub, "com.example.disclose", session.PublishOptions{DiscloseMe: true}, "who")
+	publish(t, pub, "com.example.disclose", client.PublishOptions{DiscloseMe: true}, "who")
 	e := theirs.next(t)
 	authid, _ := pub.Welcome().String("authid")
 	if e.Publisher() != pub.ID() || e.Details["publisher_authid"] != authid || e.Details["publisher_authrole"] != "anonymous" {
@@ -222,7 +222,7 @@ func TestExcludeMeAndDiscloseMe(t *testing.T) {
 	}
 	mine.none(t, quiet) // exclude_me defaults to true
 
-	publish(t, pub, "com.example.disclose", session.PublishOptions{ExcludeMe: session.Bool(false)}, "anonymous")
+	publish(t, pub, "com.example.disclose", client.PublishOptions{ExcludeMe: client.Bool(false)}, "anonymous")
 	for _, g := range []collector{mine, theirs} {
 		e := g.next(t)
 		if _, ok := e.Details["publisher"]; ok {
@@ -237,13 +237,13 @@ func TestEventRetention(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	pub := join(t, r, "json")
 	const topic = "com.example.sensor.temperature"
-	publish(t, pub, topic, session.PublishOptions{Retain: true}, 20)
-	publish(t, pub, topic, session.PublishOptions{Retain: true, DiscloseMe: true}, 21)
-	publish(t, pub, topic, session.PublishOptions{}, "not retained")
+	publish(t, pub, topic, client.PublishOptions{Retain: true}, 20)
+	publish(t, pub, topic, client.PublishOptions{Retain: true, DiscloseMe: true}, 21)
+	publish(t, pub, topic, client.PublishOptions{}, "not retained")
 
 	for _, ser := range serializers {
 		c := join(t, r, ser)
-		got, sub := subscribe(t, c, topic, session.SubscribeOptions{GetRetained: true})
+		got, sub := subscribe(t, c, topic, client.SubscribeOptions{GetRetained: true})
 		e := got.next(t)
 		if !e.Retained() || !reflect.DeepEqual(e.Args, wamp.List{int64(21)}) || e.Subscription != sub.ID || e.Publisher() != pub.ID() {
 			t.Errorf("%s: retained event %+v", ser, e)
@@ -251,13 +251,13 @@ func TestEventRetention(t *testing.T) {
 		got.none(t, quiet)
 	}
 	// Without get_retained nothing comes.
-	plain, _ := subscribe(t, join(t, r, "json"), topic, session.SubscribeOptions{})
+	plain, _ := subscribe(t, join(t, r, "json"), topic, client.SubscribeOptions{})
 	plain.none(t, quiet)
 
 	// A pattern subscription gets the retained event of every topic it matches.
-	publish(t, pub, "com.example.sensor.humidity", session.PublishOptions{Retain: true}, 55)
+	publish(t, pub, "com.example.sensor.humidity", client.PublishOptions{Retain: true}, 55)
 	c := join(t, r, "msgpack")
-	got, _ := subscribe(t, c, "com.example.sensor", session.SubscribeOptions{Match: wamp.MatchPrefix, GetRetained: true})
+	got, _ := subscribe(t, c, "com.example.sensor", client.SubscribeOptions{Match: wamp.MatchPrefix, GetRetained: true})
 	topics := []string{string(got.next(t).Topic()), string(got.next(t).Topic())}
 	sort.Strings(topics)
 	if !reflect.DeepEqual(topics, []string{"com.example.sensor.humidity", topic}) {
@@ -267,17 +267,17 @@ func TestEventRetention(t *testing.T) {
 	t.Run("listing applies", func(t *testing.T) {
 		a, b := join(t, r, "json"), join(t, r, "json")
 		aID, _ := a.Welcome().String("authid")
-		publish(t, pub, "com.example.private", session.PublishOptions{Retain: true, EligibleAuthID: []string{aID}}, "for a")
-		ga, _ := subscribe(t, a, "com.example.private", session.SubscribeOptions{GetRetained: true})
+		publish(t, pub, "com.example.private", client.PublishOptions{Retain: true, EligibleAuthID: []string{aID}}, "for a")
+		ga, _ := subscribe(t, a, "com.example.private", client.SubscribeOptions{GetRetained: true})
 		if e := ga.next(t); e.Args[0] != "for a" || !e.Retained() {
 			t.Errorf("eligible subscriber got %+v", e)
 		}
-		gb, _ := subscribe(t, b, "com.example.private", session.SubscribeOptions{GetRetained: true})
+		gb, _ := subscribe(t, b, "com.example.private", client.SubscribeOptions{GetRetained: true})
 		gb.none(t, quiet)
 	})
 	t.Run("exclude_me applies", func(t *testing.T) {
-		publish(t, pub, "com.example.own", session.PublishOptions{Retain: true}, "mine")
-		g, _ := subscribe(t, pub, "com.example.own", session.SubscribeOptions{GetRetained: true})
+		publish(t, pub, "com.example.own", client.PublishOptions{Retain: true}, "mine")
+		g, _ := subscribe(t, pub, "com.example.own", client.SubscribeOptions{GetRetained: true})
 		g.none(t, quiet)
 	})
 }
@@ -287,14 +287,14 @@ func TestEventRetention(t *testing.T) {
 func TestPayloadPassthru(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	blob := []byte{0, 1, 2, 0xfe, 0xff, 'w', 'a', 'm', 'p'}
-	opts := session.PublishOptions{PPTScheme: "x_custom", PPTSerializer: "native", PPTCipher: "none", PPTKeyID: "k1",
+	opts := client.PublishOptions{PPTScheme: "x_custom", PPTSerializer: "native", PPTCipher: "none", PPTKeyID: "k1",
 		Acknowledge: true, Retain: true}
 	for _, from := range serializers {
 		for _, to := range serializers {
 			t.Run(from+"_to_"+to, func(t *testing.T) {
 				pub, sub := join(t, r, from), join(t, r, to)
 				topic := wamp.URI("com.example.ppt." + from + "." + to)
-				got, _ := subscribe(t, sub, topic, session.SubscribeOptions{})
+				got, _ := subscribe(t, sub, topic, client.SubscribeOptions{})
 				if err := pub.PublishOpaque(ctxT(t), topic, opts, blob); err != nil {
 					t.Fatal(err)
 				}
@@ -307,7 +307,7 @@ func TestPayloadPassthru(t *testing.T) {
 						t.Errorf("details.%s = %v, want %s", k, e.Details[k], want)
 					}
 				}
-				late, _ := subscribe(t, join(t, r, to), topic, session.SubscribeOptions{GetRetained: true})
+				late, _ := subscribe(t, join(t, r, to), topic, client.SubscribeOptions{GetRetained: true})
 				if e := late.next(t); !bytes.Equal(e.Opaque, blob) || e.Details["ppt_scheme"] != "x_custom" {
 					t.Errorf("retained passthru event %+v", e)
 				}
@@ -332,14 +332,14 @@ func TestManyPatternSubscriptions(t *testing.T) {
 	for i := 0; i < n; i++ {
 		g := make(collector, 4)
 		topic := wamp.URI(fmt.Sprintf("com.load.%d.", i))
-		if _, err := sub.SubscribeWith(ctxT(t), topic, g.handler, session.SubscribeOptions{Match: wamp.MatchPrefix}); err != nil {
+		if _, err := sub.SubscribeWith(ctxT(t), topic, g.handler, client.SubscribeOptions{Match: wamp.MatchPrefix}); err != nil {
 			t.Fatal(err)
 		}
 		if i == 1234 {
 			target = g
 		}
 	}
-	publish(t, pub, "com.load.1234.x", session.PublishOptions{}, "hit")
+	publish(t, pub, "com.load.1234.x", client.PublishOptions{}, "hit")
 	if e := target.next(t); e.Topic() != "com.load.1234.x" {
 		t.Errorf("topic %s", e.Topic())
 	}

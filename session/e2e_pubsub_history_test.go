@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/redistest"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -41,7 +41,7 @@ func boltStore(t *testing.T, dir string) *pubsub.BoltStore {
 	return s
 }
 
-func publications(evs []session.HistoryEvent) []any {
+func publications(evs []client.HistoryEvent) []any {
 	out := make([]any, len(evs))
 	for i, ev := range evs {
 		if len(ev.Args) > 0 {
@@ -67,16 +67,16 @@ func TestEventHistory(t *testing.T) {
 		if i%2 == 0 {
 			topic = "com.example.chat.help"
 		}
-		publish(t, pub, topic, session.PublishOptions{DiscloseMe: i == 7}, int64(i))
+		publish(t, pub, topic, client.PublishOptions{DiscloseMe: i == 7}, int64(i))
 	}
-	publish(t, pub, "com.example.other", session.PublishOptions{}, "not kept")
+	publish(t, pub, "com.example.other", client.PublishOptions{}, "not kept")
 	// Listing by session ID is never kept; by authrole it is, and filtered when read.
-	publish(t, pub, "com.example.chat.lobby", session.PublishOptions{Exclude: []wamp.ID{1}}, "by session")
-	publish(t, pub, "com.example.ticker", session.PublishOptions{EligibleAuthRole: []string{"admin"}}, "admins only")
-	publish(t, pub, "com.example.ticker", session.PublishOptions{}, "tick")
+	publish(t, pub, "com.example.chat.lobby", client.PublishOptions{Exclude: []wamp.ID{1}}, "by session")
+	publish(t, pub, "com.example.ticker", client.PublishOptions{EligibleAuthRole: []string{"admin"}}, "admins only")
+	publish(t, pub, "com.example.ticker", client.PublishOptions{}, "tick")
 
-	live, sub := subscribe(t, reader, "com.example.chat", session.SubscribeOptions{Match: wamp.MatchPrefix})
-	evs, err := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{})
+	live, sub := subscribe(t, reader, "com.example.chat", client.SubscribeOptions{Match: wamp.MatchPrefix})
+	evs, err := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,20 +90,20 @@ func TestEventHistory(t *testing.T) {
 		t.Errorf("event %+v", last)
 	}
 
-	page1, _ := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{Limit: 2})
-	page2, _ := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{Limit: 2, AfterPublication: page1[1].Publication})
+	page1, _ := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{Limit: 2})
+	page2, _ := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{Limit: 2, AfterPublication: page1[1].Publication})
 	if got := publications(append(page1, page2...)); !reflect.DeepEqual(got, []any{int64(3), int64(4), int64(5), int64(6)}) {
 		t.Errorf("pages %v", got)
 	}
-	rev, _ := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{Reverse: true, Limit: 2})
+	rev, _ := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{Reverse: true, Limit: 2})
 	if got := publications(rev); !reflect.DeepEqual(got, []any{int64(7), int64(6)}) {
 		t.Errorf("reverse %v", got)
 	}
-	help, _ := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{Topic: "com.example.chat.help"})
+	help, _ := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{Topic: "com.example.chat.help"})
 	if got := publications(help); !reflect.DeepEqual(got, []any{int64(4), int64(6)}) {
 		t.Errorf("topic filter %v", got)
 	}
-	since, _ := reader.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{AfterTime: evs[2].Time})
+	since, _ := reader.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{AfterTime: evs[2].Time})
 	if len(since) < 2 || since[len(since)-1].Publication != evs[4].Publication {
 		t.Errorf("after_time %v", publications(since))
 	}
@@ -116,14 +116,14 @@ func TestEventHistory(t *testing.T) {
 	callError(t, reader, "wamp.subscription.get_events", wamp.List{sub.ID}, wamp.Dict{"from_time": "today"}, wamp.ErrInvalidArgument)
 
 	// Without subscribing, by topic.
-	ticks, err := reader.TopicEvents(ctxT(t), "com.example.ticker", "", session.HistoryQuery{})
+	ticks, err := reader.TopicEvents(ctxT(t), "com.example.ticker", "", client.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := publications(ticks); !reflect.DeepEqual(got, []any{"tick"}) {
 		t.Errorf("ticker history %v (the admins-only event must not show)", got)
 	}
-	wild, _ := reader.TopicEvents(ctxT(t), "com.example.chat.", wamp.MatchPrefix, session.HistoryQuery{Reverse: true, Limit: 1})
+	wild, _ := reader.TopicEvents(ctxT(t), "com.example.chat.", wamp.MatchPrefix, client.HistoryQuery{Reverse: true, Limit: 1})
 	if got := publications(wild); !reflect.DeepEqual(got, []any{int64(7)}) || wild[0].Subscription != 0 {
 		t.Errorf("prefix topic history %v", got)
 	}
@@ -135,14 +135,14 @@ func TestEventHistoryPayloads(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{historyRealm(boltStore(t, t.TempDir()))}})
 	pub, reader := join(t, r, "json"), join(t, r, "msgpack")
 	args := wamp.List{int64(1) << 53, -1.5, []byte{0, 0xff}, wamp.Dict{"k": wamp.List{nil, true}}}
-	if err := pub.PublishWith(ctxT(t), "com.example.chat.bin", session.PublishOptions{Acknowledge: true}, args, wamp.Dict{"x": "ü"}); err != nil {
+	if err := pub.PublishWith(ctxT(t), "com.example.chat.bin", client.PublishOptions{Acknowledge: true}, args, wamp.Dict{"x": "ü"}); err != nil {
 		t.Fatal(err)
 	}
 	blob := []byte{1, 2, 3, 0}
-	if err := pub.PublishOpaque(ctxT(t), "com.example.chat.bin", session.PublishOptions{Acknowledge: true, PPTScheme: "mqtt"}, blob); err != nil {
+	if err := pub.PublishOpaque(ctxT(t), "com.example.chat.bin", client.PublishOptions{Acknowledge: true, PPTScheme: "mqtt"}, blob); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := reader.TopicEvents(ctxT(t), "com.example.chat.bin", "", session.HistoryQuery{})
+	evs, err := reader.TopicEvents(ctxT(t), "com.example.chat.bin", "", client.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,17 +165,17 @@ func TestEventHistorySurvivesRestart(t *testing.T) {
 	t.Run("first run", func(t *testing.T) {
 		r := routertest.Start(t, routertest.Options{Realms: []realm.Config{historyRealm(boltStore(t, dir))}})
 		pub, sub := join(t, r, "json"), join(t, r, "json")
-		got, _ := subscribe(t, sub, "com.example.chat.room", session.SubscribeOptions{})
+		got, _ := subscribe(t, sub, "com.example.chat.room", client.SubscribeOptions{})
 		for i := 1; i <= 3; i++ {
-			publish(t, pub, "com.example.chat.room", session.PublishOptions{}, fmt.Sprint("before restart ", i))
+			publish(t, pub, "com.example.chat.room", client.PublishOptions{}, fmt.Sprint("before restart ", i))
 			pubs = append(pubs, got.next(t).Publication)
 		}
 	})
 	t.Run("second run", func(t *testing.T) {
 		r := routertest.Start(t, routertest.Options{Realms: []realm.Config{historyRealm(boltStore(t, dir))}})
 		c := join(t, r, "msgpack")
-		_, sub := subscribe(t, c, "com.example.chat.room", session.SubscribeOptions{})
-		evs, err := c.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{})
+		_, sub := subscribe(t, c, "com.example.chat.room", client.SubscribeOptions{})
+		evs, err := c.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestEventHistorySurvivesRestart(t *testing.T) {
 			}
 		}
 		// What did I miss since publication 1?
-		missed, _ := c.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{AfterPublication: pubs[0]})
+		missed, _ := c.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{AfterPublication: pubs[0]})
 		if len(missed) != 2 || missed[0].Publication != pubs[1] {
 			t.Errorf("after publication %d: %v", pubs[0], publications(missed))
 		}
@@ -209,9 +209,9 @@ func TestEventHistorySharedInRedis(t *testing.T) {
 	a := routertest.Start(t, routertest.Options{Realms: []realm.Config{historyRealm(open())}})
 	b := routertest.Start(t, routertest.Options{Realms: []realm.Config{historyRealm(open())}})
 	pa, pb := join(t, a, "json"), join(t, b, "msgpack")
-	read := func(c *session.Client) []any {
+	read := func(c *client.Client) []any {
 		t.Helper()
-		evs, err := c.TopicEvents(ctxT(t), "com.example.chat.shared", "", session.HistoryQuery{})
+		evs, err := c.TopicEvents(ctxT(t), "com.example.chat.shared", "", client.HistoryQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,13 +219,13 @@ func TestEventHistorySharedInRedis(t *testing.T) {
 	}
 	// Each router writes in the background; a read on a router first stores what that router
 	// still holds, so reading after each publication fixes the order across the two.
-	publish(t, pa, "com.example.chat.shared", session.PublishOptions{}, "from a")
+	publish(t, pa, "com.example.chat.shared", client.PublishOptions{}, "from a")
 	read(pa)
-	publish(t, pb, "com.example.chat.shared", session.PublishOptions{}, "from b")
+	publish(t, pb, "com.example.chat.shared", client.PublishOptions{}, "from b")
 	read(pb)
-	publish(t, pa, "com.example.chat.shared", session.PublishOptions{}, "from a again")
+	publish(t, pa, "com.example.chat.shared", client.PublishOptions{}, "from a again")
 	read(pa)
-	for name, c := range map[string]*session.Client{"router a": pa, "router b": pb} {
+	for name, c := range map[string]*client.Client{"router a": pa, "router b": pb} {
 		if got := read(c); !reflect.DeepEqual(got, []any{"from a", "from b", "from a again"}) {
 			t.Errorf("%s reads %v", name, got)
 		}
@@ -248,22 +248,22 @@ func TestHistoryAndTestamentAuthorization(t *testing.T) {
 	}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
 	c := join(t, r, "json")
-	publish(t, c, "com.example.chat.secret", session.PublishOptions{}, "hidden")
-	publish(t, c, "com.example.chat.public", session.PublishOptions{}, "open")
+	publish(t, c, "com.example.chat.secret", client.PublishOptions{}, "hidden")
+	publish(t, c, "com.example.chat.public", client.PublishOptions{}, "open")
 
-	if evs, err := c.TopicEvents(ctxT(t), "com.example.chat.public", "", session.HistoryQuery{}); err != nil || len(evs) != 1 {
+	if evs, err := c.TopicEvents(ctxT(t), "com.example.chat.public", "", client.HistoryQuery{}); err != nil || len(evs) != 1 {
 		t.Errorf("public history: %v %v", publications(evs), err)
 	}
-	_, err := c.TopicEvents(ctxT(t), "com.example.chat.secret", "", session.HistoryQuery{})
+	_, err := c.TopicEvents(ctxT(t), "com.example.chat.secret", "", client.HistoryQuery{})
 	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized {
 		t.Errorf("secret history: %s", ae.URI)
 	}
-	_, err = c.TopicEvents(ctxT(t), "com.example.chat.", wamp.MatchPrefix, session.HistoryQuery{})
+	_, err = c.TopicEvents(ctxT(t), "com.example.chat.", wamp.MatchPrefix, client.HistoryQuery{})
 	if ae := appError(t, err); ae.URI != wamp.ErrNotAuthorized {
 		t.Errorf("prefix history over a secret topic: %s", ae.URI)
 	}
-	_, sub := subscribe(t, c, "com.example.chat.public", session.SubscribeOptions{})
-	if evs, err := c.GetEvents(ctxT(t), sub.ID, session.HistoryQuery{}); err != nil || len(evs) != 1 {
+	_, sub := subscribe(t, c, "com.example.chat.public", client.SubscribeOptions{})
+	if evs, err := c.GetEvents(ctxT(t), sub.ID, client.HistoryQuery{}); err != nil || len(evs) != 1 {
 		t.Errorf("get_events of an allowed subscription: %v %v", publications(evs), err)
 	}
 

@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // nextAbout returns the next event whose first argument is the session id (or whose details
 // name it, for on_join), skipping meta events about other sessions (the watcher's own
 // subscriptions make some).
-func nextAbout(t *testing.T, c collector, id wamp.ID) *session.Event {
+func nextAbout(t *testing.T, c collector, id wamp.ID) *client.Event {
 	t.Helper()
 	for {
 		e := c.next(t)
@@ -54,7 +54,7 @@ func noneAbout(t *testing.T, c collector, id wamp.ID, wait time.Duration) {
 	}
 }
 
-func waitDone(t *testing.T, c *session.Client) {
+func waitDone(t *testing.T, c *client.Client) {
 	t.Helper()
 	select {
 	case <-c.Done():
@@ -63,7 +63,7 @@ func waitDone(t *testing.T, c *session.Client) {
 	}
 }
 
-func call(t *testing.T, c *session.Client, proc wamp.URI, args wamp.List, kwargs wamp.Dict) *session.Result {
+func call(t *testing.T, c *client.Client, proc wamp.URI, args wamp.List, kwargs wamp.Dict) *client.Result {
 	t.Helper()
 	res, err := c.Call(ctxT(t), proc, nil, args, kwargs)
 	if err != nil {
@@ -72,7 +72,7 @@ func call(t *testing.T, c *session.Client, proc wamp.URI, args wamp.List, kwargs
 	return res
 }
 
-func callError(t *testing.T, c *session.Client, proc wamp.URI, args wamp.List, kwargs wamp.Dict, want wamp.URI) {
+func callError(t *testing.T, c *client.Client, proc wamp.URI, args wamp.List, kwargs wamp.Dict, want wamp.URI) {
 	t.Helper()
 	_, err := c.Call(ctxT(t), proc, nil, args, kwargs)
 	if ae := appError(t, err); ae.URI != want {
@@ -92,13 +92,13 @@ func idOf(t *testing.T, v any) wamp.ID {
 func TestSubscriptionMetaAPI(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	watcher := join(t, r, "json")
-	created, _ := subscribe(t, watcher, "wamp.subscription.on_create", session.SubscribeOptions{})
-	subscribed, _ := subscribe(t, watcher, "wamp.subscription.on_subscribe", session.SubscribeOptions{})
-	unsubscribed, _ := subscribe(t, watcher, "wamp.subscription.on_unsubscribe", session.SubscribeOptions{})
-	deleted, _ := subscribe(t, watcher, "wamp.subscription.on_delete", session.SubscribeOptions{})
+	created, _ := subscribe(t, watcher, "wamp.subscription.on_create", client.SubscribeOptions{})
+	subscribed, _ := subscribe(t, watcher, "wamp.subscription.on_subscribe", client.SubscribeOptions{})
+	unsubscribed, _ := subscribe(t, watcher, "wamp.subscription.on_unsubscribe", client.SubscribeOptions{})
+	deleted, _ := subscribe(t, watcher, "wamp.subscription.on_delete", client.SubscribeOptions{})
 
 	a, b := join(t, r, "msgpack"), join(t, r, "json")
-	_, subA := subscribe(t, a, "com.example.meta", session.SubscribeOptions{})
+	_, subA := subscribe(t, a, "com.example.meta", client.SubscribeOptions{})
 	e := nextAbout(t, created, a.ID())
 	details, _ := e.Args[1].(wamp.Dict)
 	if idOf(t, details["id"]) != subA.ID || details["uri"] != "com.example.meta" || details["match"] != "exact" {
@@ -110,13 +110,13 @@ func TestSubscriptionMetaAPI(t *testing.T) {
 	if e := nextAbout(t, subscribed, a.ID()); idOf(t, e.Args[1]) != subA.ID {
 		t.Errorf("on_subscribe %v", e.Args)
 	}
-	_, subB := subscribe(t, b, "com.example.meta", session.SubscribeOptions{})
+	_, subB := subscribe(t, b, "com.example.meta", client.SubscribeOptions{})
 	if subB.ID != subA.ID {
 		t.Fatalf("same topic, different subscriptions")
 	}
 	nextAbout(t, subscribed, b.ID())
 	noneAbout(t, created, b.ID(), quiet) // the subscription already existed
-	_, prefixSub := subscribe(t, b, "com.example", session.SubscribeOptions{Match: wamp.MatchPrefix})
+	_, prefixSub := subscribe(t, b, "com.example", client.SubscribeOptions{Match: wamp.MatchPrefix})
 
 	list, _ := call(t, watcher, "wamp.subscription.list", nil, nil).Args[0].(wamp.Dict)
 	exact, _ := list["exact"].(wamp.List)
@@ -193,8 +193,8 @@ func TestSessionMetaAPI(t *testing.T) {
 	// The kill family is refused to the anonymous role unless the realm allows it.
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", AnonymousSessionKill: true}}})
 	watcher := join(t, r, "json")
-	joins, _ := subscribe(t, watcher, "wamp.session.on_join", session.SubscribeOptions{})
-	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", session.SubscribeOptions{})
+	joins, _ := subscribe(t, watcher, "wamp.session.on_join", client.SubscribeOptions{})
+	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", client.SubscribeOptions{})
 
 	x := join(t, r, "msgpack")
 	xAuthID, _ := x.Welcome().String("authid")
@@ -218,7 +218,7 @@ func TestSessionMetaAPI(t *testing.T) {
 		t.Errorf("count of admin %v, want 0", n)
 	}
 	ids, _ := call(t, x, "wamp.session.list", nil, nil).Args[0].(wamp.List)
-	for _, c := range []*session.Client{watcher, x, y, z} {
+	for _, c := range []*client.Client{watcher, x, y, z} {
 		if !slices.ContainsFunc(ids, func(v any) bool { return idOf(t, v) == c.ID() }) {
 			t.Errorf("list %v lacks %d", ids, c.ID())
 		}
@@ -266,7 +266,7 @@ func TestSessionMetaAPI(t *testing.T) {
 	if n := call(t, y, "wamp.session.kill_by_authrole", wamp.List{"anonymous"}, nil).Args[0]; n != int64(3) {
 		t.Errorf("kill_by_authrole killed %v, want 3 (watcher, v1, v2)", n)
 	}
-	for _, c := range []*session.Client{watcher, v1, v2} {
+	for _, c := range []*client.Client{watcher, v1, v2} {
 		waitDone(t, c)
 	}
 	// The router releases a session just after its connection closes.
@@ -276,7 +276,7 @@ func TestSessionMetaAPI(t *testing.T) {
 
 	// kill_all: the killed sessions leave without meta events.
 	watcher2 := join(t, r, "json")
-	leaves2, _ := subscribe(t, watcher2, "wamp.session.on_leave", session.SubscribeOptions{})
+	leaves2, _ := subscribe(t, watcher2, "wamp.session.on_leave", client.SubscribeOptions{})
 	k := join(t, r, "json")
 	if n := call(t, watcher2, "wamp.session.kill_all", nil, nil).Args[0]; n != int64(2) {
 		t.Errorf("kill_all killed %v, want 2 (y, k)", n)
@@ -303,10 +303,10 @@ func TestSessionKillDisabled(t *testing.T) {
 // its on_leave event.
 func TestOnLeaveSlowConsumerReason(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{QueueMessages: 8, QueueBytes: 1 << 20, WriteTimeout: time.Second}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{QueueMessages: 8, QueueBytes: 1 << 20, WriteTimeout: time.Second}},
 	})
 	watcher, pub := join(t, r, "json"), join(t, r, "json")
-	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", session.SubscribeOptions{})
+	leaves, _ := subscribe(t, watcher, "wamp.session.on_leave", client.SubscribeOptions{})
 	slow := dialRaw(t, r.URL, "wamp.2.json")
 	slow.join()
 	slow.sendText(`[32,1,{},"com.example.flood"]`)
@@ -335,7 +335,7 @@ func TestOnLeaveSlowConsumerReason(t *testing.T) {
 func TestTestaments(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", AnonymousSessionKill: true}}})
 	watcher := join(t, r, "msgpack")
-	wills, _ := subscribe(t, watcher, "com.example.will", session.SubscribeOptions{})
+	wills, _ := subscribe(t, watcher, "com.example.will", client.SubscribeOptions{})
 
 	t.Run("published when a client dies", func(t *testing.T) {
 		p := dialRaw(t, r.URL, "wamp.2.json")

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -119,7 +119,7 @@ func TestUnsubscribe(t *testing.T) {
 func TestInvalidTopic(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	c := join(t, r, "json")
-	_, err := c.Subscribe(ctxT(t), "com..bad topic", func(*session.Event) {}, nil)
+	_, err := c.Subscribe(ctxT(t), "com..bad topic", func(*client.Event) {}, nil)
 	if ae := appError(t, err); ae.URI != wamp.ErrInvalidURI {
 		t.Errorf("subscribe: got %s, want %s", ae.URI, wamp.ErrInvalidURI)
 	}

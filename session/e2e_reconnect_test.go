@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -15,13 +15,13 @@ func TestReconnectNotAfterKill(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	ctx := ctxT(t)
 	rejoined := make(chan struct{}, 1)
-	c, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{Reconnect: &session.ReconnectPolicy{
-		InitialDelay: 10 * time.Millisecond, OnRejoin: func(*session.Client) { rejoined <- struct{}{} }}})
+	c, err := client.Dial(ctx, r.URL, "realm1", client.Options{Reconnect: &client.ReconnectPolicy{
+		InitialDelay: 10 * time.Millisecond, OnRejoin: func(*client.Client) { rejoined <- struct{}{} }}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	admin, err := r.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "admin"}) // trusted: may kill
+	admin, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "admin"}) // trusted: may kill
 	if err != nil {
 		t.Fatal(err)
 	}

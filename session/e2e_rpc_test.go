@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/rpc"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-func echo(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-	return &session.Result{Args: inv.Args, Kwargs: inv.Kwargs}, nil
+func echo(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+	return &client.Result{Args: inv.Args, Kwargs: inv.Kwargs}, nil
 }
 
 func TestCallAcrossSerializers(t *testing.T) {
@@ -45,7 +45,7 @@ func TestCallAcrossSerializers(t *testing.T) {
 func TestCallErrors(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "msgpack"), join(t, r, "json")
-	_, err := callee.Register(ctxT(t), "com.example.fail", func(context.Context, *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.fail", func(context.Context, *client.Invocation) (*client.Result, error) {
 		return nil, &wamp.ApplicationError{URI: "com.example.error.bad", Args: wamp.List{"why", int64(7)},
 			Kwargs: wamp.Dict{"field": "name"}}
 	}, nil)
@@ -59,7 +59,7 @@ func TestCallErrors(t *testing.T) {
 		t.Errorf("application error arrived as %#v", ae)
 	}
 
-	_, err = callee.Register(ctxT(t), "com.example.plainerr", func(context.Context, *session.Invocation) (*session.Result, error) {
+	_, err = callee.Register(ctxT(t), "com.example.plainerr", func(context.Context, *client.Invocation) (*client.Result, error) {
 		return nil, errors.New("disk full")
 	}, nil)
 	if err != nil {
@@ -129,7 +129,7 @@ func TestCalleeLeavesMidCall(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "json"), join(t, r, "msgpack")
 	started := make(chan struct{})
-	_, err := callee.Register(ctxT(t), "com.example.slow", func(ctx context.Context, _ *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.slow", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
 		close(started)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -164,10 +164,10 @@ func TestCallerLeavesMidCall(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{})
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	started, release := make(chan struct{}), make(chan struct{})
-	_, err := callee.Register(ctxT(t), "com.example.wait", func(context.Context, *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.wait", func(context.Context, *client.Invocation) (*client.Result, error) {
 		close(started)
 		<-release
-		return &session.Result{Args: wamp.List{"late"}}, nil
+		return &client.Result{Args: wamp.List{"late"}}, nil
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestCallContext(t *testing.T) {
 	callee, caller := join(t, r, "json"), join(t, r, "json")
 	release := make(chan struct{})
 	defer close(release)
-	_, err := callee.Register(ctxT(t), "com.example.block", func(context.Context, *session.Invocation) (*session.Result, error) {
+	_, err := callee.Register(ctxT(t), "com.example.block", func(context.Context, *client.Invocation) (*client.Result, error) {
 		<-release
 		return nil, nil
 	}, nil)

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -17,14 +17,14 @@ import (
 func TestDynamicAuthorizerCallEndsWithTheSession(t *testing.T) {
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{authzRealm(t)}})
 	ctx := ctxT(t)
-	backend, err := r.LocalClient(ctx, "realm1", session.ClientOptions{AuthID: "authorizer"})
+	backend, err := r.LocalClient(ctx, "realm1", client.Options{AuthID: "authorizer"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { backend.Close() })
 	asked := make(chan struct{}, 1)
 	ended := make(chan error, 1)
-	if _, err := backend.Register(ctx, "com.example.authorize", func(hctx context.Context, _ *session.Invocation) (*session.Result, error) {
+	if _, err := backend.Register(ctx, "com.example.authorize", func(hctx context.Context, _ *client.Invocation) (*client.Result, error) {
 		asked <- struct{}{}
 		select {
 		case <-hctx.Done():
@@ -32,7 +32,7 @@ func TestDynamicAuthorizerCallEndsWithTheSession(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			ended <- nil
 		}
-		return &session.Result{Args: wamp.List{false}}, nil
+		return &client.Result{Args: wamp.List{false}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}

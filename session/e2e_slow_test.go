@@ -9,25 +9,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // slowRouter has small outbound queues so that a peer that stops reading is cut off quickly.
 func slowRouter(t *testing.T) *routertest.Router {
 	return routertest.Start(t, routertest.Options{
-		Endpoint: realm.EndpointOptions{Transport: transport.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}},
+		Endpoint: realm.EndpointOptions{Transport: websocket.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}},
 	})
 }
 
 // leaveReasons records the reason of every wamp.session.on_leave, by session ID.
-func leaveReasons(t *testing.T, observer *session.Client) func(id wamp.ID) string {
+func leaveReasons(t *testing.T, observer *client.Client) func(id wamp.ID) string {
 	var mu sync.Mutex
 	reasons := map[wamp.ID]string{}
-	_, err := observer.Subscribe(ctxT(t), "wamp.session.on_leave", func(e *session.Event) {
+	_, err := observer.Subscribe(ctxT(t), "wamp.session.on_leave", func(e *client.Event) {
 		id, _ := wamp.AsID(e.Args[0])
 		reason, _ := e.Kwargs.String("reason")
 		mu.Lock()
@@ -112,8 +112,8 @@ func TestCallerThatStopsReading(t *testing.T) {
 	observer, callee, other := join(t, r, "json"), join(t, r, "json"), join(t, r, "json")
 	reasonOf := leaveReasons(t, observer)
 	big := strings.Repeat("y", 64<<10) // 400 answers: 25 MiB, past the socket buffers and queue
-	if _, err := callee.Register(ctxT(t), "com.example.big", func(context.Context, *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: wamp.List{big}}, nil
+	if _, err := callee.Register(ctxT(t), "com.example.big", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: wamp.List{big}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// Realm is what a session is attached to once it has joined.
-type Realm interface {
+// Handlers is the router side's dispatch table.
+type Handlers = dispatch.Table[*Session]
+
+// Domain is what a session is attached to once it has joined: a routing domain (a realm.Realm)
+// as the session layer sees it.
+type Domain interface {
 	// Handlers is the dispatch table for the session's messages after WELCOME.
 	Handlers() *Handlers
 	// Leave detaches a session that ended (GOODBYE, ABORT, lost connection); it must release
@@ -28,7 +33,7 @@ type Gate interface {
 	// fills in the session's ID and auth fields and returns the realm and the WELCOME
 	// details, or an *AbortError to refuse (any other error refuses with
 	// wamp.error.authentication_failed; one wrapping ErrHandshakeEnded refuses silently).
-	Join(s *Session) (Realm, wamp.Dict, error)
+	Join(s *Session) (Domain, wamp.Dict, error)
 }
 
 // AbortError refuses or ends a session with a reason URI.
@@ -39,8 +44,8 @@ type AbortError struct {
 
 func (e *AbortError) Error() string { return fmt.Sprintf("%s: %s", e.Reason, e.Message) }
 
-// ServerOptions configure the router side of the session layer.
-type ServerOptions struct {
+// HostOptions configure a Host: the router side of the session layer.
+type HostOptions struct {
 	// HelloTimeout is how long a new connection may take to send HELLO (default 10s).
 	HelloTimeout time.Duration
 	// AuthTimeout is how long a peer may take to answer each CHALLENGE (default 30s).
@@ -49,10 +54,10 @@ type ServerOptions struct {
 	Logger *slog.Logger
 }
 
-// Server runs router-side sessions over connections of any transport (ServePeer).
-type Server struct {
+// Host runs router-side sessions over connections of any transport (ServePeer).
+type Host struct {
 	gate Gate
-	opts atomic.Pointer[ServerOptions] // for new sessions; SetOptions swaps it
+	opts atomic.Pointer[HostOptions] // for new sessions; SetOptions swaps it
 	log  *slog.Logger
 
 	mu       sync.Mutex
@@ -61,20 +66,20 @@ type Server struct {
 	drained  chan struct{} // closed when shut down and no session remains
 }
 
-// NewServer returns a session server admitting sessions through gate.
-func NewServer(gate Gate, opts ServerOptions) *Server {
+// NewHost returns a session host admitting sessions through gate.
+func NewHost(gate Gate, opts HostOptions) *Host {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	srv := &Server{gate: gate, log: opts.Logger,
+	srv := &Host{gate: gate, log: opts.Logger,
 		sessions: make(map[*Session]struct{}), drained: make(chan struct{})}
 	srv.SetOptions(opts)
 	return srv
 }
 
 // SetOptions changes the timeouts for the handshakes that start from now on (a configuration
-// reload). The logger stays the one the server was built with.
-func (srv *Server) SetOptions(opts ServerOptions) {
+// reload). The logger stays the one the host was built with.
+func (srv *Host) SetOptions(opts HostOptions) {
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 10 * time.Second
 	}
@@ -90,7 +95,7 @@ var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack, wamp.CBOR}
 
 // ServePeer runs one connection's session until it ends. It is called on the goroutine that
 // reads the connection (p.Read); the transport releases the connection once it returns.
-func (srv *Server) ServePeer(p peer.Peer) {
+func (srv *Host) ServePeer(p peer.Peer) {
 	codec, ok := wamp.CodecNamed(p.Serializer())
 	if !ok {
 		p.Close(peer.ClosePolicy, "unsupported serializer")
@@ -125,15 +130,15 @@ func (srv *Server) ServePeer(p peer.Peer) {
 // deep (decoding, authentication, realm bookkeeping, meta events) and grows a goroutine's
 // stack; the connection's goroutine, which then waits in Read for the session's whole life,
 // keeps the small stack that waiting needs — half an idle session's memory.
-func (srv *Server) handshakeApart(s *Session) Realm {
-	result := make(chan Realm, 1)
+func (srv *Host) handshakeApart(s *Session) Domain {
+	result := make(chan Domain, 1)
 	go func() { result <- srv.handshake(s) }()
 	return <-result
 }
 
 // handshake waits for HELLO, lets the gate admit the session (running CHALLENGE/AUTHENTICATE
 // rounds through Session.Challenge), and answers WELCOME or ABORT.
-func (srv *Server) handshake(s *Session) Realm {
+func (srv *Host) handshake(s *Session) Domain {
 	hs := &handshake{srv: srv, s: s}
 	s.hs = hs
 	defer func() { s.hs = nil }()
@@ -187,7 +192,7 @@ func (srv *Server) handshake(s *Session) Realm {
 
 // serveEstablished dispatches an established session's messages until it ends. It returns the
 // GOODBYE to answer a peer that said GOODBYE first, to be sent once the session has left.
-func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye {
+func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye {
 	for {
 		data, err := s.peer.Read()
 		if err != nil {
@@ -230,14 +235,14 @@ func (srv *Server) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodby
 }
 
 // violation aborts a session that broke the protocol.
-func (srv *Server) violation(s *Session, message string) {
+func (srv *Host) violation(s *Session, message string) {
 	Stats.ProtocolViolations.Add(1)
 	srv.log.Info("protocol violation", "session", s.ID, "remote", s.RemoteAddr(), "message", message)
 	s.Abort(wamp.ErrProtocolViolation, message)
 }
 
 // drain reads until the peer closes (or the close grace ends), so the close handshake completes.
-func (srv *Server) drain(s *Session) {
+func (srv *Host) drain(s *Session) {
 	for {
 		if _, err := s.peer.Read(); err != nil {
 			return
@@ -245,7 +250,7 @@ func (srv *Server) drain(s *Session) {
 	}
 }
 
-func (srv *Server) track(s *Session) bool {
+func (srv *Host) track(s *Session) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	if srv.closed {
@@ -255,7 +260,7 @@ func (srv *Server) track(s *Session) bool {
 	return true
 }
 
-func (srv *Server) untrack(s *Session) {
+func (srv *Host) untrack(s *Session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	delete(srv.sessions, s)
@@ -271,7 +276,7 @@ func (srv *Server) untrack(s *Session) {
 // Shutdown closes every session's connection (1001, wamp.close.system_shutdown: see
 // closeForShutdown), refuses new ones, and waits until all have left or the deadline passes,
 // then cuts off the rest.
-func (srv *Server) Shutdown(deadline time.Duration) {
+func (srv *Host) Shutdown(deadline time.Duration) {
 	srv.mu.Lock()
 	srv.closed = true
 	all := make([]*Session, 0, len(srv.sessions))
@@ -305,7 +310,7 @@ func (srv *Server) Shutdown(deadline time.Duration) {
 }
 
 // Count is the number of connections being served.
-func (srv *Server) Count() int {
+func (srv *Host) Count() int {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	return len(srv.sessions)

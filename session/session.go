@@ -1,11 +1,3 @@
-// Package session is the WAMP session layer: the handshake and state machine of a router-side
-// session, typed dispatch of each message to a handler registered for its type, and the Go
-// client, which is the same machine seen from the other side.
-//
-// A session reaches its connection only through peer.Peer (session/peer), whatever the
-// transport: Server.ServePeer serves a WebSocket connection and an in-memory one alike, and
-// the broker and dealer, which address sessions, never see a transport. Each session has a
-// context (Session.Context) that ends with it.
 package session
 
 import (

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/redistest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -58,7 +58,7 @@ admin: {listen: "127.0.0.1:0"}
 	base := m[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/testcert"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -84,19 +84,19 @@ limits: {auth_timeout: 5s}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	login := func(authid string, cr session.Credentials) (*session.Client, error) {
-		return session.Dial(ctx, url, "realm1", session.ClientOptions{AuthID: authid, Credentials: cr, TLSConfig: cert.ClientConfig()})
+	login := func(authid string, cr client.Credentials) (*client.Client, error) {
+		return client.Dial(ctx, url, "realm1", client.Options{AuthID: authid, Credentials: cr, TLSConfig: cert.ClientConfig()})
 	}
 	for _, tc := range []struct {
 		authid string
-		cr     session.Credentials
+		cr     client.Credentials
 	}{
-		{"joe", session.Credentials{Ticket: "tick3t"}},
-		{"peter", session.Credentials{Secret: "cr4secret"}},
-		{"sara", session.Credentials{Password: "penc1l"}},
-		{"sam", session.Credentials{Password: "penc1l"}},
-		{"sue", session.Credentials{Password: "penc1l"}},
-		{"carl", session.Credentials{PrivateKey: priv}},
+		{"joe", client.Credentials{Ticket: "tick3t"}},
+		{"peter", client.Credentials{Secret: "cr4secret"}},
+		{"sara", client.Credentials{Password: "penc1l"}},
+		{"sam", client.Credentials{Password: "penc1l"}},
+		{"sue", client.Credentials{Password: "penc1l"}},
+		{"carl", client.Credentials{PrivateKey: priv}},
 	} {
 		c, err := login(tc.authid, tc.cr)
 		if err != nil {
@@ -107,25 +107,25 @@ limits: {auth_timeout: 5s}
 		}
 		c.Close()
 	}
-	if _, err := login("joe", session.Credentials{Ticket: "guess"}); err == nil || !strings.Contains(err.Error(), string(wamp.ErrAuthenticationFailed)) {
+	if _, err := login("joe", client.Credentials{Ticket: "guess"}); err == nil || !strings.Contains(err.Error(), string(wamp.ErrAuthenticationFailed)) {
 		t.Errorf("wrong ticket: %v", err)
 	}
 	// The certificate is not trusted without the test CA.
-	if _, err := session.Dial(ctx, url, "realm1", session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "tick3t"}}); err == nil {
+	if _, err := client.Dial(ctx, url, "realm1", client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}}); err == nil {
 		t.Error("joined without trusting the certificate")
 	}
 	// max_sessions: 2.
-	a, err := login("joe", session.Credentials{Ticket: "tick3t"})
+	a, err := login("joe", client.Credentials{Ticket: "tick3t"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := login("peter", session.Credentials{Secret: "cr4secret"})
+	b, err := login("peter", client.Credentials{Secret: "cr4secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := login("joe", session.Credentials{Ticket: "tick3t"}); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := login("joe", client.Credentials{Ticket: "tick3t"}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("third session on a listener with max_sessions 2: %v", err)
 	}
 	a.Close()

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -271,7 +271,7 @@ func exitCodeOf(err error) int {
 	var ae *wamp.ApplicationError
 	var ce *connectError
 	switch {
-	case errors.As(err, &ce), errors.Is(err, session.ErrClosed):
+	case errors.As(err, &ce), errors.Is(err, client.ErrClosed):
 		return exitConnection
 	case errors.Is(err, context.DeadlineExceeded):
 		return exitTimeout
@@ -291,22 +291,22 @@ func (e *connectError) Error() string { return e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
 // dial connects and joins with what the flags and environment say.
-func (f *clientFlags) dial(ctx context.Context) (*session.Client, error) {
+func (f *clientFlags) dial(ctx context.Context) (*client.Client, error) {
 	opts, err := f.clientOptions()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.connectTimeout)
 	defer cancel()
-	c, err := session.Dial(ctx, f.url, wamp.URI(f.realm), opts)
+	c, err := client.Dial(ctx, f.url, wamp.URI(f.realm), opts)
 	if err != nil {
 		return nil, &connectError{fmt.Errorf("cannot join realm %s at %s: %w", f.realm, f.url, err)}
 	}
 	return c, nil
 }
 
-func (f *clientFlags) clientOptions() (session.ClientOptions, error) {
-	opts := session.ClientOptions{
+func (f *clientFlags) clientOptions() (client.Options, error) {
+	opts := client.Options{
 		Serializer:  f.serializer,
 		AuthID:      f.authID,
 		AuthMethods: f.authMethods.values,

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -53,13 +53,13 @@ the call timed out). Each argument is JSON when it parses as JSON, else a string
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	opts := session.CallOptions{Options: wamp.Dict{}}
+	opts := client.CallOptions{Options: wamp.Dict{}}
 	if discloseMe {
 		opts.Options["disclose_me"] = true
 	}
 	if progress {
 		// Progressive results arrive on the client's reader, one at a time, before the final one.
-		opts.OnProgress = func(r *session.Result) {
+		opts.OnProgress = func(r *client.Result) {
 			if line, err := payloadJSON(r.Args, r.Kwargs, wamp.Dict{"progress": true}); err == nil {
 				stdout.Write(line)
 			}

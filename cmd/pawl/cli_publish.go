@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -45,11 +45,11 @@ func publishCommand(args []string, stderr io.Writer) int {
 	if err != nil {
 		return f.fail(err)
 	}
-	opts := session.PublishOptions{Acknowledge: acknowledge, DiscloseMe: discloseMe, Retain: retain,
+	opts := client.PublishOptions{Acknowledge: acknowledge, DiscloseMe: discloseMe, Retain: retain,
 		EligibleAuthID: eligibleAuthID.values, ExcludeAuthID: excludeAuthID.values,
 		EligibleAuthRole: eligibleAuthRole.values, ExcludeAuthRole: excludeAuthRole.values}
 	if f.isSet("exclude-me") {
-		opts.ExcludeMe = session.Bool(excludeMe)
+		opts.ExcludeMe = client.Bool(excludeMe)
 	}
 	if opts.Eligible, err = sessionIDs("-eligible", eligible.values); err != nil {
 		return f.fail(err)

@@ -17,7 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -92,7 +92,7 @@ Runs until interrupted (SIGINT or SIGTERM: GOODBYE, running commands killed, exi
 		return f.fail(err)
 	}
 	regCtx, cancel := context.WithTimeout(ctx, f.connectTimeout)
-	reg, err := c.Register(regCtx, procedure, r.invoke, session.RegisterOptions{Match: match, Invoke: invoke,
+	reg, err := c.Register(regCtx, procedure, r.invoke, client.RegisterOptions{Match: match, Invoke: invoke,
 		Concurrency: concurrency, DiscloseCaller: discloseCaller}.Dict())
 	cancel()
 	if err != nil {
@@ -131,7 +131,7 @@ type commandRunner struct {
 }
 
 // invoke is the registration's procedure handler.
-func (r *commandRunner) invoke(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+func (r *commandRunner) invoke(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 	r.running.Add(1)
 	defer r.running.Done()
 	if r.waiting.Add(1) > registerMaxWaiting {
@@ -154,7 +154,7 @@ func (r *commandRunner) invoke(ctx context.Context, inv *session.Invocation) (*s
 	return res, err
 }
 
-func (r *commandRunner) calledURI(inv *session.Invocation) wamp.URI {
+func (r *commandRunner) calledURI(inv *client.Invocation) wamp.URI {
 	if p := inv.Procedure(); p != "" {
 		return p
 	}
@@ -162,7 +162,7 @@ func (r *commandRunner) calledURI(inv *session.Invocation) wamp.URI {
 }
 
 // run runs the command once for inv.
-func (r *commandRunner) run(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+func (r *commandRunner) run(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 	procedure := r.calledURI(inv)
 	input, err := jsonLine(wamp.Dict{"args": listOrEmpty(inv.Args), "kwargs": dictOrEmpty(inv.Kwargs),
 		"details": dictOrEmpty(inv.Details), "procedure": string(procedure)})
@@ -209,18 +209,18 @@ func (r *commandRunner) run(ctx context.Context, inv *session.Invocation) (*sess
 
 // commandResult turns a command's stdout into the call's result: one JSON value when it parses as
 // JSON, else the text (trailing newlines removed), else bytes when it is not UTF-8.
-func commandResult(out []byte) *session.Result {
+func commandResult(out []byte) *client.Result {
 	out = bytes.TrimRight(out, "\r\n")
 	if len(bytes.TrimSpace(out)) == 0 {
-		return &session.Result{}
+		return &client.Result{}
 	}
 	if v, err := wamp.DecodeJSONValue(out); err == nil {
-		return &session.Result{Args: wamp.List{v}}
+		return &client.Result{Args: wamp.List{v}}
 	}
 	if !utf8.Valid(out) {
-		return &session.Result{Args: wamp.List{bytes.Clone(out)}}
+		return &client.Result{Args: wamp.List{bytes.Clone(out)}}
 	}
-	return &session.Result{Args: wamp.List{string(out)}}
+	return &client.Result{Args: wamp.List{string(out)}}
 }
 
 // childEnv is pawl's environment without its secrets.

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -68,7 +68,7 @@ until interrupted (SIGINT or SIGTERM: GOODBYE, exit 0) or --count events arrived
 		writeErr error
 	)
 	enough := make(chan struct{})
-	handler := func(e *session.Event) {
+	handler := func(e *client.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		if (count > 0 && seen >= count) || writeErr != nil {
@@ -91,7 +91,7 @@ until interrupted (SIGINT or SIGTERM: GOODBYE, exit 0) or --count events arrived
 		}
 	}
 	subCtx, cancel := context.WithTimeout(ctx, f.connectTimeout)
-	sub, err := c.SubscribeWith(subCtx, topic, handler, session.SubscribeOptions{Match: match, GetRetained: getRetained})
+	sub, err := c.SubscribeWith(subCtx, topic, handler, client.SubscribeOptions{Match: match, GetRetained: getRetained})
 	cancel()
 	if err != nil {
 		return f.fail(err)

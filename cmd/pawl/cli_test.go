@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/testcert"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -285,7 +285,7 @@ func TestCLISubscribePipedIntoJq(t *testing.T) {
 }
 
 // subscriptionOf asks the router's meta API for the subscription to topic (0: none).
-func subscriptionOf(t *testing.T, c *session.Client, topic string) wamp.ID {
+func subscriptionOf(t *testing.T, c *client.Client, topic string) wamp.ID {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -305,7 +305,7 @@ func TestCLISubscribeStopsOnSignal(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	observer, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	observer, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,15 +605,15 @@ realms:
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A procedure that tells its caller who the router says the caller is.
-	backend, err := session.Dial(ctx, url, "realm1", session.ClientOptions{AuthID: "joe",
-		Credentials: session.Credentials{Ticket: "tick3t"}, TLSConfig: cert.ClientConfig()})
+	backend, err := client.Dial(ctx, url, "realm1", client.Options{AuthID: "joe",
+		Credentials: client.Credentials{Ticket: "tick3t"}, TLSConfig: cert.ClientConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer backend.Close()
-	if _, err := backend.Register(ctx, "com.example.whoami", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: wamp.List{inv.Details["caller_authid"], inv.Details["caller_authrole"]}}, nil
-	}, session.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
+	if _, err := backend.Register(ctx, "com.example.whoami", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: wamp.List{inv.Details["caller_authid"], inv.Details["caller_authrole"]}}, nil
+	}, client.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
 		t.Fatal(err)
 	}
 	write := func(name, text string) string {
@@ -685,13 +685,13 @@ func TestCLIPublishOptionsAndProgress(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	events := make(chan *session.Event, 10)
-	if _, err := c.Subscribe(ctx, "com.example.opts", func(e *session.Event) { events <- e }, nil); err != nil {
+	events := make(chan *client.Event, 10)
+	if _, err := c.Subscribe(ctx, "com.example.opts", func(e *client.Event) { events <- e }, nil); err != nil {
 		t.Fatal(err)
 	}
 	me := fmt.Sprint(c.ID())
@@ -720,11 +720,11 @@ func TestCLIPublishOptionsAndProgress(t *testing.T) {
 		t.Errorf("--quiet, but stderr %q", r.stderr)
 	}
 
-	if _, err := c.Register(ctx, "com.example.countdown", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := c.Register(ctx, "com.example.countdown", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		for i := 3; i > 0; i-- {
 			inv.Progress(wamp.List{i}, nil)
 		}
-		return &session.Result{Args: wamp.List{"liftoff"}}, nil
+		return &client.Result{Args: wamp.List{"liftoff"}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -754,7 +754,7 @@ func TestCLISubscribeReaderGone(t *testing.T) {
 	env := cliEnv("PAWL_URL=" + url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	observer, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	observer, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/version"
-	"github.com/pawl-wamp/pawl/session"
 )
 
 // "pawl -h" (and "pawl help") lists every subcommand on stdout and exits 0; a command's -h
@@ -76,7 +76,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var agent string
-	c, err := session.Dial(ctx, p.url(t), "realm1", session.ClientOptions{})
+	c, err := client.Dial(ctx, p.url(t), "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ import (
 
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 )
 
@@ -97,8 +98,8 @@ type Limits struct {
 }
 
 // httpTimeouts are the limits of every HTTP server the router starts.
-func (l Limits) httpTimeouts() transport.HTTPTimeouts {
-	return transport.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
+func (l Limits) httpTimeouts() websocket.HTTPTimeouts {
+	return websocket.HTTPTimeouts{ReadHeader: l.HTTPReadHeaderTimeout, Read: l.HTTPReadTimeout, Idle: l.HTTPIdleTimeout}
 }
 
 // LogConfig chooses the log level and format.
@@ -164,7 +165,7 @@ func (c *Config) validate() error {
 		default:
 			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
 		}
-		proxies, err := transport.ParseIPList(l.TrustedProxies)
+		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
 			return fmt.Errorf("listener %s: trusted_proxies: %w", l.name(), err)
 		}
@@ -268,7 +269,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 		maxSize = l.MaxMessageSize
 	}
 	return realm.EndpointOptions{
-		Transport: transport.Options{
+		Transport: websocket.Options{
 			AllowedOrigins: l.AllowedOrigins,
 			TrustedProxies: l.trustedProxies,
 			AllowedHosts:   l.allowedHosts(),
@@ -282,7 +283,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,
 		},
-		Session: session.ServerOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
+		Session: session.HostOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}
 }
 

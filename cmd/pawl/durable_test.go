@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -79,7 +79,7 @@ data_dir: %s
 		wg    sync.WaitGroup
 	)
 	for p := range publishers {
-		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: "msgpack"})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{Serializer: "msgpack"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ data_dir: %s
 			defer c.Close()
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("%d-%d", p, i)
-				if err := c.PublishWith(ctx, "com.example.durable", session.PublishOptions{Acknowledge: true},
+				if err := c.PublishWith(ctx, "com.example.durable", client.PublishOptions{Acknowledge: true},
 					wamp.List{key}, nil); err != nil {
 					return // the router is gone
 				}
@@ -114,12 +114,12 @@ data_dir: %s
 	t.Logf("%d publications acknowledged before the kill", len(acked))
 
 	_, url = startPawlProcess(t, bin, config)
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	evs, err := c.TopicEvents(ctx, "com.example.durable", "", session.HistoryQuery{})
+	evs, err := c.TopicEvents(ctx, "com.example.durable", "", client.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/pubsub"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -49,14 +49,14 @@ func TestServeKeepsHistoryInDataDir(t *testing.T) {
 		if !strings.Contains(logs.String(), "event history in bbolt") {
 			t.Errorf("run %d: no history store logged:\n%s", run, logs)
 		}
-		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Publish(ctx, "com.example.news", wamp.Dict{"acknowledge": true}, wamp.List{run}, nil); err != nil {
 			t.Fatal(err)
 		}
-		evs, err := c.TopicEvents(ctx, "com.example.news", "", session.HistoryQuery{})
+		evs, err := c.TopicEvents(ctx, "com.example.news", "", client.HistoryQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}

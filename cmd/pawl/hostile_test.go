@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -75,11 +75,11 @@ func TestDefaultConfigRefusesAnonymousKill(t *testing.T) {
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	a, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	b, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 )
 
@@ -145,7 +145,7 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
-	l.http = transport.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
+	l.http = websocket.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
 	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	ln := l.ln
 	if l.rs != nil {

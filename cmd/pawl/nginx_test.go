@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -142,11 +142,11 @@ log: {level: debug}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	site := "chat.example.test:" + port // the name the browser used (resolved by the dialer below)
-	fromBrowser := func(origin string) (*session.Client, error) {
+	fromBrowser := func(origin string) (*client.Client, error) {
 		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
-		return session.Dial(ctx, "ws://"+proxy+"/ws", "realm1", session.ClientOptions{
+		return client.Dial(ctx, "ws://"+proxy+"/ws", "realm1", client.Options{
 			Header: http.Header{"Host": {site}, "Origin": {origin}},
-			Transport: transport.Options{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			Transport: websocket.Options{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return dialer.DialContext(ctx, network, proxy)
 			}},
 		})
@@ -175,9 +175,9 @@ log: {level: debug}
 	}
 	// DNS rebinding through nginx: a page on evil.example re-pointed at this machine.
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
-	rebound, err := session.Dial(ctx, "ws://"+proxy+"/ws", "realm1", session.ClientOptions{
+	rebound, err := client.Dial(ctx, "ws://"+proxy+"/ws", "realm1", client.Options{
 		Header: http.Header{"Host": {"evil.example:" + port}, "Origin": {"http://evil.example:" + port}},
-		Transport: transport.Options{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		Transport: websocket.Options{NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, network, proxy)
 		}},
 	})
@@ -225,7 +225,7 @@ func TestFirstRunOrigins(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	join := func(origin string) error {
-		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Header: http.Header{"Origin": {origin}}})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{Header: http.Header{"Origin": {origin}}})
 		if err == nil {
 			c.Close()
 		}

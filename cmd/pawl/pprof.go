@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 // startPprof serves Go's profiler on addr (keep it on loopback): for measuring the router
@@ -21,7 +21,7 @@ func startPprof(addr string, log *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := transport.NewHTTPServer(mux, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(mux, websocket.HTTPTimeouts{})
 	go srv.Serve(ln)
 	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return func() { srv.Close() }, nil

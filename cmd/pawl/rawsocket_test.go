@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -49,20 +49,20 @@ realms: [{name: realm1}]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, err := session.Dial(ctx, wsURL, "realm1", session.ClientOptions{})
+	ws, err := client.Dial(ctx, wsURL, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
 	for _, u := range urls {
 		t.Run(u[:strings.Index(u, ":")], func(t *testing.T) {
-			c, err := session.Dial(ctx, u, "realm1", session.ClientOptions{Serializer: "msgpack"})
+			c, err := client.Dial(ctx, u, "realm1", client.Options{Serializer: "msgpack"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.Register(ctx, "test.echo", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-				return &session.Result{Args: inv.Args}, nil
+			if _, err := c.Register(ctx, "test.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+				return &client.Result{Args: inv.Args}, nil
 			}, nil); err != nil {
 				t.Fatal(err)
 			}

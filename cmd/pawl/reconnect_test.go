@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -34,7 +34,7 @@ type feed struct {
 
 func newFeed() *feed { return &feed{more: make(chan struct{}, 1000)} }
 
-func (f *feed) handle(e *session.Event) {
+func (f *feed) handle(e *client.Event) {
 	n, _ := wamp.AsInt64(e.Args[0])
 	f.mu.Lock()
 	f.got = append(f.got, n)
@@ -78,10 +78,10 @@ func TestClientReconnectsAcrossRestart(t *testing.T) {
 	away := make(chan struct{}) // the test lets the client come back once events were missed
 	lost := make(chan error, 1)
 	rejoined := make(chan struct{}, 1)
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Reconnect: &session.ReconnectPolicy{
+	c, err := client.Dial(ctx, url, "realm1", client.Options{Reconnect: &client.ReconnectPolicy{
 		InitialDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
 		OnDisconnect: func(err error) { lost <- err; <-away },
-		OnRejoin:     func(*session.Client) { rejoined <- struct{}{} },
+		OnRejoin:     func(*client.Client) { rejoined <- struct{}{} },
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -89,16 +89,16 @@ func TestClientReconnectsAcrossRestart(t *testing.T) {
 	defer c.Close()
 	firstID := c.ID()
 	events := newFeed()
-	if _, err := c.SubscribeWith(ctx, "com.example.feed", events.handle, session.SubscribeOptions{Resume: true}); err != nil {
+	if _, err := c.SubscribeWith(ctx, "com.example.feed", events.handle, client.SubscribeOptions{Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Register(ctx, "com.example.double", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := c.Register(ctx, "com.example.double", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		n, _ := wamp.AsInt64(inv.Args[0])
-		return &session.Result{Args: wamp.List{2 * n}}, nil
+		return &client.Result{Args: wamp.List{2 * n}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(p *session.Client, from, to int) {
+	publish := func(p *client.Client, from, to int) {
 		t.Helper()
 		for n := from; n <= to; n++ {
 			if err := p.Publish(ctx, "com.example.feed", wamp.Dict{"acknowledge": true}, wamp.List{n}, nil); err != nil {
@@ -106,7 +106,7 @@ func TestClientReconnectsAcrossRestart(t *testing.T) {
 			}
 		}
 	}
-	p, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	p, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,12 +126,12 @@ func TestClientReconnectsAcrossRestart(t *testing.T) {
 		t.Fatal("the client did not notice the shutdown")
 	}
 	<-p.Done() // a client without a policy stays gone
-	if _, err := p.Call(ctx, "com.example.double", nil, wamp.List{1}, nil); !errors.Is(err, session.ErrClosed) {
+	if _, err := p.Call(ctx, "com.example.double", nil, wamp.List{1}, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("a client without a ReconnectPolicy: %v, want ErrClosed", err)
 	}
 
 	_, stop2, _ := startServe(t, cfg) // the same port, the same data_dir
-	p2, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	p2, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestClientReconnectGivesUp(t *testing.T) {
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Reconnect: &session.ReconnectPolicy{
+	c, err := client.Dial(ctx, url, "realm1", client.Options{Reconnect: &client.ReconnectPolicy{
 		InitialDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond, MaxAttempts: 3}})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestClientCloseWhileReconnecting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	lost := make(chan error, 1)
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Reconnect: &session.ReconnectPolicy{
+	c, err := client.Dial(ctx, url, "realm1", client.Options{Reconnect: &client.ReconnectPolicy{
 		InitialDelay: time.Hour, OnDisconnect: func(err error) { lost <- err }}})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestClientCloseWhileReconnecting(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-lost
-	if _, err := c.Call(ctx, "com.example.x", nil, nil, nil); !errors.Is(err, session.ErrClosed) {
+	if _, err := c.Call(ctx, "com.example.x", nil, nil, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("a call while reconnecting: %v, want ErrClosed", err)
 	}
 	closed := make(chan struct{})

@@ -15,9 +15,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/testcert"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -77,22 +77,22 @@ func TestReloadOnSIGHUP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dial := func(cert *testcert.Cert, opts session.ClientOptions) (*session.Client, error) {
+	dial := func(cert *testcert.Cert, opts client.Options) (*client.Client, error) {
 		opts.TLSConfig = cert.ClientConfig()
-		return session.Dial(ctx, url, "realm1", opts)
+		return client.Dial(ctx, url, "realm1", opts)
 	}
-	old, err := dial(cert1, session.ClientOptions{})
+	old, err := dial(cert1, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	publish := func(c *session.Client, topic wamp.URI, args ...any) error {
+	publish := func(c *client.Client, topic wamp.URI, args ...any) error {
 		return c.Publish(ctx, topic, wamp.Dict{"acknowledge": true}, wamp.List(args), nil)
 	}
 	if err := publish(old, "com.example.news", 1); !isURI(err, wamp.ErrNotAuthorized) {
 		t.Fatalf("before the reload the anonymous role may not publish, got %v", err)
 	}
-	if _, err := dial(cert1, session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "tick3t"}}); err == nil {
+	if _, err := dial(cert1, client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}}); err == nil {
 		t.Fatal("joe logged in before he was configured")
 	}
 	const origin = "https://app.example.com"
@@ -132,17 +132,17 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Errorf("the session of before lost its message size limit: %v", err)
 	}
 	// New connections: the new certificate (the old one is no longer served)...
-	if _, err := dial(cert1, session.ClientOptions{}); err == nil {
+	if _, err := dial(cert1, client.Options{}); err == nil {
 		t.Error("a new connection was served the old certificate")
 	}
 	// ...the new principal...
-	joeClient, err := dial(cert2, session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "tick3t"}})
+	joeClient, err := dial(cert2, client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}})
 	if err != nil {
 		t.Fatalf("joe cannot log in after the reload: %v", err)
 	}
 	defer joeClient.Close()
 	// ...the new history rule (the 4 KiB event above was kept under it)...
-	if evs, err := joeClient.TopicEvents(ctx, "com.example.chat", "", session.HistoryQuery{}); err != nil || len(evs) != 1 {
+	if evs, err := joeClient.TopicEvents(ctx, "com.example.chat", "", client.HistoryQuery{}); err != nil || len(evs) != 1 {
 		t.Errorf("com.example.chat history after the reload: %d events, %v; want 1", len(evs), err)
 	}
 	// ...the new origins...
@@ -171,7 +171,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 			t.Errorf("%s: %s", b.name, line)
 		}
 	}
-	if _, err := dial(cert2, session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: "tick3t"}}); err != nil {
+	if _, err := dial(cert2, client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "tick3t"}}); err != nil {
 		t.Errorf("after broken configs, joe (of the running config) cannot log in: %v", err)
 	}
 	if err := publish(old, "com.example.news", 2); err != nil {

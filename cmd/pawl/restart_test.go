@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
 )
 
 // Zero-downtime restart: listeners use SO_REUSEPORT, so a second router serves the port of
@@ -53,11 +53,11 @@ func TestRestartOnSharedPort(t *testing.T) {
 				return
 			default:
 			}
-			c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+			c, err := client.Dial(ctx, url, "realm1", client.Options{})
 			if err != nil && !migrates { // reset in the old router's queue: retry once
 				retried.Add(1)
 				t.Logf("retrying after: %v", err)
-				c, err = session.Dial(ctx, url, "realm1", session.ClientOptions{})
+				c, err = client.Dial(ctx, url, "realm1", client.Options{})
 			}
 			if err != nil {
 				failed.Add(1)

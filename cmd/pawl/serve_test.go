@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -142,10 +142,10 @@ func TestServeWithConfigFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := session.Dial(ctx, url, "realm1", session.ClientOptions{}); err == nil {
+	if _, err := client.Dial(ctx, url, "realm1", client.Options{}); err == nil {
 		t.Error("joined realm1, which the config does not define")
 	}
-	c, err := session.Dial(ctx, url, "com.example.app", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "com.example.app", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +173,9 @@ func TestGracefulShutdown(t *testing.T) {
 	url, stop, logs := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var clients []*session.Client
+	var clients []*client.Client
 	for _, ser := range []string{"json", "msgpack"} {
-		c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{Serializer: ser})
+		c, err := client.Dial(ctx, url, "realm1", client.Options{Serializer: ser})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,18 +204,18 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	url, stop, _ := startServe(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	sub, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	pub, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	pub, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	if _, err := pub.Register(ctx, "com.example.echo", func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-		return &session.Result{Args: inv.Args}, nil
+	if _, err := pub.Register(ctx, "com.example.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestWriteDelayFromConfig(t *testing.T) {
 	}
 
 	got := make(chan time.Time, 3)
-	if _, err := sub.Subscribe(ctx, "com.example.news", func(*session.Event) { got <- time.Now() }, nil); err != nil {
+	if _, err := sub.Subscribe(ctx, "com.example.news", func(*client.Event) { got <- time.Now() }, nil); err != nil {
 		t.Fatal(err)
 	}
 	publish := func(i int) {
@@ -269,11 +269,11 @@ func TestWriteDelayFromConfig(t *testing.T) {
 }
 
 // limits.max_fragments bounds the frames one message may arrive in: a HELLO in more closes
-// the connection with 1009 (the default is transport.DefaultMaxFragments).
+// the connection with 1009 (the default is websocket.DefaultMaxFragments).
 func TestMaxFragmentsFromConfig(t *testing.T) {
 	leakcheck.Check(t)
-	if cfg, err := loadConfig(""); err != nil || cfg.endpointOptions(cfg.Listeners[0], nil).Transport.MaxFragments != transport.DefaultMaxFragments {
-		t.Fatalf("default config: %v, max_fragments not %d", err, transport.DefaultMaxFragments)
+	if cfg, err := loadConfig(""); err != nil || cfg.endpointOptions(cfg.Listeners[0], nil).Transport.MaxFragments != websocket.DefaultMaxFragments {
+		t.Fatalf("default config: %v, max_fragments not %d", err, websocket.DefaultMaxFragments)
 	}
 	cfg := configFrom(t, "listeners: [{listen: '127.0.0.1:0'}]\nrealms: [{name: realm1}]\nlimits: {max_fragments: 4}\n")
 	url, stop, _ := startServe(t, cfg)
@@ -284,7 +284,7 @@ func TestMaxFragmentsFromConfig(t *testing.T) {
 	}()
 	hello := []byte(`[1,"realm1",{"roles":{"caller":{}}}]`)
 	for _, n := range []int{4, 5} { // fragments
-		ws, _, err := (&websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}).Dial(url, nil)
+		ws, _, err := (&gorilla.Dialer{Subprotocols: []string{"wamp.2.json"}}).Dial(url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,11 +306,11 @@ func TestMaxFragmentsFromConfig(t *testing.T) {
 		}
 		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, msg, err := ws.ReadMessage()
-		var ce *websocket.CloseError
+		var ce *gorilla.CloseError
 		switch {
 		case n == 4 && (err != nil || !bytes.HasPrefix(msg, []byte("[2,"))):
 			t.Errorf("HELLO in 4 fragments: got %q, %v; want WELCOME", msg, err)
-		case n == 5 && (!errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig):
+		case n == 5 && (!errors.As(err, &ce) || ce.Code != gorilla.CloseMessageTooBig):
 			t.Errorf("HELLO in 5 fragments: got %q, %v; want close 1009", msg, err)
 		}
 		ws.Close()

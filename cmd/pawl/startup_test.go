@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 )
 
 // historyConfig is a config with one listener on a free port and a realm that keeps history
@@ -43,7 +43,7 @@ func TestSecondRouterOnSameDataDir(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := session.Dial(ctx, url, "realm1", session.ClientOptions{})
+	c, err := client.Dial(ctx, url, "realm1", client.Options{})
 	if err != nil {
 		t.Fatalf("the first router no longer serves: %v", err)
 	}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -34,7 +34,7 @@ type wire interface {
 
 // wsWire is a WebSocket carrying one kind of frame.
 type wsWire struct {
-	c    *websocket.Conn
+	c    *gorilla.Conn
 	kind int
 }
 
@@ -67,15 +67,15 @@ func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec,
 		}
 		ws = rw
 	} else {
-		d := websocket.Dialer{Subprotocols: transport.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
+		d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
 			ReadBufferSize: 1024, WriteBufferSize: 1024, NetDialContext: nd.DialContext}
 		c, _, err := d.DialContext(ctx, url, nil)
 		if err != nil {
 			return nil, err
 		}
-		kind := websocket.TextMessage
+		kind := gorilla.TextMessage
 		if codec.Binary() {
-			kind = websocket.BinaryMessage
+			kind = gorilla.BinaryMessage
 		}
 		ws = wsWire{c: c, kind: kind}
 	}

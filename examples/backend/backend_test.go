@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/exampletest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -25,13 +25,13 @@ func TestBackend(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, serializer := range []string{"json", "msgpack"} {
-		c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Serializer: serializer})
+		c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		events := make(chan *session.Event, 16)
-		if _, err := c.Subscribe(ctx, helloTopic, func(e *session.Event) {
+		events := make(chan *client.Event, 16)
+		if _, err := c.Subscribe(ctx, helloTopic, func(e *client.Event) {
 			select {
 			case events <- e:
 			default:

@@ -23,9 +23,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -78,13 +79,13 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	log := slog.Default()
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/ws"
@@ -128,14 +129,14 @@ func serveBackend(ctx context.Context, url string, log *slog.Logger) error {
 
 // serveBackendReady is serveBackend that calls ready once the procedure is registered.
 func serveBackendReady(ctx context.Context, url string, log *slog.Logger, ready func()) error {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Serializer: "msgpack", Logger: log})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: "msgpack", Logger: log})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
 	defer c.Close()
 
 	// A procedure: return a result, or a *wamp.ApplicationError to fail with an error URI.
-	_, err = c.Register(ctx, add2, func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = c.Register(ctx, add2, func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		if len(inv.Args) != 2 {
 			return nil, wamp.NewError(wamp.ErrInvalidArgument, "add2 takes two integers")
 		}
@@ -144,13 +145,13 @@ func serveBackendReady(ctx context.Context, url string, log *slog.Logger, ready 
 		if !okA || !okB {
 			return nil, wamp.NewError(errNotNumber, "add2 takes two integers", inv.Args[0], inv.Args[1])
 		}
-		return &session.Result{Args: wamp.List{a + b}}, nil
+		return &client.Result{Args: wamp.List{a + b}}, nil
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
 	// Others' hellos (our own are not sent back to us: exclude_me is the default).
-	_, err = c.Subscribe(ctx, helloTopic, func(e *session.Event) {
+	_, err = c.Subscribe(ctx, helloTopic, func(e *client.Event) {
 		log.Info("someone said hello", "args", e.Args, "kwargs", e.Kwargs)
 	}, nil)
 	if err != nil {
@@ -181,13 +182,13 @@ func serveBackendReady(ctx context.Context, url string, log *slog.Logger, ready 
 // demo is a client of the backend: it waits for a hello, calls add2 right and wrong, and
 // prints what it gets.
 func demo(ctx context.Context, url string, out io.Writer) error {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	hello := make(chan *session.Event, 1)
-	if _, err := c.Subscribe(ctx, helloTopic, func(e *session.Event) {
+	hello := make(chan *client.Event, 1)
+	if _, err := c.Subscribe(ctx, helloTopic, func(e *client.Event) {
 		select {
 		case hello <- e:
 		default:

@@ -17,41 +17,41 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
 //go:embed index.html
 var page embed.FS
 
-// MyChat keeps the connected clients in a transport.Group and relays each message to the
+// MyChat keeps the connected clients in a wsapp.Group and relays each message to the
 // others. The callbacks of different connections run concurrently; Group is safe for that.
 type MyChat struct {
-	clients transport.Group
+	clients wsapp.Group
 	log     *slog.Logger
 }
 
 // OnOpen stores the new connection to send messages to later, and welcomes it: once a
 // client has its welcome, it gets every message sent after.
-func (c *MyChat) OnOpen(p *transport.Peer) {
+func (c *MyChat) OnOpen(p *wsapp.Peer) {
 	c.clients.Add(p)
 	c.log.Info("new connection", "id", p.ID(), "remote", p.RemoteAddr().String())
 	p.Send(fmt.Sprintf("welcome! %d others here", c.clients.Len()-1))
 }
 
 // OnMessage sends the message to every client but its sender.
-func (c *MyChat) OnMessage(from *transport.Peer, m transport.Message) {
+func (c *MyChat) OnMessage(from *wsapp.Peer, m wsapp.Message) {
 	n := c.clients.Broadcast(m, from)
 	c.log.Info("relayed a message", "from", from.ID(), "bytes", len(m.Data), "to", n)
 }
 
 // OnClose forgets the connection; the close code and reason are the ones the client sent.
-func (c *MyChat) OnClose(p *transport.Peer, code int, reason string) {
+func (c *MyChat) OnClose(p *wsapp.Peer, code int, reason string) {
 	c.clients.Remove(p)
 	c.log.Info("connection closed", "id", p.ID(), "code", code, "reason", reason)
 }
 
 // OnError reports a failure; a panicking callback has already had its connection closed.
-func (c *MyChat) OnError(p *transport.Peer, err error) {
+func (c *MyChat) OnError(p *wsapp.Peer, err error) {
 	c.log.Error("connection failed", "id", p.ID(), "err", err)
 }
 
@@ -72,9 +72,9 @@ func main() {
 // run serves the chat on addr until ctx ends; ready, when not nil, gets the base URL
 // (http://host:port) once the server listens.
 func run(ctx context.Context, addr string, ready func(url string)) error {
-	app := transport.NewApp(slog.Default())
+	app := wsapp.NewApp(slog.Default())
 	chat := &MyChat{log: slog.Default()}
-	if err := app.Route("/chat", chat, transport.RouteOptions{
+	if err := app.Route("/chat", chat, wsapp.RouteOptions{
 		KeepAlive:      30 * time.Second, // a client that vanishes is noticed within 40s
 		MaxMessageSize: 64 << 10,
 	}); err != nil {

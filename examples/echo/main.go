@@ -1,4 +1,4 @@
-// Command echo serves transport.Echo, Pawl's ready echo component, on /echo: every message a
+// Command echo serves wsapp.Echo, Pawl's ready echo component, on /echo: every message a
 // client sends comes back to it, text as text and binary as binary. It is Ratchet's
 // EchoServer in Go. A test page is served on /.
 //
@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
 //go:embed index.html
@@ -39,8 +39,8 @@ func main() {
 // run serves the echo component on addr until ctx ends; ready, when not nil, gets the base
 // URL (http://host:port) once the server listens.
 func run(ctx context.Context, addr string, ready func(url string)) error {
-	app := transport.NewApp(slog.Default())
-	if err := app.Route("/echo", transport.Echo{}, transport.RouteOptions{
+	app := wsapp.NewApp(slog.Default())
+	if err := app.Route("/echo", wsapp.Echo{}, wsapp.RouteOptions{
 		AllowedOrigins: []string{"*"}, // any page may use it; the default is same-host pages only
 		MaxMessageSize: 1 << 20,
 	}); err != nil {

@@ -27,9 +27,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -132,13 +133,13 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	}
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(cfg, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/ws"
@@ -176,10 +177,10 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 }
 
 // login joins the realm as authid with its ticket.
-func login(ctx context.Context, url, authid string, log *slog.Logger) (*session.Client, error) {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{
+func login(ctx context.Context, url, authid string, log *slog.Logger) (*client.Client, error) {
+	c, err := client.Dial(ctx, url, realmName, client.Options{
 		AuthID:      authid,
-		Credentials: session.Credentials{Ticket: tickets[authid]},
+		Credentials: client.Credentials{Ticket: tickets[authid]},
 		Logger:      log,
 	})
 	if err != nil {
@@ -196,7 +197,7 @@ func serveNotifier(ctx context.Context, url string, log *slog.Logger, ready func
 		return err
 	}
 	defer c.Close()
-	_, err = c.Register(ctx, send, func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = c.Register(ctx, send, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		if len(inv.Args) != 2 {
 			return nil, wamp.NewError(wamp.ErrInvalidArgument, "send takes a recipient's authid and a text")
 		}
@@ -207,14 +208,14 @@ func serveNotifier(ctx context.Context, url string, log *slog.Logger, ready func
 		}
 		from, _ := inv.Details.String("caller_authid") // disclosed because we registered with disclose_caller
 		// eligible_authid: only sessions authenticated as `to` receive the event.
-		err := c.PublishWith(ctx, notify, session.PublishOptions{Acknowledge: true, EligibleAuthID: []string{to}},
+		err := c.PublishWith(ctx, notify, client.PublishOptions{Acknowledge: true, EligibleAuthID: []string{to}},
 			wamp.List{text}, wamp.Dict{"from": from, "to": to, "at": time.Now().UTC().Format(time.RFC3339)})
 		if err != nil {
 			return nil, fmt.Errorf("publishing the notification: %w", err)
 		}
 		log.Info("notification sent", "from", from, "to", to)
-		return &session.Result{Args: wamp.List{true}}, nil
-	}, session.RegisterOptions{DiscloseCaller: true}.Dict())
+		return &client.Result{Args: wamp.List{true}}, nil
+	}, client.RegisterOptions{DiscloseCaller: true}.Dict())
 	if err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
@@ -235,7 +236,7 @@ func serveNotifier(ctx context.Context, url string, log *slog.Logger, ready func
 func demo(ctx context.Context, url string, out io.Writer) error {
 	users := []string{"alice", "bob", "carol"}
 	inbox := make(chan string, 16)
-	clients := map[string]*session.Client{}
+	clients := map[string]*client.Client{}
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -247,7 +248,7 @@ func demo(ctx context.Context, url string, out io.Writer) error {
 			return err
 		}
 		clients[name] = c
-		if _, err := c.Subscribe(ctx, notify, func(e *session.Event) {
+		if _, err := c.Subscribe(ctx, notify, func(e *client.Event) {
 			from, _ := e.Kwargs.String("from")
 			inbox <- fmt.Sprintf("%s got a notification from %s: %v", name, from, e.Args[0])
 		}, nil); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/exampletest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -22,16 +22,16 @@ func start(t *testing.T) string {
 
 // inbox is a user's session subscribed to notifications.
 type inbox struct {
-	c      *session.Client
+	c      *client.Client
 	mu     sync.Mutex
-	events []*session.Event
+	events []*client.Event
 	got    chan struct{}
 }
 
 func subscribe(t *testing.T, ctx context.Context, url, authid, serializer string) *inbox {
 	t.Helper()
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Serializer: serializer, AuthID: authid,
-		Credentials: session.Credentials{Ticket: tickets[authid]}})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer, AuthID: authid,
+		Credentials: client.Credentials{Ticket: tickets[authid]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func subscribe(t *testing.T, ctx context.Context, url, authid, serializer string
 		t.Fatalf("joined as %q", got)
 	}
 	in := &inbox{c: c, got: make(chan struct{}, 16)}
-	if _, err := c.Subscribe(ctx, notify, func(e *session.Event) {
+	if _, err := c.Subscribe(ctx, notify, func(e *client.Event) {
 		in.mu.Lock()
 		in.events = append(in.events, e)
 		in.mu.Unlock()
@@ -114,7 +114,7 @@ func TestOnlyTheNotifierPublishes(t *testing.T) {
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrNotAuthorized {
 		t.Fatalf("bob's publish: %v", err)
 	}
-	_, err = bob.c.Register(ctx, send, func(context.Context, *session.Invocation) (*session.Result, error) { return nil, nil }, nil)
+	_, err = bob.c.Register(ctx, send, func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrNotAuthorized {
 		t.Fatalf("bob's register: %v", err)
 	}
@@ -122,11 +122,11 @@ func TestOnlyTheNotifierPublishes(t *testing.T) {
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrInvalidArgument {
 		t.Fatalf("send without text: %v", err)
 	}
-	_, err = session.Dial(ctx, url, realmName, session.ClientOptions{AuthID: "alice", Credentials: session.Credentials{Ticket: "guess"}})
+	_, err = client.Dial(ctx, url, realmName, client.Options{AuthID: "alice", Credentials: client.Credentials{Ticket: "guess"}})
 	if !errors.As(err, &ae) || ae.URI != wamp.ErrAuthenticationFailed {
 		t.Fatalf("wrong ticket: %v", err)
 	}
-	_, err = session.Dial(ctx, url, realmName, session.ClientOptions{})
+	_, err = client.Dial(ctx, url, realmName, client.Options{})
 	if err == nil {
 		t.Fatal("an anonymous client got in")
 	}

@@ -25,9 +25,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -79,13 +80,13 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	log := slog.Default()
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/ws"
@@ -125,7 +126,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 // serveJobs joins the router at url, registers the long job and serves until ctx ends; ready,
 // when not nil, is called once the procedure is registered.
 func serveJobs(ctx context.Context, url string, log *slog.Logger, ready func()) error {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Logger: log})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("job service: %w", err)
 	}
@@ -149,8 +150,8 @@ func serveJobs(ctx context.Context, url string, log *slog.Logger, ready func()) 
 // [step, steps] {percent} after each, and returns ["done", steps]. When its context ends
 // (the caller canceled, or its timeout passed) it stops and answers wamp.error.canceled
 // saying how far it got.
-func runJob(log *slog.Logger) session.ProcedureHandler {
-	return func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+func runJob(log *slog.Logger) client.ProcedureHandler {
+	return func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		var steps int64 = 5
 		if len(inv.Args) > 0 {
 			n, ok := wamp.AsInt64(inv.Args[0])
@@ -174,20 +175,20 @@ func runJob(log *slog.Logger) session.ProcedureHandler {
 				return nil, err
 			}
 		}
-		return &session.Result{Args: wamp.List{"done", steps}}, nil
+		return &client.Result{Args: wamp.List{"done", steps}}, nil
 	}
 }
 
 // demo runs one job to the end, printing its progress, then starts another and cancels it
 // after three progress reports.
 func demo(ctx context.Context, url string, out io.Writer) error {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	res, err := c.CallWith(ctx, longJob, wamp.List{5}, nil, session.CallOptions{
-		OnProgress: func(r *session.Result) {
+	res, err := c.CallWith(ctx, longJob, wamp.List{5}, nil, client.CallOptions{
+		OnProgress: func(r *client.Result) {
 			percent, _ := r.Kwargs.Int("percent")
 			fmt.Fprintf(out, "progress %v/%v (%d%%)\n", r.Args[0], r.Args[1], percent)
 		},
@@ -201,9 +202,9 @@ func demo(ctx context.Context, url string, out io.Writer) error {
 	// job's own answer, which says where it stopped.
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err = c.CallWith(jobCtx, longJob, wamp.List{100}, nil, session.CallOptions{
+	_, err = c.CallWith(jobCtx, longJob, wamp.List{100}, nil, client.CallOptions{
 		CancelMode: "kill",
-		OnProgress: func(r *session.Result) {
+		OnProgress: func(r *client.Result) {
 			fmt.Fprintf(out, "progress %v/%v\n", r.Args[0], r.Args[1])
 			if step, _ := wamp.AsInt64(r.Args[0]); step == 3 {
 				fmt.Fprintln(out, "canceling")

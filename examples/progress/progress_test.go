@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/exampletest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -18,9 +18,9 @@ func start(t *testing.T) string {
 	return exampletest.Start(t, run)
 }
 
-func dial(t *testing.T, ctx context.Context, url, serializer string) *session.Client {
+func dial(t *testing.T, ctx context.Context, url, serializer string) *client.Client {
 	t.Helper()
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctx, url, realmName, client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestProgressToTheEnd(t *testing.T) {
 	for _, serializer := range []string{"json", "msgpack"} {
 		c := dial(t, ctx, url, serializer)
 		var steps []int64
-		res, err := c.CallWith(ctx, longJob, wamp.List{4}, nil, session.CallOptions{OnProgress: func(r *session.Result) {
+		res, err := c.CallWith(ctx, longJob, wamp.List{4}, nil, client.CallOptions{OnProgress: func(r *client.Result) {
 			step, _ := wamp.AsInt64(r.Args[0])
 			percent, _ := r.Kwargs.Int("percent")
 			if percent != step*25 {
@@ -72,9 +72,9 @@ func TestCancelFromTheCaller(t *testing.T) {
 	jobCtx, stopJob := context.WithCancel(ctx)
 	defer stopJob()
 	var reported []int64
-	_, err := c.CallWith(jobCtx, longJob, wamp.List{10000}, nil, session.CallOptions{
+	_, err := c.CallWith(jobCtx, longJob, wamp.List{10000}, nil, client.CallOptions{
 		CancelMode: "kill",
-		OnProgress: func(r *session.Result) {
+		OnProgress: func(r *client.Result) {
 			step, _ := wamp.AsInt64(r.Args[0])
 			reported = append(reported, step)
 			if step == 3 {
@@ -93,8 +93,8 @@ func TestCancelFromTheCaller(t *testing.T) {
 
 	// killnowait: the caller does not wait for the job's answer.
 	jobCtx2, stopJob2 := context.WithCancel(ctx)
-	_, err = c.CallWith(jobCtx2, longJob, wamp.List{10000}, nil, session.CallOptions{
-		OnProgress: func(r *session.Result) {
+	_, err = c.CallWith(jobCtx2, longJob, wamp.List{10000}, nil, client.CallOptions{
+		OnProgress: func(r *client.Result) {
 			if step, _ := wamp.AsInt64(r.Args[0]); step == 2 {
 				stopJob2()
 			}

@@ -42,10 +42,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -117,7 +118,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	if _, err := fs.Stat(files, "vendor/autobahn.min.js"); err != nil {
 		log.Warn("the page's autobahn.js bundle is missing: run `npm ci && npm run build` in examples/wampchat (then rebuild)", "err", err)
 	}
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/", http.FileServerFS(files))
 	// The page asks where the router is: this program's /ws, or the external one.
 	app.HandleFunc("/config.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -125,7 +126,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		json.NewEncoder(w).Encode(map[string]string{"url": routerURL, "realm": string(realmName)})
 	})
 	chat := &chatService{log: log, nicks: map[wamp.ID]string{}}
-	svc, stopRouter, err := startRouter(ctx, app, log, func(c *session.Client) { chat.prune(ctx, c) })
+	svc, stopRouter, err := startRouter(ctx, app, log, func(c *client.Client) { chat.prune(ctx, c) })
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 		stopRouter()
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
@@ -170,11 +171,11 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 // connection that reconnects, or an embedded one mounted on app's /ws, with its room history
 // in dataDir. stop ends what it started.
 // onRejoin runs when the chat service has rejoined the external router.
-func startRouter(ctx context.Context, app *transport.App, log *slog.Logger, onRejoin func(*session.Client)) (svc *session.Client, stop func(), err error) {
+func startRouter(ctx context.Context, app *wsapp.App, log *slog.Logger, onRejoin func(*client.Client)) (svc *client.Client, stop func(), err error) {
 	if routerURL != "" {
-		svc, err = session.Dial(ctx, routerURL, realmName, session.ClientOptions{
+		svc, err = client.Dial(ctx, routerURL, realmName, client.Options{
 			AuthID: "chat-service", Logger: log,
-			Reconnect: &session.ReconnectPolicy{MaxDelay: 5 * time.Second, OnRejoin: onRejoin},
+			Reconnect: &client.ReconnectPolicy{MaxDelay: 5 * time.Second, OnRejoin: onRejoin},
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("chat service: join %s: %w", routerURL, err)
@@ -204,7 +205,7 @@ func startRouter(ctx context.Context, app *transport.App, log *slog.Logger, onRe
 	}
 	// The chat service joins in-process, as a trusted session (authrole "trusted", so the
 	// page's online list, which shows authrole "anonymous", leaves it out).
-	svc, err = router.LocalClient(ctx, realmName, session.ClientOptions{AuthID: "chat-service", Logger: log})
+	svc, err = router.LocalClient(ctx, realmName, client.Options{AuthID: "chat-service", Logger: log})
 	if err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("chat service: %w", err)
@@ -214,7 +215,7 @@ func startRouter(ctx context.Context, app *transport.App, log *slog.Logger, onRe
 
 // chatService owns the nicknames: one per session, unique regardless of case.
 type chatService struct {
-	c   *session.Client
+	c   *client.Client
 	log *slog.Logger
 
 	mu    sync.Mutex
@@ -222,14 +223,14 @@ type chatService struct {
 }
 
 func (s *chatService) start(ctx context.Context) error {
-	if _, err := s.c.Register(ctx, setNick, s.setNick, session.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
+	if _, err := s.c.Register(ctx, setNick, s.setNick, client.RegisterOptions{DiscloseCaller: true}.Dict()); err != nil {
 		return fmt.Errorf("chat service: %w", err)
 	}
 	if _, err := s.c.Register(ctx, listNicks, s.listNicks, nil); err != nil {
 		return fmt.Errorf("chat service: %w", err)
 	}
 	// A session that leaves frees its nickname.
-	if _, err := s.c.Subscribe(ctx, "wamp.session.on_leave", func(e *session.Event) {
+	if _, err := s.c.Subscribe(ctx, "wamp.session.on_leave", func(e *client.Event) {
 		if len(e.Args) == 0 {
 			return
 		}
@@ -252,7 +253,7 @@ func (s *chatService) start(ctx context.Context) error {
 // prune forgets the nicknames of sessions that are gone: after the service rejoined, it may
 // have missed their wamp.session.on_leave (a router restart ends every session; the pages
 // rejoin and take their nicknames back).
-func (s *chatService) prune(ctx context.Context, c *session.Client) {
+func (s *chatService) prune(ctx context.Context, c *client.Client) {
 	res, err := c.Call(ctx, "wamp.session.list", nil, nil, nil)
 	if err != nil || len(res.Args) == 0 {
 		s.log.Warn("cannot list the sessions after rejoining", "err", err)
@@ -276,7 +277,7 @@ func (s *chatService) prune(ctx context.Context, c *session.Client) {
 
 // chat.set_nick(nick) → nick: the caller's nickname, trimmed; fails with
 // chat.error.invalid_nick or chat.error.nick_taken.
-func (s *chatService) setNick(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+func (s *chatService) setNick(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 	caller, ok := wamp.AsID(inv.Details["caller"])
 	if !ok {
 		return nil, wamp.NewError(wamp.ErrInvalidArgument, "the caller's session is unknown")
@@ -303,11 +304,11 @@ func (s *chatService) setNick(ctx context.Context, inv *session.Invocation) (*se
 	if err := s.c.Publish(ctx, onNick, wamp.Dict{"acknowledge": true}, wamp.List{caller, nick}, nil); err != nil {
 		return nil, fmt.Errorf("announcing the nickname: %w", err)
 	}
-	return &session.Result{Args: wamp.List{nick}}, nil
+	return &client.Result{Args: wamp.List{nick}}, nil
 }
 
 // chat.nicks() → [[session, nick], ...] sorted by nickname.
-func (s *chatService) listNicks(context.Context, *session.Invocation) (*session.Result, error) {
+func (s *chatService) listNicks(context.Context, *client.Invocation) (*client.Result, error) {
 	s.mu.Lock()
 	pairs := make(wamp.List, 0, len(s.nicks))
 	for id, nick := range s.nicks {
@@ -317,7 +318,7 @@ func (s *chatService) listNicks(context.Context, *session.Invocation) (*session.
 	slices.SortFunc(pairs, func(a, b any) int {
 		return strings.Compare(a.(wamp.List)[1].(string), b.(wamp.List)[1].(string))
 	})
-	return &session.Result{Args: wamp.List{pairs}}, nil
+	return &client.Result{Args: wamp.List{pairs}}, nil
 }
 
 func validNick(nick string) error {

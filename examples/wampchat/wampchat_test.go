@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/exampletest"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -61,7 +61,7 @@ func TestExternalRouter(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := session.Dial(ctx, r.URL, realmName, session.ClientOptions{})
+	c, err := client.Dial(ctx, r.URL, realmName, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,25 +78,25 @@ func TestExternalRouter(t *testing.T) {
 
 // watcher is a client that records the events of some topics.
 type watcher struct {
-	c      *session.Client
+	c      *client.Client
 	events chan topicEvent
 }
 
 type topicEvent struct {
 	topic wamp.URI
-	e     *session.Event
+	e     *client.Event
 }
 
 func join(t *testing.T, ctx context.Context, base, serializer string, topics ...wamp.URI) *watcher {
 	t.Helper()
-	c, err := session.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", realmName, session.ClientOptions{Serializer: serializer})
+	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", realmName, client.Options{Serializer: serializer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	w := &watcher{c: c, events: make(chan topicEvent, 64)}
 	for _, topic := range topics {
-		if _, err := c.Subscribe(ctx, topic, func(e *session.Event) { w.events <- topicEvent{topic, e} }, nil); err != nil {
+		if _, err := c.Subscribe(ctx, topic, func(e *client.Event) { w.events <- topicEvent{topic, e} }, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,7 +104,7 @@ func join(t *testing.T, ctx context.Context, base, serializer string, topics ...
 }
 
 // next returns the next event on topic, skipping others.
-func (w *watcher) next(t *testing.T, ctx context.Context, topic wamp.URI) *session.Event {
+func (w *watcher) next(t *testing.T, ctx context.Context, topic wamp.URI) *client.Event {
 	t.Helper()
 	for {
 		select {
@@ -118,7 +118,7 @@ func (w *watcher) next(t *testing.T, ctx context.Context, topic wamp.URI) *sessi
 	}
 }
 
-func call(t *testing.T, ctx context.Context, c *session.Client, proc wamp.URI, args ...any) wamp.List {
+func call(t *testing.T, ctx context.Context, c *client.Client, proc wamp.URI, args ...any) wamp.List {
 	t.Helper()
 	res, err := c.Call(ctx, proc, nil, wamp.List(args), nil)
 	if err != nil {
@@ -127,7 +127,7 @@ func call(t *testing.T, ctx context.Context, c *session.Client, proc wamp.URI, a
 	return res.Args
 }
 
-func callErr(t *testing.T, ctx context.Context, c *session.Client, proc wamp.URI, args ...any) wamp.URI {
+func callErr(t *testing.T, ctx context.Context, c *client.Client, proc wamp.URI, args ...any) wamp.URI {
 	t.Helper()
 	_, err := c.Call(ctx, proc, nil, wamp.List(args), nil)
 	var ae *wamp.ApplicationError

@@ -22,9 +22,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
+	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -76,13 +77,13 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	log := slog.Default()
 	router := realm.NewRouter(log)
 	router.AddRealm(realm.New(realm.Config{Name: realmName}, log))
-	app := transport.NewApp(log)
+	app := wsapp.NewApp(log)
 	app.Handle("/ws", router.WebSocketHandler(realm.EndpointOptions{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := transport.NewHTTPServer(app, transport.HTTPTimeouts{})
+	srv := websocket.NewHTTPServer(app, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/ws"
@@ -122,7 +123,7 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 // serveWorkers joins n workers to the router at url and serves until ctx ends; ready, when
 // not nil, is called once all are registered.
 func serveWorkers(ctx context.Context, url string, n int, log *slog.Logger, ready func()) error {
-	workers := make([]*session.Client, 0, n)
+	workers := make([]*client.Client, 0, n)
 	defer func() {
 		for _, c := range workers {
 			c.Close()
@@ -145,18 +146,18 @@ func serveWorkers(ctx context.Context, url string, n int, log *slog.Logger, read
 
 // startWorker is one worker: its own session, registering the shared procedure (every
 // registrant must ask for the same policy). The answer says who did the work: [name, job²].
-func startWorker(ctx context.Context, url, name string, log *slog.Logger) (*session.Client, error) {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{Logger: log.With("worker", name)})
+func startWorker(ctx context.Context, url, name string, log *slog.Logger) (*client.Client, error) {
+	c, err := client.Dial(ctx, url, realmName, client.Options{Logger: log.With("worker", name)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	_, err = c.Register(ctx, work, func(_ context.Context, inv *session.Invocation) (*session.Result, error) {
+	_, err = c.Register(ctx, work, func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		var job int64
 		if len(inv.Args) > 0 {
 			job, _ = wamp.AsInt64(inv.Args[0])
 		}
-		return &session.Result{Args: wamp.List{name, job * job}}, nil
-	}, session.RegisterOptions{Invoke: "roundrobin"}.Dict())
+		return &client.Result{Args: wamp.List{name, job * job}}, nil
+	}, client.RegisterOptions{Invoke: "roundrobin"}.Dict())
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -166,7 +167,7 @@ func startWorker(ctx context.Context, url, name string, log *slog.Logger) (*sess
 
 // demo calls the shared procedure calls times and prints who answered.
 func demo(ctx context.Context, url string, calls int, out io.Writer) error {
-	c, err := session.Dial(ctx, url, realmName, session.ClientOptions{})
+	c, err := client.Dial(ctx, url, realmName, client.Options{})
 	if err != nil {
 		return err
 	}

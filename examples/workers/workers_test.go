@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/exampletest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -19,7 +19,7 @@ func start(t *testing.T) string {
 }
 
 // callAll makes n calls and returns who answered each.
-func callAll(t *testing.T, ctx context.Context, c *session.Client, n int) []string {
+func callAll(t *testing.T, ctx context.Context, c *client.Client, n int) []string {
 	t.Helper()
 	var who []string
 	for i := range n {
@@ -61,7 +61,7 @@ func TestRoundRobin(t *testing.T) {
 	url := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	caller, err := session.Dial(ctx, url, realmName, session.ClientOptions{Serializer: "msgpack"})
+	caller, err := client.Dial(ctx, url, realmName, client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package fakepeer runs real router-side sessions (session.Server.ServePeer) over in-memory
+// Package fakepeer runs real router-side sessions (session.Host.ServePeer) over in-memory
 // fake connections, for tests of the broker, the dealer and the realm without sockets, HTTP
 // or framing: each Client writes WAMP messages as its peer would and records, in order,
 // every frame the router sends it.

@@ -123,9 +123,9 @@ func (addr) String() string  { return "fake" }
 
 var _ net.Addr = addr{}
 
-// Server serves fake connections with a session.Server.
+// Server serves fake connections with a session.Host.
 type Server struct {
-	*session.Server
+	*session.Host
 	t  testing.TB
 	wg sync.WaitGroup
 
@@ -133,10 +133,10 @@ type Server struct {
 	conns []*Conn
 }
 
-// Serve starts a session server admitting sessions through gate; it is shut down when the
+// Serve starts a session host admitting sessions through gate; it is shut down when the
 // test ends.
 func Serve(t testing.TB, gate session.Gate) *Server {
-	srv := &Server{t: t, Server: session.NewServer(gate, session.ServerOptions{HelloTimeout: Wait, AuthTimeout: Wait})}
+	srv := &Server{t: t, Host: session.NewHost(gate, session.HostOptions{HelloTimeout: Wait, AuthTimeout: Wait})}
 	t.Cleanup(func() {
 		if !srv.DropAll() {
 			return // stuck sessions were reported; waiting for them would hang the test
@@ -395,7 +395,7 @@ type Gate struct {
 }
 
 // Join admits s.
-func (g *Gate) Join(s *session.Session) (session.Realm, wamp.Dict, error) {
+func (g *Gate) Join(s *session.Session) (session.Domain, wamp.Dict, error) {
 	s.ID = wamp.GlobalID()
 	s.AuthID, _ = s.Details.String("authid")
 	s.AuthRole, _ = s.Details.String("authrole")

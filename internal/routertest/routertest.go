@@ -14,7 +14,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/testcert"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -83,7 +83,7 @@ func Start(t testing.TB, opts Options) *Router {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", rt.WebSocketHandler(opts.Endpoint))
-	hs := transport.NewHTTPServer(mux, transport.HTTPTimeouts{})
+	hs := websocket.NewHTTPServer(mux, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
 	wsAddr := ln.Addr().String()
 	var rsURL string

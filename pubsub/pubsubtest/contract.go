@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -48,9 +49,9 @@ func start(t testing.TB, newBroker NewBroker, env Env) *router {
 	r.b = newBroker(t, env)
 	t.Cleanup(r.b.Close) // after the server's shutdown (cleanups run last-in first-out)
 	g := &fakepeer.Gate{OnLeave: r.b.Leave}
-	session.On(&g.Routes, r.b.Subscribe)
-	session.On(&g.Routes, r.b.Unsubscribe)
-	session.On(&g.Routes, r.b.HandlePublish)
+	dispatch.On(&g.Routes, r.b.Subscribe)
+	dispatch.On(&g.Routes, r.b.Unsubscribe)
+	dispatch.On(&g.Routes, r.b.HandlePublish)
 	r.srv = fakepeer.Serve(t, g)
 	return r
 }

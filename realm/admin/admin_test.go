@@ -18,11 +18,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/admin"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -59,9 +59,9 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func dial(t *testing.T, r *adminRouter, opts session.ClientOptions) *session.Client {
+func dial(t *testing.T, r *adminRouter, opts client.Options) *client.Client {
 	t.Helper()
-	c, err := session.Dial(ctxT(t), r.URL, "realm1", opts)
+	c, err := client.Dial(ctxT(t), r.URL, "realm1", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,25 +149,25 @@ func promtoolCheck(t *testing.T, exposition []byte) {
 	}
 }
 
-func echo(_ context.Context, inv *session.Invocation) (*session.Result, error) {
-	return &session.Result{Args: inv.Args}, nil
+func echo(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+	return &client.Result{Args: inv.Args}, nil
 }
 
 // A router that has served pub/sub, RPC and authentications exposes it all in Prometheus
 // format: promtool finds nothing wrong, and every counter moved by what the clients did.
 func TestMetricsFollowTraffic(t *testing.T) {
 	r := startAdmin(t, routertest.Options{})
-	subJSON := dial(t, r, session.ClientOptions{})
-	subMsgpack := dial(t, r, session.ClientOptions{Serializer: "msgpack"})
-	pub := dial(t, r, session.ClientOptions{})
-	callee := dial(t, r, session.ClientOptions{Serializer: "msgpack"})
-	caller := dial(t, r, session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}})
-	if _, err := session.Dial(ctxT(t), r.URL, "realm1", session.ClientOptions{AuthID: "joe",
-		Credentials: session.Credentials{Ticket: "wrong"}}); err == nil {
+	subJSON := dial(t, r, client.Options{})
+	subMsgpack := dial(t, r, client.Options{Serializer: "msgpack"})
+	pub := dial(t, r, client.Options{})
+	callee := dial(t, r, client.Options{Serializer: "msgpack"})
+	caller := dial(t, r, client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}})
+	if _, err := client.Dial(ctxT(t), r.URL, "realm1", client.Options{AuthID: "joe",
+		Credentials: client.Credentials{Ticket: "wrong"}}); err == nil {
 		t.Fatal("a wrong ticket was accepted")
 	}
-	for _, c := range []*session.Client{subJSON, subMsgpack} {
-		if _, err := c.Subscribe(ctxT(t), "com.example.topic", func(*session.Event) {}, nil); err != nil {
+	for _, c := range []*client.Client{subJSON, subMsgpack} {
+		if _, err := c.Subscribe(ctxT(t), "com.example.topic", func(*client.Event) {}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,7 +272,7 @@ func TestMetricsCountHistoryWrites(t *testing.T) {
 	t.Cleanup(func() { store.Close() }) // after the router's shutdown, which flushes its history
 	r := startAdmin(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", HistoryStore: store,
 		History: pubsub.HistoryConfig{Topics: []pubsub.HistoryRule{{Topic: "com.example.kept", Limit: 100}}}}}})
-	pub := dial(t, r, session.ClientOptions{})
+	pub := dial(t, r, client.Options{})
 	for i := range 3 {
 		if err := pub.Publish(ctxT(t), "com.example.kept", wamp.Dict{"acknowledge": true}, wamp.List{i}, nil); err != nil {
 			t.Fatal(err)
@@ -329,9 +329,9 @@ func TestHealthAndReadiness(t *testing.T) {
 // subscriptions and registrations.
 func TestStatusJSON(t *testing.T) {
 	r := startAdmin(t, routertest.Options{})
-	sub := dial(t, r, session.ClientOptions{Serializer: "msgpack"})
-	callee := dial(t, r, session.ClientOptions{AuthID: "joe", Credentials: session.Credentials{Ticket: ticketSecret}})
-	if _, err := sub.Subscribe(ctxT(t), "com.example.news", func(*session.Event) {}, wamp.Dict{"match": "prefix"}); err != nil {
+	sub := dial(t, r, client.Options{Serializer: "msgpack"})
+	callee := dial(t, r, client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}})
+	if _, err := sub.Subscribe(ctxT(t), "com.example.news", func(*client.Event) {}, wamp.Dict{"match": "prefix"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := callee.Register(ctxT(t), "com.example.echo", echo, nil); err != nil {
@@ -399,7 +399,7 @@ func TestStatusJSON(t *testing.T) {
 // authenticated as "trusted".
 func TestMetricsLabelLocalSessions(t *testing.T) {
 	r := startAdmin(t, routertest.Options{})
-	c, err := r.LocalClient(ctxT(t), "realm1", session.ClientOptions{Serializer: "msgpack"})
+	c, err := r.LocalClient(ctxT(t), "realm1", client.Options{Serializer: "msgpack"})
 	if err != nil {
 		t.Fatal(err)
 	}

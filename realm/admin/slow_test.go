@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	gorilla "github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
-	"github.com/pawl-wamp/pawl/transport"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -19,7 +19,7 @@ import (
 // nothing more: its outbound queue fills up. It returns the session ID.
 func stuckSubscriber(t *testing.T, url, topic string) wamp.ID {
 	t.Helper()
-	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	d := gorilla.Dialer{Subprotocols: []string{"wamp.2.json"}}
 	ws, _, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +37,12 @@ func stuckSubscriber(t *testing.T, url, topic string) wamp.ID {
 		}
 		return m
 	}
-	ws.WriteMessage(websocket.TextMessage, []byte(`[1,"realm1",{"roles":{"subscriber":{}}}]`))
+	ws.WriteMessage(gorilla.TextMessage, []byte(`[1,"realm1",{"roles":{"subscriber":{}}}]`))
 	welcome, ok := read().(*wamp.Welcome)
 	if !ok {
 		t.Fatal("no WELCOME")
 	}
-	ws.WriteMessage(websocket.TextMessage, []byte(`[32,1,{},"`+topic+`"]`))
+	ws.WriteMessage(gorilla.TextMessage, []byte(`[32,1,{},"`+topic+`"]`))
 	if _, ok := read().(*wamp.Subscribed); !ok {
 		t.Fatal("no SUBSCRIBED")
 	}
@@ -53,9 +53,9 @@ func stuckSubscriber(t *testing.T, url, topic string) wamp.ID {
 // pawl_slow_consumer_disconnects_total and listed, with its authid, in /status.json.
 func TestSlowConsumerCounted(t *testing.T) {
 	r := startAdmin(t, routertest.Options{Endpoint: realm.EndpointOptions{
-		Transport: transport.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}}})
+		Transport: websocket.Options{QueueBytes: 256 << 10, WriteTimeout: time.Second}}})
 	stuck := stuckSubscriber(t, r.URL, "com.example.flood")
-	pub := dial(t, r, session.ClientOptions{})
+	pub := dial(t, r, client.Options{})
 	big := wamp.List{strings.Repeat("x", 64<<10)}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

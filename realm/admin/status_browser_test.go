@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
-	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -39,9 +39,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("node not found: %v; %s", err, browserHint)
 	}
 	r := startAdmin(t, routertest.Options{})
-	joe := dial(t, r, session.ClientOptions{AuthID: "joe", Serializer: "msgpack",
-		Credentials: session.Credentials{Ticket: ticketSecret}})
-	if _, err := joe.Subscribe(ctxT(t), "com.example.news", func(*session.Event) {}, nil); err != nil {
+	joe := dial(t, r, client.Options{AuthID: "joe", Serializer: "msgpack",
+		Credentials: client.Credentials{Ticket: ticketSecret}})
+	if _, err := joe.Subscribe(ctxT(t), "com.example.news", func(*client.Event) {}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := joe.Register(ctxT(t), "com.example.echo", echo, nil); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/rpc"
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -59,12 +59,12 @@ func start(t testing.TB, newDealer NewDealer) *router {
 	}})
 	t.Cleanup(r.d.Close) // after the server's shutdown (cleanups run last-in first-out)
 	g := &fakepeer.Gate{OnLeave: r.d.Leave}
-	session.On(&g.Routes, r.d.Register)
-	session.On(&g.Routes, r.d.Unregister)
-	session.On(&g.Routes, r.d.Call)
-	session.On(&g.Routes, r.d.Cancel)
-	session.On(&g.Routes, r.d.Yield)
-	session.On(&g.Routes, r.d.Error)
+	dispatch.On(&g.Routes, r.d.Register)
+	dispatch.On(&g.Routes, r.d.Unregister)
+	dispatch.On(&g.Routes, r.d.Call)
+	dispatch.On(&g.Routes, r.d.Cancel)
+	dispatch.On(&g.Routes, r.d.Yield)
+	dispatch.On(&g.Routes, r.d.Error)
 	r.srv = fakepeer.Serve(t, g)
 	return r
 }

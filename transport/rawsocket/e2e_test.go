@@ -11,7 +11,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -22,20 +22,20 @@ func roundTrip(t *testing.T, r *routertest.Router, url, serializer string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opts := session.ClientOptions{Serializer: serializer, TLSConfig: r.TLS}
-	c, err := session.Dial(ctx, url, "realm1", opts)
+	opts := client.Options{Serializer: serializer, TLSConfig: r.TLS}
+	c, err := client.Dial(ctx, url, "realm1", opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	defer c.Close()
-	ws, err := session.Dial(ctx, r.URL, "realm1", session.ClientOptions{TLSConfig: r.TLS})
+	ws, err := client.Dial(ctx, r.URL, "realm1", client.Options{TLSConfig: r.TLS})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
 
 	got := make(chan wamp.List, 1)
-	if _, err := c.Subscribe(ctx, "test.topic", func(e *session.Event) { got <- e.Args }, nil); err != nil {
+	if _, err := c.Subscribe(ctx, "test.topic", func(e *client.Event) { got <- e.Args }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.Publish(ctx, "test.topic", wamp.Dict{"acknowledge": true}, wamp.List{"hello", 42}, nil); err != nil {
@@ -49,10 +49,10 @@ func roundTrip(t *testing.T, r *routertest.Router, url, serializer string) {
 	case <-ctx.Done():
 		t.Fatal("no event over rawsocket")
 	}
-	if _, err := c.Register(ctx, "test.add", func(ctx context.Context, inv *session.Invocation) (*session.Result, error) {
+	if _, err := c.Register(ctx, "test.add", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		a, _ := wamp.AsInt64(inv.Args[0])
 		b, _ := wamp.AsInt64(inv.Args[1])
-		return &session.Result{Args: wamp.List{a + b}}, nil
+		return &client.Result{Args: wamp.List{a + b}}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,839 @@
+package websocket
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pawl-wamp/pawl/session/peer"
+)
+
+var (
+	// ErrQueueFull: the peer does not read fast enough; the outbound queue is at its bound.
+	ErrQueueFull = peer.ErrQueueFull
+	// ErrClosed: the connection is closing or closed.
+	ErrClosed = peer.ErrClosed
+)
+
+// Close codes used by Pawl beyond the standard ones.
+const (
+	CloseNormal        = websocket.CloseNormalClosure
+	CloseGoingAway     = websocket.CloseGoingAway
+	CloseProtocolError = websocket.CloseProtocolError
+	// CloseInvalidPayload: a text message (or close reason) that is not UTF-8.
+	CloseInvalidPayload = websocket.CloseInvalidFramePayloadData
+	CloseMessageTooBig  = websocket.CloseMessageTooBig
+	ClosePolicy         = websocket.ClosePolicyViolation
+	CloseInternalError  = websocket.CloseInternalServerErr
+	// CloseTryAgainLater is sent to a peer cut off because its outbound queue overflowed.
+	CloseTryAgainLater = websocket.CloseTryAgainLater
+)
+
+// closeGrace is how long the writer waits for the peer to answer a close frame.
+const closeGrace = 2 * time.Second
+
+// abortWriteGrace is how long a write in progress may still take once a peer is cut off.
+const abortWriteGrace = 500 * time.Millisecond
+
+// Conn is one WebSocket connection carrying whole messages. Reads happen on the goroutine that
+// owns the connection (the HTTP handler's, or the client's reader). Send only queues: a writer
+// goroutine, started when there is something to write and gone when the queue is empty, writes
+// the queue out, so a sender never blocks on a slow peer and an idle connection holds no
+// writer. SendNow writes at once from the sender's goroutine when the connection is idle, with
+// a non-blocking write. Keepalive pings come from a timer, not a goroutine.
+type Conn struct {
+	nc          net.Conn
+	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
+	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
+	fr          *frameReader    // server side: frames are read here and written raw
+	opts        Options
+	subprotocol string
+	request     *http.Request
+	server      bool // frames are written raw (unmasked) by the writer, not through gorilla
+
+	mu        sync.Mutex
+	queue     [][]byte
+	batch     [][]byte // what the writer took from queue, used by the writer only
+	kindBatch []bool   // the batch's frame types, used by the writer only
+	queued    int      // bytes in queue
+	binary    bool
+	kinds     []bool   // each queued frame's type (true: binary) once SendMessage was used; else nil
+	writing   bool     // a writer goroutine (or SendNow's inline write) is running
+	heldBy    *Outbox  // the outbox that starts the writer (writing is set on its behalf)
+	delayed   bool     // waiting in a delay shard for its tick
+	urgent    bool     // a one-to-one reply is queued: no write delay
+	lastWrite int64    // with a write delay: when the writer last took events only (Unix ns)
+	needPing  bool     // the keepalive timer asks for a ping
+	pongs     [][]byte // pongs to send, one per ping of the peer, in order
+	pongBatch [][]byte // what the writer took from pongs, used by the writer only
+	closing   bool     // Close called: drain, then send the close frame
+	closeCode int
+	closeText string
+	aborted   bool          // Abort called: drop the queue
+	finished  bool          // the socket is closed
+	space     chan struct{} // signaled when the writer has emptied the queue
+	pingTimer *time.Timer
+
+	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
+	// each time a writer starts, i.e. per delivery to a quiet subscriber.
+	writeLoopFn func()
+
+	readDone   chan struct{} // closed when the owner stopped reading (Done)
+	writerDone chan struct{} // closed when the socket is closed and no writer runs
+	doneOnce   sync.Once
+
+	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
+
+	// Writes on plain TCP: the raw socket and its bound writev function, whose arguments and
+	// results are fields so that a write allocates nothing. They belong to whoever holds the
+	// writer's role (c.writing): a writer goroutine, or an inline write (SendNow, Outbox).
+	rc       syscall.RawConn
+	writevFn func(fd uintptr) bool
+	iovecs   iovecs
+	writeErr error
+	waited   bool     // the socket was full: a write deadline is set
+	nowait   bool     // an inline write: a full socket is left to a writer goroutine
+	partial  [][]byte // what an inline write left unwritten, for the writer goroutine
+
+	out Outbox // the reader's: connections its messages gave something to write
+
+	headers []byte      // scratch for frame headers, used by the writer only
+	iov     [][]byte    // scratch for writev, used by the writer only
+	bufs    net.Buffers // what writev has left to write, used by the writer only
+
+	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
+	deadlineSet int64
+
+	// peerClose is the close code and text the peer sent, when it sent one.
+	peerCloseCode int
+	peerCloseText string
+}
+
+// newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
+// would stay with every idle connection, and the server reads and writes frames itself.
+func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
+	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
+}
+
+// newServerConnOn serves a socket on which the WebSocket handshake is done.
+func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
+	c := newConnState(nc, subprotocol, opts, r)
+	c.server = true
+	if d != nil {
+		c.delay = d.shard()
+	}
+	c.fr = newFrameReader(nc, opts.ReadBufferSize, &c.out)
+	if opts.PingInterval > 0 {
+		c.fr.progress = c.extendReadDeadlineSoon
+	}
+	if c.rc = c.fr.rc; c.rc != nil {
+		c.writevFn = c.writevSome
+	}
+	c.startKeepalive()
+	return c
+}
+
+// newClientConn wraps a dialed connection: gorilla reads and writes its frames.
+func newClientConn(ws *websocket.Conn, opts Options) *Conn {
+	c := newConnState(ws.NetConn(), ws.Subprotocol(), opts, nil)
+	c.ws = ws
+	// No read limit in gorilla: Read enforces MaxMessageSize itself, the same on both sides.
+	if opts.PingInterval > 0 {
+		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
+	}
+	ws.SetCloseHandler(func(code int, text string) error {
+		c.peerClosed(code, text)
+		return nil
+	})
+	c.startKeepalive()
+	return c
+}
+
+func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
+	c := &Conn{
+		nc:          nc,
+		opts:        opts,
+		subprotocol: subprotocol,
+		binary:      subprotocolInfo(subprotocol).binary,
+		request:     r,
+		space:       make(chan struct{}, 1),
+		readDone:    make(chan struct{}),
+		writerDone:  make(chan struct{}),
+	}
+	c.writeLoopFn = c.writeLoop
+	return c
+}
+
+func (c *Conn) startKeepalive() {
+	if c.opts.PingInterval > 0 {
+		c.extendReadDeadline()
+		c.mu.Lock() // pingDue reads the timer under the lock
+		c.pingTimer = time.AfterFunc(c.opts.PingInterval, c.pingDue)
+		c.mu.Unlock()
+	}
+}
+
+// peerClosed records the peer's close frame and answers it through the queue, so frames
+// already queued go first.
+func (c *Conn) peerClosed(code int, text string) {
+	c.mu.Lock()
+	c.peerCloseCode, c.peerCloseText = code, text
+	c.mu.Unlock()
+	c.Close(CloseNormal, "")
+}
+
+// maxPendingPongs bounds the pongs waiting for the writer. RFC 6455 (section 5.5.3) lets an
+// endpoint answer only the most recent of pings it has not answered yet; past this bound the
+// oldest pending pong is dropped, so a peer that pings without reading holds little.
+const maxPendingPongs = 32
+
+// queuePong asks the writer to answer the peer's ping: every ping gets its own pong, in order.
+func (c *Conn) queuePong(data []byte) {
+	if data == nil {
+		data = []byte{}
+	}
+	c.mu.Lock()
+	if len(c.pongs) == maxPendingPongs {
+		copy(c.pongs, c.pongs[1:])
+		c.pongs = c.pongs[:len(c.pongs)-1]
+	}
+	c.pongs = append(c.pongs, data)
+	c.mu.Unlock()
+	c.kick()
+}
+
+// extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on).
+func (c *Conn) extendReadDeadline() {
+	if c.opts.PingInterval <= 0 {
+		return
+	}
+	now := time.Now()
+	c.deadlineSet = now.UnixNano()
+	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
+}
+
+// extendReadDeadlineSoon extends the deadline while a message is still arriving (each
+// fragment, each read of a long frame), at most once per eighth of the deadline: a peer
+// whose bytes keep flowing is alive, however long its message, and a message in many tiny
+// fragments does not reset a timer for each.
+func (c *Conn) extendReadDeadlineSoon() {
+	if c.opts.PingInterval <= 0 {
+		return
+	}
+	if time.Now().UnixNano()-c.deadlineSet >= int64(c.opts.PingInterval+c.opts.PongTimeout)/8 {
+		c.extendReadDeadline()
+	}
+}
+
+// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms.
+func (c *Conn) pingDue() {
+	c.mu.Lock()
+	if c.finished || c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.needPing = true
+	c.pingTimer.Reset(c.opts.PingInterval)
+	c.mu.Unlock()
+	c.kick()
+}
+
+// Subprotocol is the negotiated WebSocket subprotocol.
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Serializer is the name of the serializer the negotiated subprotocol carries ("json" for
+// wamp.2.json), or "" for a subprotocol not registered with RegisterSubprotocol.
+func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).serializer }
+
+// Details describe the connection for authentication and the meta API: the upgrade request
+// (until DropRequest), the peer's address and the TLS state.
+func (c *Conn) Details() peer.Details {
+	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.RemoteAddr(),
+		TLS: c.TLSState(), Request: c.Request()}
+}
+
+// Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
+func (c *Conn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.request
+}
+
+// DropRequest lets go of the upgrade request once nothing needs it any more (a WAMP session
+// after authentication): an idle connection then holds no parsed headers.
+func (c *Conn) DropRequest() {
+	c.mu.Lock()
+	c.request = nil
+	c.mu.Unlock()
+}
+
+// RemoteAddr is the peer's network address: the client's, as a trusted proxy in front
+// forwarded it (Options.TrustedProxies), or else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.clientAddr != nil {
+		return c.clientAddr
+	}
+	return c.nc.RemoteAddr()
+}
+
+// PeerClose returns the close code and reason the peer sent, or 0 when it sent none.
+func (c *Conn) PeerClose() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peerCloseCode, c.peerCloseText
+}
+
+// Read returns the next whole message. The returned slice is the caller's to keep.
+// Only the connection's owner goroutine may call it.
+func (c *Conn) Read() ([]byte, error) {
+	if err := c.awaitData(); err != nil {
+		return nil, err
+	}
+	_, data, err := c.read()
+	return data, err
+}
+
+// awaitData waits until the peer has sent something. Waiting here, a few calls deep, rather
+// than in the frame parser keeps an idle connection's goroutine stack small enough for the
+// garbage collector to shrink it to the minimum.
+func (c *Conn) awaitData() error {
+	if c.fr == nil || c.fr.pending() > 0 {
+		return nil
+	}
+	return c.fr.fill()
+}
+
+// read returns the next whole message and whether it came in a binary frame.
+func (c *Conn) read() (binary bool, data []byte, err error) {
+	if c.fr != nil {
+		return c.readFrames()
+	}
+	kind, r, err := c.ws.NextReader()
+	if err != nil {
+		return false, nil, err
+	}
+	// Read at most one byte past the limit: an oversized message never sits in memory whole.
+	data, err = io.ReadAll(io.LimitReader(r, c.opts.MaxMessageSize+1))
+	if err != nil {
+		return false, nil, err
+	}
+	if int64(len(data)) > c.opts.MaxMessageSize {
+		return false, nil, c.tooBig()
+	}
+	c.extendReadDeadline()
+	return kind == websocket.BinaryMessage, data, nil
+}
+
+// Send queues one encoded message without blocking. The slice must not change afterwards: one
+// frame is shared by every recipient. It fails with ErrQueueFull when the peer is too slow;
+// the caller decides what that means (the session layer cuts the peer off).
+func (c *Conn) Send(frame []byte) error {
+	return c.enqueue(frame, sendOptions{binary: c.binary})
+}
+
+// sendOptions say how enqueue treats a frame.
+type sendOptions struct {
+	binary bool // a binary frame, else text
+	mixed  bool // the connection carries both kinds: each frame's kind is recorded
+	urgent bool // a one-to-one reply: not held for a write delay
+	out    *Outbox
+}
+
+// enqueue queues one frame. A writer that should start now is left to o.out, when not nil, to
+// start once its reader is done.
+func (c *Conn) enqueue(frame []byte, o sendOptions) error {
+	binary, mixed, out := o.binary, o.mixed, o.out
+	c.mu.Lock()
+	if c.closing || c.aborted {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	// An empty queue admits one frame of any size: a frame larger than QueueBytes (an event
+	// grown past it by its recipient's codec, e.g. binary as base64 for JSON) is no sign of a
+	// slow consumer. Its size is bounded by the largest message the router accepts.
+	if len(c.queue) >= c.opts.QueueMessages || c.queued+len(frame) > c.opts.QueueBytes && len(c.queue) > 0 {
+		c.mu.Unlock()
+		return ErrQueueFull
+	}
+	if mixed && c.kinds == nil {
+		c.kinds = make([]bool, len(c.queue), len(c.queue)+1)
+		for i := range c.kinds {
+			c.kinds[i] = c.binary
+		}
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	if o.urgent {
+		c.urgent = true
+	}
+	if c.kinds != nil {
+		c.kinds = append(c.kinds, binary)
+	}
+	now, later := c.scheduleLocked()
+	if now && out != nil {
+		c.heldBy = out
+		c.mu.Unlock()
+		out.conns = append(out.conns, c)
+		return nil
+	}
+	// A queue held back by this outbox must not fill up while it waits for its reader:
+	// half full, the outbox is written now.
+	full := out != nil && c.heldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
+	c.mu.Unlock()
+	c.startWriter(now, later)
+	if full {
+		out.flush()
+	}
+	return nil
+}
+
+// scheduleLocked decides how queued frames get written: by a writer started now, or (with a
+// write delay) by one started at the next tick. Caller holds c.mu.
+func (c *Conn) scheduleLocked() (now, later bool) {
+	if c.writing || c.finished {
+		return false, false
+	}
+	if c.delay == nil || c.urgent {
+		c.writing = true
+		return true, false
+	}
+	if c.delayed {
+		return false, false // the tick will come
+	}
+	if time.Now().UnixNano()-c.lastWrite >= int64(c.opts.WriteDelay) {
+		c.writing = true // quiet for a while: nothing to wait for
+		return true, false
+	}
+	c.delayed = true
+	return false, true
+}
+
+func (c *Conn) startWriter(now, later bool) {
+	switch {
+	case now:
+		go c.writeLoopFn()
+	case later:
+		c.delay.add(c)
+	}
+}
+
+// tick starts the writer of a connection whose write delay is over (unless one runs).
+func (c *Conn) tick() {
+	c.mu.Lock()
+	c.delayed = false
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.writeLoop()
+	}
+}
+
+// SendMessage queues one message like Send, as a binary (true) or text frame whatever the
+// subprotocol says: for connections that mix both (the plain WebSocket component API).
+func (c *Conn) SendMessage(frame []byte, binary bool) error {
+	return c.enqueue(frame, sendOptions{binary: binary, mixed: true})
+}
+
+// SendWait queues one message like Send, but waits for room while the queue is full: for
+// clients, which would rather slow down than fail.
+func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
+	for {
+		err := c.Send(frame)
+		if !errors.Is(err, ErrQueueFull) {
+			return err
+		}
+		select {
+		case <-c.space:
+		case <-c.writerDone:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Queued returns the number of messages and bytes waiting to be written.
+func (c *Conn) Queued() (messages, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queued
+}
+
+// hasWorkLocked reports whether a writer has something to do. Caller holds c.mu.
+func (c *Conn) hasWorkLocked() bool {
+	return len(c.queue) > 0 || len(c.pongs) > 0 || c.needPing || c.closing
+}
+
+// startWriterLocked reports whether the caller must start a writer (and records that one
+// runs). Caller holds c.mu.
+func (c *Conn) startWriterLocked() bool {
+	if c.writing || c.finished {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// kick starts a writer unless one runs: it will see whatever was just recorded.
+func (c *Conn) kick() {
+	c.mu.Lock()
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoopFn()
+	}
+}
+
+// Close writes what is queued, then a close frame with code and reason, and closes the socket
+// once the peer answers (or after a short grace period). It does not block.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if !c.closing && !c.aborted {
+		c.closing = true
+		c.closeCode, c.closeText = code, truncateReason(reason)
+	}
+	c.mu.Unlock()
+	c.kick()
+}
+
+// Abort drops whatever is queued and closes with code and reason right away: for a peer that
+// is cut off, whose queue would never drain.
+func (c *Conn) Abort(code int, reason string) {
+	c.mu.Lock()
+	if !c.aborted {
+		c.aborted = true
+		c.closing = true
+		c.closeCode, c.closeText = code, truncateReason(reason)
+		c.queue, c.queued = nil, 0
+		if c.kinds != nil {
+			c.kinds = c.kinds[:0]
+		}
+	}
+	c.mu.Unlock()
+	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
+	c.nc.SetWriteDeadline(time.Now().Add(abortWriteGrace))
+	c.kick()
+}
+
+// Done releases the connection: the owner calls it once it has stopped reading. It waits until
+// the socket is closed, so that no goroutine outlives the connection.
+func (c *Conn) Done() {
+	c.out.flush() // what the last messages read queued
+	c.doneOnce.Do(func() { close(c.readDone) })
+	c.Close(CloseGoingAway, "")
+	<-c.writerDone
+}
+
+// WriterDone is closed when the connection is finished: socket closed, no writer running.
+func (c *Conn) WriterDone() <-chan struct{} { return c.writerDone }
+
+// truncateReason keeps a close reason within the 123 bytes a close frame allows.
+func truncateReason(s string) string {
+	if len(s) > 123 {
+		return s[:123]
+	}
+	return s
+}
+
+// writeLoop writes until the queue is empty, then exits; when closing, it sends the close
+// frame, waits for the owner to stop reading (or the grace period), and closes the socket.
+func (c *Conn) writeLoop() {
+	if len(c.partial) > 0 {
+		// What an inline write left: it goes before anything queued after it.
+		c.iov = append(c.iov[:0], c.partial...)
+		clear(c.partial)
+		c.partial = c.partial[:0]
+		if err := c.writeRaw(); err != nil {
+			c.finish()
+			return
+		}
+	}
+	for {
+		w := c.take()
+		if w.idle {
+			return
+		}
+		if w.ping {
+			if err := c.writeControl(websocket.PingMessage, nil); err != nil {
+				c.finish()
+				return
+			}
+		}
+		if w.pongs {
+			if err := c.writePongs(); err != nil {
+				c.finish()
+				return
+			}
+		}
+		var kinds []bool
+		if w.mixed {
+			kinds = c.kindBatch
+		}
+		if err := c.writeFrames(c.batch, kinds, w.binary); err != nil {
+			// The socket is broken; closing it makes the owner's Read fail.
+			c.finish()
+			return
+		}
+		c.recycle(c.batch)
+		if w.closing {
+			c.closeAndFinish()
+			return
+		}
+		if c.delay != nil && c.deferRest() {
+			return
+		}
+	}
+}
+
+// deferRest, with a write delay, leaves what queued up while writing to the next tick, so
+// that it goes out together; it does not when something urgent waits (a ping, a pong, a
+// close, a one-to-one reply).
+func (c *Conn) deferRest() bool {
+	c.mu.Lock()
+	if len(c.pongs) > 0 || c.needPing || c.closing || len(c.queue) == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	// Schedule what is queued as if it had just been sent: urgent frames, or a write that
+	// took longer than the delay, keep this writer going.
+	c.writing = false
+	now, later := c.scheduleLocked()
+	c.mu.Unlock()
+	if later {
+		c.delay.add(c)
+	}
+	return !now
+}
+
+// closeAndFinish sends the close frame, waits for the owner to stop reading (or the grace
+// period), and closes the socket. Apart from writeLoop so that writeLoop's stack frame stays
+// small (the writer's stack is pinned by TestWaitingWriterStack).
+func (c *Conn) closeAndFinish() {
+	c.mu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.mu.Unlock()
+	c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
+	select {
+	case <-c.readDone:
+	case <-time.After(closeGrace):
+	}
+	c.finish()
+}
+
+// work is what one round of the writer has to do besides writing c.batch.
+type work struct {
+	pongs               bool // c.pongBatch holds pongs to write
+	ping, binary, mixed bool // mixed: c.kindBatch gives each frame's type
+	closing, idle       bool
+}
+
+// take moves everything queued into the writer's batch (copying the frame pointers), so the
+// queue keeps its backing array and a steady stream of messages allocates nothing. With
+// nothing to do it marks the writer stopped (idle) under the same lock Send uses, so no frame
+// is ever left without a writer, and lets go of arrays a burst made large.
+func (c *Conn) take() work {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.hasWorkLocked() {
+		c.writing = false
+		if cap(c.queue) > idleQueueCap {
+			c.queue = nil
+		}
+		if cap(c.batch) > idleQueueCap {
+			c.batch = nil
+		}
+		if cap(c.iovecs) > 2*idleQueueCap {
+			c.iovecs = nil
+		}
+		return work{idle: true}
+	}
+	return c.takeLocked()
+}
+
+// takeLocked moves the queue into the writer's batch and returns what else there is to do.
+// Caller holds c.mu and the writer's role.
+func (c *Conn) takeLocked() work {
+	c.batch = append(c.batch[:0], c.queue...)
+	clear(c.queue)
+	if c.delay != nil && !c.urgent {
+		// The delay spaces writes of events: a write that carries a reply does not count,
+		// or an event after it would wait although no event was written for a while.
+		c.lastWrite = time.Now().UnixNano()
+	}
+	c.urgent = false
+	w := work{pongs: len(c.pongs) > 0, ping: c.needPing, binary: c.binary, closing: c.closing}
+	if w.pongs {
+		c.pongBatch = append(c.pongBatch[:0], c.pongs...)
+		clear(c.pongs)
+		c.pongs = c.pongs[:0]
+	}
+	c.queue = c.queue[:0]
+	c.queued = 0
+	if c.kinds != nil {
+		c.kindBatch = append(c.kindBatch[:0], c.kinds...)
+		c.kinds = c.kinds[:0]
+		w.mixed = true
+	}
+	c.needPing = false
+	select {
+	case c.space <- struct{}{}:
+	default:
+	}
+	return w
+}
+
+// idleQueueCap is the queue capacity an idle connection may keep; larger arrays are released.
+const idleQueueCap = 512
+
+// finish closes the socket and marks the connection finished. Only a writer calls it.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	c.finished = true
+	c.writing = false
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.mu.Unlock()
+	c.nc.Close()
+	close(c.writerDone)
+}
+
+// recycle drops the written frames' references so they can be collected.
+func (c *Conn) recycle(frames [][]byte) { clear(frames) }
+
+// writeFrames writes queued messages. On the server side it writes the WebSocket frames
+// itself: every queued frame goes out in one writev, and a frame shared by many recipients
+// is never copied. Client frames must be masked (a copy per frame), so clients use gorilla.
+// kinds, when not nil, gives each frame's type (true: binary); otherwise binary does.
+func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	if !c.server {
+		return c.writeFramesClient(frames, kinds, binary)
+	}
+	c.frameIovecs(frames, kinds, binary)
+	return c.writeRaw()
+}
+
+// frameIovecs lays out frames for one writev in c.iov: each frame's header, then the frame
+// itself, never copied.
+func (c *Conn) frameIovecs(frames [][]byte, kinds []bool, binary bool) {
+	c.headers = c.headers[:0]
+	c.iov = c.iov[:0]
+	for i, f := range frames {
+		start := len(c.headers)
+		c.headers = appendFrameHeader(c.headers, opcodeOf(kinds, i, binary), len(f))
+		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], f)
+	}
+	// The headers slice may have grown (moved) while appending: rebuild the header views.
+	off := 0
+	for i := 0; i < len(c.iov); i += 2 {
+		n := len(c.iov[i])
+		c.iov[i] = c.headers[off : off+n : off+n]
+		off += n
+	}
+}
+
+// writeFramesClient writes through gorilla, which masks client frames.
+func (c *Conn) writeFramesClient(frames [][]byte, kinds []bool, binary bool) error {
+	for i, f := range frames {
+		c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		if err := c.ws.WriteMessage(int(opcodeOf(kinds, i, binary)), f); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
+}
+
+// opcodeOf is frame i's opcode: from kinds when the connection mixes text and binary.
+func opcodeOf(kinds []bool, i int, binary bool) byte {
+	if kinds != nil {
+		binary = kinds[i]
+	}
+	if binary {
+		return websocket.BinaryMessage
+	}
+	return websocket.TextMessage
+}
+
+// writeRaw writes c.iov: straight on the socket on plain TCP, through the net.Conn otherwise.
+// c.bufs is the view the write consumes, a field so that no slice header escapes per write,
+// while c.iov keeps its backing array for the next round.
+func (c *Conn) writeRaw() error {
+	c.bufs = c.iov
+	var err error
+	if c.rc != nil {
+		err = c.writeRawFD()
+	} else {
+		err = c.writeRawConn()
+	}
+	c.bufs = nil
+	clear(c.iov)
+	c.iov = c.iov[:0]
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// writeRawConn writes c.bufs with one deadline, in as few syscalls as the kernel allows.
+func (c *Conn) writeRawConn() error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	_, err := c.bufs.WriteTo(c.nc)
+	return err
+}
+
+// writeControl writes a ping, pong or close frame.
+func (c *Conn) writeControl(kind int, payload []byte) error {
+	if !c.server {
+		return c.ws.WriteControl(kind, payload, time.Now().Add(c.opts.WriteTimeout))
+	}
+	c.headers = appendFrameHeader(c.headers[:0], byte(kind), len(payload))
+	c.iov = append(c.iov[:0], c.headers, payload)
+	return c.writeRaw()
+}
+
+// writePongs writes the pongs the writer took, in order, in one write (server side; a
+// client's pongs are gorilla's).
+func (c *Conn) writePongs() error {
+	c.headers = c.headers[:0]
+	for _, p := range c.pongBatch {
+		c.headers = appendFrameHeader(c.headers, websocket.PongMessage, len(p))
+	}
+	c.iov = c.iov[:0]
+	for i, p := range c.pongBatch {
+		c.iov = append(c.iov, c.headers[2*i:2*i+2:2*i+2], p)
+	}
+	clear(c.pongBatch)
+	return c.writeRaw()
+}
+
+// appendFrameHeader appends an unmasked (server-to-client) WebSocket frame header: FIN, the
+// opcode, and the payload length in 7, 16 or 64 bits.
+func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
+	dst = append(dst, 0x80|opcode)
+	switch {
+	case n < 126:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return append(dst, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+	}
+}
+
+// Conn is a router session's connection (peer.Peer) and a client's (peer.Client).
+var (
+	_ peer.Peer           = (*Conn)(nil)
+	_ peer.Client         = (*Conn)(nil)
+	_ peer.RequestDropper = (*Conn)(nil)
+)

@@ -1,0 +1,108 @@
+package websocket
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Options configure a WebSocket endpoint. The zero value is usable: every field has a default.
+type Options struct {
+	// Subprotocols the server accepts, in order of preference. A client that offers none of
+	// them is refused with HTTP 400. Empty accepts connections without a subprotocol.
+	Subprotocols []string
+	// AllowedOrigins lists the browser origins that may connect ("https://app.example.com",
+	// "*.example.com", or "*" for any). Empty allows only same-host pages. Clients that send no
+	// Origin header (non-browser peers) are always allowed.
+	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (addresses and CIDR prefixes, see ParseIPList)
+	// whose Forwarded / X-Forwarded-For, -Host and -Proto headers are believed: the client
+	// address they forward is the connection's RemoteAddr, and the origin and host checks
+	// judge the host and scheme they forward. Everyone else's forwarding headers are ignored.
+	TrustedProxies []netip.Prefix
+	// AllowedHosts are further Host names a loopback connection may use (aliases of
+	// 127.0.0.1 in /etc/hosts). Without them only localhost, *.localhost and loopback
+	// addresses are accepted there, which stops DNS rebinding.
+	AllowedHosts []string
+	// MaxMessageSize is the largest message accepted from a peer, in bytes (default 16 MiB).
+	// A larger one closes the connection with code 1009 (message too big).
+	MaxMessageSize int64
+	// MaxFragments is the most frames one message may arrive in (default 65536, enough for
+	// 4 MiB in 64-byte fragments; negative: no bound). More close the connection with code
+	// 1009 (too big to process) and reason pawl.close.too_many_fragments. Fragments cost
+	// reading work even when empty, which MaxMessageSize alone would not bound.
+	MaxFragments int
+	// PingInterval is how often the server pings (default 30s; negative disables keepalive).
+	// A peer that sends nothing, not even a pong, for PingInterval+PongTimeout is closed.
+	PingInterval time.Duration
+	// PongTimeout is how long a ping may stay unanswered (default 10s).
+	PongTimeout time.Duration
+	// WriteTimeout bounds one socket write (default 10s); a peer that does not read is closed.
+	WriteTimeout time.Duration
+	// QueueMessages bounds the outbound queue in messages (default 4096).
+	QueueMessages int
+	// QueueBytes bounds the outbound queue in bytes (default 16 MiB).
+	QueueBytes int
+	// WriteDelay is the least time between two writes of queued frames (fan-out: events) to
+	// one connection (default 0: every frame written at once). A frame for a connection that
+	// was written events less than WriteDelay ago waits, at most WriteDelay, and goes out in
+	// one write with all that arrived meanwhile: fewer system calls per delivery under load,
+	// no added latency for sparse traffic. Replies (Conn.SendNow: results, invocations,
+	// acknowledgements) never wait, and writes that carry them do not count.
+	WriteDelay time.Duration
+	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
+	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls
+	// when many small messages arrive at once.
+	ReadBufferSize int
+
+	// MaxConnections bounds the connections a server serves at once (0: no bound). Upgrade
+	// requests beyond it are refused with HTTP 503 Service Unavailable.
+	MaxConnections int
+	// TLSConfig is the dialer's TLS configuration for wss:// URLs (trusted roots, client
+	// certificates). Servers get TLS from their listener.
+	TLSConfig *tls.Config
+	// NetDialContext, when set, makes the dialer's connections (e.g. an in-memory pipe).
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Defaults for zero-valued Options fields.
+const (
+	DefaultMaxMessageSize = 16 << 20
+	DefaultMaxFragments   = 1 << 16
+	DefaultPingInterval   = 30 * time.Second
+	DefaultPongTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultQueueMessages  = 4096
+	DefaultQueueBytes     = 16 << 20
+	DefaultReadBufferSize = 1024
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxFragments == 0 {
+		o.MaxFragments = DefaultMaxFragments
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PongTimeout <= 0 {
+		o.PongTimeout = DefaultPongTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.QueueMessages <= 0 {
+		o.QueueMessages = DefaultQueueMessages
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	return o
+}
