@@ -17,9 +17,9 @@ import (
 
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
-	"github.com/pawl-wamp/pawl/transport/rawsocket"
 )
 
 //go:embed default.yaml

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
-	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
+	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
 // listener is one of the router's sockets with its WAMP endpoint. Its settings are applied in

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/client"
+	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
