@@ -277,6 +277,27 @@ func (c *Client) PublishOpaque(ctx context.Context, topic wamp.URI, options Publ
 	return c.publish(ctx, topic, options.Dict(), wamp.Payload{Opaque: data})
 }
 
+// PublishAcknowledged publishes with acknowledge set and returns the publication's ID from the
+// router's PUBLISHED (the HTTP bridge answers it to the HTTP publisher).
+func (c *Client) PublishAcknowledged(ctx context.Context, topic wamp.URI, options wamp.Dict, args wamp.List, kwargs wamp.Dict) (wamp.ID, error) {
+	opts := wamp.Dict{}
+	for k, v := range options {
+		opts[k] = v
+	}
+	opts["acknowledge"] = true
+	req := c.reqIDs.Next()
+	reply, err := c.request(ctx, req, &wamp.Publish{Request: req, Options: opts, Topic: topic,
+		Payload: wamp.Payload{Args: args, Kwargs: kwargs}}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("publish %s: %w", topic, err)
+	}
+	ack, ok := reply.(*wamp.Published)
+	if !ok {
+		return 0, fmt.Errorf("publish %s: unexpected %s", topic, reply.Type())
+	}
+	return ack.Publication, nil
+}
+
 func (c *Client) publish(ctx context.Context, topic wamp.URI, options wamp.Dict, payload wamp.Payload) error {
 	if options == nil {
 		options = wamp.Dict{}

@@ -204,6 +204,10 @@ func (sec *security) acceptedMethods() []string {
 // order, and fills in the session's auth fields. It returns the WELCOME's authextra.
 func (r *Realm) authenticate(s *session.Session) (wamp.Dict, error) {
 	if lp := r.router.localPeer(s); lp != nil {
+		if lp.role != "" { // a service client: authorized as its role, never trusted by method
+			s.AuthID, s.AuthRole, s.AuthMethod, s.AuthProvider = lp.authID, lp.role, "local", "local"
+			return nil, nil
+		}
 		s.AuthID, s.AuthRole, s.AuthMethod, s.AuthProvider = lp.authID, TrustedRole, "trusted", "local"
 		return nil, nil
 	}

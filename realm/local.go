@@ -34,6 +34,7 @@ type localState struct {
 type localPeer struct {
 	router *Router
 	authID string
+	role   string // set for service clients (Router.ServiceClient), which are not trusted
 }
 
 // localPeer returns the identity of a session that this router's LocalClient opened, or nil.
@@ -73,6 +74,22 @@ func (r *Realm) closing() <-chan struct{} {
 // router process, such as dynamic authenticators. The caller closes the client;
 // Router.Shutdown ends it too. Of opts.Transport, the queue bounds apply.
 func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.Options) (*client.Client, error) {
+	return rt.localClient(ctx, realm, "", opts)
+}
+
+// ServiceClient joins a realm as an in-process peer with the given authrole and authmethod
+// "local" (authid opts.AuthID, default "local"), over the same in-memory connection as a
+// LocalClient. Unlike a LocalClient it is not trusted: the realm authorizes everything it does
+// exactly as for a WAMP session of that authrole (a role the realm's roles mark trusted: true
+// is trusted, as for anyone). The HTTP bridge serves each of its services through one.
+func (rt *Router) ServiceClient(ctx context.Context, realm wamp.URI, authrole string, opts client.Options) (*client.Client, error) {
+	if authrole == "" {
+		return nil, errors.New("service client: an authrole is required")
+	}
+	return rt.localClient(ctx, realm, authrole, opts)
+}
+
+func (rt *Router) localClient(ctx context.Context, realm wamp.URI, role string, opts client.Options) (*client.Client, error) {
 	srv, err := rt.localServer()
 	if err != nil {
 		return nil, err
@@ -92,7 +109,7 @@ func (rt *Router) LocalClient(ctx context.Context, realm wamp.URI, opts client.O
 	opts.AuthMethods = nil
 	routerEnd, clientEnd := memory.Pipe(memory.Options{Serializer: serializer,
 		QueueMessages: opts.Transport.QueueMessages, QueueBytes: opts.Transport.QueueBytes,
-		Value: &localPeer{router: rt, authID: authID}})
+		Value: &localPeer{router: rt, authID: authID, role: role}})
 	go func() {
 		defer routerEnd.Done()
 		srv.ServePeer(routerEnd)

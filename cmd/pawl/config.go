@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
@@ -36,6 +37,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HistoryStore chooses the event history store (see history.go).
 	HistoryStore HistoryStoreConfig `yaml:"history_store"`
+	// Bridge forwards events and invocations to HTTP endpoints (bridge.go).
+	Bridge BridgeConfig `yaml:"bridge"`
 	// Admin is the admin listener: metrics, health, status (see admin.go).
 	Admin AdminConfig `yaml:"admin"`
 }
@@ -61,6 +64,9 @@ type ListenerConfig struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// MaxSessions bounds the sessions on this listener; further connections get HTTP 503.
 	MaxSessions int `yaml:"max_sessions"`
+	// Bridge lists the HTTP bridge services (publisher, caller, webhook) on this listener's
+	// paths (bridge.go).
+	Bridge []httpbridge.ServiceConfig `yaml:"bridge"`
 
 	// TrustedProxies are reverse proxies (addresses, CIDR prefixes) whose Forwarded /
 	// X-Forwarded-* headers give the client's address, host and scheme.
@@ -159,8 +165,8 @@ func (c *Config) validate() error {
 				l.Path = "/ws"
 			}
 		case "rawsocket":
-			if l.RawSocket != nil || l.Path != "" || len(l.AllowedOrigins) > 0 || len(l.TrustedProxies) > 0 || len(l.AllowedHosts) > 0 {
-				return fmt.Errorf("listener %s: rawsocket, path, allowed_origins, trusted_proxies and allowed_hosts are for type websocket (HTTP)", l.name())
+			if l.RawSocket != nil || l.Path != "" || len(l.AllowedOrigins) > 0 || len(l.TrustedProxies) > 0 || len(l.AllowedHosts) > 0 || len(l.Bridge) > 0 {
+				return fmt.Errorf("listener %s: rawsocket, path, allowed_origins, trusted_proxies, allowed_hosts and bridge are for type websocket (HTTP)", l.name())
 			}
 		default:
 			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
@@ -202,6 +208,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	if err := c.validateBridge(); err != nil {
 		return err
 	}
 	if err := c.Admin.validate(); err != nil {

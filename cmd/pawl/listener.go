@@ -127,9 +127,11 @@ func (l *listener) prepare(lc ListenerConfig) (*listenerUpdate, error) {
 	return u, nil
 }
 
-// serve mounts the WAMP endpoint and serves the socket; an error that ends serving goes to
-// failed.
-func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *slog.Logger, failed chan<- error) {
+// serve mounts the WAMP endpoint and the HTTP bridge's services (path → handler) and serves
+// the socket; an error that ends serving goes to failed. A RawSocket listener serves RawSocket
+// alone; a WebSocket listener serves it on its port too, unless its config says rawsocket: false.
+func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *slog.Logger, failed chan<- error,
+	bridge map[string]http.Handler) {
 	if lc.servesRawSocket() {
 		l.rs = rt.NewRawSocketEndpoint(c.rawSocketOptions(lc, log))
 	}
@@ -145,6 +147,9 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
+	for path, h := range bridge {
+		mux.Handle(path, h)
+	}
 	l.http = websocket.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
 	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	ln := l.ln

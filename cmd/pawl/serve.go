@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -124,6 +126,7 @@ type router struct {
 	level     *slog.LevelVar // log.level, changed by reloads
 	rt        *realm.Router
 	history   pubsub.HistoryStore // nil when no realm keeps history
+	bridge    *httpbridge.Bridge  // the HTTP bridge's services (bridge.go)
 	listeners []*listener
 	failed    chan error     // a listener that stopped serving
 	admin     *adminServer   // nil without admin.listen
@@ -166,13 +169,30 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 		rc.HistoryStore = history
 		r.rt.AddRealm(realm.New(rc, r.log))
 	}
+	r.bridge = httpbridge.New(r.rt, httpbridge.Options{Logger: r.log})
+	handlers := make([]map[string]http.Handler, len(r.listeners))
+	err = cfg.startForwarders(r.bridge)
+	for i, l := range r.listeners {
+		if err == nil {
+			handlers[i], err = bridgeHandlers(r.bridge, cfg.Listeners[i], l.url, r.log)
+		}
+	}
+	if err != nil {
+		r.bridge.Close()
+		r.closeListeners()
+		r.rt.Shutdown(0)
+		if history != nil {
+			history.Close()
+		}
+		return nil, err
+	}
 	r.ready.want = len(r.listeners)
 	if r.admin != nil {
 		// Before the listeners: /healthz answers, and /readyz says not yet, while they start.
 		r.admin.serve(r.rt, &r.ready, history, r.log)
 	}
 	for i, l := range r.listeners {
-		l.serve(r.rt, cfg, cfg.Listeners[i], r.log, r.failed)
+		l.serve(r.rt, cfg, cfg.Listeners[i], r.log, r.failed, handlers[i])
 		r.ready.started()
 	}
 	return r, nil
@@ -247,6 +267,14 @@ func (r *router) apply(cfg *Config) error {
 	if cfg.Log.Format != r.cfg.Log.Format {
 		note("log.format")
 	}
+	for i, lc := range cfg.Listeners {
+		if i < len(r.cfg.Listeners) && !reflect.DeepEqual(lc.Bridge, r.cfg.Listeners[i].Bridge) {
+			note("listeners[" + r.cfg.Listeners[i].Listen + "].bridge")
+		}
+	}
+	if !reflect.DeepEqual(cfg.Bridge, r.cfg.Bridge) {
+		note("bridge")
+	}
 	if adminAddress(cfg.Admin.Listen) != adminAddress(r.cfg.Admin.Listen) {
 		note("admin.listen")
 	}
@@ -305,6 +333,7 @@ func (r *router) shutdown() {
 	for _, l := range r.listeners {
 		l.shutdown(closeCtx)
 	}
+	r.bridge.Close() // its sessions leave before the router says GOODBYE to the rest
 	r.rt.Shutdown(grace)
 	if r.history != nil {
 		r.history.Close() // after the realms' shutdown has flushed their history
