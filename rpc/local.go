@@ -40,6 +40,15 @@ type invocation struct {
 
 	callerPeer *peer // while queued with queuedSize counted against the caller's queued bytes
 	queuedSize int64
+
+	// backlog holds the chunks of a progressive call that arrived while the call waited in
+	// the queue (or while its INVOCATION was on its way, see delivering), oldest first. Their
+	// bytes count in queuedSize; their number is bounded by Options.CallQueueLimit.
+	backlog []*wamp.Call
+	// delivering is set while a call taken from the queue has not yet had its INVOCATION
+	// and backlog sent: the sender runs on another session's goroutine, so chunks arriving
+	// meanwhile join the backlog instead of overtaking it (deliver sends them in order).
+	delivering bool
 }
 
 // unqueued releases what a call that leaves the queue counted against its caller's bound on
@@ -65,6 +74,45 @@ type peer struct {
 	// queuedBytes counts the payload bytes of this session's calls waiting in call queues,
 	// for Options.MaxQueuedCallBytes.
 	queuedBytes atomic.Int64
+	// over remembers this session's progressive calls that ended (canceled, refused, timed
+	// out, answered) while the caller was still streaming: their later chunks are dropped
+	// instead of starting a new call. An entry goes when the final chunk arrives; at most
+	// maxOverCalls are kept, the oldest forgotten first (overOrder is their ring).
+	over      map[wamp.ID]struct{}
+	overOrder []wamp.ID
+	overNext  int
+}
+
+// maxOverCalls bounds how many ended-but-still-streaming progressive calls one session's
+// state remembers. A caller stops streaming once it hears the final answer, so only the
+// chunks already in flight need matching; the bound keeps a hostile caller from growing it.
+const maxOverCalls = 64
+
+// rememberOver records that the progressive call req of this session is over while its
+// caller still streams. Caller holds p.mu.
+func (p *peer) rememberOver(req wamp.ID) {
+	if p.over == nil {
+		p.over = make(map[wamp.ID]struct{})
+	}
+	if len(p.overOrder) < maxOverCalls {
+		p.overOrder = append(p.overOrder, req)
+	} else {
+		delete(p.over, p.overOrder[p.overNext])
+		p.overOrder[p.overNext] = req
+		p.overNext = (p.overNext + 1) % maxOverCalls
+	}
+	p.over[req] = struct{}{}
+}
+
+// refused answers a CALL the dealer does not take. A refused first chunk of a progressive
+// call is remembered so that its later chunks are dropped rather than taken as new calls.
+func (d *Local) refused(s *session.Session, p *peer, m *wamp.Call, reason wamp.URI, message string) {
+	if more, _ := m.Options.Bool("progress"); more {
+		p.mu.Lock()
+		p.rememberOver(m.Request)
+		p.mu.Unlock()
+	}
+	s.SendError(wamp.TypeCall, m.Request, reason, message)
 }
 
 // Local is the in-process dealer.
@@ -307,15 +355,27 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	caller := d.peer(s)
 	caller.mu.Lock()
 	inv := caller.calls[m.Request]
+	if inv == nil {
+		if _, over := caller.over[m.Request]; over {
+			// A chunk of a progressive call that already ended: the caller has (or will
+			// get) its one final answer, so the chunk is dropped; the final chunk also
+			// ends the memory of the call.
+			if more, _ := m.Options.Bool("progress"); !more {
+				delete(caller.over, m.Request)
+			}
+			caller.mu.Unlock()
+			return
+		}
+	}
 	caller.mu.Unlock()
 	if inv != nil {
-		d.continueCall(inv, m)
+		d.continueCall(caller, inv, m)
 		return
 	}
 	d.counts.calls.Add(1)
 	reg := d.lookup(m.Procedure)
 	if reg == nil {
-		noSuchProcedure(s, m)
+		d.noSuchProcedure(s, caller, m)
 		return
 	}
 	inv = &invocation{id: d.invID.Next(), reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
@@ -328,7 +388,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	reg.mu.Lock()
 	if reg.deleted {
 		reg.mu.Unlock()
-		noSuchProcedure(s, m)
+		d.noSuchProcedure(s, caller, m)
 		return
 	}
 	c := reg.pick()
@@ -344,7 +404,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 				d.opts.Logger.Warn("limit: queued call bytes per caller, calls refused with wamp.error.unavailable",
 					"procedure", m.Procedure, "caller", s.ID, "max_queued_call_bytes", d.opts.MaxQueuedCallBytes, "refused_so_far", n)
 			}
-			s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable,
+			d.refused(s, caller, m, wamp.ErrUnavailable,
 				"all callees are busy and this caller's queued calls are at their byte bound (max_queued_call_bytes)")
 			return
 		}
@@ -357,12 +417,12 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 			d.opts.Logger.Warn("limit: call queue full, calls refused with wamp.error.unavailable",
 				"procedure", m.Procedure, "caller", s.ID, "call_queue_limit", d.opts.CallQueueLimit, "refused_so_far", n)
 		}
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrUnavailable, "all callees are busy and the call queue is full")
+		d.refused(s, caller, m, wamp.ErrUnavailable, "all callees are busy and the call queue is full")
 		return
 	}
 	if inv.progressiveInput && c != nil && !c.session.HasFeature("callee", "progressive_call_invocations") {
 		reg.mu.Unlock()
-		s.SendError(wamp.TypeCall, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
+		d.refused(s, caller, m, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return
 	}
 	caller.mu.Lock()
@@ -391,8 +451,8 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 }
 
 // noSuchProcedure answers a call that no registration takes.
-func noSuchProcedure(s *session.Session, m *wamp.Call) {
-	s.SendError(wamp.TypeCall, m.Request, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
+func (d *Local) noSuchProcedure(s *session.Session, p *peer, m *wamp.Call) {
+	d.refused(s, p, m, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
 }
 
 // dispatch assigns inv to callee c and builds its INVOCATION. Caller holds reg.mu.
@@ -418,7 +478,9 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 	if inv.receiveProgress {
 		details["receive_progress"] = true
 	}
-	if inv.progressiveInput {
+	if first, _ := m.Options.Bool("progress"); first {
+		// From the first CALL: a queued progressive call may have received its last chunk
+		// (inv.progressiveInput false) before this INVOCATION goes out.
 		details["progress"] = true
 	}
 	if inv.timeout > 0 && c.forwardTimeout {
@@ -432,20 +494,29 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 	return &wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}, c.session
 }
 
-// continueCall forwards one more CALL of a progressive call invocation to its callee.
-func (d *Local) continueCall(inv *invocation, m *wamp.Call) {
+// continueCall takes one more CALL of a progressive call invocation: forwarded to its callee,
+// or kept in order while the call waits in the queue. A chunk of a call that is over is
+// dropped: the caller has its one final answer.
+func (d *Local) continueCall(caller *peer, inv *invocation, m *wamp.Call) {
 	reg := inv.reg
-	reg.mu.Lock()
-	if !inv.progressiveInput || inv.callee == nil || !inv.calleeOwes {
-		reg.mu.Unlock()
-		return // a continuation of a call that completed meanwhile: ignored, as the spec says
-	}
 	more, _ := m.Options.Bool("progress")
-	inv.progressiveInput = more
-	details := wamp.Dict{}
-	if more {
-		details["progress"] = true
+	reg.mu.Lock()
+	if !inv.progressiveInput || !inv.callerWaits || inv.killWait || inv.callee != nil && !inv.calleeOwes {
+		reg.mu.Unlock()
+		return // a continuation of a call that completed or is being canceled meanwhile
 	}
+	if inv.callee == nil || inv.delivering {
+		if refusal := d.hold(caller, inv, m); refusal != "" {
+			inv.progressiveInput = more
+			reg.mu.Unlock()
+			d.abandon(inv, CancelKillNoWait, wamp.ErrUnavailable, refusal, false)
+			return
+		}
+		inv.progressiveInput = more
+		reg.mu.Unlock()
+		return
+	}
+	inv.progressiveInput = more
 	target := inv.callee.session
 	reg.mu.Unlock()
 	// A caller streaming faster than its callee reads would fill the callee's outbound queue
@@ -462,7 +533,92 @@ func (d *Local) continueCall(inv *invocation, m *wamp.Call) {
 			return
 		}
 	}
-	target.Send(&wamp.Invocation{Request: inv.id, Registration: reg.id, Details: details, Payload: m.Payload})
+	target.Send(chunkInvocation(inv, m))
+}
+
+// hold keeps a chunk of a progressive call that has no callee yet (or whose INVOCATION is on
+// its way) in the call's backlog, within the bounds on queued calls: at most
+// Options.CallQueueLimit chunks while it waits, and the chunk's bytes count against the caller's
+// Options.MaxQueuedCallBytes. It returns why the chunk does not fit, or "". Caller holds
+// inv.reg.mu.
+func (d *Local) hold(caller *peer, inv *invocation, m *wamp.Call) string {
+	// The count bound applies while the call waits for a callee: once one took it, deliver is
+	// draining the backlog and only the byte bound applies to what arrives meanwhile.
+	if inv.callee == nil && len(inv.backlog) >= d.opts.CallQueueLimit {
+		if n := LimitStats.CallQueueFull.Add(1); n&(n-1) == 0 {
+			d.opts.Logger.Warn("limit: call queue full, a waiting streamed call is refused with wamp.error.unavailable",
+				"procedure", inv.procedure, "caller", inv.caller.ID, "call_queue_limit", d.opts.CallQueueLimit, "refused_so_far", n)
+		}
+		return "all callees are busy and this call's queued chunks are at the call queue bound (call_queue_limit)"
+	}
+	if size := int64(m.Payload.Size()); d.opts.MaxQueuedCallBytes > 0 && size > 0 {
+		if n := caller.queuedBytes.Add(size); n > int64(d.opts.MaxQueuedCallBytes) && n != size {
+			caller.queuedBytes.Add(-size)
+			if n := LimitStats.QueuedCallBytes.Add(1); n&(n-1) == 0 {
+				d.opts.Logger.Warn("limit: queued call bytes per caller, a waiting streamed call is refused with wamp.error.unavailable",
+					"procedure", inv.procedure, "caller", inv.caller.ID, "max_queued_call_bytes", d.opts.MaxQueuedCallBytes, "refused_so_far", n)
+			}
+			return "all callees are busy and this caller's queued calls are at their byte bound (max_queued_call_bytes)"
+		}
+		inv.callerPeer = caller
+		inv.queuedSize += size
+	}
+	inv.backlog = append(inv.backlog, m)
+	return ""
+}
+
+// chunkInvocation is the INVOCATION carrying one later chunk of a progressive call.
+func chunkInvocation(inv *invocation, m *wamp.Call) *wamp.Invocation {
+	details := wamp.Dict{}
+	if more, _ := m.Options.Bool("progress"); more {
+		details["progress"] = true
+	}
+	return &wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}
+}
+
+// handoff is an INVOCATION for a call taken from the queue, to send once the registration's
+// lock is released; inv is set when the call streams input, whose backlog follows it.
+type handoff struct {
+	msg *wamp.Invocation
+	to  *session.Session
+	inv *invocation
+	// refused are queued progressive calls the callee with room cannot take (it lacks
+	// progressive call invocations): their callers get wamp.error.feature_not_supported.
+	refused []*invocation
+}
+
+// deliver sends a handoff: the INVOCATION, then the chunks that arrived while the call
+// waited, in order, including any that arrive while these are being sent. Caller holds no
+// lock.
+func (d *Local) deliver(h handoff) {
+	for _, inv := range h.refused {
+		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrFeatureNotSupported,
+			"the callee does not support progressive call invocations")
+	}
+	if h.msg == nil {
+		return
+	}
+	h.to.Send(h.msg)
+	if h.inv == nil {
+		return
+	}
+	inv := h.inv
+	inv.reg.mu.Lock()
+	for {
+		chunks := inv.backlog
+		inv.backlog = nil
+		d.unqueued(inv)
+		if len(chunks) == 0 || !inv.callerWaits || !inv.calleeOwes {
+			inv.delivering = false
+			inv.reg.mu.Unlock()
+			return
+		}
+		inv.reg.mu.Unlock()
+		for _, m := range chunks {
+			h.to.Send(chunkInvocation(inv, m))
+		}
+		inv.reg.mu.Lock()
+	}
 }
 
 // endForCaller removes inv from its caller's pending calls. Caller holds inv.reg.mu.
@@ -471,10 +627,14 @@ func (d *Local) endForCaller(inv *invocation) {
 		return
 	}
 	inv.callerWaits = false
+	inv.backlog = nil
 	if cp := d.existing(inv.caller); cp != nil {
 		cp.mu.Lock()
 		if cp.calls[inv.callerReq] == inv {
 			delete(cp.calls, inv.callerReq)
+			if inv.progressiveInput {
+				cp.rememberOver(inv.callerReq) // its later chunks are dropped, not new calls
+			}
 		}
 		cp.mu.Unlock()
 	}
@@ -487,9 +647,9 @@ func (d *Local) endForCaller(inv *invocation) {
 // When the callee was at its bound on invocations in flight (Options.MaxInvocationsPerCallee),
 // calls of its other registrations may wait for the slot freed here: inv.wakeCallee is set,
 // and finishUnlock hands the slot to them if this registration has none waiting.
-func (d *Local) endForCallee(inv *invocation) (*wamp.Invocation, *session.Session) {
+func (d *Local) endForCallee(inv *invocation) handoff {
 	if !inv.calleeOwes {
-		return nil, nil
+		return handoff{}
 	}
 	if c := inv.callee; c.peer.inFlight.Add(-1) == int64(c.maxInFlight)-1 && c.maxInFlight > 0 {
 		inv.wakeCallee = true
@@ -505,11 +665,12 @@ func (d *Local) endForCallee(inv *invocation) (*wamp.Invocation, *session.Sessio
 }
 
 // dequeue dispatches the oldest queued call to a callee with room. Caller holds reg.mu.
-func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) {
+func (d *Local) dequeue(reg *registration) handoff {
+	var h handoff
 	for len(reg.queue) > 0 {
 		c := reg.pick()
 		if c == nil {
-			return nil, nil
+			return h
 		}
 		next := reg.queue[0]
 		reg.queue[0] = nil
@@ -518,11 +679,23 @@ func (d *Local) dequeue(reg *registration) (*wamp.Invocation, *session.Session) 
 		if !d.callerPresent(next) {
 			continue // its caller is leaving; its Leave forgets the call
 		}
+		streams, _ := next.pending.Options.Bool("progress")
+		if streams && !c.session.HasFeature("callee", "progressive_call_invocations") {
+			d.endForCaller(next)
+			d.timeouts.remove(next)
+			h.refused = append(h.refused, next)
+			continue
+		}
 		if send, target := d.dispatch(next, c, next.pending); send != nil {
-			return send, target
+			h.msg, h.to = send, target
+			if streams {
+				next.delivering = true // chunks wait until deliver has sent this INVOCATION
+				h.inv = next
+			}
+			return h
 		}
 	}
-	return nil, nil
+	return h
 }
 
 // callerPresent reports whether inv's caller still waits and has not started leaving.
@@ -606,18 +779,16 @@ func (d *Local) owedBy(s *session.Session, req wamp.ID) *invocation {
 func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	deliver := inv.callerWaits
 	d.endForCaller(inv)
-	next, target := d.endForCallee(inv)
+	next := d.endForCallee(inv)
 	d.timeouts.remove(inv)
-	wake := inv.wakeCallee && next == nil
+	wake := inv.wakeCallee && next.msg == nil
 	inv.wakeCallee = false
 	inv.reg.mu.Unlock()
 	if deliver {
 		inv.caller.Send(answer)
 		d.counts.observe(inv.started)
 	}
-	if next != nil {
-		target.Send(next)
-	}
+	d.deliver(next)
 	if wake {
 		d.wakeCallee(inv.callee.peer, inv.reg)
 	}
@@ -637,10 +808,10 @@ func (d *Local) wakeCallee(p *peer, done *registration) {
 	p.mu.Unlock()
 	for _, reg := range regs {
 		reg.mu.Lock()
-		next, target := d.dequeue(reg)
+		next := d.dequeue(reg)
 		reg.mu.Unlock()
-		if next != nil {
-			target.Send(next)
+		d.deliver(next)
+		if next.msg != nil {
 			return
 		}
 	}
@@ -809,6 +980,7 @@ type Stats struct {
 	Calls         int // calls whose caller still waits
 	Invocations   int // invocations whose callee still owes an answer
 	Queued        int // calls waiting for a callee with room
+	QueuedChunks  int // later chunks of queued progressive calls, held until a callee takes them
 	Timeouts      int // scheduled deadlines
 	Peers         int // sessions with dealer state
 	Registrations int
@@ -831,6 +1003,9 @@ func (d *Local) Stats() Stats {
 	for _, reg := range d.byID {
 		reg.mu.Lock()
 		st.Queued += len(reg.queue)
+		for _, inv := range reg.queue {
+			st.QueuedChunks += len(inv.backlog)
+		}
 		reg.mu.Unlock()
 	}
 	d.mu.RUnlock()

@@ -191,7 +191,21 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	if ae := (*wamp.ApplicationError)(nil); !errors.As(err, &ae) || ae.URI != wamp.ErrNoSuchProcedure {
 		t.Fatalf("call to a missing procedure: %v", err)
 	}
+	// The router counts a sent message once the socket has taken it, which may be just after
+	// the client saw it (and the events to the subscribers may still be queued): wait, a
+	// bounded time, for the sends this test made to be counted and the queues to drain.
 	after := scrapeMetrics(t, r)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); after = scrapeMetrics(t, r) {
+		sent := func(typ string) float64 {
+			return after.value("pawl_messages_sent_total", "realm", "realm1", "type", typ) -
+				before.value("pawl_messages_sent_total", "realm", "realm1", "type", typ)
+		}
+		if sent("PUBLISHED") >= pubs && sent("EVENT") >= 2*pubs && sent("RESULT") >= calls &&
+			after.value("pawl_queued_messages", "realm", "realm1") == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	promtoolCheck(t, after.raw)
 
 	delta := func(name string, labels ...string) float64 {
@@ -410,5 +424,30 @@ func TestMetricsLabelLocalSessions(t *testing.T) {
 	}
 	if got := m.value("pawl_authentications_total", "realm", "realm1", "method", "trusted", "result", "success"); got != 1 {
 		t.Errorf("pawl_authentications_total{method=trusted,result=success} = %v, want 1", got)
+	}
+}
+
+// A client that hits a limit shows in pawl_limit_refusals_total under that limit's name.
+func TestMetricsCountLimitRefusals(t *testing.T) {
+	r := startAdmin(t, routertest.Options{})
+	c := dial(t, r, client.Options{})
+	before := scrapeMetrics(t, r)
+
+	if _, err := c.Register(ctxT(t), "wamp.session.count", echo, nil); err == nil {
+		t.Fatal("a client registered a procedure in the router's namespace")
+	}
+	long := wamp.URI("com.example." + strings.Repeat("a", 2000))
+	if _, err := c.Subscribe(ctxT(t), long, func(*client.Event) {}, nil); err == nil {
+		t.Fatal("a 2 KB topic URI was accepted")
+	}
+	after := scrapeMetrics(t, r)
+	promtoolCheck(t, after.raw)
+	for _, limit := range []string{"reserved_procedure", "max_uri_length"} {
+		if got := after.value("pawl_limit_refusals_total", "limit", limit) - before.value("pawl_limit_refusals_total", "limit", limit); got != 1 {
+			t.Errorf("pawl_limit_refusals_total{limit=%s} moved by %v, want 1", limit, got)
+		}
+	}
+	if got := after.value("pawl_limit_refusals_total", "limit", "call_queue_limit") - before.value("pawl_limit_refusals_total", "limit", "call_queue_limit"); got != 0 {
+		t.Errorf("pawl_limit_refusals_total{limit=call_queue_limit} moved by %v with no call made", got)
 	}
 }

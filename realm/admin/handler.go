@@ -33,6 +33,7 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(), // go_build_info: the module's version
 		routerCollector{rt},
+		limitCollector{},
 	)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{

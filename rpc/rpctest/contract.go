@@ -203,6 +203,9 @@ func DealerContract(t *testing.T, newDealer NewDealer) {
 	run("CalleeError", testCalleeError)
 	run("ProgressiveResults", testProgressiveResults)
 	run("ProgressiveInvocations", testProgressiveInvocations)
+	run("ProgressiveInvocationsQueued", testProgressiveQueued)
+	run("ProgressiveInvocationsQueuedBound", testProgressiveQueuedBound)
+	run("ProgressiveInvocationsAfterEnd", testProgressiveAfterEnd)
 	run("CancelSkip", testCancelSkip)
 	run("CancelKill", testCancelKill)
 	run("CancelKillNoWait", testCancelKillNoWait)
@@ -475,6 +478,186 @@ func testProgressiveInvocations(t *testing.T, r *router) {
 	plain := r.joinWithout("plain", "progressive_call_invocations")
 	register(t, plain, "com.plain", nil)
 	callError(t, caller, call(caller, "com.plain", wamp.Dict{"progress": true}, "x"), wamp.ErrFeatureNotSupported)
+}
+
+// chunk sends one more CALL of the progressive call req.
+func chunk(c *fakepeer.Client, req wamp.ID, proc wamp.URI, more bool, arg string) {
+	opts := wamp.Dict{}
+	if more {
+		opts["progress"] = true
+	}
+	c.Send(&wamp.Call{Request: req, Options: opts, Procedure: proc, Payload: wamp.WithArgs(arg)})
+}
+
+// settled proves the dealer has handled every message c sent so far: a call to a procedure
+// nobody registered is answered in order after them.
+func settled(t testing.TB, c *fakepeer.Client) {
+	t.Helper()
+	callError(t, c, call(c, "com.nobody.registered", nil), wamp.ErrNoSuchProcedure)
+}
+
+// expectChunks checks that the callee gets the chunks of the invocation first, in order,
+// each marked progress but the last.
+func expectChunks(t testing.TB, callee *fakepeer.Client, first *wamp.Invocation, want ...string) {
+	t.Helper()
+	for i, w := range want {
+		inv := invocation(t, callee)
+		if inv.Request != first.Request || arg0(t, inv.Payload) != w {
+			t.Fatalf("INVOCATION %d %v, want chunk %q of invocation %d", inv.Request, inv.Payload.Args, w, first.Request)
+		}
+		if p := inv.Details["progress"] == true; p != (i < len(want)-1) {
+			t.Errorf("chunk %q: INVOCATION details %v", w, inv.Details)
+		}
+	}
+}
+
+// A progressive call that waits in the queue keeps the chunks that arrive meanwhile and
+// delivers them, in order, once a callee takes it.
+func testProgressiveQueued(t *testing.T, r *router) {
+	callee, caller := r.join("callee", "u"), r.join("caller", "u")
+	register(t, callee, "com.upload", wamp.Dict{"concurrency": int64(1)})
+	busy := call(caller, "com.upload", nil, "busy")
+	running := invocation(t, callee)
+	req := call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	chunk(caller, req, "com.upload", true, "chunk2")
+	chunk(caller, req, "com.upload", false, "last")
+	settled(t, caller) // all three arrived while the call was queued
+	yield(callee, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	first := invocation(t, callee)
+	if first.Details["progress"] != true || arg0(t, first.Payload) != "chunk1" {
+		t.Fatalf("first INVOCATION %v %v, want chunk1 marked progress", first.Details, first.Payload.Args)
+	}
+	expectChunks(t, callee, first, "chunk2", "last")
+	yield(callee, first, nil, "stored")
+	result(t, caller, req, "stored")
+
+	// Chunks queued while the call waits and chunks sent after it was taken arrive in order.
+	busy = call(caller, "com.upload", nil, "busy")
+	running = invocation(t, callee)
+	req = call(caller, "com.upload", wamp.Dict{"progress": true}, "a")
+	chunk(caller, req, "com.upload", true, "b")
+	settled(t, caller)
+	yield(callee, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	chunk(caller, req, "com.upload", true, "c")
+	chunk(caller, req, "com.upload", false, "d")
+	first = invocation(t, callee)
+	if arg0(t, first.Payload) != "a" {
+		t.Fatalf("first INVOCATION %v, want chunk a", first.Payload.Args)
+	}
+	expectChunks(t, callee, first, "b", "c", "d")
+	yield(callee, first, nil, "stored")
+	result(t, caller, req, "stored")
+	roundTrip(t, caller, callee, "com.upload")
+}
+
+// The chunks a queued progressive call holds are bounded (by the call queue bound here):
+// past it the call is refused with wamp.error.unavailable, and its later chunks are dropped,
+// never taken as new calls.
+func testProgressiveQueuedBound(t *testing.T, r *router) {
+	callee, caller := r.join("callee", "u"), r.join("caller", "u")
+	register(t, callee, "com.upload", wamp.Dict{"concurrency": int64(1)})
+	busy := call(caller, "com.upload", nil, "busy")
+	running := invocation(t, callee)
+	req := call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	for i := range queueLimit {
+		chunk(caller, req, "com.upload", true, fmt.Sprint("held", i))
+	}
+	chunk(caller, req, "com.upload", true, "one too many")
+	callError(t, caller, req, wamp.ErrUnavailable)
+	chunk(caller, req, "com.upload", true, "after the refusal")
+	chunk(caller, req, "com.upload", false, "last after the refusal")
+	settled(t, caller)
+	yield(callee, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	// The refused call never reaches the callee, and its later chunks started nothing: the
+	// next thing each side sees is a fresh call.
+	roundTrip(t, caller, callee, "com.upload")
+}
+
+// Chunks of a progressive call that is over (refused, canceled, timed out, answered) are
+// dropped: they never start a new call, and the caller gets no second answer.
+func testProgressiveAfterEnd(t *testing.T, r *router) {
+	callee, caller := r.join("callee", "u"), r.join("caller", "u")
+	register(t, callee, "com.upload", wamp.Dict{"concurrency": int64(1)})
+
+	// Canceled while running.
+	req := call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	inv := invocation(t, callee)
+	cancel(caller, req, rpc.CancelKillNoWait)
+	callError(t, caller, req, wamp.ErrCanceled)
+	interrupt(t, callee, inv, rpc.CancelKillNoWait)
+	callee.Send(&wamp.Error{RequestType: wamp.TypeInvocation, Request: inv.Request, Details: wamp.Dict{}, Error: wamp.ErrCanceled})
+	chunk(caller, req, "com.upload", true, "after cancel")
+	chunk(caller, req, "com.upload", false, "last after cancel")
+	roundTrip(t, caller, callee, "com.upload")
+
+	// Canceled while queued.
+	busy := call(caller, "com.upload", nil, "busy")
+	running := invocation(t, callee)
+	req = call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	cancel(caller, req, rpc.CancelSkip)
+	callError(t, caller, req, wamp.ErrCanceled)
+	chunk(caller, req, "com.upload", true, "after cancel")
+	chunk(caller, req, "com.upload", false, "last after cancel")
+	settled(t, caller)
+	yield(callee, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	roundTrip(t, caller, callee, "com.upload")
+
+	// Refused at once: the call queue is full.
+	busy = call(caller, "com.upload", nil, "busy")
+	running = invocation(t, callee)
+	queued := []wamp.ID{call(caller, "com.upload", nil, "q1"), call(caller, "com.upload", nil, "q2")}
+	req = call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	callError(t, caller, req, wamp.ErrUnavailable)
+	chunk(caller, req, "com.upload", true, "after refusal")
+	chunk(caller, req, "com.upload", false, "last after refusal")
+	settled(t, caller)
+	yield(callee, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	for i, q := range queued {
+		want := fmt.Sprint("q", i+1)
+		if got := echo(t, callee); arg0(t, got.Payload) != want {
+			t.Fatalf("queued INVOCATION %v, want %s", got.Payload.Args, want)
+		}
+		result(t, caller, q, want)
+	}
+	roundTrip(t, caller, callee, "com.upload")
+
+	// Answered by the callee before the caller finished streaming.
+	req = call(caller, "com.upload", wamp.Dict{"progress": true}, "chunk1")
+	inv = invocation(t, callee)
+	yield(callee, inv, nil, "enough")
+	result(t, caller, req, "enough")
+	chunk(caller, req, "com.upload", true, "after the answer")
+	chunk(caller, req, "com.upload", false, "last after the answer")
+	roundTrip(t, caller, callee, "com.upload")
+
+	// Refused when a callee without progressive call invocations takes it from the queue.
+	plain := r.joinWithout("plain", "progressive_call_invocations")
+	register(t, plain, "com.plain", wamp.Dict{"concurrency": int64(1)})
+	busy = call(caller, "com.plain", nil, "busy")
+	running = invocation(t, plain)
+	req = call(caller, "com.plain", wamp.Dict{"progress": true}, "chunk1")
+	chunk(caller, req, "com.plain", true, "chunk2")
+	settled(t, caller)
+	yield(plain, running, nil, "busy")
+	result(t, caller, busy, "busy")
+	callError(t, caller, req, wamp.ErrFeatureNotSupported)
+	chunk(caller, req, "com.plain", false, "last after refusal")
+	roundTrip(t, caller, plain, "com.plain")
+
+	// Timed out (the dealer's timeout) while streaming.
+	req = call(caller, "com.upload", wamp.Dict{"progress": true, "timeout": int64(100)}, "chunk1")
+	inv = invocation(t, callee)
+	callError(t, caller, req, wamp.ErrTimeout)
+	interrupt(t, callee, inv, rpc.CancelKillNoWait)
+	callee.Send(&wamp.Error{RequestType: wamp.TypeInvocation, Request: inv.Request, Details: wamp.Dict{}, Error: wamp.ErrCanceled})
+	chunk(caller, req, "com.upload", true, "after the timeout")
+	chunk(caller, req, "com.upload", false, "last after the timeout")
+	roundTrip(t, caller, callee, "com.upload")
 }
 
 func cancel(c *fakepeer.Client, req wamp.ID, mode string) {
