@@ -5,10 +5,12 @@
 #
 #   bench/compare.sh                      # all scenarios, JSON serializer
 #   SCENARIOS="fanout rpc" SERIALIZER=msgpack bench/compare.sh
+#   TRANSPORT=rawsocket bench/compare.sh  # every scenario over RawSocket (pawl on its WebSocket
+#                                         # port, nexus on its rawsocket tcp_address)
 #
 # Scenarios: fanout (RATE publications/s offered), fanout-max (closed loop: as fast as the
 # subscribers take events, at most WINDOW publications ahead), rpc, idle.
-# Knobs (environment): SCENARIOS, SERIALIZER, SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
+# Knobs (environment): SCENARIOS, SERIALIZER, TRANSPORT (websocket or rawsocket), SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
 # SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), WRITE_DELAY
 # (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed").
 set -euo pipefail
@@ -17,6 +19,12 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${WORKDIR:-$(mktemp -d /tmp/pawl-bench.XXXXXX)}
 scenarios=${SCENARIOS:-"fanout fanout-max rpc idle"}
 serializer=${SERIALIZER:-json}
+transport=${TRANSPORT:-websocket}
+case $transport in
+websocket) scheme=ws:// path=/ws ;;
+rawsocket) scheme=rs:// path= ;;
+*) echo "TRANSPORT=$transport: want websocket or rawsocket" >&2; exit 2 ;;
+esac
 subscribers=${SUBSCRIBERS:-1000}
 rate=${RATE:-200}
 window=${WINDOW:-20}
@@ -44,6 +52,7 @@ if [ ! -x "$work/nexusd" ]; then
 fi
 cat > "$work/nexus.json" <<JSON
 {"websocket": {"address": "127.0.0.1:18180"},
+ "rawsocket": {"tcp_address": "127.0.0.1:18182"},
  "router": {"realms": [{"uri": "realm1", "anonymous_auth": true, "allow_disclose": true}]}}
 JSON
 cat > "$work/pawl-delayed.yaml" <<YAML
@@ -59,13 +68,17 @@ start_router() { # name → sets pid and url
 	case $1 in
 	pawl)
 		"$work/pawl" serve -listen 127.0.0.1:18181 >"$work/pawl.log" 2>&1 &
-		pid=$! url=ws://127.0.0.1:18181/ws ;;
+		pid=$! url=${scheme}127.0.0.1:18181$path ;;
 	pawl-delayed)
 		"$work/pawl" serve -config "$work/pawl-delayed.yaml" >"$work/pawl.log" 2>&1 &
-		pid=$! url=ws://127.0.0.1:18181/ws ;;
+		pid=$! url=${scheme}127.0.0.1:18181$path ;;
 	nexus)
 		"$work/nexusd" -c "$work/nexus.json" >"$work/nexus.log" 2>&1 &
-		pid=$! url=ws://127.0.0.1:18180/ws ;;
+		if [ "$transport" = rawsocket ]; then
+			pid=$! url=rs://127.0.0.1:18182
+		else
+			pid=$! url=ws://127.0.0.1:18180/ws
+		fi ;;
 	esac
 	for _ in $(seq 50); do
 		if (exec 3<>/dev/tcp/127.0.0.1/"${url:15:5}") 2>/dev/null; then return; fi
@@ -98,7 +111,7 @@ results="$work/results.jsonl"
 for scenario in $scenarios; do
 	for router in $routers; do
 		line=$(run "$router" "$scenario")
-		echo "{\"router\": \"$router\", \"scenario\": \"$scenario\", \"report\": $line}" >>"$results"
+		echo "{\"router\": \"$router\", \"scenario\": \"$scenario\", \"transport\": \"$transport\", \"report\": $line}" >>"$results"
 	done
 done
 
@@ -116,7 +129,8 @@ fields = [("ops_per_sec", "ops/s", "higher is better"),
           ("router_rss_bytes_per_session", "router bytes/session", "lower is better")]
 for scenario, rs in by.items():
     p, n, d = rs.get("pawl", {}), rs.get("nexus", {}), rs.get("pawl-delayed")
-    print(f"\n{scenario} ({p.get('serializer', '?')})")
+    transport = next((r.get("transport", "websocket") for r in rows if r.get("scenario") == scenario), "websocket")
+    print(f"\n{scenario} ({p.get('serializer', '?')}, {transport})")
     head = f"  {'':24} {'pawl':>12} {'nexus':>12} {'pawl/nexus':>11}"
     if d is not None:
         head += f" {'pawl-delayed':>13} {'delayed/nexus':>14}"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -123,7 +124,9 @@ var clientRoles = wamp.Dict{
 		"shared_registration": true}},
 }
 
-// Dial connects to a router at url (ws:// or wss://) and joins realm.
+// Dial connects to a router at url and joins realm. The URL's scheme picks the transport:
+// ws:// and wss:// WebSocket; rs:// and tcp:// RawSocket over TCP, rss:// and tcps:// over
+// TLS, unix:///path over a Unix socket.
 func Dial(ctx context.Context, url string, realm wamp.URI, opts Options) (*Client, error) {
 	serializer := opts.Serializer
 	if serializer == "" {
@@ -136,6 +139,9 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts Options) (*Clien
 		opts.Transport.TLSConfig = opts.TLSConfig
 	}
 	dial := func(ctx context.Context) (peer.Client, error) {
+		if rawsocket.IsURL(url) {
+			return rawsocket.Dial(ctx, url, serializer, rawSocketOptions(opts.Transport))
+		}
 		return websocket.Dial(ctx, url, websocket.SubprotocolsFor(serializer), opts.Header, opts.Transport)
 	}
 	conn, err := dial(ctx)
@@ -144,6 +150,14 @@ func Dial(ctx context.Context, url string, realm wamp.URI, opts Options) (*Clien
 	}
 	opts.redial = dial
 	return Join(ctx, conn, realm, opts)
+}
+
+// rawSocketOptions are the RawSocket dialer's share of a client's transport options.
+func rawSocketOptions(o websocket.Options) rawsocket.Options {
+	return rawsocket.Options{MaxMessageSize: int(min(o.MaxMessageSize, rawsocket.MaxLength)), PingInterval: o.PingInterval,
+		PongTimeout: o.PongTimeout, WriteTimeout: o.WriteTimeout, QueueMessages: o.QueueMessages,
+		QueueBytes: o.QueueBytes, ReadBufferSize: o.ReadBufferSize, TLSConfig: o.TLSConfig,
+		NetDialContext: o.NetDialContext}
 }
 
 // Join joins realm over a connection that is already open, of any transport (Dial opens a

@@ -25,9 +25,10 @@ import (
 // writes one masked text frame, next reads one frame into a buffer it reuses, so that neither
 // allocates and a benchmark's allocation count is the router's.
 type benchPeer struct {
-	c   net.Conn
-	br  *bufio.Reader
-	buf []byte
+	c         net.Conn
+	br        *bufio.Reader
+	buf       []byte
+	rawSocket bool // RawSocket frames, not WebSocket ones
 	// With permessage-deflate (benchDeflate): compressed frames are inflated into buf.
 	zbuf []byte
 	zr   io.ReadCloser
@@ -77,13 +78,20 @@ func clientFrame(text string) []byte {
 }
 
 func (p *benchPeer) send(b testing.TB, text string) {
-	if _, err := p.c.Write(clientFrame(text)); err != nil {
+	frame := clientFrame(text)
+	if p.rawSocket {
+		frame = rawSocketFrame(text)
+	}
+	if _, err := p.c.Write(frame); err != nil {
 		b.Fatal(err)
 	}
 }
 
 // next reads one frame's payload, valid until the next call.
 func (p *benchPeer) next(b testing.TB) []byte {
+	if p.rawSocket {
+		return p.nextRawSocket(b)
+	}
 	var h [2]byte
 	if _, err := io.ReadFull(p.br, h[:]); err != nil {
 		b.Fatal(err)

@@ -110,7 +110,7 @@ func newClientFlags(name, synopsis, about string, payload bool, stderr io.Writer
 	fs.SetOutput(stderr)
 	f := &clientFlags{fs: fs, name: name, stderr: stderr, payload: payload}
 	f.authMethods.commas = true
-	fs.StringVar(&f.url, "url", envOr(envURL, defaultClientURL), "router `URL`: ws:// or wss:// (or any other transport the Go client dials; env "+envURL+")")
+	fs.StringVar(&f.url, "url", envOr(envURL, defaultClientURL), "router `URL`: ws://, wss://, rs://, rss://, tcp://, tcps:// or unix:///path (env "+envURL+")")
 	fs.StringVar(&f.realm, "realm", envOr(envRealm, defaultClientRealm), "`realm` to join (env "+envRealm+")")
 	fs.StringVar(&f.serializer, "serializer", "json", "serializer: "+strings.Join(knownSerializers(), ", "))
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 10*time.Second, "most time to connect and join")

@@ -18,6 +18,7 @@ import (
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
@@ -42,9 +43,18 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 }
 
-// ListenerConfig is one HTTP listener with its WAMP endpoint.
+// ListenerConfig is one listener with its WAMP endpoint: WebSocket (HTTP), which serves
+// RawSocket on the same port too, or RawSocket alone, on TCP or a Unix socket.
 type ListenerConfig struct {
-	Listen         string   `yaml:"listen"`
+	// Type is "websocket" (the default) or "rawsocket".
+	Type string `yaml:"type"`
+	// Listen is the host:port to listen on (TCP).
+	Listen string `yaml:"listen"`
+	// Unix is the path of a Unix socket to listen on instead (type rawsocket).
+	Unix string `yaml:"unix"`
+	// RawSocket, on a WebSocket listener, also serves WAMP over RawSocket on its port: a
+	// connection whose first octet is 0x7F (default true).
+	RawSocket      *bool    `yaml:"rawsocket"`
 	Path           string   `yaml:"path"`
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// MaxMessageSize overrides limits.max_message_size for this listener.
@@ -153,29 +163,48 @@ func (c *Config) validate() error {
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
-		if l.Listen == "" {
-			return fmt.Errorf("listener %d: listen address missing", i)
+		switch {
+		case l.Listen == "" && l.Unix == "":
+			return fmt.Errorf("listener %d: listen address (or unix socket path) missing", i)
+		case l.Listen != "" && l.Unix != "":
+			return fmt.Errorf("listener %d: listen and unix both set; a listener has one socket", i)
 		}
-		if l.Path == "" {
-			l.Path = "/ws"
+		switch l.Type {
+		case "", "websocket":
+			l.Type = "websocket"
+			if l.Unix != "" {
+				return fmt.Errorf("listener %s: unix sockets serve type rawsocket only", l.name())
+			}
+			if l.Path == "" {
+				l.Path = "/ws"
+			}
+		case "rawsocket":
+			if l.RawSocket != nil || l.Path != "" || len(l.AllowedOrigins) > 0 || len(l.TrustedProxies) > 0 || len(l.AllowedHosts) > 0 || len(l.Bridge) > 0 {
+				return fmt.Errorf("listener %s: rawsocket, path, allowed_origins, trusted_proxies, allowed_hosts and bridge are for type websocket (HTTP)", l.name())
+			}
+		default:
+			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
 		}
 		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
-			return fmt.Errorf("listener %s: trusted_proxies: %w", l.Listen, err)
+			return fmt.Errorf("listener %s: trusted_proxies: %w", l.name(), err)
 		}
 		l.trustedProxies = proxies
 		if l.MaxSessions < 0 {
-			return fmt.Errorf("listener %s: max_sessions %d is negative", l.Listen, l.MaxSessions)
+			return fmt.Errorf("listener %s: max_sessions %d is negative", l.name(), l.MaxSessions)
 		}
 		if d := l.Deflate; d.Level != 0 && (d.Level < -2 || d.Level > 9) || d.MinSize < 0 {
 			return fmt.Errorf("listener %s: deflate level %d (want 1 to 9, or -2) or min_size %d invalid", l.Listen, d.Level, d.MinSize)
 		}
 		if t := l.TLS; t != nil {
+			if l.Unix != "" {
+				return fmt.Errorf("listener %s: tls is for TCP listeners", l.name())
+			}
 			if t.Cert == "" || t.Key == "" {
-				return fmt.Errorf("listener %s: tls needs both cert and key", l.Listen)
+				return fmt.Errorf("listener %s: tls needs both cert and key", l.name())
 			}
 			if _, err := t.minVersion(); err != nil {
-				return fmt.Errorf("listener %s: %w", l.Listen, err)
+				return fmt.Errorf("listener %s: %w", l.name(), err)
 			}
 		}
 	}
@@ -224,6 +253,39 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("log.level %q: %w", s, err)
 	}
 	return l, nil
+}
+
+// name is how the listener is called in messages: its address or unix socket path.
+func (l *ListenerConfig) name() string {
+	if l.Unix != "" {
+		return "unix:" + l.Unix
+	}
+	return l.Listen
+}
+
+// servesRawSocket reports whether the listener serves RawSocket (alone, or on its WebSocket
+// port).
+func (l *ListenerConfig) servesRawSocket() bool {
+	return l.Type == "rawsocket" || l.RawSocket == nil || *l.RawSocket
+}
+
+// rawSocketOptions turns the limits and a listener's settings into RawSocket endpoint options.
+func (c *Config) rawSocketOptions(l ListenerConfig, log *slog.Logger) realm.RawSocketEndpointOptions {
+	ws := c.endpointOptions(l, log)
+	t := ws.Transport
+	return realm.RawSocketEndpointOptions{
+		Transport: rawsocket.Options{
+			MaxMessageSize: int(min(t.MaxMessageSize, rawsocket.MaxLength)),
+			PingInterval:   t.PingInterval,
+			PongTimeout:    t.PongTimeout,
+			WriteTimeout:   t.WriteTimeout,
+			QueueMessages:  t.QueueMessages,
+			QueueBytes:     t.QueueBytes,
+			MaxConnections: l.MaxSessions,
+			Logger:         log,
+		},
+		Session: ws.Session,
+	}
 }
 
 // endpointOptions turns the limits and a listener's settings into endpoint options.

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 )
 
@@ -21,9 +24,11 @@ type listener struct {
 	cfg      ListenerConfig             // as last applied
 	ln       net.Listener               // the socket (TLS-wrapped for wss://)
 	tls      atomic.Pointer[tls.Config] // the current certificate and TLS settings; nil for ws://
-	endpoint *realm.Endpoint
+	endpoint *realm.Endpoint            // type websocket
+	rs       *realm.RawSocketEndpoint   // type rawsocket, or RawSocket on a WebSocket port
 	http     *http.Server
 	url      string
+	rsURL    string // where RawSocket is served, if it is
 }
 
 // listenerUpdate is a listener's new settings, with everything that could fail done.
@@ -41,11 +46,16 @@ func openListener(lc ListenerConfig) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := listenReusePort(lc.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", lc.Listen, err)
+	var ln net.Listener
+	if lc.Unix != "" {
+		ln, err = listenUnix(lc.Unix)
+	} else {
+		ln, err = listenReusePort(lc.Listen)
 	}
-	scheme := "ws://"
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", lc.name(), err)
+	}
+	scheme, rsScheme := "ws://", "rs://"
 	if u.tls != nil {
 		l.tls.Store(u.tls)
 		// The handshake asks for the current config, so a reload's certificate serves the
@@ -53,16 +63,49 @@ func openListener(lc ListenerConfig) (*listener, error) {
 		ln = tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			return l.tls.Load(), nil
 		}})
-		scheme = "wss://"
+		scheme, rsScheme = "wss://", "rss://"
 	}
-	l.cfg, l.ln, l.url = lc, ln, scheme+ln.Addr().String()+lc.Path
+	l.cfg, l.ln = lc, ln
+	switch {
+	case lc.Unix != "":
+		l.rsURL = "unix://" + lc.Unix
+	case lc.Type == "rawsocket":
+		l.rsURL = rsScheme + ln.Addr().String()
+	default:
+		l.url = scheme + ln.Addr().String() + lc.Path
+		if lc.servesRawSocket() {
+			l.rsURL = rsScheme + ln.Addr().String()
+		}
+	}
 	return l, nil
+}
+
+// listenUnix listens on a Unix socket. A socket file left behind by a router that is gone
+// (nothing accepts on it) is replaced; one a running router serves is not.
+func listenUnix(path string) (net.Listener, error) {
+	ln, err := net.Listen("unix", path)
+	if err == nil {
+		return ln, nil
+	}
+	if fi, serr := os.Stat(path); serr == nil && fi.Mode()&os.ModeSocket != 0 {
+		c, derr := net.DialTimeout("unix", path, time.Second)
+		if derr == nil {
+			c.Close()
+			return nil, fmt.Errorf("%w (another process serves it)", err)
+		}
+		os.Remove(path)
+		return net.Listen("unix", path)
+	}
+	return nil, err
 }
 
 // prepare checks new settings for the listener and loads its certificate.
 func (l *listener) prepare(lc ListenerConfig) (*listenerUpdate, error) {
 	u := &listenerUpdate{cfg: lc}
 	if l.ln != nil { // running: what only a restart changes
+		if lc.Type != l.cfg.Type || lc.Unix != l.cfg.Unix || lc.servesRawSocket() != l.cfg.servesRawSocket() {
+			u.restartNeeded = append(u.restartNeeded, "listeners["+l.cfg.name()+"].type, unix, rawsocket")
+		}
 		if lc.Listen != l.cfg.Listen {
 			u.restartNeeded = append(u.restartNeeded, "listeners["+l.cfg.Listen+"].listen")
 		}
@@ -85,9 +128,22 @@ func (l *listener) prepare(lc ListenerConfig) (*listenerUpdate, error) {
 }
 
 // serve mounts the WAMP endpoint and the HTTP bridge's services (path → handler) and serves
-// the socket; an error that ends serving goes to failed.
+// the socket; an error that ends serving goes to failed. A RawSocket listener serves RawSocket
+// alone; a WebSocket listener serves it on its port too, unless its config says rawsocket: false.
 func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *slog.Logger, failed chan<- error,
 	bridge map[string]http.Handler) {
+	if lc.servesRawSocket() {
+		l.rs = rt.NewRawSocketEndpoint(c.rawSocketOptions(lc, log))
+	}
+	if lc.Type == "rawsocket" {
+		log.Info("listening", "rawsocket", l.rsURL)
+		go func() {
+			if err := l.rs.Serve(l.ln); !errors.Is(err, rawsocket.ErrServerClosed) {
+				failed <- fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
+			}
+		}()
+		return
+	}
 	l.endpoint = rt.NewEndpoint(c.endpointOptions(lc, log))
 	mux := http.NewServeMux()
 	mux.Handle(lc.Path, l.endpoint)
@@ -96,9 +152,19 @@ func (l *listener) serve(rt *realm.Router, c *Config, lc ListenerConfig, log *sl
 	}
 	l.http = websocket.NewHTTPServer(mux, c.Limits.httpTimeouts()) // read, header and idle timeouts
 	l.http.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	log.Info("listening", "url", l.url)
+	ln := l.ln
+	if l.rs != nil {
+		// RawSocket on the WebSocket port: a connection whose first octet is 0x7F is
+		// RawSocket's, any other HTTP's.
+		ln = rawsocket.Split(ln, l.rs.Server(), 0)
+		l.http.ConnContext = rawsocket.ConnContext
+		l.http.Handler = rawsocket.RestoreTLS(l.http.Handler)
+		log.Info("listening", "url", l.url, "rawsocket", l.rsURL)
+	} else {
+		log.Info("listening", "url", l.url)
+	}
 	go func() {
-		if err := l.http.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := l.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			failed <- fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
 		}
 	}()
@@ -112,7 +178,13 @@ func (l *listener) apply(c *Config, u *listenerUpdate, log *slog.Logger) {
 	}
 	lc := u.cfg
 	lc.Listen, lc.Path, lc.TLS = l.cfg.Listen, l.cfg.Path, keepTLSPresence(l.cfg.TLS, u.cfg.TLS)
-	l.endpoint.SetOptions(c.endpointOptions(lc, log))
+	lc.Type, lc.Unix, lc.RawSocket = l.cfg.Type, l.cfg.Unix, l.cfg.RawSocket
+	if l.endpoint != nil {
+		l.endpoint.SetOptions(c.endpointOptions(lc, log))
+	}
+	if l.rs != nil {
+		l.rs.SetOptions(c.rawSocketOptions(lc, log))
+	}
 	l.cfg = lc
 }
 
@@ -130,6 +202,9 @@ func (l *listener) close() { l.ln.Close() }
 // shutdown stops accepting and closes idle HTTP connections; WebSocket sessions are ended by
 // the router's shutdown.
 func (l *listener) shutdown(ctx context.Context) {
+	if l.rs != nil {
+		l.rs.Close()
+	}
 	if l.http != nil {
 		l.http.Shutdown(ctx)
 		return

@@ -27,7 +27,7 @@ func runIdle(ctx context.Context, cfg config) (report, error) {
 		go func() {
 			defer wg.Done()
 			for {
-				if _, _, err := p.ws.ReadMessage(); err != nil {
+				if _, err := p.ws.ReadMessage(); err != nil {
 					return
 				}
 			}

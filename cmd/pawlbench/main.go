@@ -60,7 +60,7 @@ func main() {
 	var cfg config
 	var realm, serializer, scenario string
 	flag.StringVar(&scenario, "scenario", "fanout", "fanout, rpc or idle")
-	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:8080/ws", "router WebSocket URL")
+	flag.StringVar(&cfg.url, "url", "ws://127.0.0.1:8080/ws", "router URL: ws://host:port/path (WebSocket) or rs://host:port (RawSocket)")
 	flag.StringVar(&realm, "realm", "realm1", "realm to join")
 	flag.StringVar(&serializer, "serializer", "json", "json or msgpack")
 	flag.IntVar(&cfg.pid, "pid", 0, "router process ID, for CPU and memory figures from /proc")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,16 +30,40 @@ func (c countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// peer is a lean WAMP peer: one WebSocket and a codec, no goroutines of its own, so that the
-// load tool spends its CPU on load and not on client machinery. It works against any router.
+// peer is a lean WAMP peer: one connection (WebSocket or RawSocket) and a codec, no
+// goroutines of its own, so that the load tool spends its CPU on load and not on client
+// machinery. It works against any router.
 type peer struct {
-	ws    *gorilla.Conn
+	ws    wire
 	codec wamp.Codec
-	kind  int
 	id    wamp.ID
 	buf   []byte
 	req   wamp.ID
 }
+
+// wire carries whole WAMP messages: a WebSocket, or a RawSocket (rawsocket.go).
+type wire interface {
+	WriteMessage(data []byte) error
+	ReadMessage() ([]byte, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// wsWire is a WebSocket carrying one kind of frame.
+type wsWire struct {
+	c    *gorilla.Conn
+	kind int
+}
+
+func (w wsWire) WriteMessage(data []byte) error { return w.c.WriteMessage(w.kind, data) }
+
+func (w wsWire) ReadMessage() ([]byte, error) {
+	_, data, err := w.c.ReadMessage()
+	return data, err
+}
+
+func (w wsWire) SetReadDeadline(t time.Time) error { return w.c.SetReadDeadline(t) }
+func (w wsWire) Close() error                      { return w.c.Close() }
 
 var roles = wamp.Dict{
 	"publisher": wamp.Dict{"features": wamp.Dict{}}, "subscriber": wamp.Dict{"features": wamp.Dict{}},
@@ -47,27 +72,38 @@ var roles = wamp.Dict{
 
 // dialPeer connects from localIP (empty: any) and joins realm.
 func dialPeer(ctx context.Context, url string, realm wamp.URI, codec wamp.Codec, localIP string) (*peer, error) {
-	d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize: 1024, WriteBufferSize: 1024, EnableCompression: deflate}
 	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if localIP != "" {
 		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
 	}
-	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := nd.DialContext(ctx, network, addr)
+	var ws wire
+	if strings.HasPrefix(url, "rs://") || strings.HasPrefix(url, "tcp://") {
+		rw, err := dialRawSocket(ctx, nd, url, codec)
 		if err != nil {
 			return nil, err
 		}
-		return countingConn{c}, nil
+		ws = rw
+	} else {
+		d := gorilla.Dialer{Subprotocols: websocket.SubprotocolsFor(codec.Name()), HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024, EnableCompression: deflate,
+			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := nd.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return countingConn{c}, nil
+			}}
+		c, _, err := d.DialContext(ctx, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		kind := gorilla.TextMessage
+		if codec.Binary() {
+			kind = gorilla.BinaryMessage
+		}
+		ws = wsWire{c: c, kind: kind}
 	}
-	ws, _, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	p := &peer{ws: ws, codec: codec, kind: gorilla.TextMessage}
-	if codec.Binary() {
-		p.kind = gorilla.BinaryMessage
-	}
+	p := &peer{ws: ws, codec: codec}
 	if err := p.send(&wamp.Hello{Realm: realm, Details: wamp.Dict{"roles": roles}}); err != nil {
 		ws.Close()
 		return nil, err
@@ -92,11 +128,11 @@ func (p *peer) send(m wamp.Message) error {
 	if err != nil {
 		return err
 	}
-	return p.ws.WriteMessage(p.kind, p.buf)
+	return p.ws.WriteMessage(p.buf)
 }
 
 func (p *peer) recv() (wamp.Message, error) {
-	_, data, err := p.ws.ReadMessage()
+	data, err := p.ws.ReadMessage()
 	if err != nil {
 		return nil, err
 	}

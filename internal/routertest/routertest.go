@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/internal/testcert"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/transport/rawsocket"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -21,8 +22,11 @@ import (
 // Router is a running test router.
 type Router struct {
 	*realm.Router
-	URL   string // ws://127.0.0.1:PORT/ws
-	Realm *realm.Realm
+	URL string // ws://127.0.0.1:PORT/ws
+	// RawSocketURL is rs://127.0.0.1:PORT (rss:// with TLS), with Options.RawSocket; the
+	// WebSocket port serves RawSocket too (rawsocket.Split).
+	RawSocketURL string
+	Realm        *realm.Realm
 	// TLS is the client configuration trusting the router's certificate (Options.TLS).
 	TLS    *tls.Config
 	server *http.Server
@@ -38,6 +42,9 @@ type Options struct {
 	// adjusts the server's TLS configuration (e.g. MaxVersion).
 	TLS       bool
 	ServerTLS func(*tls.Config)
+	// RawSocket also serves RawSocket on a port of its own (RawSocketURL) and on the
+	// WebSocket port, with these options.
+	RawSocket *realm.RawSocketEndpointOptions
 }
 
 // Start runs a router on 127.0.0.1:0 until the test ends; at cleanup it shuts the router down,
@@ -61,7 +68,7 @@ func Start(t testing.TB, opts Options) *Router {
 		t.Fatal(err)
 	}
 	scheme := "ws://"
-	var clientTLS *tls.Config
+	var clientTLS, serverTLS *tls.Config
 	if opts.TLS {
 		cert, err := testcert.New()
 		if err != nil {
@@ -71,18 +78,41 @@ func Start(t testing.TB, opts Options) *Router {
 		if opts.ServerTLS != nil {
 			opts.ServerTLS(cfg)
 		}
-		ln = tls.NewListener(ln, cfg)
+		ln, serverTLS = tls.NewListener(ln, cfg), cfg
 		scheme, clientTLS = "wss://", cert.ClientConfig()
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", rt.WebSocketHandler(opts.Endpoint))
 	hs := websocket.NewHTTPServer(mux, websocket.HTTPTimeouts{})
 	served := make(chan error, 1)
+	wsAddr := ln.Addr().String()
+	var rsURL string
+	var rs *realm.RawSocketEndpoint
+	if opts.RawSocket != nil {
+		rs = rt.NewRawSocketEndpoint(*opts.RawSocket)
+		rln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rsScheme := "rs://"
+		if clientTLS != nil {
+			rln = tls.NewListener(rln, serverTLS)
+			rsScheme = "rss://"
+		}
+		rsURL = rsScheme + rln.Addr().String()
+		go rs.Serve(rln)
+		ln = rawsocket.Split(ln, rs.Server(), 0)
+		hs.ConnContext = rawsocket.ConnContext
+		hs.Handler = rawsocket.RestoreTLS(mux)
+	}
 	go func() { served <- hs.Serve(ln) }()
-	r := &Router{Router: rt, URL: scheme + ln.Addr().String() + "/ws", TLS: clientTLS, server: hs}
+	r := &Router{Router: rt, URL: scheme + wsAddr + "/ws", RawSocketURL: rsURL, TLS: clientTLS, server: hs}
 	r.Realm, _ = rt.Realm(wamp.URI(opts.Realms[0].Name))
 	t.Cleanup(func() {
 		hs.Close()
+		if rs != nil {
+			rs.Close()
+		}
 		rt.Shutdown(2 * time.Second)
 		if n := rt.Sessions(); n != 0 {
 			t.Errorf("router still serves %d sessions after shutdown", n)

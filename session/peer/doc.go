@@ -5,6 +5,7 @@
 // It imports nothing of Pawl. A transport implements these interfaces without knowing WAMP,
 // and the broker and dealer, which address sessions, never learn which transport carries
 // them: how a transport batches its writes (the WebSocket outbox and write delay) stays
-// inside it. Implementations: the WebSocket connection (transport/websocket.Conn) and the
-// in-memory connection (transport/memory).
+// inside it. Implementations: the WebSocket connection (transport/websocket.Conn), the
+// RawSocket connection (transport/rawsocket.Conn) and the in-memory connection
+// (transport/memory).
 package peer

@@ -87,7 +87,7 @@ type Client interface {
 
 // Details describe a connection as authentication and the meta API see it.
 type Details struct {
-	// Transport is the kind of connection: "websocket", "memory".
+	// Transport is the kind of connection: "websocket", "rawsocket", "memory".
 	Transport string
 	// Protocol is what the transport negotiated, when it negotiates (the WebSocket
 	// subprotocol, e.g. "wamp.2.json").

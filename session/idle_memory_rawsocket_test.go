@@ -1,0 +1,75 @@
+package session_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/pawl-wamp/pawl/internal/race"
+	"github.com/pawl-wamp/pawl/internal/routertest"
+	"github.com/pawl-wamp/pawl/realm"
+)
+
+// TestIdleSessionMemoryRawSocket is TestIdleSessionMemory over RawSocket (keepalive on, as
+// deployed): an idle RawSocket session holds no read buffer and fits the same budget.
+func TestIdleSessionMemoryRawSocket(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector changes what memory costs")
+	}
+	if testing.Short() {
+		t.Skip("joins hundreds of sessions")
+	}
+	const n = 400
+	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
+	addr := strings.TrimPrefix(r.RawSocketURL, "rs://")
+	warm := joinRawSocket(t, addr)
+	defer warm.Close()
+
+	before := liveBytes()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = joinRawSocket(t, addr)
+	}
+	after := liveBytes()
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if got := r.Sessions(); got != n+1 {
+		t.Fatalf("%d sessions served, want %d", got, n+1)
+	}
+	per := (after - before) / n
+	t.Logf("idle RawSocket session: %d bytes of heap and stack each (budget %d)", per, idleSessionBudget)
+	if per > idleSessionBudget {
+		t.Errorf("an idle RawSocket session costs %d bytes, more than the budget of %d", per, idleSessionBudget)
+	}
+}
+
+// joinRawSocket joins realm1 over a RawSocket written by hand and returns the bare socket.
+func joinRawSocket(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := `[1,"realm1",{"roles":{"subscriber":{},"publisher":{},"caller":{},"callee":{}}}]`
+	n := len(hello)
+	if _, err := c.Write(append([]byte{0x7F, 0xF1, 0, 0, 0, byte(n >> 16), byte(n >> 8), byte(n)}, hello...)); err != nil {
+		t.Fatal(err)
+	}
+	var head [8]byte // the handshake reply, then WELCOME's frame header
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		t.Fatal(err)
+	}
+	welcome := make([]byte, int(head[5])<<16|int(head[6])<<8|int(head[7]))
+	if _, err := io.ReadFull(c, welcome); err != nil {
+		t.Fatal(err)
+	}
+	if head[1]&0x0F != 1 || !bytes.HasPrefix(welcome, []byte("[2,")) {
+		t.Fatalf("expected the handshake reply and WELCOME, got % x %s", head, welcome)
+	}
+	return c
+}
