@@ -1,12 +1,15 @@
 package cluster
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
@@ -37,9 +40,10 @@ import (
 // every node delivers what it receives on one goroutine, so they reach each subscriber in
 // the order published.
 type PubSub struct {
-	n   *Node
-	dir *Directory
-	sub *nats.Subscription
+	n     *Node
+	dir   *Directory
+	sub   *nats.Subscription
+	query *nats.Subscription // other nodes' meta API questions
 
 	mu     sync.RWMutex
 	realms map[wamp.URI]*RealmBus
@@ -62,13 +66,19 @@ func NewPubSub(n *Node) (*PubSub, error) {
 	}
 	// Deliveries are never dropped for a slow handler short of memory: the broker never waits.
 	_ = ps.sub.SetPendingLimits(-1, -1)
+	if ps.query, err = n.Conn().Subscribe(n.Subject("ps", "q", n.Name()), ps.answer); err != nil {
+		ps.Close()
+		return nil, fmt.Errorf("cluster pubsub: %w", err)
+	}
 	return ps, nil
 }
 
 // Close stops the bus.
 func (ps *PubSub) Close() {
-	if ps.sub != nil {
-		_ = ps.sub.Unsubscribe()
+	for _, sub := range []*nats.Subscription{ps.sub, ps.query} {
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 	}
 	ps.dir.Close()
 }
@@ -79,8 +89,8 @@ type RealmBus struct {
 	realm wamp.URI
 
 	mu       sync.RWMutex
-	remote   *uriindex.Index[map[string]struct{}] // other nodes' patterns: pattern -> nodes
-	patterns int                                  // remote entries, for the meta API
+	remote   *uriindex.Index[map[string]time.Time] // other nodes' patterns: pattern -> node -> created
+	patterns int                                   // remote entries, for the meta API
 	broker   atomic.Pointer[pubsub.Local]
 }
 
@@ -90,13 +100,13 @@ func (ps *PubSub) Realm(name wamp.URI) *RealmBus {
 	defer ps.mu.Unlock()
 	rb := ps.realms[name]
 	if rb == nil {
-		rb = &RealmBus{ps: ps, realm: name, remote: uriindex.New[map[string]struct{}]()}
+		rb = &RealmBus{ps: ps, realm: name, remote: uriindex.New[map[string]time.Time]()}
 		ps.realms[name] = rb
 		// Patterns of this realm already known (the realm was added after its peers spoke).
-		ps.dir.Each(interestPrefix(name), func(node, key string, _ []byte) {
+		ps.dir.Each(interestPrefix(name), func(node, key string, v []byte) {
 			if node != ps.n.Name() {
 				if _, match, pattern, ok := parseInterest(key); ok {
-					rb.add(node, pattern, match)
+					rb.add(node, pattern, match, createdAt(v))
 				}
 			}
 		})
@@ -130,9 +140,10 @@ func parseInterest(key string) (realm wamp.URI, match string, pattern wamp.URI, 
 func (rb *RealmBus) Interest(pattern wamp.URI, match string, on bool) error {
 	key := interestKey(rb.realm, match, pattern)
 	if on {
-		return rb.ps.dir.Put(key, nil, true)
+		return rb.ps.dir.Put(key, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())), true)
 	}
-	return rb.ps.dir.Delete(key, false) // a withdrawal may lag: the receiver finds no subscriber
+	// Waited for too, so that the meta API of any node stops naming it once it is gone.
+	return rb.ps.dir.Delete(key, true)
 }
 
 func (ps *PubSub) interestChanged(c Change) {
@@ -149,22 +160,29 @@ func (ps *PubSub) interestChanged(c Change) {
 	if c.Deleted {
 		rb.remove(c.Node, pattern, match)
 	} else {
-		rb.add(c.Node, pattern, match)
+		rb.add(c.Node, pattern, match, createdAt(c.Value))
 	}
 }
 
-func (rb *RealmBus) add(node string, pattern wamp.URI, match string) {
+func createdAt(v []byte) time.Time {
+	if len(v) != 8 {
+		return time.Now()
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+}
+
+func (rb *RealmBus) add(node string, pattern wamp.URI, match string, created time.Time) {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	nodes, _ := rb.remote.Get(pattern, match)
 	if nodes == nil {
-		nodes = map[string]struct{}{}
+		nodes = map[string]time.Time{}
 		rb.remote.Put(pattern, match, nodes)
 	}
 	if _, had := nodes[node]; !had {
-		nodes[node] = struct{}{}
 		rb.patterns++
 	}
+	nodes[node] = created
 }
 
 func (rb *RealmBus) remove(node string, pattern wamp.URI, match string) {
@@ -185,7 +203,7 @@ func (rb *RealmBus) remove(node string, pattern wamp.URI, match string) {
 func (rb *RealmBus) interested(topic wamp.URI, dst []string) []string {
 	rb.mu.RLock()
 	defer rb.mu.RUnlock()
-	rb.remote.Each(topic, func(nodes map[string]struct{}, _ wamp.URI, _ string) {
+	rb.remote.Each(topic, func(nodes map[string]time.Time, _ wamp.URI, _ string) {
 		for n := range nodes {
 			found := false
 			for _, d := range dst {
@@ -386,4 +404,95 @@ func SubscriptionID(pattern wamp.URI, match string) wamp.ID {
 		id = 1
 	}
 	return wamp.ID(id)
+}
+
+// RemotePatterns calls f for each pattern another node subscribes (pubsub.BusMeta).
+func (rb *RealmBus) RemotePatterns(f func(pattern wamp.URI, match string, created time.Time)) {
+	rb.mu.RLock()
+	defer rb.mu.RUnlock()
+	rb.remote.All(func(nodes map[string]time.Time, pattern wamp.URI, match string) {
+		f(pattern, match, earliest(nodes))
+	})
+}
+
+func earliest(nodes map[string]time.Time) time.Time {
+	var t time.Time
+	for _, c := range nodes {
+		if t.IsZero() || c.Before(t) {
+			t = c
+		}
+	}
+	return t
+}
+
+// RemotePattern reports whether another node subscribes the pattern (pubsub.BusMeta).
+func (rb *RealmBus) RemotePattern(pattern wamp.URI, match string) (time.Time, bool) {
+	rb.mu.RLock()
+	defer rb.mu.RUnlock()
+	nodes, ok := rb.remote.Get(pattern, match)
+	if !ok || len(nodes) == 0 {
+		return time.Time{}, false
+	}
+	return earliest(nodes), true
+}
+
+// RemoteMatches calls f for other nodes' patterns matching topic (pubsub.BusMeta).
+func (rb *RealmBus) RemoteMatches(topic wamp.URI, f func(pattern wamp.URI, match string)) {
+	rb.mu.RLock()
+	defer rb.mu.RUnlock()
+	rb.remote.Each(topic, func(_ map[string]time.Time, pattern wamp.URI, match string) { f(pattern, match) })
+}
+
+type subscribersQuery struct {
+	Realm   string `msgpack:"r"`
+	Pattern string `msgpack:"p"`
+	Match   string `msgpack:"m"`
+}
+
+// RemoteSubscribers asks each node holding the pattern for its subscribers (pubsub.BusMeta).
+func (rb *RealmBus) RemoteSubscribers(ctx context.Context, pattern wamp.URI, match string) ([]pubsub.Subscriber, error) {
+	rb.mu.RLock()
+	nodes, _ := rb.remote.Get(pattern, match)
+	names := make([]string, 0, len(nodes))
+	for n := range nodes {
+		names = append(names, n)
+	}
+	rb.mu.RUnlock()
+	if len(names) == 0 {
+		return nil, nil
+	}
+	q, _ := msgpack.Marshal(&subscribersQuery{Realm: string(rb.realm), Pattern: string(pattern), Match: match})
+	ctx, cancel := context.WithTimeout(ctx, rb.ps.n.cfg.NodeTimeout)
+	defer cancel()
+	var out []pubsub.Subscriber
+	for _, node := range names {
+		m, err := rb.ps.n.Conn().RequestWithContext(ctx, rb.ps.n.Subject("ps", "q", node), q)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", node, err)
+		}
+		var subs []pubsub.Subscriber
+		if err := msgpack.Unmarshal(m.Data, &subs); err != nil {
+			return nil, fmt.Errorf("node %s: %w", node, err)
+		}
+		out = append(out, subs...)
+	}
+	return out, nil
+}
+
+func (ps *PubSub) answer(m *nats.Msg) {
+	var q subscribersQuery
+	if msgpack.Unmarshal(m.Data, &q) != nil {
+		return
+	}
+	var subs []pubsub.Subscriber
+	ps.mu.RLock()
+	rb := ps.realms[wamp.URI(q.Realm)]
+	ps.mu.RUnlock()
+	if rb != nil {
+		if b := rb.broker.Load(); b != nil {
+			subs = b.LocalSubscribers(wamp.URI(q.Pattern), q.Match)
+		}
+	}
+	data, _ := msgpack.Marshal(subs)
+	_ = m.Respond(data)
 }
