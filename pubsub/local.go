@@ -228,8 +228,10 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	}
 	b.mu.Unlock()
 
-	if created && b.opts.Bus != nil {
-		b.syncInterest(sub.topic, match) // before SUBSCRIBED: other nodes forward to this one
+	if b.opts.Bus != nil {
+		// Before SUBSCRIBED: the other nodes forward to this one. A subscriber joining a
+		// subscription whose announcement is still under way waits for it too.
+		b.syncInterest(sub.topic, match)
 	}
 	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
 	if getRetained {

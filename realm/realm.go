@@ -54,6 +54,9 @@ func New(cfg Config, log *slog.Logger) *Realm {
 		a.Attach(broker) // the bus delivers other nodes' publications to this broker
 	}
 	r.init(cfg, log, broker, dealer)
+	if a, ok := cfg.Sessions.(interface{ Attach(*Realm) }); ok {
+		a.Attach(r) // other nodes' kills and dead nodes' testaments come through it
+	}
 	return r
 }
 
@@ -104,6 +107,7 @@ func (r *Realm) handleError(s *session.Session, m *wamp.Error) {
 // join registers a session under a fresh ID.
 func (r *Realm) join(s *session.Session) {
 	defer r.joined(s)
+	defer r.clusterJoined(s) // before on_join: a node hearing it can look the session up
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
@@ -123,6 +127,7 @@ func (r *Realm) Leave(s *session.Session) {
 	r.mu.Unlock()
 	r.observeLeave(s)
 	r.publishTestaments(s)
+	r.clusterLeft(s)
 	r.broker.Leave(s)
 	r.dealer.Leave(s)
 	r.left(s)

@@ -1,6 +1,7 @@
 package realm
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -201,7 +202,8 @@ func (r *Realm) metaSessionCount(_ *session.Session, args wamp.List, _ wamp.Dict
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(r.sessionsWhere(withAuthrole(roles))))}, nil, nil
+	n := len(r.sessionsWhere(withAuthrole(roles))) + len(r.remoteSessions(remoteWithAuthrole(roles)))
+	return wamp.List{int64(n)}, nil, nil
 }
 
 // wamp.session.list [filter_authroles?] → [session IDs]
@@ -210,7 +212,18 @@ func (r *Realm) metaSessionList(_ *session.Session, args wamp.List, _ wamp.Dict)
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{sessionIDs(r.sessionsWhere(withAuthrole(roles)))}, nil, nil
+	ids := sessionIDs(r.sessionsWhere(withAuthrole(roles)))
+	if remote := r.remoteSessions(remoteWithAuthrole(roles)); len(remote) > 0 {
+		for _, d := range remote {
+			ids = append(ids, d["session"])
+		}
+		slices.SortFunc(ids, func(a, b any) int {
+			x, _ := wamp.AsID(a)
+			y, _ := wamp.AsID(b)
+			return cmp.Compare(x, y)
+		})
+	}
+	return wamp.List{ids}, nil, nil
 }
 
 func sessionIDs(list []*session.Session) wamp.List {
@@ -240,6 +253,9 @@ func (r *Realm) metaSessionGet(_ *session.Session, args wamp.List, _ wamp.Dict) 
 	}
 	s, ok := r.Session(id)
 	if !ok {
+		if remote := r.remoteSessions(remoteWithID(id)); len(remote) > 0 {
+			return wamp.List{remote[0]}, nil, nil
+		}
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no session with that ID in this realm")
 	}
 	return wamp.List{sessionDetails(s)}, nil, nil
@@ -269,12 +285,26 @@ func killOptions(kwargs wamp.Dict) (wamp.URI, string, error) {
 // kill runs a kill procedure: checks that the realm allows it, reads the options, and says
 // GOODBYE to every session selected (never the caller).
 func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool) ([]*session.Session, error) {
+	killed, _, err := r.killAcross(caller, kwargs, silence, pick, Kill{})
+	return killed, err
+}
+
+// killAcross is kill on this node and, when the realm is in a cluster and remote selects
+// something, on the other nodes too; it returns the local victims and the remote IDs.
+func (r *Realm) killAcross(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool, remote Kill) ([]*session.Session, []wamp.ID, error) {
 	if err := r.mayKill(caller); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reason, message, err := killOptions(kwargs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var far []wamp.ID
+	if remote != (Kill{}) {
+		remote.Reason, remote.Message, remote.Silence = string(reason), message, silence
+		if far, err = r.remoteKill(caller, remote); err != nil {
+			return nil, far, err
+		}
 	}
 	victims := r.sessionsWhere(func(s *session.Session) bool { return s != caller && pick(s) })
 	if silence {
@@ -288,7 +318,7 @@ func (r *Realm) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pi
 		r.log.Info("killing session", "session", s.ID, "authid", s.AuthID, "reason", reason, "by", caller.ID)
 		s.Goodbye(reason, message)
 	}
-	return victims, nil
+	return victims, far, nil
 }
 
 // mayKill refuses the kill family when the realm disables it, and to sessions of the
@@ -318,8 +348,15 @@ func (r *Realm) metaSessionKill(caller *session.Session, args wamp.List, kwargs 
 	if err := r.mayKill(caller); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := r.Session(id); !ok || id == caller.ID {
+	if id == caller.ID {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no other session with that ID in this realm")
+	}
+	if _, ok := r.Session(id); !ok {
+		if len(r.remoteSessions(remoteWithID(id))) == 0 {
+			return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no other session with that ID in this realm")
+		}
+		_, _, err := r.killAcross(caller, kwargs, false, func(*session.Session) bool { return false }, Kill{Session: id})
+		return nil, nil, err
 	}
 	if _, err := r.kill(caller, kwargs, false, func(s *session.Session) bool { return s.ID == id }); err != nil {
 		return nil, nil, err
@@ -333,11 +370,15 @@ func (r *Realm) metaSessionKillByAuthID(caller *session.Session, args wamp.List,
 	if err != nil {
 		return nil, nil, err
 	}
-	killed, err := r.kill(caller, kwargs, false, func(s *session.Session) bool { return s.AuthID == authid })
+	killed, far, err := r.killAcross(caller, kwargs, false, func(s *session.Session) bool { return s.AuthID == authid }, Kill{AuthID: authid})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{sessionIDs(killed)}, nil, nil
+	ids := sessionIDs(killed)
+	for _, id := range far {
+		ids = append(ids, id)
+	}
+	return wamp.List{ids}, nil, nil
 }
 
 // wamp.session.kill_by_authrole [authrole] {reason, message} → count
@@ -346,21 +387,21 @@ func (r *Realm) metaSessionKillByAuthRole(caller *session.Session, args wamp.Lis
 	if err != nil {
 		return nil, nil, err
 	}
-	killed, err := r.kill(caller, kwargs, false, func(s *session.Session) bool { return s.AuthRole == authrole })
+	killed, far, err := r.killAcross(caller, kwargs, false, func(s *session.Session) bool { return s.AuthRole == authrole }, Kill{AuthRole: authrole})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(killed))}, nil, nil
+	return wamp.List{int64(len(killed) + len(far))}, nil, nil
 }
 
 // wamp.session.kill_all {reason, message} → count. As the spec says, the sessions killed
 // leave without session meta events or testaments.
 func (r *Realm) metaSessionKillAll(caller *session.Session, _ wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
-	killed, err := r.kill(caller, kwargs, true, func(*session.Session) bool { return true })
+	killed, far, err := r.killAcross(caller, kwargs, true, func(*session.Session) bool { return true }, Kill{All: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(killed))}, nil, nil
+	return wamp.List{int64(len(killed) + len(far))}, nil, nil
 }
 
 func stringArg(args wamp.List, name string) (string, error) {

@@ -134,6 +134,12 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	} else if d.disclose {
 		t.options["disclose_me"] = true
 	}
+	added := false
+	defer func() {
+		if added {
+			r.clusterJoined(caller) // after the unlock below: the other nodes keep it too
+		}
+	}()
 	r.lmu.Lock()
 	defer r.lmu.Unlock()
 	if _, joined := r.Session(caller.ID); !joined {
@@ -157,6 +163,7 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 			"the session's testaments would exceed this realm's testament_bytes")
 	}
 	*list = append(*list, t)
+	added = true
 	return nil, nil, nil
 }
 
@@ -171,6 +178,7 @@ func (r *Realm) metaFlushTestaments(caller *session.Session, _ wamp.List, kwargs
 		*ts.scope(scope) = nil
 	}
 	r.lmu.Unlock()
+	r.clusterJoined(caller)
 	return nil, nil, nil
 }
 
