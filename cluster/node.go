@@ -63,7 +63,7 @@ type Node struct {
 	// refreshed is when the slot was last confirmed (unix nanoseconds): the node serves only
 	// while that is within NodeTimeout.
 	refreshed atomic.Int64
-	lost      atomic.Bool // cut off for NodeTimeout: its peers have dropped its state
+	lost      atomic.Bool  // cut off for NodeTimeout: its peers have dropped its state
 	joinedAt  atomic.Int64 // when the slot was claimed (unix nanoseconds)
 	// disconnectedAt is when the NATS connection went down (unix nanoseconds), 0 while up;
 	// heardAt is when a peer's heartbeat last came.
