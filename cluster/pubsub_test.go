@@ -28,7 +28,7 @@ var roles = []realm.RoleConfig{
 	{Name: "guest", Permissions: []realm.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
 }
 
-func startRouters(t *testing.T, nodes []*cluster.Node) []*testRouter {
+func startRouters(t testing.TB, nodes []*cluster.Node) []*testRouter {
 	t.Helper()
 	out := make([]*testRouter, len(nodes))
 	for i, n := range nodes {
@@ -37,7 +37,7 @@ func startRouters(t *testing.T, nodes []*cluster.Node) []*testRouter {
 	return out
 }
 
-func startRouter(t *testing.T, n *cluster.Node) *testRouter {
+func startRouter(t testing.TB, n *cluster.Node) *testRouter {
 	t.Helper()
 	rt := realm.NewRouter(nil)
 	m, err := cluster.Join(n, rt)
