@@ -108,6 +108,10 @@ func TestNodeThatLosesNATS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), string(realm.ErrClusterUnavailable)) {
 		t.Errorf("publish without NATS: %v, want %s", err, realm.ErrClusterUnavailable)
 	}
+	// So is a subscription.
+	if _, err := c.Subscribe(ctx, "com.example.t", func(*client.Event) {}, nil); err == nil || !strings.Contains(err.Error(), string(realm.ErrClusterUnavailable)) {
+		t.Errorf("subscribe without NATS: %v, want %s", err, realm.ErrClusterUnavailable)
+	}
 	// A new session is refused with ABORT.
 	if _, err := client.Dial(ctx, url, "realm1", client.Options{}); err == nil || !strings.Contains(err.Error(), string(realm.ErrClusterUnavailable)) {
 		t.Errorf("join without NATS: %v, want ABORT %s", err, realm.ErrClusterUnavailable)

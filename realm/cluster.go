@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -234,5 +235,61 @@ func remoteWithID(id wamp.ID) func(wamp.Dict) bool {
 	return func(d wamp.Dict) bool {
 		got, _ := wamp.AsID(d["session"])
 		return got == id
+	}
+}
+
+// initCluster makes a realm of a cluster node refuse new work (SUBSCRIBE, PUBLISH, REGISTER,
+// CALL) while the node is cut off, with ERROR pawl.error.cluster_unavailable: it would serve a
+// split view. Only realms of a cluster (Config.Sessions set) get the check.
+func (r *Realm) initCluster() {
+	if r.config.Sessions == nil {
+		return
+	}
+	h := &r.handlers
+	refused := func(s *session.Session, typ wamp.MessageType, req wamp.ID, answer bool) bool {
+		rt := r.router
+		if rt == nil || rt.members == nil {
+			return false
+		}
+		err := rt.members.Err()
+		if err == nil {
+			return false
+		}
+		if n := clusterRefusals.Add(1); n&(n-1) == 0 {
+			r.log.Warn("refused: this node is cut off from its cluster", "session", s.ID, "message", typ.String(), "err", err, "refused_so_far", n)
+		}
+		if answer {
+			s.SendError(typ, req, ErrClusterUnavailable, err.Error())
+		}
+		return true
+	}
+	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Subscribe) {
+			if !refused(s, wamp.TypeSubscribe, m.Request, true) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypePublish); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Publish) {
+			ack, _ := m.Options.Bool("acknowledge")
+			if !refused(s, wamp.TypePublish, m.Request, ack) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeRegister); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Register) {
+			if !refused(s, wamp.TypeRegister, m.Request, true) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeCall); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Call) {
+			if !refused(s, wamp.TypeCall, m.Request, true) {
+				next(s, m)
+			}
+		})
 	}
 }

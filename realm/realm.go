@@ -87,6 +87,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	dispatch.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
 	r.initLimits()   // and, before them, the URI checks
+	r.initCluster()  // and, before everything, a cluster node's refusal while cut off
 }
 
 // Name is the realm's URI.
