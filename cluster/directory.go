@@ -176,6 +176,15 @@ func (d *Directory) Delete(key string, wait bool) error {
 	return d.change(dirDelta{Key: key, Del: true}, wait)
 }
 
+// Settle returns once every live peer has applied every change this node made before it (or
+// NodeTimeout passed): one round trip for any number of changes made without waiting.
+func (d *Directory) Settle() error {
+	return d.change(dirDelta{Key: settleKey, Del: true}, true)
+}
+
+// settleKey is no entry's key: deleting it changes nothing and is only acknowledged.
+const settleKey = "\x00settle"
+
 func (d *Directory) change(delta dirDelta, wait bool) error {
 	var inbox *nats.Subscription
 	var replySubj string

@@ -156,9 +156,16 @@ func (rb *RealmBus) Interest(pattern wamp.URI, match string, on bool) error {
 	if on {
 		return rb.ps.dir.Put(key, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())), true)
 	}
-	// Waited for too, so that the meta API of any node stops naming it once it is gone.
-	return rb.ps.dir.Delete(key, true)
+	// Not waited for one by one: a session that leaves with many patterns would wait a round
+	// trip for each (holding up the broker's other subscribers). The broker calls Settle once
+	// after its withdrawals instead.
+	return rb.ps.dir.Delete(key, false)
 }
+
+// Settle waits until every live peer has applied this node's withdrawals (pubsub.BusSettler),
+// so that once UNSUBSCRIBED is sent, or a session has left, no node's meta API names its
+// patterns any more.
+func (rb *RealmBus) Settle() error { return rb.ps.dir.Settle() }
 
 func (ps *PubSub) interestChanged(c Change) {
 	realm, match, pattern, ok := parseInterest(c.Key)

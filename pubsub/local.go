@@ -264,6 +264,7 @@ func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 	}
 	if deleted && b.opts.Bus != nil {
 		b.syncInterest(sub.topic, sub.match)
+		b.settle()
 	}
 	s.Send(&wamp.Unsubscribed{Request: m.Request})
 	b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, sub.id)
@@ -285,10 +286,17 @@ func (b *Local) Leave(s *session.Session) {
 		changes = append(changes, change{sub.id, b.remove(s, sub), sub})
 	}
 	b.mu.Unlock()
+	withdrawn := false
 	for _, c := range changes {
 		if c.deleted && b.opts.Bus != nil {
 			b.syncInterest(c.sub.topic, c.sub.match)
+			withdrawn = true
 		}
+	}
+	if withdrawn {
+		b.settle()
+	}
+	for _, c := range changes {
 		b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, c.id)
 		if c.deleted {
 			b.publishMeta("wamp.subscription.on_delete", s.ID, c.id)
