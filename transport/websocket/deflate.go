@@ -17,6 +17,8 @@ import (
 )
 
 // DeflateOptions configure permessage-deflate (RFC 7692) on a server. The zero value is off.
+// On a dialer (Dial), Enabled offers it, with both sides' context takeover off, and MinSize
+// and Level apply to what the client sends; the window settings are the server's.
 //
 // Pawl always negotiates server_no_context_takeover and client_no_context_takeover: every
 // message is compressed on its own, so one compressed event is shared by every subscriber
@@ -34,7 +36,7 @@ import (
 // server_max_window_bits) is compressed Huffman-only: valid for the window agreed, less
 // compact than LZ77, and cheaper in CPU.
 type DeflateOptions struct {
-	// Enabled accepts permessage-deflate when a client offers it.
+	// Enabled accepts permessage-deflate when a client offers it (a dialer: offers it).
 	Enabled bool
 	// MinSize is the smallest message worth compressing, in bytes (default 128): smaller
 	// ones go uncompressed, which the extension allows per message.
