@@ -52,6 +52,13 @@ type ListenerConfig struct {
 	Listen string `yaml:"listen"`
 	// Unix is the path of a Unix socket to listen on instead (type rawsocket).
 	Unix string `yaml:"unix"`
+	// UnixMode is the Unix socket's permission bits, in octal ("0660"): connecting takes
+	// write permission. Empty: 0777 less the process's umask.
+	UnixMode string `yaml:"unix_mode"`
+	// UnixGroup is the Unix socket's group, a name or numeric id; the router's user must
+	// belong to it. Empty: the router's group.
+	UnixGroup  string `yaml:"unix_group"`
+	unixAccess unixSocketAccess // parsed by validate
 	// RawSocket, on a WebSocket listener, also serves WAMP over RawSocket on its port: a
 	// connection whose first octet is 0x7F (default true).
 	RawSocket      *bool    `yaml:"rawsocket"`
@@ -217,6 +224,14 @@ func (c *Config) validate() error {
 		default:
 			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
 		}
+		if (l.UnixMode != "" || l.UnixGroup != "") && l.Unix == "" {
+			return fmt.Errorf("listener %s: unix_mode and unix_group are for unix sockets", l.name())
+		}
+		access, err := parseUnixSocketAccess(l.UnixMode, l.UnixGroup)
+		if err != nil {
+			return fmt.Errorf("listener %s: %w", l.name(), err)
+		}
+		l.unixAccess = access
 		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
 			return fmt.Errorf("listener %s: trusted_proxies: %w", l.name(), err)

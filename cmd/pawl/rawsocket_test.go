@@ -89,6 +89,10 @@ func TestRawSocketConfigErrors(t *testing.T) {
 		"path on rawsocket":      "listeners: [{type: rawsocket, listen: '127.0.0.1:0', path: /ws}]\nrealms: [{name: r}]\n",
 		"tls on a unix socket":   "listeners: [{type: rawsocket, unix: /tmp/x.sock, tls: {cert: a, key: b}}]\nrealms: [{name: r}]\n",
 		"rawsocket on rawsocket": "listeners: [{type: rawsocket, listen: '127.0.0.1:0', rawsocket: false}]\nrealms: [{name: r}]\n",
+		"unix_mode not octal":    "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_mode: '0989'}]\nrealms: [{name: r}]\n",
+		"unix_mode beyond 0777":  "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_mode: '4770'}]\nrealms: [{name: r}]\n",
+		"unix_mode on TCP":       "listeners: [{type: rawsocket, listen: '127.0.0.1:0', unix_mode: '0660'}]\nrealms: [{name: r}]\n",
+		"unknown unix_group":     "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_group: no-such-group-here}]\nrealms: [{name: r}]\n",
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
