@@ -57,7 +57,7 @@ type ListenerConfig struct {
 	UnixMode string `yaml:"unix_mode"`
 	// UnixGroup is the Unix socket's group, a name or numeric id; the router's user must
 	// belong to it. Empty: the router's group.
-	UnixGroup  string `yaml:"unix_group"`
+	UnixGroup  string           `yaml:"unix_group"`
 	unixAccess unixSocketAccess // parsed by validate
 	// RawSocket, on a WebSocket listener, also serves WAMP over RawSocket on its port: a
 	// connection whose first octet is 0x7F (default true).
