@@ -2,37 +2,18 @@ package client_test
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
+	"github.com/pawl-wamp/pawl/internal/wstest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
-
-// wireCount counts the bytes a client reads and writes on its socket.
-type wireCount struct {
-	net.Conn
-	read, written *atomic.Int64
-}
-
-func (c wireCount) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c wireCount) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.written.Add(int64(n))
-	return n, err
-}
 
 // The Go client negotiates permessage-deflate when Transport.Deflate.Enabled says so (it is
 // off by default): a large event goes to the router compressed and comes back compressed, the
@@ -52,13 +33,9 @@ func TestClientDeflate(t *testing.T) {
 	text := strings.Repeat("the quick brown fox jumps over the lazy dog; ", 400) // 18 KiB
 
 	for _, deflate := range []bool{true, false} {
-		var read, written atomic.Int64
+		wire := &wstest.Wire{}
 		opts := client.Options{Serializer: "msgpack", Transport: websocket.Options{
-			Deflate: websocket.DeflateOptions{Enabled: deflate},
-			NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				return wireCount{nc, &read, &written}, err
-			}}}
+			Deflate: websocket.DeflateOptions{Enabled: deflate}, NetDialContext: wire.Dial}}
 		c, err := client.Dial(ctx, url, "realm1", opts)
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +44,7 @@ func TestClientDeflate(t *testing.T) {
 		if _, err := c.Subscribe(ctx, "com.example.big", func(e *client.Event) { events <- e.Args[0].(string) }, nil); err != nil {
 			t.Fatal(err)
 		}
-		sent, got := written.Load(), read.Load()
+		sent, got := wire.Written.Load(), wire.Read.Load()
 		if err := c.Publish(ctx, "com.example.big", wamp.Dict{"acknowledge": true, "exclude_me": false},
 			wamp.List{text}, nil); err != nil {
 			t.Fatal(err)
@@ -80,7 +57,7 @@ func TestClientDeflate(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("deflate %v: no event", deflate)
 		}
-		sent, got = written.Load()-sent, read.Load()-got
+		sent, got = wire.Written.Load()-sent, wire.Read.Load()-got
 		if compressed := sent < int64(len(text))/4; compressed != deflate {
 			t.Errorf("deflate %v: the client wrote %d bytes for a %d-byte payload", deflate, sent, len(text))
 		}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
-	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // otherGroup is a group the test may give a socket that differs from the process's own when
@@ -106,19 +105,11 @@ realms: [{name: realm1}]
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	if _, err := ws.Register(ctx, "test.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
-		return &client.Result{Args: inv.Args}, nil
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
 	c, err := client.Dial(ctx, "unix://"+sock, "realm1", client.Options{})
 	if err != nil {
 		t.Fatalf("dial the unix socket: %v", err)
 	}
-	res, err := c.Call(ctx, "test.echo", nil, wamp.List{"over unix"}, nil)
-	if err != nil || len(res.Args) != 1 || res.Args[0] != "over unix" {
-		t.Fatalf("call over the unix socket: %v %v", res, err)
-	}
+	echoThrough(t, ctx, ws, c, "over unix")
 	c.Close()
 	ws.Close()
 	if err := stop(); err != nil {

@@ -1,40 +1,20 @@
 package wsapp_test
 
 import (
-	"context"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	gorilla "github.com/gorilla/websocket"
 
+	"github.com/pawl-wamp/pawl/internal/wstest"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
-// wireCount counts the bytes a client reads and writes on its socket.
-type wireCount struct {
-	net.Conn
-	read, written *atomic.Int64
-}
-
-func (c wireCount) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c wireCount) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.written.Add(int64(n))
-	return n, err
-}
-
 type countedClient struct {
-	ws            *gorilla.Conn
-	extensions    string // the server's Sec-WebSocket-Extensions answer
-	read, written atomic.Int64
+	ws         *gorilla.Conn
+	extensions string // the server's Sec-WebSocket-Extensions answer
+	wstest.Wire
 }
 
 // dialCounted connects gorilla's client, offering permessage-deflate or not, and counts its
@@ -42,14 +22,7 @@ type countedClient struct {
 func dialCounted(t *testing.T, url string, deflate bool) *countedClient {
 	t.Helper()
 	c := &countedClient{}
-	d := gorilla.Dialer{HandshakeTimeout: wait, EnableCompression: deflate,
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return wireCount{nc, &c.read, &c.written}, nil
-		}}
+	d := gorilla.Dialer{HandshakeTimeout: wait, EnableCompression: deflate, NetDialContext: c.Dial}
 	ws, resp, err := d.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -84,11 +57,11 @@ func TestRouteDeflate(t *testing.T) {
 	}
 
 	msg := strings.Repeat(`{"from":"ada","text":"hello, everyone"}`, 400) // 15 KiB
-	sentBefore := a.written.Load()
+	sentBefore := a.Written.Load()
 	if err := a.ws.WriteMessage(gorilla.TextMessage, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if sent := a.written.Load() - sentBefore; sent > int64(len(msg))/4 {
+	if sent := a.Written.Load() - sentBefore; sent > int64(len(msg))/4 {
 		t.Errorf("client sent %d bytes on the wire for a %d-byte message: not compressed", sent, len(msg))
 	}
 	if got := rec.next(t, "message"); string(got.msg.Data) != msg {
@@ -99,11 +72,11 @@ func TestRouteDeflate(t *testing.T) {
 		c          *countedClient
 		compressed bool
 	}{{"a", a, true}, {"b", b, true}, {"plain", plain, false}} {
-		before := tc.c.read.Load()
+		before := tc.c.Read.Load()
 		if kind, got := readMsg(t, tc.c.ws); kind != gorilla.TextMessage || got != msg {
 			t.Fatalf("%s: broadcast arrived as %d bytes of kind %d", tc.name, len(got), kind)
 		}
-		wire := tc.c.read.Load() - before
+		wire := tc.c.Read.Load() - before
 		if tc.compressed && wire > int64(len(msg))/4 || !tc.compressed && wire < int64(len(msg)) {
 			t.Errorf("%s: %d bytes on the wire for a %d-byte broadcast (compressed: %v)", tc.name, wire, len(msg), tc.compressed)
 		}
