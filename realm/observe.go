@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -57,7 +58,7 @@ type authCounter struct{ ok, failed atomic.Uint64 }
 var authMethodLabels = [...]string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign", "trusted", "none"}
 
 func authSlot(method string) int {
-	method = canonicalMethod(method)
+	method = authn.CanonicalMethod(method)
 	for i, m := range authMethodLabels {
 		if m == method {
 			return i

@@ -122,7 +122,7 @@ func (r *Realm) Leave(s *session.Session) {
 	r.broker.Leave(s)
 	r.dealer.Leave(s)
 	r.left(s)
-	r.forgetAuthz(s)
+	r.sec().authz.Forget(s)
 }
 
 // SessionCount is the number of sessions joined to the realm.

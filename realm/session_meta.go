@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -66,8 +67,8 @@ func (r *Realm) guardHistory() {
 			d, _ := res[0].(wamp.Dict)
 			uri, _ := d.String("uri")
 			match, _ := d.String("match")
-			if dec := r.authorize(s, actionSubscribe, wamp.URI(uri), match, nil); !dec.allow {
-				return nil, nil, wamp.NewError(dec.reason, dec.message)
+			if dec := r.authorizer().Authorize(s, authz.ActionSubscribe, wamp.URI(uri), match, nil); !dec.Allow {
+				return nil, nil, wamp.NewError(dec.Reason, dec.Message)
 			}
 			return f(s, args, kwargs)
 		}
@@ -79,11 +80,11 @@ func (r *Realm) guardHistory() {
 				match := wamp.MatchExact
 				if len(args) > 1 {
 					if opts, ok := args[1].(wamp.Dict); ok {
-						match = matchOf(opts)
+						match = authz.MatchOf(opts)
 					}
 				}
-				if dec := r.authorize(s, actionSubscribe, wamp.URI(topic), match, nil); !dec.allow {
-					return nil, nil, wamp.NewError(dec.reason, dec.message)
+				if dec := r.authorizer().Authorize(s, authz.ActionSubscribe, wamp.URI(topic), match, nil); !dec.Allow {
+					return nil, nil, wamp.NewError(dec.Reason, dec.Message)
 				}
 			}
 			return f(s, args, kwargs)
@@ -101,33 +102,9 @@ func mergeFeatures(maps ...wamp.Dict) wamp.Dict {
 	return out
 }
 
-// sessionDetails describes a session as wamp.session.get and wamp.session.on_join do.
-func sessionDetails(s *session.Session) wamp.Dict {
-	d := wamp.Dict{
-		"session":      s.ID,
-		"authid":       s.AuthID,
-		"authrole":     s.AuthRole,
-		"authmethod":   s.AuthMethod,
-		"authprovider": s.AuthProvider,
-	}
-	pd := s.Peer().Details()
-	transport := wamp.Dict{"type": pd.Transport}
-	if s.Codec != nil {
-		transport["serializer"] = s.Codec.Name()
-	}
-	if pd.Protocol != "" {
-		transport["protocol"] = pd.Protocol
-	}
-	if pd.RemoteAddr != nil {
-		transport["peer"] = pd.RemoteAddr.String()
-	}
-	d["transport"] = transport
-	return d
-}
-
 // joined publishes wamp.session.on_join for a session that just joined.
 func (r *Realm) joined(s *session.Session) {
-	r.PublishMeta("wamp.session.on_join", wamp.List{sessionDetails(s)}, nil)
+	r.PublishMeta("wamp.session.on_join", wamp.List{session.Describe(s)}, nil)
 }
 
 // left publishes wamp.session.on_leave [session, authid, authrole] for a session that left,
@@ -242,7 +219,7 @@ func (r *Realm) metaSessionGet(_ *session.Session, args wamp.List, _ wamp.Dict) 
 	if !ok {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no session with that ID in this realm")
 	}
-	return wamp.List{sessionDetails(s)}, nil, nil
+	return wamp.List{session.Describe(s)}, nil, nil
 }
 
 // killOptions reads the kill family's keyword arguments reason|uri and message|string.
@@ -299,7 +276,7 @@ func (r *Realm) mayKill(caller *session.Session) error {
 	if cfg.DisableSessionKill {
 		return wamp.NewError(wamp.ErrNotAuthorized, "killing sessions is disabled in this realm")
 	}
-	if caller.AuthRole == cfg.anonymousRole() && !cfg.AnonymousSessionKill && !r.trusted(caller) {
+	if caller.AuthRole == cfg.anonymousRole() && !cfg.AnonymousSessionKill && !r.authorizer().Trusted(caller) {
 		if n := LimitStats.AnonymousKills.Add(1); n&(n-1) == 0 { // logged at 1, 2, 4, ...
 			r.log.Warn("limit: refused wamp.session.kill* to an anonymous session (anonymous_session_kill is false)",
 				"session", caller.ID, "authid", caller.AuthID, "refused_so_far", n)

@@ -1,6 +1,7 @@
 package realm
 
 import (
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -127,11 +128,11 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	}
 	// A testament is a publication of the session: it needs the right to publish there
 	// (and to retain, when it asks to be retained).
-	if d := r.authorize(caller, actionPublish, t.topic, wamp.MatchExact, t.options); !d.allow {
-		return nil, nil, wamp.NewError(d.reason, d.message)
-	} else if retain, _ := t.options.Bool("retain"); retain && !r.mayRetain(caller, t.topic) {
+	if d := r.authorizer().Authorize(caller, authz.ActionPublish, t.topic, wamp.MatchExact, t.options); !d.Allow {
+		return nil, nil, wamp.NewError(d.Reason, d.Message)
+	} else if retain, _ := t.options.Bool("retain"); retain && !r.authorizer().MayRetain(caller, t.topic) {
 		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "authrole "+caller.AuthRole+" may not retain events on "+topic)
-	} else if d.disclose {
+	} else if d.Disclose {
 		t.options["disclose_me"] = true
 	}
 	r.lmu.Lock()
