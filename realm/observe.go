@@ -136,7 +136,7 @@ func (r *Realm) Traffic() *session.Traffic { return &r.traffic }
 
 // Sessions lists the realm's sessions, by ID.
 func (r *Realm) Sessions() []*session.Session {
-	return r.sessionsWhere(func(*session.Session) bool { return true })
+	return r.sessions.Where(func(*session.Session) bool { return true })
 }
 
 // Realms lists the router's realms, by name.
