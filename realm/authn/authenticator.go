@@ -16,17 +16,17 @@ import (
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
-// An authenticator runs one authentication method for a joining session: it may send
+// A method runs one authentication method for a joining session: it may send
 // CHALLENGEs (q.challenge) and returns who the peer is. It answers errNoPrincipal when it does
 // not know the authid (the router then tries the peer's next method), an *session.AbortError to
 // refuse, or an error wrapping session.ErrHandshakeEnded when the peer went away.
-type authenticator interface {
+type method interface {
 	authenticate(q *authRequest) (*identity, error)
 }
 
-// authenticators by authmethod name. "scram" is what Autobahn|Python and Crossbar.io call
+// methods by authmethod name. "scram" is what Autobahn|Python and Crossbar.io call
 // wamp-scram.
-var authenticators = map[string]authenticator{
+var methods = map[string]method{
 	"anonymous":  anonymousAuth{},
 	"ticket":     ticketAuth{},
 	"wampcra":    craAuth{},
@@ -236,13 +236,13 @@ func (a *Authenticator) Authenticate(s *session.Session) (wamp.Dict, error) {
 	unknown := false
 	var skipped *skip
 	for _, m := range offered {
-		method, ok := authenticators[m]
+		run, ok := methods[m]
 		if !ok || !slices.Contains(accepts, CanonicalMethod(m)) {
 			continue
 		}
 		q.method = m
 		s.AuthMethod = m // the method being tried: a failure is counted under it (realm/observe.go)
-		id, err := method.authenticate(q)
+		id, err := run.authenticate(q)
 		if errors.Is(err, errNoPrincipal) {
 			unknown = true
 			continue
