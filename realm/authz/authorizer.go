@@ -119,22 +119,27 @@ func (a *Authorizer) Authorize(s *session.Session, action string, uri wamp.URI, 
 	if !a.enabled || a.Trusted(s) {
 		return Decision{Allow: true}
 	}
-	denied := Decision{Reason: wamp.ErrNotAuthorized,
-		Message: "authrole " + s.AuthRole + " may not " + action + " " + string(uri)}
 	ro := a.roles[s.AuthRole]
 	if ro == nil {
-		return denied
+		return denied(s, action, uri)
 	}
 	if p, _, _, ok := ro.perms.Best(uri); ok {
 		if !allows(p, action) || !ro.patternAllowed(action, uri, match) {
-			return denied
+			return denied(s, action, uri)
 		}
 		return Decision{Allow: true, Disclose: disclosure(p, action)}
 	}
 	if ro.dynamic != nil {
 		return a.authorizeDynamic(s, ro.dynamic, action, uri, match, options)
 	}
-	return denied
+	return denied(s, action, uri)
+}
+
+// denied is the refusal of a request no rule allows. Its message is built only then: an
+// allowed request allocates nothing (TestAuthorizeAllocatesNothing).
+func denied(s *session.Session, action string, uri wamp.URI) Decision {
+	return Decision{Reason: wamp.ErrNotAuthorized,
+		Message: "authrole " + s.AuthRole + " may not " + action + " " + string(uri)}
 }
 
 // patternAllowed checks, for a prefix or wildcard subscription or registration, that no rule
