@@ -1,10 +1,9 @@
 package realm
 
 import (
-	"context"
-	"slices"
 	"sync/atomic"
 
+	"github.com/pawl-wamp/pawl/realm/meta"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -69,14 +68,7 @@ func (rt *Router) CloseAll(reason wamp.URI, message string) {
 	}
 	rt.mu.RUnlock()
 	for _, r := range realms {
-		r.mu.RLock()
-		sessions := make([]*session.Session, 0, len(r.sessions))
-		for _, s := range r.sessions {
-			if rt.localPeer(s) == nil {
-				sessions = append(sessions, s)
-			}
-		}
-		r.mu.RUnlock()
+		sessions := r.sessions.Where(func(s *session.Session) bool { return rt.localPeer(s) == nil })
 		for _, s := range sessions {
 			s.Abort(reason, message)
 		}
@@ -84,159 +76,20 @@ func (rt *Router) CloseAll(reason wamp.URI, message string) {
 }
 
 // SessionDirectory shares a realm's sessions, with their testaments, with the other nodes of
-// its cluster (cluster.RealmSessions implements it), so that the session meta API and the
-// kill family see the whole cluster, and a surviving node publishes the testaments of a dead
-// node's sessions. Set it as Config.Sessions; one with an Attach(*Realm) method is attached
-// to the realm New builds.
-type SessionDirectory interface {
-	// Publish announces one of this node's sessions, or its changed testaments: entry is
-	// {details: as wamp.session.get gives them, testaments: [{topic, args, kwargs, options}]}.
-	Publish(id wamp.ID, entry wamp.Dict)
-	// Remove withdraws a session that left.
-	Remove(id wamp.ID)
-	// Each calls f for every session of the other nodes, with its entry.
-	Each(f func(entry wamp.Dict))
-	// Kill asks the other nodes to end their sessions that k selects, and returns their IDs.
-	Kill(ctx context.Context, k Kill) ([]wamp.ID, error)
-}
+// its cluster (cluster.RealmSessions implements it; see meta.Directory). Set it as
+// Config.Sessions; one with an Attach(*Realm) method is attached to the realm New builds.
+type SessionDirectory = meta.Directory
 
-// Kill selects sessions for the kill family across nodes, and says how they end.
-type Kill struct {
-	Session  wamp.ID `msgpack:"s"`
-	AuthID   string  `msgpack:"i"`
-	AuthRole string  `msgpack:"r"`
-	All      bool    `msgpack:"a"`
-	Reason   string  `msgpack:"re"`
-	Message  string  `msgpack:"m"`
-	Silence  bool    `msgpack:"si"`
-}
+// Kill selects sessions for the kill family across nodes (meta.Kill).
+type Kill = meta.Kill
 
-func (k *Kill) selects(s *session.Session) bool {
-	switch {
-	case k.Session != 0:
-		return s.ID == k.Session
-	case k.AuthID != "":
-		return s.AuthID == k.AuthID
-	case k.AuthRole != "":
-		return s.AuthRole == k.AuthRole
-	}
-	return k.All
-}
+// KillHere ends this node's sessions that k selects (except the caller's), for a kill another
+// node was asked for; it returns their IDs.
+func (r *Realm) KillHere(k Kill, caller wamp.ID) []wamp.ID { return r.sessionMeta.KillHere(k, caller) }
 
-// KillHere ends this node's sessions that k selects (except the caller's, when it is here),
-// for a kill another node was asked for; it returns their IDs.
-func (r *Realm) KillHere(k Kill, caller wamp.ID) []wamp.ID {
-	victims := r.sessionsWhere(func(s *session.Session) bool { return s.ID != caller && k.selects(s) })
-	if k.Silence {
-		r.lmu.Lock()
-		for _, s := range victims {
-			r.silenced[s] = true
-		}
-		r.lmu.Unlock()
-	}
-	ids := make([]wamp.ID, len(victims))
-	for i, s := range victims {
-		r.log.Info("killing session (asked by another node)", "session", s.ID, "authid", s.AuthID, "reason", k.Reason)
-		s.Goodbye(wamp.URI(k.Reason), k.Message)
-		ids[i] = s.ID
-	}
-	return ids
-}
-
-// Gone publishes what a session of a node that died leaves behind: its testaments (as the
-// router's publications: the session is gone), then wamp.session.on_leave with reason.
-func (r *Realm) Gone(entry wamp.Dict, reason wamp.URI) {
-	details, _ := entry["details"].(wamp.Dict)
-	testaments, _ := entry["testaments"].(wamp.List)
-	for _, v := range testaments {
-		t, _ := v.(wamp.Dict)
-		topic, _ := t.String("topic")
-		if topic == "" {
-			continue
-		}
-		args, _ := t["args"].(wamp.List)
-		kwargs, _ := t["kwargs"].(wamp.Dict)
-		opts, _ := t["options"].(wamp.Dict)
-		if opts == nil {
-			opts = wamp.Dict{}
-		}
-		r.broker.Publish(nil, &wamp.Publish{Request: 1, Options: opts, Topic: wamp.URI(topic),
-			Payload: wamp.Payload{Args: args, Kwargs: kwargs}})
-	}
-	if details != nil {
-		r.PublishMeta("wamp.session.on_leave", wamp.List{details["session"], details["authid"], details["authrole"]},
-			wamp.Dict{"reason": string(reason)})
-	}
-}
-
-// clusterEntry is a session's entry in the cluster's session directory.
-func (r *Realm) clusterEntry(s *session.Session) wamp.Dict {
-	var list wamp.List
-	r.lmu.Lock()
-	if ts := r.testaments[s]; ts != nil {
-		for _, t := range append(append([]testament(nil), ts.detached...), ts.destroyed...) {
-			list = append(list, wamp.Dict{"topic": string(t.topic), "args": t.args, "kwargs": t.kwargs, "options": t.options})
-		}
-	}
-	r.lmu.Unlock()
-	return wamp.Dict{"details": sessionDetails(s), "testaments": list}
-}
-
-// clusterJoined announces a session (or its changed testaments) to the other nodes.
-func (r *Realm) clusterJoined(s *session.Session) {
-	if d := r.config.Sessions; d != nil {
-		d.Publish(s.ID, r.clusterEntry(s))
-	}
-}
-
-// clusterLeft withdraws a session from the other nodes.
-func (r *Realm) clusterLeft(s *session.Session) {
-	if d := r.config.Sessions; d != nil {
-		d.Remove(s.ID)
-	}
-}
-
-// remoteSessions are the other nodes' sessions' details that keep selects.
-func (r *Realm) remoteSessions(keep func(details wamp.Dict) bool) []wamp.Dict {
-	d := r.config.Sessions
-	if d == nil {
-		return nil
-	}
-	var out []wamp.Dict
-	d.Each(func(entry wamp.Dict) {
-		if details, ok := entry["details"].(wamp.Dict); ok && keep(details) {
-			out = append(out, details)
-		}
-	})
-	return out
-}
-
-// remoteKill runs a kill on the other nodes.
-func (r *Realm) remoteKill(caller *session.Session, k Kill) ([]wamp.ID, error) {
-	d := r.config.Sessions
-	if d == nil {
-		return nil, nil
-	}
-	ids, err := d.Kill(caller.Context(), k)
-	if err != nil {
-		return ids, wamp.NewError(ErrClusterUnavailable, "not every node answered: "+err.Error())
-	}
-	return ids, nil
-}
-
-func remoteWithAuthrole(roles []string) func(wamp.Dict) bool {
-	return func(d wamp.Dict) bool {
-		role, _ := d.String("authrole")
-		return roles == nil || slices.Contains(roles, role)
-	}
-}
-
-func remoteWithID(id wamp.ID) func(wamp.Dict) bool {
-	return func(d wamp.Dict) bool {
-		got, _ := wamp.AsID(d["session"])
-		return got == id
-	}
-}
+// Gone publishes what a session of a node that died leaves behind: its testaments, then
+// wamp.session.on_leave with reason.
+func (r *Realm) Gone(entry wamp.Dict, reason wamp.URI) { r.sessionMeta.Gone(entry, reason) }
 
 // initCluster makes a realm of a cluster node refuse new work (SUBSCRIBE, PUBLISH, REGISTER,
 // CALL) while the node is cut off, with ERROR pawl.error.cluster_unavailable: it would serve a
