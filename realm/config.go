@@ -35,7 +35,7 @@ type Config struct {
 	HistoryStore pubsub.HistoryStore `yaml:"-"`
 	// Bus and SubscriptionID make the realm's broker a cluster node's (pubsub.Options); a Bus
 	// with an Attach(*pubsub.Local) method is attached to the broker New builds.
-	Bus            pubsub.Bus                                  `yaml:"-"`
+	Bus            pubsub.Bus                                   `yaml:"-"`
 	SubscriptionID func(pattern wamp.URI, match string) wamp.ID `yaml:"-"`
 	// Sessions shares the realm's sessions with the other nodes of a cluster (cluster.go).
 	Sessions SessionDirectory `yaml:"-"`
