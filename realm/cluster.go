@@ -1,7 +1,6 @@
 package realm
 
 import (
-	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/realm/meta"
 	"github.com/pawl-wamp/pawl/session"
@@ -32,7 +31,7 @@ func (rt *Router) SetMembership(m Membership) { rt.members = m }
 func (rt *Router) admitToCluster(s *session.Session) error {
 	if err := rt.members.Err(); err != nil {
 		rt.log.Warn("session refused: this node is cut off from its cluster", "err", err)
-		clusterRefusals.Add(1)
+		LimitStats.ClusterUnavailable.Add(1)
 		return &session.AbortError{Reason: ErrClusterUnavailable, Message: err.Error()}
 	}
 	s.ID = rt.members.SessionID()
@@ -49,12 +48,9 @@ func (r *Realm) newSessionID() wamp.ID {
 	return wamp.GlobalID()
 }
 
-// clusterRefusals counts sessions refused because the node was cut off from its cluster.
-var clusterRefusals atomic.Int64
-
-// ClusterRefusals is the number of sessions refused because this node was cut off from its
-// cluster.
-func ClusterRefusals() int64 { return clusterRefusals.Load() }
+// ClusterRefusals is the number of sessions and requests refused because this node was cut
+// off from its cluster (LimitStats.ClusterUnavailable, pawl_limit_refusals_total{limit="cluster_unavailable"}).
+func ClusterRefusals() int64 { return LimitStats.ClusterUnavailable.Load() }
 
 // CloseAll ends every remote peer's session in every realm with an ABORT of reason: a node
 // cut off from its cluster has been called down by the others, which dropped its sessions'
@@ -108,7 +104,7 @@ func (r *Realm) initCluster() {
 		if err == nil {
 			return false
 		}
-		if n := clusterRefusals.Add(1); n&(n-1) == 0 {
+		if n := LimitStats.ClusterUnavailable.Add(1); n&(n-1) == 0 {
 			r.log.Warn("refused: this node is cut off from its cluster", "session", s.ID, "message", typ.String(), "err", err, "refused_so_far", n)
 		}
 		if answer {
