@@ -1,7 +1,6 @@
 package realm
 
 import (
-
 	"github.com/pawl-wamp/pawl/realm/meta"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/session/dispatch"
