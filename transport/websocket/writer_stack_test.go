@@ -91,7 +91,7 @@ func waitingWriters() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*Conn).writeRawFD") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, "sockio.(*Writer).Write(") {
 			n++
 		}
 	}
