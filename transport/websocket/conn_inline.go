@@ -58,36 +58,29 @@ func (c *Conn) takeInlineLocked() {
 	c.recycle(c.batch) // c.iov holds the frames now
 }
 
-// maxInlineRounds bounds the writes one inline writer makes for frames that others queued
-// while it wrote (other callers' INVOCATIONs to a busy callee): they go out from this
-// goroutine too, with no hop to a writer goroutine, but a writer that keeps finding more
-// hands over.
-const maxInlineRounds = 4
-
 // writeInline writes c.iov from the caller's goroutine, which holds the writer's role
-// (c.writing), with non-blocking writes, then what was queued meanwhile. What the socket does
-// not take at once waits for a writer goroutine started here, so the caller never waits for
-// the peer.
-func (c *Conn) writeInline() {
-	for round := 1; ; round++ {
-		ok := c.w.WriteNow(c.iov)
-		clear(c.iov)
-		c.iov = c.iov[:0]
-		if !ok || len(c.w.Partial) > 0 {
-			go c.writeLoopFn() // finishes a broken connection, or writes what is left
-			return
-		}
-		c.mu.Lock()
-		if !c.hasWorkLocked() {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		if round == maxInlineRounds || c.delay != nil || !c.inlineLocked() {
-			c.mu.Unlock()
-			go c.writeLoopFn()
-			return
-		}
-		c.takeInlineLocked()
+// (c.writing), with non-blocking writes, then what was queued meanwhile
+// (sockio.Writer.WriteInline). What the socket does not take at once waits for a writer
+// goroutine started here, so the caller never waits for the peer.
+func (c *Conn) writeInline() { c.w.WriteInline(c.iov, (*inlineSide)(c)) }
+
+// inlineSide is the connection as its inline writer sees it (sockio.InlineConn).
+type inlineSide Conn
+
+func (s *inlineSide) NextInline(more bool) ([][]byte, bool) {
+	c := (*Conn)(s)
+	c.mu.Lock()
+	if !c.hasWorkLocked() {
+		c.writing = false
+		c.mu.Unlock()
+		return nil, true
 	}
+	if !more || c.delay != nil || !c.inlineLocked() { // a write delay spaces what follows
+		c.mu.Unlock()
+		return nil, false
+	}
+	c.takeInlineLocked()
+	return c.iov, false
 }
+
+func (s *inlineSide) StartWriter() { go s.writeLoopFn() }

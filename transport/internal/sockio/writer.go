@@ -130,7 +130,48 @@ func (w *Writer) WriteNow(bufs [][]byte) bool {
 		w.Partial = append(w.Partial[:0], w.bufs...)
 	}
 	w.bufs = nil
+	clear(bufs) // no pointers into written frames stay behind
 	return ok
+}
+
+// InlineConn is the connection's side of an inline write (WriteInline).
+type InlineConn interface {
+	// NextInline is called, with nothing left unwritten, after each inline write: under
+	// the connection's lock it gives the writer's role up when nothing is queued (done);
+	// else, when more is true and what is queued can be written inline, it lays that out
+	// and returns it (bufs); else it returns neither, leaving the rest to the writer
+	// goroutine.
+	NextInline(more bool) (bufs [][]byte, done bool)
+	// StartWriter starts the connection's writer goroutine, which takes the writer's role
+	// over (and finishes the connection when Failed).
+	StartWriter()
+}
+
+// maxInlineRounds bounds the writes one inline writer makes for frames that others queued
+// while it wrote (other callers' INVOCATIONs to a busy callee): they go out from this
+// goroutine too, with no hop to a writer goroutine, but a writer that keeps finding more
+// hands over.
+const maxInlineRounds = 4
+
+// WriteInline writes bufs from a goroutine that holds c's writer's role but must not wait
+// for the peer (Inline must be true), then what was queued meanwhile. What the socket does
+// not take at once is left to c's writer goroutine.
+func (w *Writer) WriteInline(bufs [][]byte, c InlineConn) {
+	for round := 1; ; round++ {
+		if !w.WriteNow(bufs) || len(w.Partial) > 0 {
+			c.StartWriter() // finishes a broken connection, or writes what is left
+			return
+		}
+		next, done := c.NextInline(round < maxInlineRounds)
+		if done {
+			return
+		}
+		if next == nil {
+			c.StartWriter()
+			return
+		}
+		bufs = next
+	}
 }
 
 // TakePartial moves what an inline write left into dst (for the writer goroutine).

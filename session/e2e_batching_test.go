@@ -264,3 +264,36 @@ func TestCallAllocations(t *testing.T) {
 		t.Errorf("a call in a batch allocates %v times, alone %v: batching allocates", perBatch, perCall)
 	}
 }
+
+// A burst of publications that one read of the publisher brings reaches each subscriber in
+// one write, whichever socket transport the publisher and the subscriber use: the publisher's
+// outbox holds the writers of WebSocket and RawSocket connections alike.
+func TestBurstReachesSubscribersInOneWriteAcrossTransports(t *testing.T) {
+	const n = 16
+	for _, pubRaw := range []bool{false, true} {
+		for _, subRaw := range []bool{false, true} {
+			t.Run(transportName(pubRaw)+" publisher, "+transportName(subRaw)+" subscriber", func(t *testing.T) {
+				r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
+				sub := dialWire(t, r, subRaw, `"subscriber":{}`)
+				sub.send(t, `[32,1,{},"com.example.burst"]`)
+				sub.expect(t, "[33,")
+				pub := dialWire(t, r, pubRaw, `"publisher":{}`)
+				segs := dataSegmentsIn(t, sub.c)
+
+				var burst []string
+				for i := range n {
+					burst = append(burst, `[16,`+strconv.Itoa(i+1)+`,{},"com.example.burst",[`+strconv.Itoa(i)+`]]`)
+				}
+				pub.send(t, burst...)
+				for i := range n {
+					if m := sub.expect(t, "[36,"); !bytes.HasSuffix(m, []byte(`,[`+strconv.Itoa(i)+`]]`)) {
+						t.Fatalf("event %d is %s: out of order", i, m)
+					}
+				}
+				if got := dataSegmentsIn(t, sub.c) - segs; got != 1 {
+					t.Errorf("the subscriber got %d events in %d writes, want 1", n, got)
+				}
+			})
+		}
+	}
+}
