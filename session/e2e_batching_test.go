@@ -297,3 +297,44 @@ func TestBurstReachesSubscribersInOneWriteAcrossTransports(t *testing.T) {
 		}
 	}
 }
+
+// A call whose timeout passes before the callee answers gets an INTERRUPT, which never reaches
+// the callee before the call's INVOCATION, however short the timeout and however the
+// INVOCATIONs are batched (many calls in one read, each timing out after a millisecond).
+func TestInterruptNeverOvertakesItsInvocation(t *testing.T) {
+	const rounds, perRound = 10, 20
+	r := routertest.Start(t, routertest.Options{})
+	callee := dialWire(t, r, false, `"callee":{"features":{"call_canceling":true}}`)
+	callee.send(t, `[64,1,{},"com.example.slow"]`)
+	callee.expect(t, "[65,")
+	caller := dialWire(t, r, false, `"caller":{}`)
+
+	invoked := map[string]bool{}
+	for round := range rounds {
+		var msgs []string
+		for i := range perRound {
+			msgs = append(msgs, `[48,`+strconv.Itoa(round*perRound+i+1)+`,{"timeout":1},"com.example.slow",[]]`)
+		}
+		caller.send(t, msgs...)
+		// Each call gets its INVOCATION and, the callee never answering, its INTERRUPT.
+		for range 2 * perRound {
+			m := callee.next(t)
+			id := string(requestOf(t, m))
+			switch {
+			case bytes.HasPrefix(m, []byte("[68,")):
+				invoked[id] = true
+			case bytes.HasPrefix(m, []byte("[69,")):
+				if !invoked[id] {
+					t.Fatalf("INTERRUPT %s reached the callee before its INVOCATION", m)
+				}
+			default:
+				t.Fatalf("the callee got %s", m)
+			}
+		}
+		for range perRound {
+			if m := caller.expect(t, "[8,48,"); !bytes.Contains(m, []byte("wamp.error.timeout")) {
+				t.Fatalf("the caller got %s, want wamp.error.timeout", m)
+			}
+		}
+	}
+}

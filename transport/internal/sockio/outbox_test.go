@@ -1,0 +1,84 @@
+package sockio
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// heldWriters are n writers whose held writes count into writes.
+func heldWriters(n int, writes *atomic.Int64, wg *sync.WaitGroup) []*Writer {
+	ws := make([]*Writer, n)
+	for i := range ws {
+		ws[i] = &Writer{writeHeld: func() { writes.Add(1); wg.Done() }}
+	}
+	return ws
+}
+
+// A reader that keeps finding bytes holds its writes back for maxReads reads, then flushes; a
+// reader whose reads may wait (TLS) flushes before each.
+func TestOutboxFlushesBeforeAReadThatMayWait(t *testing.T) {
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	var o Outbox
+	wg.Add(1)
+	o.Hold(heldWriters(1, &writes, &wg)[0])
+	for range maxReads {
+		o.BeforeRead(true)
+	}
+	if writes.Load() != 0 || !o.Holding() {
+		t.Fatalf("flushed within %d reads", maxReads)
+	}
+	o.BeforeRead(true)
+	if writes.Load() != 1 || o.Holding() {
+		t.Fatalf("not flushed after %d reads", maxReads+1)
+	}
+	wg.Add(1)
+	o.Hold(heldWriters(1, &writes, &wg)[0])
+	o.BeforeRead(false)
+	if writes.Load() != 2 {
+		t.Fatal("not flushed before a read that may wait")
+	}
+	var none *Outbox
+	none.BeforeRead(false) // a client's connection has no outbox
+}
+
+// A large flush is shared with helper goroutines, and every held writer is written once.
+func TestOutboxSharesALargeFlush(t *testing.T) {
+	defer SetShareAbove(4)()
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	const n = 40
+	wg.Add(n)
+	var o Outbox
+	for _, w := range heldWriters(n, &writes, &wg) {
+		o.Hold(w)
+	}
+	o.Flush()
+	wg.Wait()
+	if got := writes.Load(); got != n {
+		t.Fatalf("%d writes for %d held writers", got, n)
+	}
+	if o.Holding() {
+		t.Fatal("still holding after a flush")
+	}
+}
+
+type reading struct{ out Outbox }
+
+func (r *reading) ReadingOutbox() *Outbox { return &r.out }
+
+// OutboxOf finds the outbox of any connection that has one, allocating nothing.
+func TestOutboxOf(t *testing.T) {
+	r := &reading{}
+	var via any = r
+	if OutboxOf(via) != &r.out {
+		t.Fatal("OutboxOf missed a reading connection's outbox")
+	}
+	if OutboxOf(nil) != nil || OutboxOf(struct{}{}) != nil {
+		t.Fatal("OutboxOf found an outbox where there is none")
+	}
+	if n := testing.AllocsPerRun(100, func() { OutboxOf(via) }); n != 0 {
+		t.Fatalf("OutboxOf allocates %v times", n)
+	}
+}
