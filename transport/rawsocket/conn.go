@@ -275,6 +275,9 @@ func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
 		out.Hold(&c.w)
 		return nil
 	}
+	if c.w.HeldBy != nil && c.w.HeldBy != out {
+		c.w.Joined() // another reader's outbox holds the writer: this frame joins its write
+	}
 	// A queue held back by this outbox must not fill up while it waits: half full, the
 	// outbox is written now.
 	full := out != nil && c.w.HeldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)

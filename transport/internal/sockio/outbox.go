@@ -55,6 +55,26 @@ func (o *Outbox) Hold(w *Writer) { o.held = append(o.held, w) }
 // Holding reports whether o holds writes back (false for a nil outbox).
 func (o *Outbox) Holding() bool { return o != nil && len(o.held) > 0 }
 
+// contended reports whether a writer o holds was recently fed by other readers too (a callee
+// that many callers' reads give INVOCATIONs), counting each such writer's memory of it down.
+// A large fan-out is never contended: it flushes at once.
+func (o *Outbox) contended() bool {
+	if len(o.held) > maxContended {
+		return false
+	}
+	found := false
+	for _, w := range o.held {
+		if w.joined.Load() > 0 {
+			w.joined.Add(-1)
+			found = true
+		}
+	}
+	return found
+}
+
+// maxContended is the most writers an outbox holds for which it looks for contention.
+const maxContended = 16
+
 // BeforeRead is called before each read from the reader's socket: it flushes o when the read
 // may wait (waitFree false: a read through a net.Conn, which waits for the peer without
 // telling) or when the reads since the last flush reach maxReads.

@@ -129,12 +129,15 @@ func (b *ReadBuffer) readOnce(fd uintptr) bool {
 				// is woken by whatever arrived meanwhile (the poller was armed before this
 				// read), so no second read is needed to find the socket empty again.
 				//
-				// First the readers that became runnable with this one (the poller wakes
-				// all whose sockets brought something) run their reads: what they queue
-				// for a connection this outbox holds joins its write. Many callers' CALLs
-				// for one callee then reach it in one write, with no hop to a writer
-				// goroutine; with nothing else runnable this costs a trip to the scheduler.
-				runtime.Gosched()
+				// When a writer it holds is fed by other readers too (many callers' CALLs
+				// for one callee), the readers that became runnable with this one (the
+				// poller wakes all whose sockets brought something) run their reads
+				// first: what they queue joins this write. The callee then gets them in
+				// one write, with no hop to a writer goroutine. A reader alone does not
+				// yield (a yield wakes an idle thread: CPU and latency for nothing).
+				if b.out.contended() {
+					runtime.Gosched()
+				}
 				b.out.Flush()
 			}
 			if b.W == 0 {

@@ -17,6 +17,10 @@ type Writer struct {
 	rc      syscall.RawConn // plain sockets: writev on the file descriptor; nil: through nc
 	timeout time.Duration
 	aborted atomic.Bool // the connection is cut off: its short write deadline stays
+	// joined counts down the flushes since another reader's frames last joined what an
+	// outbox held for this writer (Joined): while it is above zero, readers holding this
+	// writer yield once before they flush (Outbox.contended).
+	joined atomic.Int32
 
 	// HeldBy is the outbox that holds the writer's role on the connection's behalf, until
 	// it is flushed (guarded by the connection's lock).
@@ -61,6 +65,15 @@ func (w *Writer) Abort(grace time.Duration) {
 	w.aborted.Store(true)
 	w.nc.SetWriteDeadline(time.Now().Add(grace))
 }
+
+// Joined records that a reader queued a frame for this connection while another reader's
+// outbox held its writer (the connection's lock held, HeldBy set to another outbox): several
+// readers feed it at once, so the one that flushes waits for the others first.
+func (w *Writer) Joined() { w.joined.Store(joinMemory) }
+
+// joinMemory is how many flushes a writer is treated as fed by several readers after
+// another reader's frames last joined it.
+const joinMemory = 16
 
 // Aborted reports whether Abort was called.
 func (w *Writer) Aborted() bool { return w.aborted.Load() }
