@@ -82,3 +82,32 @@ func TestOutboxOf(t *testing.T) {
 		t.Fatalf("OutboxOf allocates %v times", n)
 	}
 }
+
+// An outbox counts as contended while a writer it holds was recently fed by another reader
+// (its reader then yields before flushing), for joinMemory flushes; a large fan-out never.
+func TestOutboxContention(t *testing.T) {
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	ws := heldWriters(maxContended+1, &writes, &wg)
+	var o Outbox
+	o.Hold(ws[0])
+	if o.contended() {
+		t.Fatal("contended with no other reader")
+	}
+	ws[0].Joined()
+	for i := range joinMemory {
+		if !o.contended() {
+			t.Fatalf("not contended %d flushes after a join", i)
+		}
+	}
+	if o.contended() {
+		t.Fatalf("still contended %d flushes after the last join", joinMemory)
+	}
+	ws[0].Joined()
+	for _, w := range ws[1:] {
+		o.Hold(w)
+	}
+	if o.contended() {
+		t.Fatalf("a flush of %d writers waits for other readers", len(ws))
+	}
+}
