@@ -219,7 +219,7 @@ func (c *Conn) SendNow(frame []byte) error {
 	c.mu.Lock()
 	if !c.w.Inline() || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
 		c.mu.Unlock()
-		return c.enqueue(frame, nil)
+		return c.enqueue(frame, nil, true)
 	}
 	c.writing = true
 	c.mu.Unlock()
@@ -230,12 +230,12 @@ func (c *Conn) SendNow(frame []byte) error {
 }
 
 // Send queues one frame like SendFanout with no outbox.
-func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil) }
+func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil, true) }
 
 // SendWait queues one frame, waiting for room while the queue is full (peer.Client).
 func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 	for {
-		err := c.enqueue(frame, nil)
+		err := c.enqueue(frame, nil, true)
 		if !errors.Is(err, peer.ErrQueueFull) {
 			return err
 		}
@@ -250,7 +250,7 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 }
 
 // enqueue queues one frame. A writer that should start now is left to out, when not nil.
-func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
+func (c *Conn) enqueue(frame []byte, out *sockio.Outbox, reply bool) error {
 	if len(frame) > c.peerMax {
 		err := fmt.Errorf("%w: a message of %d bytes, the peer accepts at most %d", ErrTooBig, len(frame), c.peerMax)
 		c.opts.Logger.Warn("rawsocket: cutting off a peer that cannot take a message", "remote", c.nc.RemoteAddr(), "err", err)
@@ -272,11 +272,13 @@ func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
 	if start && out != nil {
 		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w)
+		out.Hold(&c.w, reply)
 		return nil
 	}
-	if c.w.HeldBy != nil && c.w.HeldBy != out {
-		c.w.Joined() // another reader's outbox holds the writer: this frame joins its write
+	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+		// Another reader's outbox holds the writer, or a write is under way: this frame
+		// joins a write that other readers feed too.
+		c.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits: half full, the
 	// outbox is written now.

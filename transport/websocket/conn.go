@@ -415,11 +415,13 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	if now && out != nil {
 		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w)
+		out.Hold(&c.w, o.urgent)
 		return nil
 	}
-	if c.w.HeldBy != nil && c.w.HeldBy != out {
-		c.w.Joined() // another reader's outbox holds the writer: this frame joins its write
+	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+		// Another reader's outbox holds the writer, or a write is under way: this frame
+		// joins a write that other readers feed too.
+		c.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits for its reader:
 	// half full, the outbox is written now.

@@ -23,6 +23,7 @@ type ReadBuffer struct {
 	readFn func(fd uintptr) bool
 	n      int   // readOnce's result
 	err    error // readOnce's error
+	short  bool  // the last raw read left room in the buffer: it emptied the socket
 }
 
 var readBufferPools sync.Map // buffer size → *sync.Pool
@@ -96,6 +97,13 @@ func (b *ReadBuffer) Fill() error {
 		}
 		return fmt.Errorf("read: %w", err)
 	}
+	if b.short && b.R == b.W && b.out.repliesOnly() {
+		// Everything the last read brought is handled, that read emptied the socket, and
+		// what waits is replies that no other reader adds to (a lone caller's INVOCATION,
+		// the RESULTs of a callee's YIELDs): written now, before the read that finds the
+		// socket empty, so the round trip is not longer by a system call.
+		b.out.Flush()
+	}
 	b.n, b.err = 0, nil
 	if err := b.rc.Read(b.readFn); err != nil {
 		return fmt.Errorf("read: %w", err)
@@ -106,6 +114,7 @@ func (b *ReadBuffer) Fill() error {
 	if b.n == 0 {
 		return io.EOF
 	}
+	b.short = b.W+b.n < len(*b.Buf)
 	b.W += b.n
 	return nil
 }
