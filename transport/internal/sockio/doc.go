@@ -10,7 +10,9 @@
 // socket has nothing more to read: each held connection then gets everything queued for it in
 // one writev, from the reader's goroutine, whichever transport it uses. A WebSocket publisher's
 // burst reaches a RawSocket subscriber in one write like a WebSocket subscriber, and the
-// INVOCATIONs several callers' reads produce for one callee share a write.
+// INVOCATIONs several callers' reads produce for one callee share a write. Replies that no
+// other reader adds to are written as soon as the read that emptied the socket is handled,
+// so a lone caller's round trip is not longer for being held.
 //
 // Writer is the writing half each connection embeds: writes straight on the file descriptor,
 // a write deadline armed only once the socket is full, and the inline write (from a reader or
