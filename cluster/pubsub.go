@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
@@ -48,6 +49,9 @@ type PubSub struct {
 	mu     sync.RWMutex
 	realms map[wamp.URI]*RealmBus
 
+	kvMu     sync.Mutex
+	retained jetstream.KeyValue // the retained events (retained.go), opened on first use
+
 	// Messages counts the NATS messages sent for publications; Received those delivered here.
 	Messages, Received atomic.Int64
 }
@@ -80,6 +84,18 @@ func (ps *PubSub) Close() {
 			_ = sub.Unsubscribe()
 		}
 	}
+	ps.mu.Lock()
+	var watches []*retainedWatch
+	for _, rb := range ps.realms {
+		if rb.watch != nil {
+			watches = append(watches, rb.watch)
+			rb.watch = nil
+		}
+	}
+	ps.mu.Unlock()
+	for _, w := range watches {
+		w.stop()
+	}
 	ps.dir.Close()
 }
 
@@ -92,6 +108,7 @@ type RealmBus struct {
 	remote   *uriindex.Index[map[string]time.Time] // other nodes' patterns: pattern -> node -> created
 	patterns int                                   // remote entries, for the meta API
 	broker   atomic.Pointer[pubsub.Local]
+	watch    *retainedWatch // guarded by ps.mu
 
 	amu       sync.Mutex
 	announced map[string]bool // this node's patterns, as told to the others
@@ -117,8 +134,12 @@ func (ps *PubSub) Realm(name wamp.URI) *RealmBus {
 	return rb
 }
 
-// Attach makes b the broker that publications from other nodes are delivered to.
-func (rb *RealmBus) Attach(b *pubsub.Local) { rb.broker.Store(b) }
+// Attach makes b the broker that publications from other nodes are delivered to, and brings
+// in the retained events of the cluster (retained.go).
+func (rb *RealmBus) Attach(b *pubsub.Local) {
+	rb.broker.Store(b)
+	rb.watchRetained(b)
+}
 
 // interestKey is a pattern's directory key: realm, match and pattern, NUL-separated (no URI
 // holds a NUL: wamp's URI checks refuse control characters... and a NUL would merely make
@@ -260,7 +281,7 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 	} else {
 		nodes = rb.interested(f.Topic, buf[:0])
 	}
-	if len(nodes) == 0 {
+	if len(nodes) == 0 && !f.Retain {
 		return nil
 	}
 	data, err := encodeForwarded(rb.realm, f)
@@ -268,6 +289,9 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 		return err
 	}
 	if f.Retain {
+		if err := rb.putRetained(f.Topic, data); err != nil {
+			return err
+		}
 		return rb.forwardRetained(nodes, data)
 	}
 	nc := rb.ps.n.Conn()

@@ -94,15 +94,35 @@ func (b *Local) Deliver(f *Forwarded) {
 	l.eligibleAuthRoleSet, l.excludeAuthRoleSet = setOf(l.eligibleAuthRole), setOf(l.excludeAuthRole)
 	p.listing = l
 	if f.Retain {
-		r := &retainedEvent{topic: f.Topic, publication: f.Publication, details: p.details, payload: f.Payload,
-			size:    int64(f.Payload.Size()+len(f.Topic)) + retainedOverhead,
-			listing: l, publisher: f.Publisher, excludeMe: f.ExcludeMe}
-		if err := b.storeRetained(r, nil); err != nil {
-			b.log.Warn("retained event from another node not kept here", "topic", f.Topic, "err", err)
-		}
+		b.keepRetained(f, p.details, l)
 	}
 	event := &wamp.Event{Publication: f.Publication, Details: p.details, Payload: f.Payload}
 	b.route(f.Topic, event, &p)
+}
+
+// KeepRetained makes a retained publication of the cluster its topic's retained event here,
+// without delivering it: how a node that joins later (or missed it) learns the retained
+// events published before. Within the realm's retained bounds, as any retained event.
+func (b *Local) KeepRetained(f *Forwarded) {
+	details := f.Details
+	if details == nil {
+		details = wamp.Dict{}
+	}
+	l := listing{eligible: f.Eligible, exclude: f.Exclude, eligibleAuthID: f.EligibleAuthID,
+		excludeAuthID: f.ExcludeAuthID, eligibleAuthRole: f.EligibleAuthRole, excludeAuthRole: f.ExcludeAuthRole}
+	l.eligibleSet, l.excludeSet = setOf(l.eligible), setOf(l.exclude)
+	l.eligibleAuthIDSet, l.excludeAuthIDSet = setOf(l.eligibleAuthID), setOf(l.excludeAuthID)
+	l.eligibleAuthRoleSet, l.excludeAuthRoleSet = setOf(l.eligibleAuthRole), setOf(l.excludeAuthRole)
+	b.keepRetained(f, details, l)
+}
+
+func (b *Local) keepRetained(f *Forwarded, details wamp.Dict, l listing) {
+	r := &retainedEvent{topic: f.Topic, publication: f.Publication, details: details, payload: f.Payload,
+		size:    int64(f.Payload.Size()+len(f.Topic)) + retainedOverhead,
+		listing: l, publisher: f.Publisher, excludeMe: f.ExcludeMe}
+	if err := b.storeRetained(r, nil); err != nil {
+		b.log.Warn("retained event from another node not kept here", "topic", f.Topic, "err", err)
+	}
 }
 
 // ErrURIClusterUnavailable answers work that a node cut off from its cluster refuses.
