@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ import (
 // Every node watches its realms' keys from the start of the bucket: the watch first replays
 // what was retained before the node came, then follows every later change in the bucket's
 // order. Attach waits for that replay, so a realm serves with the retained events published
-// before it. As the watch applies changes in the order they were put, every node ends with the
+// before it (up to the latest revision the bucket's stream leader knows: the watch may be served
+// by the node's own replica, still catching up after a restart). As the watch applies changes in the order they were put, every node ends with the
 // same event for a topic even when two nodes retain for it at once (the direct copy from the
 // publisher may arrive before an older revision of the replay; the newer revision follows).
 //
@@ -71,6 +73,39 @@ func (ps *PubSub) retainedBucket(ctx context.Context) (jetstream.KeyValue, error
 	}
 	ps.retained = kv
 	return kv, nil
+}
+
+// lastRetainedRevision asks the bucket's stream leader for the revision of the realm's latest
+// retained event (0: none). The watch may be served by this node's own replica, which lags
+// just after a restart: the replay counts as complete only once it reached this revision.
+// (The leader answers STREAM.MSG.GET; a key/value Get is a direct get any replica answers.)
+func (rb *RealmBus) lastRetainedRevision(ctx context.Context) (uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + rb.ps.n.Bucket("retained") + "." + retainedRealmKey(rb.realm) + ".*"})
+	m, err := rb.ps.n.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+rb.ps.n.Bucket("retained"), req)
+	if err != nil {
+		return 0, fmt.Errorf("latest retained event: %w", err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return 0, fmt.Errorf("latest retained event: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return 0, nil // nothing retained in the realm
+	case resp.Error != nil:
+		return 0, fmt.Errorf("latest retained event: %s", resp.Error.Description)
+	case resp.Message == nil:
+		return 0, nil
+	}
+	return resp.Message.Seq, nil
 }
 
 // putRetained keeps a retained publication's envelope in the bucket.
@@ -134,6 +169,10 @@ func (w *retainedWatch) run(b *pubsub.Local, loaded chan struct{}) {
 func (w *retainedWatch) follow(b *pubsub.Local, loaded func()) error {
 	ctx, cancel := context.WithTimeout(w.ctx, w.rb.stateTimeout())
 	kv, err := w.rb.ps.retainedBucket(ctx)
+	var target uint64
+	if err == nil {
+		target, err = w.rb.lastRetainedRevision(ctx)
+	}
 	var kw jetstream.KeyWatcher
 	if err == nil {
 		kw, err = kv.Watch(w.ctx, retainedRealmKey(w.rb.realm)+".*", jetstream.IgnoreDeletes())
@@ -147,6 +186,8 @@ func (w *retainedWatch) follow(b *pubsub.Local, loaded func()) error {
 		for range kw.Updates() { // until the watch's delivery has ended
 		}
 	}()
+	var seen uint64
+	replayed := false
 	for {
 		select {
 		case <-w.ctx.Done():
@@ -155,9 +196,16 @@ func (w *retainedWatch) follow(b *pubsub.Local, loaded func()) error {
 			if !ok {
 				return fmt.Errorf("watch ended")
 			}
-			if e == nil { // what was retained before is in
-				loaded()
+			if e == nil { // the replay is over: what was retained before is in, once seen up to target
+				replayed = true
+				if seen >= target {
+					loaded()
+				}
 				continue
+			}
+			seen = max(seen, e.Revision())
+			if replayed && seen >= target {
+				loaded()
 			}
 			_, f, err := decodeForwarded(e.Value())
 			if err != nil {

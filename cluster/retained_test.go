@@ -94,7 +94,7 @@ func TestRetainedReachNodesThatJoinLater(t *testing.T) {
 	clustertest.WaitReady(t, n1, n2, n3)
 	r3 = startRouter(t, n3)
 	if in := getRetained(t, r3, "bob", topic, ""); len(in) != 1 || in[0].Args[0] != "v2" {
-		t.Fatalf("restarted node 3 handed out %d retained events %v, want v2", len(in), in)
+		t.Fatalf("restarted node 3 handed out %d retained events (%v), want v2", len(in), in[0].Args)
 	}
 	// Every node agrees on the latest.
 	for i, tr := range []*testRouter{r1, r2} {
