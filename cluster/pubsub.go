@@ -49,20 +49,26 @@ type PubSub struct {
 	mu     sync.RWMutex
 	realms map[wamp.URI]*RealmBus
 
+	goneMu sync.Mutex
+	gone   map[string][]goneSubscriber // a dead node's subscribers, until its OnNodeDown (deadsubs.go)
+
 	kvMu     sync.Mutex
 	retained jetstream.KeyValue // the retained events (retained.go), opened on first use
 
 	// Messages counts the NATS messages sent for publications; Received those delivered here.
 	Messages, Received atomic.Int64
+	// MetaEvents counts the subscription meta events published here for dead nodes' sessions.
+	MetaEvents atomic.Int64
 }
 
 // NewPubSub starts the node's pub/sub bus.
 func NewPubSub(n *Node) (*PubSub, error) {
-	ps := &PubSub{n: n, realms: make(map[wamp.URI]*RealmBus)}
+	ps := &PubSub{n: n, realms: make(map[wamp.URI]*RealmBus), gone: map[string][]goneSubscriber{}}
 	var err error
 	if ps.dir, err = NewDirectory(n, "ps"); err != nil {
 		return nil, err
 	}
+	n.OnNodeDown(ps.nodeDown) // after the Directory's: its entries are dropped by then
 	ps.dir.OnChange(ps.interestChanged)
 	if ps.sub, err = n.Conn().Subscribe(n.Subject("ps", "n", n.Name()), ps.received); err != nil {
 		ps.dir.Close()
@@ -141,6 +147,20 @@ func (rb *RealmBus) Attach(b *pubsub.Local) {
 	rb.watchRetained(b)
 }
 
+// Detach stops delivering to b (its realm is closing) and following the retained events for it.
+func (rb *RealmBus) Detach(b *pubsub.Local) {
+	if !rb.broker.CompareAndSwap(b, nil) {
+		return
+	}
+	rb.ps.mu.Lock()
+	w := rb.watch
+	rb.watch = nil
+	rb.ps.mu.Unlock()
+	if w != nil {
+		w.stop()
+	}
+}
+
 // interestKey is a pattern's directory key: realm, match and pattern, NUL-separated (no URI
 // holds a NUL: wamp's URI checks refuse control characters... and a NUL would merely make
 // a key no realm reads).
@@ -189,6 +209,12 @@ func (rb *RealmBus) Interest(pattern wamp.URI, match string, on bool) error {
 func (rb *RealmBus) Settle() error { return rb.ps.dir.Settle() }
 
 func (ps *PubSub) interestChanged(c Change) {
+	if strings.HasPrefix(c.Key, "u\x00") {
+		if c.Deleted && c.NodeDown {
+			ps.subscriberGone(c, c.Value)
+		}
+		return
+	}
 	realm, match, pattern, ok := parseInterest(c.Key)
 	if !ok {
 		return

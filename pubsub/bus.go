@@ -34,6 +34,26 @@ type BusSettler interface {
 	Settle() error
 }
 
+// BusSubscribers is a Bus that also learns each session's subscriptions, so that when a node
+// dies another one can publish the subscription meta events (on_unsubscribe, on_delete) of
+// its sessions. Subscribed and Unsubscribed must not wait for the other nodes.
+type BusSubscribers interface {
+	Subscribed(session, subscription wamp.ID, pattern wamp.URI, match string)
+	Unsubscribed(session, subscription wamp.ID)
+}
+
+// MetaEvent publishes a subscription meta event on this broker's realm (wamp.subscription.*),
+// for a node speaking for a dead one's sessions.
+func (b *Local) MetaEvent(topic wamp.URI, args ...any) { b.publishMeta(topic, args...) }
+
+// HasSubscription reports whether this node's broker has a subscription of the pattern.
+func (b *Local) HasSubscription(pattern wamp.URI, match string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, ok := b.index.Get(pattern, match)
+	return ok
+}
+
 // BusMeta is what a Bus adds to the subscription meta API: the other nodes' side. Every node
 // gives a pattern the same ID (Options.SubscriptionID), so a subscription known on several
 // nodes is one subscription to the meta API.
