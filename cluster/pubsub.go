@@ -57,6 +57,8 @@ type PubSub struct {
 
 	// Messages counts the NATS messages sent for publications; Received those delivered here.
 	Messages, Received atomic.Int64
+	// SentBytes and ReceivedBytes are those messages' bytes.
+	SentBytes, ReceivedBytes atomic.Int64
 	// MetaEvents counts the subscription meta events published here for dead nodes' sessions.
 	MetaEvents atomic.Int64
 }
@@ -327,6 +329,7 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 		}
 	}
 	rb.ps.Messages.Add(int64(len(nodes)))
+	rb.ps.SentBytes.Add(int64(len(nodes) * len(data)))
 	return nil
 }
 
@@ -348,6 +351,7 @@ func (rb *RealmBus) forwardRetained(nodes []string, data []byte) error {
 		}
 	}
 	rb.ps.Messages.Add(int64(len(nodes)))
+	rb.ps.SentBytes.Add(int64(len(nodes) * len(data)))
 	deadline := time.Now().Add(rb.ps.n.cfg.NodeTimeout)
 	for range nodes {
 		if _, err := sub.NextMsg(time.Until(deadline)); err != nil {
@@ -371,6 +375,7 @@ func (ps *PubSub) received(m *nats.Msg) {
 	}
 	if b := rb.broker.Load(); b != nil {
 		ps.Received.Add(1)
+		ps.ReceivedBytes.Add(int64(len(m.Data)))
 		b.Deliver(f)
 	}
 	if m.Reply != "" {
