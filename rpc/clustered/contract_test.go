@@ -21,7 +21,7 @@ func TestClusteredDealerContract(t *testing.T) {
 		sp := &spread{on: map[*session.Session]*clustered.Dealer{}}
 		for i := 0; i < 2; i++ {
 			node := newTestNode(t, srv, fmt.Sprintf("c%d-node%d", n, i))
-			sp.nodes = append(sp.nodes, newDealer(t, node, 1, opts))
+			sp.nodes = append(sp.nodes, newDealer(t, node, func() int { return 1 }, opts))
 		}
 		return sp
 	})

@@ -61,6 +61,7 @@ type Dealer struct {
 	codec    wamp.Codec
 
 	callers sync.Map // wamp.ID → *caller: this node's sessions with calls served elsewhere
+	down    sync.Map // nodeRun → struct{}: runs of nodes known gone (few: one per restart)
 	proxies sync.Map // proxyKey → *session.Session: other nodes' callers, calling here
 
 	closed atomic.Bool
@@ -203,7 +204,12 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 		d.local.Call(s, m)
 		return
 	}
-	node := e.pick()
+	chosen := e.pick(d.isDown)
+	node := chosen.Node
+	if node == "" {
+		d.local.Call(s, m) // every callee's node is down: the registration is going
+		return
+	}
 	if node == d.self {
 		d.local.Call(s, m)
 		return
@@ -221,6 +227,13 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 		c.streams[m.Request] = node
 	}
 	c.mu.Unlock()
+	if d.isDown(chosen) {
+		// The node was called down between the pick and now, after NodeDown went through
+		// this caller's calls: the call fails here instead.
+		d.settle(s.ID, m.Request)
+		s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "the callee's node "+node+" left the cluster")
+		return
+	}
 	d.forward(node, kindCall, s, m, true)
 }
 
@@ -228,18 +241,47 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 // the same callees in the same (registration) order, so single, first and last name the same
 // callee on every node; roundrobin turns through all callees, on whichever node, from each
 // node; random draws among all of them.
-func (e *entry) pick() string {
+func (e *entry) pick(down func(calleeRecord) bool) calleeRecord {
 	n := len(e.Callees)
+	at := func(i int) calleeRecord {
+		// Between a node's loss and the directory dropping its callees, calls skip them.
+		for k := 0; k < n; k++ {
+			if c := e.Callees[(i+k)%n]; !down(c) {
+				return c
+			}
+		}
+		return calleeRecord{}
+	}
 	switch e.Invoke {
 	case rpc.InvokeLast:
-		return e.Callees[n-1].Node
+		for i := n - 1; i >= 0; i-- {
+			if !down(e.Callees[i]) {
+				return e.Callees[i]
+			}
+		}
+		return calleeRecord{}
 	case rpc.InvokeRoundRobin:
-		return e.Callees[(e.cursor.Add(1)-1)%uint64(n)].Node
+		return at(int((e.cursor.Add(1) - 1) % uint64(n)))
 	case rpc.InvokeRandom:
-		return e.Callees[rand.IntN(n)].Node
+		return at(rand.IntN(n))
 	default: // single, first
-		return e.Callees[0].Node
+		return at(0)
 	}
+}
+
+// isDown reports whether a callee's node run is known to be gone.
+func (d *Dealer) isDown(c calleeRecord) bool {
+	if c.Node == d.self {
+		return false
+	}
+	_, gone := d.down.Load(nodeRun{c.Node, c.Epoch})
+	return gone
+}
+
+// nodeRun is one run of a node.
+type nodeRun struct {
+	node  string
+	epoch uint64
 }
 
 func (d *Dealer) callerOf(s *session.Session) *caller {
@@ -301,6 +343,7 @@ func (d *Dealer) NodeDown(node string, epoch uint64) {
 	if node == d.self {
 		return
 	}
+	d.down.Store(nodeRun{node, epoch}, struct{}{})
 	var failed []func()
 	d.callers.Range(func(_, v any) bool {
 		c := v.(*caller)

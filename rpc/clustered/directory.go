@@ -52,14 +52,15 @@ type entry struct {
 // nodes registering the same procedure at once cannot both create it: one's create fails and
 // it re-reads what the other wrote.
 type directory struct {
-	kv       jetstream.KeyValue
-	prefix   string // "<realm token>."
-	self     string
-	epoch    func() uint64
-	meta     func(topic wamp.URI, args ...any)
-	log      *slog.Logger
-	watcher  jetstream.KeyWatcher
-	watching sync.WaitGroup
+	kv        jetstream.KeyValue
+	prefix    string // "<realm token>."
+	self      string
+	epoch     func() uint64
+	meta      func(topic wamp.URI, args ...any)
+	log       *slog.Logger
+	watcher   jetstream.KeyWatcher
+	stopWatch context.CancelFunc
+	watching  sync.WaitGroup
 
 	// peers counts the other nodes alive: a change waits until each has it in its copy.
 	peers       func() int
@@ -99,8 +100,11 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	d := &directory{kv: kv, prefix: encodeToken(string(realm)) + ".", self: node.Name(), epoch: node.Epoch,
 		meta: meta, log: log, peers: peers, nc: node.Conn(), js: node.JetStream(), syncSubject: node.Subject("rpc", encodeToken(string(realm)), "sync"), index: uriindex.New[*entry](), byID: map[wamp.ID]*entry{}, byKey: map[string]*entry{},
 		removed: map[string]uint64{}}
-	w, err := kv.Watch(context.Background(), d.prefix+">")
+	wctx, stopWatch := context.WithCancel(context.Background())
+	d.stopWatch = stopWatch
+	w, err := kv.Watch(wctx, d.prefix+">")
 	if err != nil {
+		stopWatch()
 		return nil, fmt.Errorf("registrations directory: watch: %w", err)
 	}
 	d.watcher = w
@@ -110,13 +114,11 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	select {
 	case <-ready:
 	case <-ctx.Done():
-		w.Stop()
-		d.watching.Wait()
+		d.close()
 		return nil, fmt.Errorf("registrations directory: initial values: %w", ctx.Err())
 	}
 	if d.syncSub, err = d.nc.Subscribe(d.syncSubject, d.syncRequested); err != nil {
-		w.Stop()
-		d.watching.Wait()
+		d.close()
 		return nil, fmt.Errorf("registrations directory: %w", err)
 	}
 	return d, nil
@@ -211,8 +213,11 @@ func (d *directory) watch(ready chan struct{}) {
 }
 
 func (d *directory) close() {
-	d.syncSub.Unsubscribe()
+	if d.syncSub != nil {
+		d.syncSub.Unsubscribe()
+	}
 	d.watcher.Stop()
+	d.stopWatch()
 	d.watching.Wait()
 }
 

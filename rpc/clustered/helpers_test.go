@@ -67,13 +67,13 @@ func (n *testNode) Subject(tokens ...string) string { return "pawltest." + strin
 func (n *testNode) Bucket(name string) string       { return "pawltest_" + name }
 func (n *testNode) Replicas() int                   { return 1 }
 
-// newDealer starts a realm's clustered dealer on a node; peers counts the other nodes.
-func newDealer(t testing.TB, node clustered.Node, peers int, opts rpc.Options) *clustered.Dealer {
+// newDealer starts a realm's clustered dealer on a node; peers counts the other nodes alive.
+func newDealer(t testing.TB, node clustered.Node, peers func() int, opts rpc.Options) *clustered.Dealer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d, err := clustered.New(ctx, clustered.Options{Node: node, Realm: "realm1", Local: opts,
-		Peers: func() int { return peers }})
+		Peers: peers})
 	if err != nil {
 		t.Fatal(err)
 	}
