@@ -48,7 +48,11 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
 		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Traffic: &r.traffic, Logger: log,
 		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),
-		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes()})
+		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes(),
+		Bus: cfg.Bus, SubscriptionID: cfg.SubscriptionID})
+	if a, ok := cfg.Bus.(interface{ Attach(*pubsub.Local) }); ok {
+		a.Attach(broker) // the bus delivers other nodes' publications to this broker
+	}
 	r.init(cfg, log, broker, dealer)
 	return r
 }
@@ -107,7 +111,7 @@ func (r *Realm) join(s *session.Session) {
 		if _, taken := r.sessions[s.ID]; s.ID != 0 && !taken {
 			break
 		}
-		s.ID = wamp.GlobalID()
+		s.ID = r.newSessionID()
 	}
 	r.sessions[s.ID] = s
 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/pawl-wamp/pawl/cluster"
+	"github.com/pawl-wamp/pawl/realm"
+)
+
+// clusterNode is the router's membership of its cluster (cluster: in the config).
+type clusterNode struct {
+	*cluster.Node
+}
+
+// startClusterNode joins the cluster the config names and makes rt one of its nodes. The
+// node serves once it has claimed its slot; until then sessions are refused with
+// pawl.error.cluster_unavailable.
+func startClusterNode(cfg *Config, rt *realm.Router, log *slog.Logger) (*clusterNode, error) {
+	n, err := cluster.Start(*cfg.Cluster, cluster.Options{DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	rt.SetMembership(n)
+	c := &clusterNode{Node: n}
+	n.OnLost(func() { rt.CloseAll(realm.ErrClusterUnavailable, "this node was cut off from its cluster") })
+	log.Info("cluster node started", "cluster", n.Config().Name, "node", n.Name())
+	return c, nil
+}
+
+// configureRealm gives a realm's broker the cluster's bus; nothing without a cluster.
+func (c *clusterNode) configureRealm(rc *realm.Config) {
+	if c == nil {
+		return
+	}
+	_ = rc // the pub/sub bus comes next
+}
+
+func (c *clusterNode) close() {
+	if c != nil {
+		c.Node.Close()
+	}
+}
