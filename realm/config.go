@@ -2,6 +2,7 @@ package realm
 
 import (
 	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	// with an Attach(*pubsub.Local) method is attached to the broker New builds.
 	Bus            pubsub.Bus                                  `yaml:"-"`
 	SubscriptionID func(pattern wamp.URI, match string) wamp.ID `yaml:"-"`
+	// NewDealer, when set, builds the realm's dealer from the options New would give the
+	// in-process one (a cluster node's: rpc/clustered). Nil: rpc.NewLocal.
+	NewDealer func(rpc.Options) rpc.Dealer `yaml:"-"`
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
 	// kill_all in this realm (they answer wamp.error.not_authorized).
 	DisableSessionKill bool `yaml:"disable_session_kill"`

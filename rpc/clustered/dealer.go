@@ -340,7 +340,7 @@ func (d *Dealer) Leave(s *session.Session) {
 // this node's sessions it was serving fail with wamp.error.canceled, and the stand-ins of its
 // callers here leave (their callees here are interrupted).
 func (d *Dealer) NodeDown(node string, epoch uint64) {
-	if node == d.self {
+	if node == d.self || d.closed.Load() {
 		return
 	}
 	d.down.Store(nodeRun{node, epoch}, struct{}{})

@@ -59,6 +59,8 @@ type directory struct {
 	meta      func(topic wamp.URI, args ...any)
 	log       *slog.Logger
 	watcher   jetstream.KeyWatcher
+	done      chan struct{} // closed by close: background work stops
+	retrying  sync.WaitGroup
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup
 
@@ -99,7 +101,7 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	}
 	d := &directory{kv: kv, prefix: encodeToken(string(realm)) + ".", self: node.Name(), epoch: node.Epoch,
 		meta: meta, log: log, peers: peers, nc: node.Conn(), js: node.JetStream(), syncSubject: node.Subject("rpc", encodeToken(string(realm)), "sync"), index: uriindex.New[*entry](), byID: map[wamp.ID]*entry{}, byKey: map[string]*entry{},
-		removed: map[string]uint64{}}
+		removed: map[string]uint64{}, done: make(chan struct{})}
 	wctx, stopWatch := context.WithCancel(context.Background())
 	d.stopWatch = stopWatch
 	w, err := kv.Watch(wctx, d.prefix+">")
@@ -213,6 +215,8 @@ func (d *directory) watch(ready chan struct{}) {
 }
 
 func (d *directory) close() {
+	close(d.done)
+	d.retrying.Wait()
 	if d.syncSub != nil {
 		d.syncSub.Unsubscribe()
 	}
@@ -357,23 +361,27 @@ func (d *directory) Join(s *session.Session, procedure wamp.URI, match, invoke s
 
 // Leave implements rpc.Directory.
 func (d *directory) Leave(s *session.Session, id wamp.ID, procedure wamp.URI, match string) bool {
-	deleted, _ := d.remove(d.key(procedure, match), func(c calleeRecord) bool { return c.Session == s.ID && c.Node == d.self }, true)
+	deleted, _, err := d.remove(d.key(procedure, match), func(c calleeRecord) bool { return c.Session == s.ID && c.Node == d.self }, true)
+	if err != nil {
+		// Left behind in the directory: calls routed to it here find no callee and fail with
+		// no_such_procedure; this node's loss, or a restart, clears it.
+		d.log.Warn("registrations directory: a callee could not be removed", "procedure", procedure, "err", err)
+	}
 	return deleted
 }
 
 // remove takes the callees drop selects off a key, deleting the key when none is left. It
 // reports whether it deleted the key, and which callees it removed.
-func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) (bool, []calleeRecord) {
+func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) (bool, []calleeRecord, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for attempt := 0; attempt < casAttempts; attempt++ {
 		v, rev, err := d.read(ctx, key)
 		if err != nil {
-			d.log.Warn("registrations directory: read failed", "key", key, "err", err)
-			return false, nil
+			return false, nil, fmt.Errorf("registrations directory: read %s: %w", key, err)
 		}
 		if v == nil {
-			return false, nil
+			return false, nil, nil
 		}
 		kept := v.Callees[:0:0]
 		var gone []calleeRecord
@@ -385,7 +393,7 @@ func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) 
 			}
 		}
 		if len(gone) == 0 {
-			return false, nil
+			return false, nil, nil
 		}
 		if len(kept) == 0 {
 			err := d.kv.Delete(ctx, key, jetstream.LastRevision(rev))
@@ -393,14 +401,13 @@ func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) 
 				continue
 			}
 			if err != nil {
-				d.log.Warn("registrations directory: delete failed", "key", key, "err", err)
-				return false, nil
+				return false, nil, fmt.Errorf("registrations directory: delete %s: %w", key, err)
 			}
 			d.apply(key, rev+1, nil) // the delete marker's revision is at least rev+1
 			if sync {
 				d.syncDelete(ctx, key)
 			}
-			return true, gone
+			return true, gone, nil
 		}
 		v.Callees = kept
 		data, _ := json.Marshal(v)
@@ -409,22 +416,22 @@ func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) 
 			continue
 		}
 		if err != nil {
-			d.log.Warn("registrations directory: update failed", "key", key, "err", err)
-			return false, nil
+			return false, nil, fmt.Errorf("registrations directory: update %s: %w", key, err)
 		}
 		d.apply(key, nrev, v)
 		if sync {
 			d.synced(nrev)
 		}
-		return false, gone
+		return false, gone, nil
 	}
-	return false, nil
+	return false, nil, fmt.Errorf("registrations directory: %s changes too fast", key)
 }
 
 // nodeDown removes the callees of a node's run that is gone from every registration,
 // publishing the meta events its own dealer can no longer publish. Every surviving node
 // does this; compare-and-set makes each removal happen once, and only the node that made it
-// publishes its events.
+// publishes its events. JetStream may be electing new leaders right after a node's loss, so
+// failed removals are retried (in the background, for up to nodeDownRetry).
 func (d *directory) nodeDown(node string, epoch uint64) {
 	d.mu.RLock()
 	var keys []string
@@ -437,22 +444,55 @@ func (d *directory) nodeDown(node string, epoch uint64) {
 		}
 	}
 	d.mu.RUnlock()
-	for _, key := range keys {
-		d.mu.RLock()
-		id := wamp.ID(0)
-		if v := d.byKey[key]; v != nil {
-			id = v.ID
-		}
-		d.mu.RUnlock()
-		deleted, gone := d.remove(key, func(c calleeRecord) bool { return c.Node == node && c.Epoch == epoch }, false)
-		for _, c := range gone {
-			d.meta("wamp.registration.on_unregister", c.Session, id)
-		}
-		if deleted && len(gone) > 0 {
-			d.meta("wamp.registration.on_delete", gone[len(gone)-1].Session, id)
-		}
+	if len(keys) == 0 {
+		return
 	}
+	d.retrying.Add(1)
+	go func() {
+		defer d.retrying.Done()
+		deadline := time.Now().Add(nodeDownRetry)
+		for len(keys) > 0 {
+			var failed []string
+			var lastErr error
+			for _, key := range keys {
+				d.mu.RLock()
+				id := wamp.ID(0)
+				if v := d.byKey[key]; v != nil {
+					id = v.ID
+				}
+				d.mu.RUnlock()
+				deleted, gone, err := d.remove(key, func(c calleeRecord) bool { return c.Node == node && c.Epoch == epoch }, false)
+				if err != nil {
+					failed, lastErr = append(failed, key), err
+					continue
+				}
+				for _, c := range gone {
+					d.meta("wamp.registration.on_unregister", c.Session, id)
+				}
+				if deleted && len(gone) > 0 {
+					d.meta("wamp.registration.on_delete", gone[len(gone)-1].Session, id)
+				}
+			}
+			keys = failed
+			if len(keys) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				d.log.Error("registrations directory: a dead node's callees could not be removed", "node", node,
+					"registrations", len(keys), "err", lastErr)
+				return
+			}
+			select {
+			case <-d.done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
 }
+
+// nodeDownRetry bounds how long a node keeps trying to remove a dead node's callees.
+const nodeDownRetry = time.Minute
 
 // syncDelete waits for the other nodes to see a key's deletion, whose revision Delete does
 // not return: the stream under the bucket holds the delete marker (or a later write).
