@@ -58,11 +58,12 @@ type directory struct {
 	epoch     func() uint64
 	meta      func(topic wamp.URI, args ...any)
 	log       *slog.Logger
+	wmu       sync.Mutex // guards the watcher fields, replaced by rewatch
 	watcher   jetstream.KeyWatcher
+	watchDone chan struct{}
 	done      chan struct{} // closed by close: background work stops
 	retrying  sync.WaitGroup
 	stopWatch context.CancelFunc
-	watching  sync.WaitGroup
 
 	// peers counts the other nodes alive: a change waits until each has it in its copy.
 	peers       func() int
@@ -102,17 +103,10 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	d := &directory{kv: kv, prefix: encodeToken(string(realm)) + ".", self: node.Name(), epoch: node.Epoch,
 		meta: meta, log: log, peers: peers, nc: node.Conn(), js: node.JetStream(), syncSubject: node.Subject("rpc", encodeToken(string(realm)), "sync"), index: uriindex.New[*entry](), byID: map[wamp.ID]*entry{}, byKey: map[string]*entry{},
 		removed: map[string]uint64{}, done: make(chan struct{})}
-	wctx, stopWatch := context.WithCancel(context.Background())
-	d.stopWatch = stopWatch
-	w, err := kv.Watch(wctx, d.prefix+">")
+	ready, err := d.startWatch()
 	if err != nil {
-		stopWatch()
-		return nil, fmt.Errorf("registrations directory: watch: %w", err)
+		return nil, err
 	}
-	d.watcher = w
-	ready := make(chan struct{})
-	d.watching.Add(1)
-	go d.watch(ready)
 	select {
 	case <-ready:
 	case <-ctx.Done():
@@ -185,18 +179,76 @@ func (d *directory) synced(rev uint64) {
 	}
 }
 
+// startWatch starts a watcher of the realm's keys; ready closes once the copy holds every
+// value there was when it started.
+func (d *directory) startWatch() (chan struct{}, error) {
+	ctx, stop := context.WithCancel(context.Background())
+	w, err := d.kv.Watch(ctx, d.prefix+">")
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("registrations directory: watch: %w", err)
+	}
+	ready, done := make(chan struct{}), make(chan struct{})
+	d.wmu.Lock()
+	d.watcher, d.stopWatch, d.watchDone = w, stop, done
+	d.wmu.Unlock()
+	go d.watch(w, ready, done)
+	return ready, nil
+}
+
+// stopWatching stops the current watcher and waits for its goroutine.
+func (d *directory) stopWatching() {
+	d.wmu.Lock()
+	w, stop, done := d.watcher, d.stopWatch, d.watchDone
+	d.watcher = nil
+	d.wmu.Unlock()
+	if w != nil {
+		w.Stop()
+		stop()
+		<-done
+	}
+}
+
+// rewatch replaces the watcher: after a node's loss its consumer may have been on that node
+// and would stay silent until the client library notices; a fresh one resumes at once.
+func (d *directory) rewatch() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.stopWatching()
+	if _, err := d.startWatch(); err != nil {
+		d.log.Warn("registrations directory: watch again", "err", err)
+	}
+}
+
 // watch applies the bucket's changes to the copy until the watcher stops. The first nil
-// marks the end of the values already there.
-func (d *directory) watch(ready chan struct{}) {
-	defer d.watching.Done()
-	once := false
-	for e := range d.watcher.Updates() {
+// marks the end of the values already there: a key the copy holds that was not among them
+// was deleted while no watcher ran.
+func (d *directory) watch(w jetstream.KeyWatcher, ready, done chan struct{}) {
+	defer close(done)
+	initial := map[string]bool{}
+	for e := range w.Updates() {
 		if e == nil {
-			if !once {
-				once = true
+			if initial != nil {
+				d.mu.Lock()
+				for key, v := range d.byKey {
+					if !initial[key] {
+						d.index.Delete(v.URI, v.Match)
+						delete(d.byID, v.ID)
+						delete(d.byKey, key)
+						d.removed[key] = v.rev // what it was is stale, should it come again
+					}
+				}
+				d.mu.Unlock()
+				initial = nil
 				close(ready)
 			}
 			continue
+		}
+		if initial != nil {
+			initial[e.Key()] = true
 		}
 		if e.Operation() != jetstream.KeyValuePut {
 			d.apply(e.Key(), e.Revision(), nil)
@@ -209,7 +261,7 @@ func (d *directory) watch(ready chan struct{}) {
 		}
 		d.apply(e.Key(), e.Revision(), &v)
 	}
-	if !once {
+	if initial != nil {
 		close(ready)
 	}
 }
@@ -220,9 +272,7 @@ func (d *directory) close() {
 	if d.syncSub != nil {
 		d.syncSub.Unsubscribe()
 	}
-	d.watcher.Stop()
-	d.stopWatch()
-	d.watching.Wait()
+	d.stopWatching()
 }
 
 // apply puts a key's value at a revision into the copy (nil: deleted), unless the copy
@@ -254,6 +304,11 @@ func (d *directory) apply(key string, rev uint64, v *entry) {
 		delete(d.byKey, key)
 	}
 	if v == nil {
+		if len(d.removed) >= maxRemembered {
+			// Deleted keys are remembered only to ignore a late, older update of them;
+			// many procedures come and go, so the memory is bounded.
+			clear(d.removed)
+		}
 		d.removed[key] = rev
 		return
 	}
@@ -272,6 +327,9 @@ func (d *directory) apply(key string, rev uint64, v *entry) {
 func (d *directory) key(procedure wamp.URI, match string) string {
 	return d.prefix + encodeToken(match+":"+string(procedure))
 }
+
+// maxRemembered bounds the deleted keys the copy remembers.
+const maxRemembered = 4096
 
 // casAttempts bounds the compare-and-set retries of one change: each retry means another
 // node changed the same key in between.
@@ -373,7 +431,7 @@ func (d *directory) Leave(s *session.Session, id wamp.ID, procedure wamp.URI, ma
 // remove takes the callees drop selects off a key, deleting the key when none is left. It
 // reports whether it deleted the key, and which callees it removed.
 func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) (bool, []calleeRecord, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for attempt := 0; attempt < casAttempts; attempt++ {
 		v, rev, err := d.read(ctx, key)
@@ -381,6 +439,7 @@ func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) 
 			return false, nil, fmt.Errorf("registrations directory: read %s: %w", key, err)
 		}
 		if v == nil {
+			d.forget(ctx, key)
 			return false, nil, nil
 		}
 		kept := v.Callees[:0:0]
@@ -427,6 +486,29 @@ func (d *directory) remove(key string, drop func(calleeRecord) bool, sync bool) 
 	return false, nil, fmt.Errorf("registrations directory: %s changes too fast", key)
 }
 
+// forget brings a key found deleted into the copy at the delete's revision, without waiting
+// for the watcher (which may lag after a node's loss).
+func (d *directory) forget(ctx context.Context, key string) {
+	d.mu.RLock()
+	_, held := d.byKey[key]
+	d.mu.RUnlock()
+	if !held {
+		return
+	}
+	bucket := d.kv.Bucket()
+	st, err := d.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "$KV."+bucket+"."+key)
+	if err != nil {
+		return
+	}
+	if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+		d.apply(key, m.Sequence, nil)
+	}
+}
+
 // nodeDown removes the callees of a node's run that is gone from every registration,
 // publishing the meta events its own dealer can no longer publish. Every surviving node
 // does this; compare-and-set makes each removal happen once, and only the node that made it
@@ -444,10 +526,11 @@ func (d *directory) nodeDown(node string, epoch uint64) {
 		}
 	}
 	d.mu.RUnlock()
-	if len(keys) == 0 {
-		return
-	}
-	d.retrying.Add(1)
+	d.retrying.Add(2)
+	go func() {
+		defer d.retrying.Done()
+		d.rewatch()
+	}()
 	go func() {
 		defer d.retrying.Done()
 		deadline := time.Now().Add(nodeDownRetry)

@@ -24,7 +24,7 @@ func TestCalleeNodeDiesOnRealCluster(t *testing.T) {
 	dealers := make([]*pawlNode, 3)
 	for i, n := range nodes {
 		d := newDealer(t, n, func() int { return len(n.Peers()) }, rpc.Options{PublishMeta: meta.publish,
-			Logger: slog.New(slog.DiscardHandler)})
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)).With("node", n.Name())})
 		t.Cleanup(d.Close)
 		n.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) }) // as cmd/pawl wires it
 		dealers[i] = &pawlNode{name: n.Name(), dealer: d}
@@ -84,3 +84,7 @@ func TestCalleeNodeDiesOnRealCluster(t *testing.T) {
 		t.Errorf("after the node died: %s", e.Error)
 	}
 }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
