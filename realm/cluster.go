@@ -66,14 +66,7 @@ func (rt *Router) CloseAll(reason wamp.URI, message string) {
 	}
 	rt.mu.RUnlock()
 	for _, r := range realms {
-		r.mu.RLock()
-		sessions := make([]*session.Session, 0, len(r.sessions))
-		for _, s := range r.sessions {
-			if rt.localPeer(s) == nil {
-				sessions = append(sessions, s)
-			}
-		}
-		r.mu.RUnlock()
+		sessions := r.sessions.Where(func(s *session.Session) bool { return rt.localPeer(s) == nil })
 		for _, s := range sessions {
 			s.Abort(reason, message)
 		}
