@@ -47,7 +47,7 @@ func (l *metaLog) count(topic string) int {
 
 // startCluster starts n nodes of one realm; meta events of every node go to one log, as the
 // clustered broker would spread them.
-func startCluster(t *testing.T, n int) ([]*pawlNode, *metaLog) {
+func startCluster(t testing.TB, n int) ([]*pawlNode, *metaLog) {
 	t.Helper()
 	leakcheck.Check(t)
 	srv := startNATS(t)
@@ -83,12 +83,12 @@ func startCluster(t *testing.T, n int) ([]*pawlNode, *metaLog) {
 	return nodes, meta
 }
 
-func (n *pawlNode) join(t *testing.T, authid string) *fakepeer.Client {
+func (n *pawlNode) join(t testing.TB, authid string) *fakepeer.Client {
 	t.Helper()
 	return n.srv.Join(t, "realm1", fakepeer.Options{Details: wamp.Dict{"authid": authid, "authrole": "user"}})
 }
 
-func register(t *testing.T, c *fakepeer.Client, proc wamp.URI, opts wamp.Dict) wamp.ID {
+func register(t testing.TB, c *fakepeer.Client, proc wamp.URI, opts wamp.Dict) wamp.ID {
 	t.Helper()
 	if opts == nil {
 		opts = wamp.Dict{}

@@ -221,6 +221,7 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 		c.mu.Unlock()
 		return
 	}
+	_, introduced := c.nodes[node]
 	c.nodes[node] = struct{}{}
 	c.calls[m.Request] = node
 	if more {
@@ -234,7 +235,9 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 		s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "the callee's node "+node+" left the cluster")
 		return
 	}
-	d.forward(node, kindCall, s, m, true)
+	// Who the caller is goes with its first call to a node, which keeps a stand-in for it
+	// until it leaves.
+	d.forward(node, kindCall, s, m, !introduced)
 }
 
 // pick chooses the node of the callee the registration's policy selects. Every node holds

@@ -14,11 +14,12 @@ import (
 
 // Kinds of messages between the dealers of one realm on different nodes.
 const (
-	kindCall   = "call"   // a CALL (or a later chunk) of a caller on the sending node
-	kindCancel = "cancel" // a CANCEL of such a caller
-	kindLeft   = "left"   // that caller left: its stand-in goes
-	kindReply  = "reply"  // a RESULT or ERROR for a caller on the receiving node
-	kindPing   = "ping"   // answered once everything sent before it is handled (Settle)
+	kindCall    = "call"    // a CALL (or a later chunk) of a caller on the sending node
+	kindCancel  = "cancel"  // a CANCEL of such a caller
+	kindLeft    = "left"    // that caller left: its stand-in goes
+	kindReply   = "reply"   // a RESULT or ERROR for a caller on the receiving node
+	kindPing    = "ping"    // answered once everything sent before it is handled (Settle)
+	kindUnknown = "unknown" // a reply to a call from a caller the node holds no stand-in for
 )
 
 // envelope is one message between nodes: what it is, the caller's session and node, the
@@ -119,6 +120,14 @@ func (d *Dealer) receive(msg *nats.Msg) {
 	switch e.kind {
 	case kindReply:
 		d.reply(e)
+	case kindUnknown:
+		if v, ok := d.callers.Load(e.session); ok {
+			c := v.(*caller)
+			c.mu.Lock()
+			delete(c.nodes, e.node)
+			c.mu.Unlock()
+		}
+		d.reply(e)
 	case kindCall:
 		m, err := d.codec.Decode(e.frame)
 		call, ok := m.(*wamp.Call)
@@ -128,6 +137,13 @@ func (d *Dealer) receive(msg *nats.Msg) {
 		}
 		proxy := d.proxy(e)
 		if proxy == nil {
+			// A stand-in dropped meanwhile (this node took the caller's node for down):
+			// the call fails, and the caller's node introduces the caller again next time.
+			frame, err := d.codec.Encode(nil, &wamp.Error{RequestType: wamp.TypeCall, Request: call.Request,
+				Details: wamp.Dict{}, Error: wamp.ErrUnavailable, Payload: wamp.WithArgs("the callee's node lost track of this caller; call again")})
+			if err == nil {
+				d.send(e.node, envelope{kind: kindUnknown, session: e.session, node: d.self, frame: frame})
+			}
 			return
 		}
 		d.local.Call(proxy, call)
