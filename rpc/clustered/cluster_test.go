@@ -426,6 +426,11 @@ func TestRegistrationMetaAcrossNodes(t *testing.T) {
 			t.Errorf("%s get: %v", n.name, got)
 		}
 	}
+	// Published right after REGISTERED goes out: wait for the last ones.
+	deadline := time.Now().Add(2 * time.Second)
+	for meta.count("wamp.registration.on_register") < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if c, r := meta.count("wamp.registration.on_create"), meta.count("wamp.registration.on_register"); c != 2 || r != 4 {
 		t.Errorf("on_create %d times, on_register %d; want 2 and 4", c, r)
 	}
