@@ -1,6 +1,9 @@
 package pubsub
 
 import (
+	"context"
+	"time"
+
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -22,6 +25,29 @@ type Bus interface {
 	// subscription (all nodes for a retained one), once each, in the order given per
 	// publisher. It must not wait for the other nodes.
 	Forward(f *Forwarded) error
+}
+
+// BusMeta is what a Bus adds to the subscription meta API: the other nodes' side. Every node
+// gives a pattern the same ID (Options.SubscriptionID), so a subscription known on several
+// nodes is one subscription to the meta API.
+type BusMeta interface {
+	// RemotePatterns calls f for each pattern other nodes subscribe, with when it was created
+	// (on the node that announced it first).
+	RemotePatterns(f func(pattern wamp.URI, match string, created time.Time))
+	// RemotePattern reports whether another node subscribes the pattern, and since when.
+	RemotePattern(pattern wamp.URI, match string) (time.Time, bool)
+	// RemoteMatches calls f for other nodes' patterns matching topic.
+	RemoteMatches(topic wamp.URI, f func(pattern wamp.URI, match string))
+	// RemoteSubscribers asks the other nodes holding the pattern for their subscribers
+	// (Local.LocalSubscribers on each).
+	RemoteSubscribers(ctx context.Context, pattern wamp.URI, match string) ([]Subscriber, error)
+}
+
+// Subscriber is one session subscribed to a pattern, with when it subscribed (unix
+// nanoseconds), for the meta API across nodes.
+type Subscriber struct {
+	Session wamp.ID `msgpack:"s"`
+	Since   int64   `msgpack:"t"`
 }
 
 // Forwarded is a publication on its way between nodes: everything the receiving node's

@@ -42,6 +42,7 @@ func (sub *subscription) has(s *session.Session) bool {
 // non-blocking sends — so that no EVENT overtakes SUBSCRIBED.
 type subscriber struct {
 	s     *session.Session
+	since int64 // when it subscribed (unix nanoseconds): the meta API lists subscribers in that order
 	ready atomic.Bool
 	mu    sync.Mutex // held by Subscribe until ready
 }
@@ -201,7 +202,7 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	added := !sub.has(s)
 	var e *subscriber
 	if added {
-		e = &subscriber{s: s}
+		e = &subscriber{s: s, since: time.Now().UnixNano()}
 		e.mu.Lock() // held until SUBSCRIBED (and the retained events) are queued
 	}
 	if created {

@@ -9,7 +9,8 @@ import (
 
 // clusterNode is the router's membership of its cluster (cluster: in the config).
 type clusterNode struct {
-	*cluster.Node
+	node   *cluster.Node
+	member *cluster.Member
 }
 
 // startClusterNode joins the cluster the config names and makes rt one of its nodes. The
@@ -20,23 +21,25 @@ func startClusterNode(cfg *Config, rt *realm.Router, log *slog.Logger) (*cluster
 	if err != nil {
 		return nil, err
 	}
-	rt.SetMembership(n)
-	c := &clusterNode{Node: n}
-	n.OnLost(func() { rt.CloseAll(realm.ErrClusterUnavailable, "this node was cut off from its cluster") })
+	m, err := cluster.Join(n, rt)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	log.Info("cluster node started", "cluster", n.Config().Name, "node", n.Name())
-	return c, nil
+	return &clusterNode{node: n, member: m}, nil
 }
 
-// configureRealm gives a realm's broker the cluster's bus; nothing without a cluster.
+// configureRealm gives a realm the cluster's bus; nothing without a cluster.
 func (c *clusterNode) configureRealm(rc *realm.Config) {
-	if c == nil {
-		return
+	if c != nil {
+		c.member.ConfigureRealm(rc)
 	}
-	_ = rc // the pub/sub bus comes next
 }
 
 func (c *clusterNode) close() {
 	if c != nil {
-		c.Node.Close()
+		c.member.Close()
+		c.node.Close()
 	}
 }
