@@ -34,12 +34,12 @@ func (c *clusterNode) configureDealer(rc *realm.Config) {
 func (c *clusterNode) dealer(name wamp.URI, opts rpc.Options) rpc.Dealer {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
 	defer cancel()
-	err := c.Ready(ctx)
+	err := c.node.Ready(ctx)
 	var d *clustered.Dealer
 	for err == nil {
 		attempt, stop := context.WithTimeout(ctx, 10*time.Second)
-		d, err = clustered.New(attempt, clustered.Options{Node: c.Node, Realm: name, Local: opts,
-			Peers: func() int { return len(c.Peers()) }})
+		d, err = clustered.New(attempt, clustered.Options{Node: c.node, Realm: name, Local: opts,
+			Peers: func() int { return len(c.node.Peers()) }})
 		stop()
 		if err == nil || ctx.Err() != nil {
 			break
@@ -53,7 +53,7 @@ func (c *clusterNode) dealer(name wamp.URI, opts rpc.Options) rpc.Dealer {
 		opts.Directory = refusingDirectory{}
 		return rpc.NewLocal(opts)
 	}
-	c.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) })
+	c.node.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) })
 	return d
 }
 
@@ -74,15 +74,15 @@ func (c *clusterNode) openClusterHistory(ctx context.Context, cfg *Config) (pubs
 	}
 	ctx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
 	defer cancel()
-	if err := c.Ready(ctx); err != nil {
+	if err := c.node.Ready(ctx); err != nil {
 		return nil, err
 	}
 	opts := cfg.HistoryStore.JetStream
 	if opts.Replicas == 0 {
-		opts.Replicas = c.Replicas()
+		opts.Replicas = c.node.Replicas()
 	}
 	if opts.Prefix == "" {
-		opts.Prefix = c.Bucket("history")
+		opts.Prefix = c.node.Bucket("history")
 	}
-	return pubsub.OpenJetStreamStore(ctx, c.Conn(), opts)
+	return pubsub.OpenJetStreamStore(ctx, c.node.Conn(), opts)
 }
