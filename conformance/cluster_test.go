@@ -91,6 +91,11 @@ func startClusterProcesses(t *testing.T, n int) []string {
 data_dir: %s
 realms:
   - name: realm1
+    history:
+      topics:
+        - {topic: com.cluster., match: prefix, limit: 100}
+history_store:
+  type: jetstream
 cluster:
   name: pawlconf
   node: %s

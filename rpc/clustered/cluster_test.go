@@ -311,6 +311,10 @@ func TestCalleeNodeKilledMidCall(t *testing.T) {
 	other := nodes[1].join(t, "other-callee")
 	register(t, other, "com.other", nil)
 	caller1, caller2 := nodes[0].join(t, "c1"), nodes[1].join(t, "c2")
+	// And the other way round: a caller on the dying node whose call runs on node2.
+	doomed := nodes[2].join(t, "doomed-caller")
+	call(doomed, "com.other", nil)
+	orphan := fakepeer.Expect[*wamp.Invocation](t, other)
 	req1 := call(caller1, "com.slow", wamp.Dict{"receive_progress": true}, "c1")
 	req2 := call(caller2, "com.slow", nil, "c2")
 	inv := fakepeer.Expect[*wamp.Invocation](t, callee)
@@ -340,6 +344,10 @@ func TestCalleeNodeKilledMidCall(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("calls failed %v after the node was known down", took)
+	}
+	// The callee serving the dead node's caller is interrupted: nobody waits for its answer.
+	if m := fakepeer.Expect[*wamp.Interrupt](t, other); m.Request != orphan.Request {
+		t.Errorf("INTERRUPT for %d, want %d", m.Request, orphan.Request)
 	}
 	for _, n := range nodes[:2] {
 		// The node that removed it has it at once; the other hears within milliseconds.
