@@ -54,6 +54,7 @@ func (c *clusterNode) dealer(name wamp.URI, opts rpc.Options) rpc.Dealer {
 		return rpc.NewLocal(opts)
 	}
 	c.node.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) })
+	c.node.OnNodeUp(func(p cluster.Peer) { d.NodeUp(p.Name, p.Epoch) })
 	return d
 }
 

@@ -30,6 +30,9 @@ type Node interface {
 	Bucket(name string) string
 	// Replicas is how many copies the cluster's buckets keep.
 	Replicas() int
+	// Err is nil while the node serves; a node cut off from the cluster must not act on
+	// its view of the others (it takes them all for down).
+	Err() error
 }
 
 // Options configure a clustered dealer.
@@ -246,6 +249,9 @@ func (d *Dealer) Call(s *session.Session, m *wamp.Call) {
 // node; random draws among all of them.
 func (e *entry) pick(down func(calleeRecord) bool) calleeRecord {
 	n := len(e.Callees)
+	if n == 0 {
+		return calleeRecord{}
+	}
 	at := func(i int) calleeRecord {
 		// Between a node's loss and the directory dropping its callees, calls skip them.
 		for k := 0; k < n; k++ {
@@ -346,7 +352,8 @@ func (d *Dealer) NodeDown(node string, epoch uint64) {
 	if node == d.self || d.closed.Load() {
 		return
 	}
-	d.down.Store(nodeRun{node, epoch}, struct{}{})
+	run := nodeRun{node, epoch}
+	d.down.Store(run, struct{}{})
 	var failed []func()
 	d.callers.Range(func(_, v any) bool {
 		c := v.(*caller)
@@ -379,7 +386,18 @@ func (d *Dealer) NodeDown(node string, epoch uint64) {
 		}
 		return true
 	})
-	d.dir.nodeDown(node, epoch)
+	d.dir.nodeDown(node, epoch, func() bool {
+		// Removal goes ahead while the node is still down and this node serves: a node that
+		// was itself cut off hears of no one, and must not strike live nodes' callees.
+		_, still := d.down.Load(run)
+		return still
+	}, func() bool { return d.node.Err() == nil })
+}
+
+// NodeUp takes back a node run called down that is heard of again (this node, cut off for
+// a while, took it for down): calls go to its callees again.
+func (d *Dealer) NodeUp(node string, epoch uint64) {
+	d.down.Delete(nodeRun{node, epoch})
 }
 
 // MetaProcedures are the registration meta API over the whole cluster.

@@ -514,7 +514,7 @@ func (d *directory) forget(ctx context.Context, key string) {
 // does this; compare-and-set makes each removal happen once, and only the node that made it
 // publishes its events. JetStream may be electing new leaders right after a node's loss, so
 // failed removals are retried (in the background, for up to nodeDownRetry).
-func (d *directory) nodeDown(node string, epoch uint64) {
+func (d *directory) nodeDown(node string, epoch uint64, stillDown, serving func() bool) {
 	d.mu.RLock()
 	var keys []string
 	for key, v := range d.byKey {
@@ -537,7 +537,14 @@ func (d *directory) nodeDown(node string, epoch uint64) {
 		for len(keys) > 0 {
 			var failed []string
 			var lastErr error
+			if !stillDown() {
+				return
+			}
 			for _, key := range keys {
+				if !serving() {
+					failed, lastErr = append(failed, key), errors.New("this node is cut off from the cluster")
+					continue
+				}
 				d.mu.RLock()
 				id := wamp.ID(0)
 				if v := d.byKey[key]; v != nil {

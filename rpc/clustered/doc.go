@@ -48,7 +48,10 @@
 // were serving for this node's sessions fail at once with wamp.error.canceled (what Autobahn
 // and autobahn.js settle a call with), the stand-ins of its callers here leave (their
 // invocations are interrupted), and its callees leave every registration (each surviving
-// node tries; compare-and-set makes one of them do it and publish the meta events).
+// node tries; compare-and-set makes one of them do it and publish the meta events). A node
+// that is itself cut off from the cluster (cluster.Node.Err) strikes nobody's callees, and a
+// node called down but heard of again under the same run (OnNodeUp → NodeUp) is routed to
+// again.
 //
 // A router without a cluster section uses rpc.Local alone: nothing of this package is on its
 // path.

@@ -66,6 +66,12 @@ func (n *testNode) JetStream() jetstream.JetStream  { return n.js }
 func (n *testNode) Subject(tokens ...string) string { return "pawltest." + strings.Join(tokens, ".") }
 func (n *testNode) Bucket(name string) string       { return "pawltest_" + name }
 func (n *testNode) Replicas() int                   { return 1 }
+func (n *testNode) Err() error {
+	if !n.nc.IsConnected() {
+		return nats.ErrConnectionClosed
+	}
+	return nil
+}
 
 // newDealer starts a realm's clustered dealer on a node; peers counts the other nodes alive.
 func newDealer(t testing.TB, node clustered.Node, peers func() int, opts rpc.Options) *clustered.Dealer {

@@ -26,7 +26,8 @@ func TestCalleeNodeDiesOnRealCluster(t *testing.T) {
 		d := newDealer(t, n, func() int { return len(n.Peers()) }, rpc.Options{PublishMeta: meta.publish,
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)).With("node", n.Name())})
 		t.Cleanup(d.Close)
-		n.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) }) // as cmd/pawl wires it
+		n.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) })
+		n.OnNodeUp(func(p cluster.Peer) { d.NodeUp(p.Name, p.Epoch) }) // as cmd/pawl wires it
 		dealers[i] = &pawlNode{name: n.Name(), dealer: d}
 	}
 	for _, pn := range dealers {

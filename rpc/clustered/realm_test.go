@@ -38,6 +38,7 @@ func realmNode(t *testing.T, n *cluster.Node) *realm.Router {
 			t.Fatal(err)
 		}
 		n.OnNodeDown(func(p cluster.Peer) { d.NodeDown(p.Name, p.Epoch) })
+		n.OnNodeUp(func(p cluster.Peer) { d.NodeUp(p.Name, p.Epoch) })
 		return d
 	}
 	rt.AddRealm(realm.New(rc, nil))
