@@ -19,12 +19,13 @@ var clusterCallerChecks = []string{
 	"cross_node_call_with_disclosure",
 	"cross_node_progressive_results",
 	"cross_node_timeout",
-	"cross_node_cancel",
+	"cross_node_cancel_kill",
+	"cross_node_cancel_killnowait",
 }
 
 // Three pawl processes form a cluster (embedded nats-servers routed to each other): an
 // Autobahn|Python callee registers on the first node, and autobahn.js callers on the second
-// and third call it — disclosure, progressive results, timeout and cancel cross nodes.
+// and third call it — disclosure, progressive results, timeout and cancel (kill, killnowait) cross nodes.
 func TestClusterRPCAcrossNodes(t *testing.T) {
 	if routerBin == "" {
 		t.Fatal("pawl binary was not built (TestMain did not run?)")
@@ -65,9 +66,9 @@ func TestClusterRPCAcrossNodes(t *testing.T) {
 	}
 	stdinW.Close()
 	<-callee.done
-	// Each caller's timed-out call and canceled call interrupt the callee on another node.
-	if got := strings.Count(callee.stdout.String(), "ok interrupted"); got != 4 {
-		t.Errorf("the Python callee's handler was interrupted %d times, want 4 (a timeout and a cancel per caller)\n%s", got, callee.stdout.String())
+	// Each caller's timed-out call and two canceled calls interrupt the callee on another node.
+	if got := strings.Count(callee.stdout.String(), "ok interrupted"); got != 6 {
+		t.Errorf("the Python callee's handler was interrupted %d times, want 6 (a timeout and two cancels per caller)\n%s", got, callee.stdout.String())
 	}
 }
 

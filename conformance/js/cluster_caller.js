@@ -67,9 +67,23 @@ async function main() {
     }
   });
 
-  await results.check('cross_node_cancel', async () => {
-    // killnowait: the CANCEL crosses to the callee's node, which interrupts the Python
-    // callee (the Go test counts its interruptions); autobahn.js settles the call itself.
+  await results.check('cross_node_cancel_kill', async () => {
+    // kill: the CANCEL crosses to the callee's node, which interrupts the Python callee; its
+    // ERROR is the caller's answer, back across nodes.
+    const d = s.call('com.cluster.slow', [], {}, {});
+    await lib.sleep(200);
+    d.cancel({ mode: 'kill' });
+    try {
+      await lib.withTimeout(d, lib.STEP_TIMEOUT_MS, 'cancel');
+      throw new Error('canceled call returned');
+    } catch (e) {
+      lib.assert(e instanceof autobahn.Error && e.error === 'wamp.error.canceled' &&
+        e.args[0] === 'interrupted by callee', describe(e));
+    }
+  });
+
+  await results.check('cross_node_cancel_killnowait', async () => {
+    // killnowait: the callee is interrupted as well; autobahn.js settles the call itself.
     const d = s.call('com.cluster.slow', [], {}, {});
     await lib.sleep(200);
     d.cancel({ mode: 'killnowait' });

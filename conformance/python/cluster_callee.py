@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wamplib as w  # noqa: E402
+from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.types import RegisterOptions  # noqa: E402
 
 
@@ -37,8 +38,9 @@ async def main():
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
+            # Answering the INTERRUPT: with mode kill this ERROR is the caller's answer.
             print("ok interrupted", flush=True)
-            raise
+            raise ApplicationError("wamp.error.canceled", "interrupted by callee")
         return "late"
 
     await s.register(echo, "com.cluster.echo", options=RegisterOptions(details_arg="details"))
