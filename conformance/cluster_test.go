@@ -32,7 +32,7 @@ func TestClusterRPCAcrossNodes(t *testing.T) {
 	}
 	requireNode(t)
 	requirePython(t)
-	urls := startClusterProcesses(t, 3)
+	urls, procs := startClusterProcesses(t, 3)
 
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
@@ -64,18 +64,39 @@ func TestClusterRPCAcrossNodes(t *testing.T) {
 			r.finish(t, clusterCallerChecks)
 		})
 	}
+	// kill -9 of the callee's node while a call from node2 runs there: the call fails with
+	// wamp.error.canceled once the others call the node down, and nothing hangs.
+	waiter := startScript(t, "cluster_caller.js", func(ctx context.Context) *exec.Cmd {
+		return nodeCommand(ctx, "cluster_caller.js", urls[1], "json", "until-node-dies")
+	})
+	for !strings.Contains(waiter.stdout.String(), "ok calling") || strings.Count(callee.stdout.String(), "ok invoked") < 7 {
+		select {
+		case <-waiter.done:
+			t.Fatalf("the waiting caller ended early:\n%s\n%s", waiter.stdout.String(), waiter.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	interrupts := strings.Count(callee.stdout.String(), "ok interrupted")
+	procs[0].killed = true
+	killed := time.Now()
+	if err := procs[0].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waiter.finish(t, []string{"calling", "canceled_when_node_died"})
+	t.Logf("the call failed within %v of kill -9 of its callee's node (node_timeout 2s)", time.Since(killed).Round(10*time.Millisecond))
 	stdinW.Close()
 	<-callee.done
-	// Each caller's timed-out call and two canceled calls interrupt the callee on another node.
-	if got := strings.Count(callee.stdout.String(), "ok interrupted"); got != 6 {
-		t.Errorf("the Python callee's handler was interrupted %d times, want 6 (a timeout and two cancels per caller)\n%s", got, callee.stdout.String())
+	// Each caller's timed-out call and two canceled calls interrupted the callee on another
+	// node (counted before its node was killed, which drops its connection too).
+	if interrupts != 6 {
+		t.Errorf("the Python callee's handler was interrupted %d times, want 6 (a timeout and two cancels per caller)\n%s", interrupts, callee.stdout.String())
 	}
 }
 
 // startClusterProcesses starts n pawl processes, each one node of a cluster with an embedded
 // nats-server, and returns their WebSocket URLs. They start together: a node serves once
 // JetStream has a quorum.
-func startClusterProcesses(t *testing.T, n int) []string {
+func startClusterProcesses(t *testing.T, n int) ([]string, []*routerProcess) {
 	t.Helper()
 	dir := t.TempDir()
 	routes := make([]string, n)
@@ -137,7 +158,13 @@ cluster:
 			p.err = p.cmd.Wait()
 			close(p.done)
 		}(p, found[i])
-		t.Cleanup(func() { p.stop(t) })
+		t.Cleanup(func() {
+			if p.killed {
+				<-p.done
+				return
+			}
+			p.stop(t)
+		})
 	}
 	urls := make([]string, n)
 	for i := range urls {
@@ -149,7 +176,7 @@ cluster:
 			t.Fatalf("node%d did not listen within 60s:\n%s", i+1, procs[i].logs.String())
 		}
 	}
-	return urls
+	return urls, procs
 }
 
 func freeLoopbackAddr(t *testing.T) string {

@@ -33,12 +33,28 @@ function open(url, serializerName) {
 }
 
 async function main() {
-  const [url, serializer] = process.argv.slice(2);
+  const [url, serializer, mode] = process.argv.slice(2);
   const results = new lib.Results();
   lib.hardTimeout(60000, results);
   const peer = await open(url, serializer);
   peer.connection.onclose = () => true;
   const s = peer.session;
+
+  if (mode === 'until-node-dies') {
+    // A call the callee never answers: the test kills the callee's node meanwhile.
+    const d = s.call('com.cluster.slow', [], {}, {});
+    results.ok('calling');
+    await results.check('canceled_when_node_died', async () => {
+      try {
+        await lib.withTimeout(d, 20000, 'the call to a dead node');
+        throw new Error('the call returned');
+      } catch (e) {
+        lib.assert(e instanceof autobahn.Error && e.error === 'wamp.error.canceled', describe(e));
+      }
+    });
+    peer.connection.close();
+    process.exit(results.failed ? 1 : 0);
+  }
 
   await results.check('cross_node_call_with_disclosure', async () => {
     const res = await lib.withTimeout(s.call('com.cluster.echo', ['hi', 2], {}, { disclose_me: true }),

@@ -35,6 +35,7 @@ async def main():
         return "done"
 
     async def slow(details=None):
+        print("ok invoked", flush=True)
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
