@@ -23,6 +23,14 @@ func Describe(s *Session) wamp.Dict {
 	if pd.RemoteAddr != nil {
 		transport["peer"] = pd.RemoteAddr.String()
 	}
+	if len(pd.Extensions) > 0 {
+		// Crossbar.io's name for them in its transport details.
+		exts := make(wamp.List, len(pd.Extensions))
+		for i, e := range pd.Extensions {
+			exts[i] = e
+		}
+		transport["websocket_extensions_in_use"] = exts
+	}
 	d["transport"] = transport
 	return d
 }
