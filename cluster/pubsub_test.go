@@ -12,6 +12,7 @@ import (
 	"github.com/pawl-wamp/pawl/cluster/clustertest"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -22,10 +23,10 @@ type testRouter struct {
 	rt     *realm.Router
 }
 
-var roles = []realm.RoleConfig{
+var roles = []authz.Role{
 	{Name: "trusted", Trusted: true},
-	{Name: "user", Permissions: []realm.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
-	{Name: "guest", Permissions: []realm.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
+	{Name: "user", Permissions: []authz.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
+	{Name: "guest", Permissions: []authz.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
 }
 
 func startRouters(t *testing.T, nodes []*cluster.Node) []*testRouter {
