@@ -4,9 +4,9 @@ import (
 	"fmt"
 
 	"github.com/pawl-wamp/pawl/pubsub"
-	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/realm/authz"
+	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -36,7 +36,7 @@ type Config struct {
 	HistoryStore pubsub.HistoryStore `yaml:"-"`
 	// Bus and SubscriptionID make the realm's broker a cluster node's (pubsub.Options); a Bus
 	// with an Attach(*pubsub.Local) method is attached to the broker New builds.
-	Bus            pubsub.Bus                                  `yaml:"-"`
+	Bus            pubsub.Bus                                   `yaml:"-"`
 	SubscriptionID func(pattern wamp.URI, match string) wamp.ID `yaml:"-"`
 	// NewDealer, when set, builds the realm's dealer from the options New would give the
 	// in-process one (a cluster node's: rpc/clustered). Nil: rpc.NewLocal.
