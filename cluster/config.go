@@ -60,8 +60,8 @@ type TLSConfig struct {
 
 // EmbeddedConfig runs a nats-server with JetStream inside this node, routed to its peers'.
 type EmbeddedConfig struct {
-	// Listen is where the embedded server accepts NATS clients (host:port). Empty: no client
-	// port; the node's own connection is in process.
+	// Listen is where the embedded server accepts NATS clients (host:port). Empty: a random
+	// loopback port; the node's own connection is in process either way.
 	Listen string `yaml:"listen"`
 	// ClusterListen is where it accepts its peers' routes (host:port), required.
 	ClusterListen string `yaml:"cluster_listen"`

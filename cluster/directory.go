@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -72,6 +73,7 @@ func NewDirectory(n *Node, name string) (*Directory, error) {
 		closed: make(chan struct{})}
 	for subj, h := range map[string]nats.MsgHandler{
 		d.subject("delta"):          d.heardDelta,
+		d.subject("beacon"):         d.heardBeacon,
 		d.subject("sync", n.Name()): d.serveSnapshot,
 	} {
 		sub, err := n.Conn().Subscribe(subj, h)
@@ -89,6 +91,8 @@ func NewDirectory(n *Node, name string) (*Directory, error) {
 		}()
 	})
 	n.OnNodeDown(d.nodeDown)
+	d.wg.Add(1)
+	go d.beacon()
 	// Peers already known (the directory started after them) are fetched now.
 	for _, p := range n.Peers() {
 		d.wg.Add(1)
@@ -102,6 +106,40 @@ func NewDirectory(n *Node, name string) (*Directory, error) {
 
 func (d *Directory) subject(tokens ...string) string {
 	return d.n.Subject(append([]string{"dir", d.name}, tokens...)...)
+}
+
+// beacon announces the node's sequence every Heartbeat, so that a peer that missed a delta
+// (NATS delivers at most once, and a new subscription takes a moment to reach every server
+// of the cluster) notices within a beat and fetches a snapshot.
+func (d *Directory) beacon() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.n.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.closed:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		data, _ := json.Marshal(dirDelta{Node: d.n.Name(), Epoch: d.n.Epoch(), Seq: d.seq})
+		d.mu.Unlock()
+		_ = d.n.Conn().Publish(d.subject("beacon"), data)
+	}
+}
+
+func (d *Directory) heardBeacon(m *nats.Msg) {
+	var b dirDelta
+	if json.Unmarshal(m.Data, &b) != nil || b.Node == d.n.Name() {
+		return
+	}
+	d.mu.Lock()
+	st := d.remote[b.Node]
+	behind := st == nil || st.epoch != b.Epoch || st.seq < b.Seq
+	d.mu.Unlock()
+	if behind {
+		d.fetch(b.Node)
+	}
 }
 
 // OnChange registers f for every change of another node's entries. It runs on NATS's
@@ -120,10 +158,10 @@ func (d *Directory) Close() {
 	default:
 	}
 	close(d.closed)
+	d.wg.Wait() // the beacon and the fetches first: they use the subscriptions' connection
 	for _, s := range d.subs {
 		_ = s.Unsubscribe()
 	}
-	d.wg.Wait()
 }
 
 // Put sets one of this node's entries and tells the others. With wait it returns once every
@@ -137,6 +175,15 @@ func (d *Directory) Put(key string, value []byte, wait bool) error {
 func (d *Directory) Delete(key string, wait bool) error {
 	return d.change(dirDelta{Key: key, Del: true}, wait)
 }
+
+// Settle returns once every live peer has applied every change this node made before it (or
+// NodeTimeout passed): one round trip for any number of changes made without waiting.
+func (d *Directory) Settle() error {
+	return d.change(dirDelta{Key: settleKey, Del: true}, true)
+}
+
+// settleKey is no entry's key: deleting it changes nothing and is only acknowledged.
+const settleKey = "\x00settle"
 
 func (d *Directory) change(delta dirDelta, wait bool) error {
 	var inbox *nats.Subscription
@@ -168,15 +215,29 @@ func (d *Directory) change(delta dirDelta, wait bool) error {
 	for _, p := range d.n.Peers() {
 		want[p.Name] = true
 	}
+	// A peer that has not answered within a beat is sent the delta again (a new
+	// subscription takes a moment to reach every server; it acknowledges a repeat too).
 	deadline := time.Now().Add(d.n.cfg.NodeTimeout)
-	for len(want) > 0 {
-		m, err := inbox.NextMsg(time.Until(deadline))
-		if err != nil {
-			return nil // the silent ones are being called down
+	retry := time.Now().Add(d.n.cfg.Heartbeat)
+	for len(want) > 0 && time.Now().Before(deadline) {
+		next := retry
+		if deadline.Before(next) {
+			next = deadline
 		}
-		delete(want, string(m.Data))
+		m, err := inbox.NextMsg(time.Until(next))
+		if err == nil {
+			delete(want, string(m.Data))
+			continue
+		}
+		if !errors.Is(err, nats.ErrTimeout) {
+			return nil
+		}
+		if time.Now().After(retry) {
+			retry = time.Now().Add(d.n.cfg.Heartbeat)
+			_ = d.n.Conn().PublishMsg(&nats.Msg{Subject: d.subject("delta"), Reply: replySubj, Data: data})
+		}
 	}
-	return nil
+	return nil // the silent ones are being called down
 }
 
 // Get reads an entry of any node: own entries under node "" or this node's name.
@@ -254,12 +315,13 @@ func (d *Directory) heardDelta(m *nats.Msg) {
 		}
 	}
 	d.mu.Unlock()
+	applied := true
 	if !inOrder && !stale {
-		d.fetch(delta.Node) // a gap, or a node not known yet: its snapshot holds this delta
+		applied = d.fetch(delta.Node) // a gap, or a node not known yet: its snapshot holds this delta
 	} else {
 		d.fire(changes)
 	}
-	if m.Reply != "" {
+	if m.Reply != "" && applied {
 		_ = m.Respond([]byte(d.n.Name()))
 	}
 }
@@ -272,27 +334,27 @@ func (d *Directory) serveSnapshot(m *nats.Msg) {
 	_ = m.Respond(data)
 }
 
-// fetch replaces what is known of node with its snapshot.
-func (d *Directory) fetch(node string) {
+// fetch replaces what is known of node with its snapshot, and reports whether it could.
+func (d *Directory) fetch(node string) bool {
 	select {
 	case <-d.closed:
-		return
+		return false
 	default:
 	}
 	m, err := d.n.Conn().Request(d.subject("sync", node), nil, d.n.cfg.NodeTimeout)
 	if err != nil {
 		d.n.log.Debug("cluster: directory snapshot not fetched", "directory", d.name, "peer", node, "err", err)
-		return
+		return false
 	}
 	var snap dirSnapshot
 	if err := json.Unmarshal(m.Data, &snap); err != nil || snap.Node != node {
-		return
+		return false
 	}
 	d.mu.Lock()
 	old := d.remote[node]
 	if old != nil && old.epoch == snap.Epoch && old.seq >= snap.Seq {
 		d.mu.Unlock() // already as new
-		return
+		return true
 	}
 	var changes []Change
 	if old != nil {
@@ -311,6 +373,7 @@ func (d *Directory) fetch(node string) {
 	d.remote[node] = &remoteEntries{epoch: snap.Epoch, seq: snap.Seq, entries: snap.Entries}
 	d.mu.Unlock()
 	d.fire(changes)
+	return true
 }
 
 // nodeDown drops a node's entries, if they are of the epoch called down.

@@ -15,7 +15,11 @@
 // layers above refuse new work with ErrUnavailable's URI rather than serve a split view, and
 // the node rejoins by itself when NATS comes back.
 //
-// The layers above talk to the cluster through narrow seams that live next to their users
-// (pubsub.Bus for the broker); this package implements them on NATS. A router without a
-// cluster section never imports this package's work onto its message path.
+// On the node, Directory replicates each node's own entries (its subscription patterns, its
+// sessions and their testaments) to every other node over core NATS. PubSub implements the
+// broker's seam, pubsub.Bus (one NATS message per publication per interested node), and
+// pubsub.BusMeta; Sessions implements realm.SessionDirectory (session meta API, the kill family
+// and dead nodes' testaments across the cluster). Join and Member wire a realm.Router to a node.
+// The seams live next to their users; this package implements them on NATS. A router without
+// a cluster section runs none of this on its message path.
 package cluster

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,10 +23,14 @@ func startEmbedded(c Config, dataDir string) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: c.Node,
 		NoSigs:     true,
-		NoLog:      true,
+		NoLog:      os.Getenv("PAWL_NATS_LOG") == "",
+		Debug:      os.Getenv("PAWL_NATS_LOG") != "",
+		Trace:      os.Getenv("PAWL_NATS_LOG") == "trace",
 		JetStream:  true,
 		StoreDir:   e.StoreDir,
-		Cluster:    server.ClusterOpts{Name: c.Name, Host: host, Port: port},
+		// One route per pair of servers (no pool): interest changes and messages between two
+		// nodes then share one ordered connection.
+		Cluster: server.ClusterOpts{Name: c.Name, Host: host, Port: port, PoolSize: -1},
 		// The node's own connection is in process (nats.InProcessServer). Without a client
 		// port asked for, one is opened on a random loopback port: nats-server's routing
 		// waits for its client listener.
@@ -56,6 +61,9 @@ func startEmbedded(c Config, dataDir string) (*server.Server, error) {
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	if os.Getenv("PAWL_NATS_LOG") != "" {
+		srv.ConfigureLogger()
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {

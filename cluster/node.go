@@ -63,7 +63,8 @@ type Node struct {
 	// refreshed is when the slot was last confirmed (unix nanoseconds): the node serves only
 	// while that is within NodeTimeout.
 	refreshed atomic.Int64
-	lost      atomic.Bool // cut off for NodeTimeout: its peers have dropped its state
+	lost      atomic.Bool  // cut off for NodeTimeout: its peers have dropped its state
+	joinedAt  atomic.Int64 // when the slot was claimed (unix nanoseconds)
 	// disconnectedAt is when the NATS connection went down (unix nanoseconds), 0 while up;
 	// heardAt is when a peer's heartbeat last came.
 	disconnectedAt, heardAt atomic.Int64
@@ -261,7 +262,17 @@ func (n *Node) Err() error {
 	if n.lost.Load() {
 		return fmt.Errorf("%w: cut off for more than %v", ErrUnavailable, n.cfg.NodeTimeout)
 	}
+	if !n.warm() {
+		return fmt.Errorf("%w: joining (hearing the other nodes)", ErrUnavailable)
+	}
 	return nil
+}
+
+// warm reports whether the node has been in the cluster for two heartbeats: by then it has
+// heard every live peer, and they it, so what it announces reaches them all.
+func (n *Node) warm() bool {
+	j := n.joinedAt.Load()
+	return j != 0 && time.Since(time.Unix(0, j)) >= 2*n.cfg.Heartbeat
 }
 
 // Ready waits until the node serves, or ctx ends.
@@ -420,7 +431,7 @@ func (n *Node) rejoined() {
 		}
 	}
 	n.mu.Lock()
-	if !n.readyDone {
+	if !n.readyDone && n.warm() {
 		n.readyDone = true
 		close(n.readyCh)
 	}
@@ -523,6 +534,7 @@ func (n *Node) refreshSlot(ctx context.Context) error {
 		rev, err := n.slots.Create(ctx, slotKey(slot), value)
 		if err == nil {
 			n.slotRev = rev
+			n.joinedAt.Store(time.Now().UnixNano())
 			n.slot.Store(int32(slot))
 			n.log.Info("cluster: joined", "slot", slot, "epoch", n.epoch.Load())
 			return nil

@@ -92,6 +92,9 @@ type RealmBus struct {
 	remote   *uriindex.Index[map[string]time.Time] // other nodes' patterns: pattern -> node -> created
 	patterns int                                   // remote entries, for the meta API
 	broker   atomic.Pointer[pubsub.Local]
+
+	amu       sync.Mutex
+	announced map[string]bool // this node's patterns, as told to the others
 }
 
 // Realm returns the bus of a realm, made on first use.
@@ -100,7 +103,7 @@ func (ps *PubSub) Realm(name wamp.URI) *RealmBus {
 	defer ps.mu.Unlock()
 	rb := ps.realms[name]
 	if rb == nil {
-		rb = &RealmBus{ps: ps, realm: name, remote: uriindex.New[map[string]time.Time]()}
+		rb = &RealmBus{ps: ps, realm: name, remote: uriindex.New[map[string]time.Time](), announced: map[string]bool{}}
 		ps.realms[name] = rb
 		// Patterns of this realm already known (the realm was added after its peers spoke).
 		ps.dir.Each(interestPrefix(name), func(node, key string, v []byte) {
@@ -139,12 +142,30 @@ func parseInterest(key string) (realm wamp.URI, match string, pattern wamp.URI, 
 // another node that misses this one.
 func (rb *RealmBus) Interest(pattern wamp.URI, match string, on bool) error {
 	key := interestKey(rb.realm, match, pattern)
+	// The broker calls this serialized, and for every subscriber: only changes go out.
+	rb.amu.Lock()
+	defer rb.amu.Unlock()
+	if rb.announced[key] == on {
+		return nil
+	}
+	if on {
+		rb.announced[key] = true
+	} else {
+		delete(rb.announced, key)
+	}
 	if on {
 		return rb.ps.dir.Put(key, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())), true)
 	}
-	// Waited for too, so that the meta API of any node stops naming it once it is gone.
-	return rb.ps.dir.Delete(key, true)
+	// Not waited for one by one: a session that leaves with many patterns would wait a round
+	// trip for each (holding up the broker's other subscribers). The broker calls Settle once
+	// after its withdrawals instead.
+	return rb.ps.dir.Delete(key, false)
 }
+
+// Settle waits until every live peer has applied this node's withdrawals (pubsub.BusSettler),
+// so that once UNSUBSCRIBED is sent, or a session has left, no node's meta API names its
+// patterns any more.
+func (rb *RealmBus) Settle() error { return rb.ps.dir.Settle() }
 
 func (ps *PubSub) interestChanged(c Change) {
 	realm, match, pattern, ok := parseInterest(c.Key)
@@ -246,6 +267,9 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 	if err != nil {
 		return err
 	}
+	if f.Retain {
+		return rb.forwardRetained(nodes, data)
+	}
 	nc := rb.ps.n.Conn()
 	for _, node := range nodes {
 		if err := nc.Publish(rb.ps.n.Subject("ps", "n", node), data); err != nil {
@@ -253,6 +277,33 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 		}
 	}
 	rb.ps.Messages.Add(int64(len(nodes)))
+	return nil
+}
+
+// forwardRetained sends a retained publication to every live node and waits until each has
+// kept it (or NodeTimeout passed), so that a subscriber asking for it anywhere after the
+// publisher heard PUBLISHED gets it. Retained publications are state, published rarely: the
+// round trip is worth it.
+func (rb *RealmBus) forwardRetained(nodes []string, data []byte) error {
+	nc := rb.ps.n.Conn()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNotServing, err)
+	}
+	defer sub.Unsubscribe()
+	for _, node := range nodes {
+		if err := nc.PublishMsg(&nats.Msg{Subject: rb.ps.n.Subject("ps", "n", node), Reply: inbox, Data: data}); err != nil {
+			return fmt.Errorf("%w: %w", errNotServing, err)
+		}
+	}
+	rb.ps.Messages.Add(int64(len(nodes)))
+	deadline := time.Now().Add(rb.ps.n.cfg.NodeTimeout)
+	for range nodes {
+		if _, err := sub.NextMsg(time.Until(deadline)); err != nil {
+			break // a node that does not answer is being called down
+		}
+	}
 	return nil
 }
 
@@ -271,6 +322,9 @@ func (ps *PubSub) received(m *nats.Msg) {
 	if b := rb.broker.Load(); b != nil {
 		ps.Received.Add(1)
 		b.Deliver(f)
+	}
+	if m.Reply != "" {
+		_ = m.Respond(nil) // a retained one is kept here now
 	}
 }
 

@@ -29,7 +29,7 @@ var roles = []authz.Role{
 	{Name: "guest", Permissions: []authz.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
 }
 
-func startRouters(t *testing.T, nodes []*cluster.Node) []*testRouter {
+func startRouters(t testing.TB, nodes []*cluster.Node) []*testRouter {
 	t.Helper()
 	out := make([]*testRouter, len(nodes))
 	for i, n := range nodes {
@@ -38,7 +38,7 @@ func startRouters(t *testing.T, nodes []*cluster.Node) []*testRouter {
 	return out
 }
 
-func startRouter(t *testing.T, n *cluster.Node) *testRouter {
+func startRouter(t testing.TB, n *cluster.Node) *testRouter {
 	t.Helper()
 	rt := realm.NewRouter(nil)
 	m, err := cluster.Join(n, rt)

@@ -27,6 +27,13 @@ type Bus interface {
 	Forward(f *Forwarded) error
 }
 
+// BusSettler is a Bus whose withdrawals (Interest off) take effect on the other nodes a moment
+// later: Settle waits for all of them at once, after the broker's withdrawals of one
+// UNSUBSCRIBE or one session's leaving.
+type BusSettler interface {
+	Settle() error
+}
+
 // BusMeta is what a Bus adds to the subscription meta API: the other nodes' side. Every node
 // gives a pattern the same ID (Options.SubscriptionID), so a subscription known on several
 // nodes is one subscription to the meta API.
@@ -130,6 +137,15 @@ func (b *Local) syncInterest(pattern wamp.URI, match string) {
 	b.mu.RUnlock()
 	if err := b.opts.Bus.Interest(pattern, match, on); err != nil {
 		b.log.Error("cluster: subscription interest not announced", "topic", pattern, "match", match, "on", on, "err", err)
+	}
+}
+
+// settle waits for the Bus's withdrawals to take effect everywhere, when it says they lag.
+func (b *Local) settle() {
+	if st, ok := b.opts.Bus.(BusSettler); ok {
+		if err := st.Settle(); err != nil {
+			b.log.Warn("cluster: withdrawals not confirmed by every node", "err", err)
+		}
 	}
 }
 

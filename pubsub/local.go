@@ -228,8 +228,10 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	}
 	b.mu.Unlock()
 
-	if created && b.opts.Bus != nil {
-		b.syncInterest(sub.topic, match) // before SUBSCRIBED: other nodes forward to this one
+	if b.opts.Bus != nil {
+		// Before SUBSCRIBED: the other nodes forward to this one. A subscriber joining a
+		// subscription whose announcement is still under way waits for it too.
+		b.syncInterest(sub.topic, match)
 	}
 	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
 	if getRetained {
@@ -262,6 +264,7 @@ func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 	}
 	if deleted && b.opts.Bus != nil {
 		b.syncInterest(sub.topic, sub.match)
+		b.settle()
 	}
 	s.Send(&wamp.Unsubscribed{Request: m.Request})
 	b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, sub.id)
@@ -283,10 +286,17 @@ func (b *Local) Leave(s *session.Session) {
 		changes = append(changes, change{sub.id, b.remove(s, sub), sub})
 	}
 	b.mu.Unlock()
+	withdrawn := false
 	for _, c := range changes {
 		if c.deleted && b.opts.Bus != nil {
 			b.syncInterest(c.sub.topic, c.sub.match)
+			withdrawn = true
 		}
+	}
+	if withdrawn {
+		b.settle()
+	}
+	for _, c := range changes {
 		b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, c.id)
 		if c.deleted {
 			b.publishMeta("wamp.subscription.on_delete", s.ID, c.id)

@@ -1,9 +1,9 @@
 package realm
 
 import (
-	"sync/atomic"
-
+	"github.com/pawl-wamp/pawl/realm/meta"
 	"github.com/pawl-wamp/pawl/session"
+	"github.com/pawl-wamp/pawl/session/dispatch"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -30,7 +30,7 @@ func (rt *Router) SetMembership(m Membership) { rt.members = m }
 func (rt *Router) admitToCluster(s *session.Session) error {
 	if err := rt.members.Err(); err != nil {
 		rt.log.Warn("session refused: this node is cut off from its cluster", "err", err)
-		clusterRefusals.Add(1)
+		LimitStats.ClusterUnavailable.Add(1)
 		return &session.AbortError{Reason: ErrClusterUnavailable, Message: err.Error()}
 	}
 	s.ID = rt.members.SessionID()
@@ -47,12 +47,9 @@ func (r *Realm) newSessionID() wamp.ID {
 	return wamp.GlobalID()
 }
 
-// clusterRefusals counts sessions refused because the node was cut off from its cluster.
-var clusterRefusals atomic.Int64
-
-// ClusterRefusals is the number of sessions refused because this node was cut off from its
-// cluster.
-func ClusterRefusals() int64 { return clusterRefusals.Load() }
+// ClusterRefusals is the number of sessions and requests refused because this node was cut
+// off from its cluster (LimitStats.ClusterUnavailable, pawl_limit_refusals_total{limit="cluster_unavailable"}).
+func ClusterRefusals() int64 { return LimitStats.ClusterUnavailable.Load() }
 
 // CloseAll ends every remote peer's session in every realm with an ABORT of reason: a node
 // cut off from its cluster has been called down by the others, which dropped its sessions'
@@ -70,5 +67,77 @@ func (rt *Router) CloseAll(reason wamp.URI, message string) {
 		for _, s := range sessions {
 			s.Abort(reason, message)
 		}
+	}
+}
+
+// SessionDirectory shares a realm's sessions, with their testaments, with the other nodes of
+// its cluster (cluster.RealmSessions implements it; see meta.Directory). Set it as
+// Config.Sessions; one with an Attach(*Realm) method is attached to the realm New builds.
+type SessionDirectory = meta.Directory
+
+// Kill selects sessions for the kill family across nodes (meta.Kill).
+type Kill = meta.Kill
+
+// KillHere ends this node's sessions that k selects (except the caller's), for a kill another
+// node was asked for; it returns their IDs.
+func (r *Realm) KillHere(k Kill, caller wamp.ID) []wamp.ID { return r.sessionMeta.KillHere(k, caller) }
+
+// Gone publishes what a session of a node that died leaves behind: its testaments, then
+// wamp.session.on_leave with reason.
+func (r *Realm) Gone(entry wamp.Dict, reason wamp.URI) { r.sessionMeta.Gone(entry, reason) }
+
+// initCluster makes a realm of a cluster node refuse new work (SUBSCRIBE, PUBLISH, REGISTER,
+// CALL) while the node is cut off, with ERROR pawl.error.cluster_unavailable: it would serve a
+// split view. Only realms of a cluster (Config.Sessions set) get the check.
+func (r *Realm) initCluster() {
+	if r.config.Sessions == nil {
+		return
+	}
+	h := &r.handlers
+	refused := func(s *session.Session, typ wamp.MessageType, req wamp.ID, answer bool) bool {
+		rt := r.router
+		if rt == nil || rt.members == nil {
+			return false
+		}
+		err := rt.members.Err()
+		if err == nil {
+			return false
+		}
+		if n := LimitStats.ClusterUnavailable.Add(1); n&(n-1) == 0 {
+			r.log.Warn("refused: this node is cut off from its cluster", "session", s.ID, "message", typ.String(), "err", err, "refused_so_far", n)
+		}
+		if answer {
+			s.SendError(typ, req, ErrClusterUnavailable, err.Error())
+		}
+		return true
+	}
+	if next, ok := h.Lookup(wamp.TypeSubscribe); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Subscribe) {
+			if !refused(s, wamp.TypeSubscribe, m.Request, true) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypePublish); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Publish) {
+			ack, _ := m.Options.Bool("acknowledge")
+			if !refused(s, wamp.TypePublish, m.Request, ack) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeRegister); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Register) {
+			if !refused(s, wamp.TypeRegister, m.Request, true) {
+				next(s, m)
+			}
+		})
+	}
+	if next, ok := h.Lookup(wamp.TypeCall); ok {
+		dispatch.On(h, func(s *session.Session, m *wamp.Call) {
+			if !refused(s, wamp.TypeCall, m.Request, true) {
+				next(s, m)
+			}
+		})
 	}
 }

@@ -41,6 +41,8 @@ type Config struct {
 	// NewDealer, when set, builds the realm's dealer from the options New would give the
 	// in-process one (a cluster node's: rpc/clustered). Nil: rpc.NewLocal.
 	NewDealer func(rpc.Options) rpc.Dealer `yaml:"-"`
+	// Sessions shares the realm's sessions with the other nodes of a cluster (cluster.go).
+	Sessions SessionDirectory `yaml:"-"`
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
 	// kill_all in this realm (they answer wamp.error.not_authorized).
 	DisableSessionKill bool `yaml:"disable_session_kill"`

@@ -61,6 +61,9 @@ func New(cfg Config, log *slog.Logger) *Realm {
 		a.Attach(broker) // the bus delivers other nodes' publications to this broker
 	}
 	r.init(cfg, log, broker, dealer)
+	if a, ok := cfg.Sessions.(interface{ Attach(*Realm) }); ok {
+		a.Attach(r) // other nodes' kills and dead nodes' testaments come through it
+	}
 	return r
 }
 
@@ -73,6 +76,7 @@ func NewWith(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) *Realm
 
 func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) {
 	r.config, r.log, r.broker, r.dealer = cfg, log, b, d
+	r.sessions.newID = r.newSessionID
 	r.initProcedures()
 	h := &r.handlers
 	dispatch.On(h, b.Subscribe)
@@ -86,6 +90,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	dispatch.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
 	r.initLimits()   // and, before them, the URI checks
+	r.initCluster()  // and, before everything, a cluster node's refusal while cut off
 }
 
 // Name is the realm's URI.
@@ -105,7 +110,7 @@ func (r *Realm) handleError(s *session.Session, m *wamp.Error) {
 
 // join registers a session under a fresh ID.
 func (r *Realm) join(s *session.Session) {
-	r.sessions.add(s, r.newSessionID)
+	r.sessions.add(s)
 	r.sessionMeta.Joined(s)
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,8 +47,14 @@ func Configs(t testing.TB, n int) []cluster.Config {
 	cfgs := make([]cluster.Config, n)
 	for i := range cfgs {
 		node := fmt.Sprintf("node%d", i+1)
+		var others []string
+		for j, r := range routes {
+			if j != i {
+				others = append(others, r)
+			}
+		}
 		cfgs[i] = cluster.Config{Name: "pawltest", Node: node, Heartbeat: Heartbeat, NodeTimeout: NodeTimeout,
-			Embedded: &cluster.EmbeddedConfig{ClusterListen: routes[i][len("nats-route://"):], Routes: routes,
+			Replicas: min(n, 3), Embedded: &cluster.EmbeddedConfig{ClusterListen: routes[i][len("nats-route://"):], Routes: others,
 				StoreDir: filepath.Join(dir, node)}}
 	}
 	return cfgs
@@ -56,7 +63,11 @@ func Configs(t testing.TB, n int) []cluster.Config {
 // Start starts a node from cfg, closed by t.Cleanup; it does not wait for it to be ready.
 func Start(t testing.TB, cfg cluster.Config) *cluster.Node {
 	t.Helper()
-	n, err := cluster.Start(cfg, cluster.Options{Logger: slog.New(slog.DiscardHandler)})
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("PAWL_TEST_LOG") != "" { // to see a cluster's log while debugging a test
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := cluster.Start(cfg, cluster.Options{Logger: log})
 	if err != nil {
 		t.Fatalf("start cluster node %s: %v", cfg.Node, err)
 	}
