@@ -83,23 +83,13 @@ func NewDirectory(n *Node, name string) (*Directory, error) {
 		}
 		d.subs = append(d.subs, sub)
 	}
-	n.OnNodeUp(func(p Peer) {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.fetch(p.Name)
-		}()
-	})
+	n.OnNodeUp(func(p Peer) { d.spawnFetch(p.Name) })
 	n.OnNodeDown(d.nodeDown)
 	d.wg.Add(1)
 	go d.beacon()
 	// Peers already known (the directory started after them) are fetched now.
 	for _, p := range n.Peers() {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.fetch(p.Name)
-		}()
+		d.spawnFetch(p.Name)
 	}
 	return d, nil
 }
@@ -142,6 +132,23 @@ func (d *Directory) heardBeacon(m *nats.Msg) {
 	}
 }
 
+// spawnFetch fetches a node's snapshot on a goroutine of its own, unless the directory is
+// closed (the node's callbacks outlive it).
+func (d *Directory) spawnFetch(node string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.closed:
+		return
+	default:
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.fetch(node)
+	}()
+}
+
 // OnChange registers f for every change of another node's entries. It runs on NATS's
 // goroutines, one change at a time per node; keep it short.
 func (d *Directory) OnChange(f func(Change)) {
@@ -157,7 +164,9 @@ func (d *Directory) Close() {
 		return
 	default:
 	}
+	d.mu.Lock() // no fetch is spawned once closed is: see spawnFetch
 	close(d.closed)
+	d.mu.Unlock()
 	d.wg.Wait() // the beacon and the fetches first: they use the subscriptions' connection
 	for _, s := range d.subs {
 		_ = s.Unsubscribe()

@@ -466,6 +466,12 @@ func testMetaEvents(t *testing.T, r *router) {
 		t.Helper()
 		e := event(t, watcher)
 		args, _, _ := e.Payload.Values()
+		// The watcher's own subscribing may still be announced after the marker when the
+		// broker spans nodes (the marker came from another node): skip those.
+		for len(args) > 0 && fmt.Sprint(args[0]) == fmt.Sprint(watcher.ID) {
+			e = event(t, watcher)
+			args, _, _ = e.Payload.Values()
+		}
 		if len(args) < 2 {
 			t.Fatalf("meta event with arguments %v", args)
 		}
