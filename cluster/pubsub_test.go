@@ -187,6 +187,36 @@ func TestPubSubAcrossThreeNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("URIs that NATS would read as wildcards", func(t *testing.T) {
+		// '*' and '>' are NATS wildcards, but only characters in a WAMP URI: topics never
+		// become subjects, so each reaches exactly its own subscribers.
+		star, _ := subscribe(t, sub2, "com.star.*", nil)
+		gt, _ := subscribe(t, sub2, "com.star.>", nil)
+		anyThird, _ := subscribe(t, sub3, "com.star.", wamp.Dict{"match": "wildcard"})
+		for _, topic := range []wamp.URI{"com.star.*", "com.star.>", "com.star.x", "com.star.*.y"} {
+			if _, err := pub.PublishAcknowledged(ctxT(t), topic, nil, wamp.List{string(topic)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := func(in *inbox, n int) []any {
+			var out []any
+			for _, e := range in.wait(t, n) {
+				out = append(out, e.Args[0])
+			}
+			return out
+		}
+		time.Sleep(100 * time.Millisecond) // anything wrongly routed has arrived by now
+		if g := got(star, 1); star.count() != 1 || g[0] != "com.star.*" {
+			t.Errorf("exact com.star.* got %v", g)
+		}
+		if g := got(gt, 1); gt.count() != 1 || g[0] != "com.star.>" {
+			t.Errorf("exact com.star.> got %v", g)
+		}
+		if g := got(anyThird, 3); anyThird.count() != 3 || g[0] != "com.star.*" || g[1] != "com.star.>" || g[2] != "com.star.x" {
+			t.Errorf("wildcard com.star. got %v", g)
+		}
+	})
+
 	t.Run("Order per publisher", func(t *testing.T) {
 		base := exact3.count()
 		const n = 300
