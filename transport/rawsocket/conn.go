@@ -34,7 +34,7 @@ const maxPendingPongs = 64
 type Conn struct {
 	nc         net.Conn
 	rc         syscall.RawConn // plain sockets: writev straight on the file descriptor
-	opts       Options
+	opts       *Options // shared by the connections a server accepted with the same options
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader
@@ -57,7 +57,7 @@ type Conn struct {
 	finished  bool
 	closeCode int
 	closeText string
-	space     chan struct{} // signaled when the writer has taken the queue
+	space     chan struct{} // signaled when the writer has taken the queue; made for SendWait
 	pingTimer *time.Timer
 
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
@@ -81,14 +81,13 @@ type Conn struct {
 
 // newConn wraps a socket whose handshake is done. server says which end it is (for the
 // outbox: only a router's reader batches fan-out).
-func newConn(nc net.Conn, serializer string, peerMax int, opts Options, server bool) *Conn {
+func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server bool) *Conn {
 	c := &Conn{
 		nc:         nc,
 		rc:         rawConnOf(nc),
 		opts:       opts,
 		serializer: serializer,
 		peerMax:    peerMax,
-		space:      make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
@@ -99,6 +98,8 @@ func newConn(nc net.Conn, serializer string, peerMax int, opts Options, server b
 	var out *Outbox
 	if server {
 		out = &c.out
+	} else {
+		c.space = make(chan struct{}, 1) // SendWait, which clients use, waits on it
 	}
 	c.rd = newReader(nc, c.rc, opts.ReadBufferSize, opts.MaxMessageSize, out)
 	if opts.PingInterval > 0 {
@@ -249,6 +250,17 @@ func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
 	return c.enqueue(frame, out)
 }
 
+// spaceSignal returns the channel the writer signals once it has taken the queue, made on
+// first use (a router's connections never wait for room): made reports that it was just made.
+func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.space == nil {
+		c.space, made = make(chan struct{}, 1), true
+	}
+	return c.space, made
+}
+
 // Send queues one frame like SendFanout with no outbox.
 func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil) }
 
@@ -259,8 +271,12 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 		if !errors.Is(err, peer.ErrQueueFull) {
 			return err
 		}
+		space, made := c.spaceSignal()
+		if made {
+			continue // the writer may have taken the queue before it could signal
+		}
 		select {
-		case <-c.space:
+		case <-space:
 		case <-c.writerDone:
 			return peer.ErrClosed
 		case <-ctx.Done():

@@ -178,7 +178,7 @@ func (s *Server) handshake(nc net.Conn) (*Conn, error) {
 		return nil, fmt.Errorf("write handshake reply: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	return newConn(nc, SerializerName(h.serializer), h.maxLength, *o, true), nil
+	return newConn(nc, SerializerName(h.serializer), h.maxLength, o, true), nil
 }
 
 // admit decides on a well-formed handshake; past it the connection counts as active.

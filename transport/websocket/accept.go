@@ -25,7 +25,7 @@ func Upgrader(opts Options) gorilla.Upgrader {
 // writes its frames (gorilla's connection is not kept). r is the upgrade request, detached
 // from its context by the caller. Whoever serves the connection calls Done when finished.
 func Accept(ws *gorilla.Conn, opts Options, r *http.Request) *Conn {
-	return newServerConn(ws, opts, r, nil)
+	return newServerConn(ws, &opts, r, nil)
 }
 
 // ReadMessage returns the next whole message and whether it came in a binary frame. Only

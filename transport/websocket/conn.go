@@ -54,7 +54,7 @@ type Conn struct {
 	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
 	fr          *frameReader    // server side: frames are read here and written raw
-	opts        Options
+	opts        *Options // shared by every connection a server accepted with the same options
 	subprotocol string
 	request     *http.Request
 	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
@@ -84,7 +84,7 @@ type Conn struct {
 	closeText string
 	aborted   bool          // Abort called: drop the queue
 	finished  bool          // the socket is closed
-	space     chan struct{} // signaled when the writer has emptied the queue
+	space     chan struct{} // signaled when the writer has emptied the queue; made for SendWait
 	pingTimer *time.Timer
 
 	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
@@ -124,13 +124,13 @@ type Conn struct {
 
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
-func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
+func newServerConn(ws *websocket.Conn, opts *Options, r *http.Request, d *delayer) *Conn {
 	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
 }
 
 // newServerConnOn serves a socket on which the WebSocket handshake is done.
-func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
-	c := newConnState(nc, subprotocol, opts, r)
+func newServerConnOn(nc net.Conn, subprotocol string, opts *Options, r *http.Request, d *delayer) *Conn {
+	c := newConnStateShared(nc, subprotocol, opts, r)
 	c.server = true
 	c.framing = framingOf(subprotocolInfo(subprotocol))
 	if d != nil {
@@ -151,6 +151,7 @@ func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Requ
 func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 	c := newConnState(ws.NetConn(), ws.Subprotocol(), opts, nil)
 	c.ws = ws
+	c.space = make(chan struct{}, 1) // SendWait, which clients use, waits on it
 	// No read limit in gorilla: Read enforces MaxMessageSize itself, the same on both sides.
 	if opts.PingInterval > 0 {
 		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
@@ -164,13 +165,18 @@ func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 }
 
 func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
+	return newConnStateShared(nc, subprotocol, &opts, r)
+}
+
+// newConnStateShared is newConnState with options shared with other connections (a server's):
+// an idle connection then holds a pointer rather than its own copy of them.
+func newConnStateShared(nc net.Conn, subprotocol string, opts *Options, r *http.Request) *Conn {
 	c := &Conn{
 		nc:          nc,
 		opts:        opts,
 		subprotocol: subprotocol,
 		binary:      subprotocolInfo(subprotocol).binary,
 		request:     r,
-		space:       make(chan struct{}, 1),
 		readDone:    make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
@@ -489,14 +495,29 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 		if !errors.Is(err, ErrQueueFull) {
 			return err
 		}
+		space, made := c.spaceSignal()
+		if made {
+			continue // the writer may have emptied the queue before it could signal
+		}
 		select {
-		case <-c.space:
+		case <-space:
 		case <-c.writerDone:
 			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// spaceSignal returns the channel the writer signals once it has emptied the queue, made on
+// first use (a server's connections rarely wait for room): made reports that it was just made.
+func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.space == nil {
+		c.space, made = make(chan struct{}, 1), true
+	}
+	return c.space, made
 }
 
 // Queued returns the number of messages and bytes waiting to be written.

@@ -134,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
 	req := r.WithContext(context.Background())
-	c := newServerConn(ws, o.Options, req, o.delay)
+	c := newServerConn(ws, &o.Options, req, o.delay)
 	if deflate {
 		c.deflate = &o.Deflate
 	}
