@@ -34,7 +34,7 @@ const maxPendingPongs = 64
 type Conn struct {
 	nc         net.Conn
 	rc         syscall.RawConn // plain sockets: writev straight on the file descriptor
-	opts       *Options // shared by the connections a server accepted with the same options
+	opts       *Options        // shared by the connections a server accepted with the same options
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader

@@ -31,10 +31,14 @@ func Accept(ws *gorilla.Conn, opts Options, r *http.Request) *Conn {
 // ReadMessage returns the next whole message and whether it came in a binary frame. Only
 // the connection's owner goroutine may call it.
 func (c *Conn) ReadMessage() (binary bool, data []byte, err error) {
-	if err := c.awaitData(); err != nil {
-		return false, nil, err
+	for {
+		if err := c.awaitData(false); err != nil {
+			return false, nil, err
+		}
+		if binary, data, err = c.read(); err != errNoMessage {
+			return binary, data, err
+		}
 	}
-	return c.read()
 }
 
 // TruncateReason keeps a close reason within the 123 bytes a close frame allows, as Close

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"unicode/utf8"
@@ -32,6 +33,11 @@ type frameReader struct {
 	n        int   // readOnce's result
 	err      error // readOnce's error
 	flush    bool  // readOnce found the socket empty with the outbox holding writes
+	// conn, on a connection whose reader may park, decides what a passed read deadline
+	// means (Conn.readDeadlinePassed).
+	conn       *Conn
+	nowait     bool // fillOrNot: an empty socket is reported (wouldBlock), not waited for
+	wouldBlock bool
 }
 
 // frameHeader is one frame's header, as read from the wire.
@@ -188,6 +194,9 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 			}
 		}
 		if err != nil && pos < total {
+			if fr.conn != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.conn.readDeadlinePassed() {
+				continue
+			}
 			return nil, fmt.Errorf("read: %w", err)
 		}
 	}
@@ -318,7 +327,14 @@ func (fr *frameReader) fill() error {
 	for {
 		fr.n, fr.err, fr.flush = 0, nil, false
 		if err := fr.rc.Read(fr.readFn); err != nil {
+			if fr.conn != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.conn.readDeadlinePassed() {
+				continue
+			}
 			return fmt.Errorf("read: %w", err)
+		}
+		if fr.wouldBlock {
+			fr.wouldBlock = false
+			return errWouldBlock
 		}
 		if !fr.flush {
 			break
@@ -335,6 +351,18 @@ func (fr *frameReader) fill() error {
 	}
 	fr.w += fr.n
 	return nil
+}
+
+// fillOrNot is fill on plain TCP, except that a socket with nothing to read is reported
+// (errWouldBlock) rather than waited for.
+func (fr *frameReader) fillOrNot() error {
+	if fr.rc == nil {
+		return fr.fill()
+	}
+	fr.nowait = true
+	err := fr.fill()
+	fr.nowait = false
+	return err
 }
 
 // readOnce is the raw read: false asks the poller to wait for readability and call again.
@@ -357,6 +385,10 @@ func (fr *frameReader) readOnce(fd uintptr) bool {
 			}
 			if fr.w == 0 {
 				fr.release()
+			}
+			if fr.nowait {
+				fr.wouldBlock = true
+				return true
 			}
 			return false
 		default:
@@ -438,6 +470,12 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 				return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown control opcode %d", h.opcode))
 			}
 			c.extendReadDeadline()
+			if !inMessage && c.idleAfter > 0 && c.fr.pending() == 0 {
+				// A ping or pong alone: back to the message boundary, where a reader
+				// that has nothing more to read parks at once.
+				c.parkAtOnce = true
+				return false, nil, errNoMessage
+			}
 			continue
 		}
 		switch h.opcode {

@@ -142,10 +142,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.RemoteAddr = v.client.String()
 		c.clientAddr = v.client
 	}
+	c.canPark(&s.active)
 	go func() {
-		defer s.active.Add(-1)
-		defer c.Done()
 		s.handler.ServeConn(c)
+		if c.settle() {
+			return // parked: the goroutine that resumes the handler releases the connection
+		}
+		c.served()
 	}()
 }
 
