@@ -12,7 +12,9 @@
 # subscribers take events, at most WINDOW publications ahead), rpc, idle.
 # Knobs (environment): SCENARIOS, SERIALIZER, TRANSPORT (websocket or rawsocket), SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
 # SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), WRITE_DELAY
-# (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed").
+# (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed"), PAWL_PORT,
+# NEXUS_PORT, NEXUS_RS_PORT (five digits each; defaults 18181, 18180, 18182: runs side by side
+# on one machine need ports of their own).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,9 @@ duration=${DURATION:-10s}
 callers=${CALLERS:-64}
 sessions=${SESSIONS:-10000}
 source_ips=${SOURCE_IPS:-4}
+pawl_port=${PAWL_PORT:-18181}
+nexus_port=${NEXUS_PORT:-18180}
+nexus_rs_port=${NEXUS_RS_PORT:-18182}
 
 echo "== building in $work ($(nproc) cores)"
 go build -C "$repo" -o "$work/pawl" ./cmd/pawl
@@ -51,12 +56,12 @@ if [ ! -x "$work/nexusd" ]; then
 	)
 fi
 cat > "$work/nexus.json" <<JSON
-{"websocket": {"address": "127.0.0.1:18180"},
- "rawsocket": {"tcp_address": "127.0.0.1:18182"},
+{"websocket": {"address": "127.0.0.1:$nexus_port"},
+ "rawsocket": {"tcp_address": "127.0.0.1:$nexus_rs_port"},
  "router": {"realms": [{"uri": "realm1", "anonymous_auth": true, "allow_disclose": true}]}}
 JSON
 cat > "$work/pawl-delayed.yaml" <<YAML
-listeners: [{listen: "127.0.0.1:18181", path: /ws}]
+listeners: [{listen: "127.0.0.1:$pawl_port", path: /ws}]
 realms: [{name: realm1}]
 limits: {write_delay: ${write_delay:-0s}}
 YAML
@@ -67,17 +72,17 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 start_router() { # name → sets pid and url
 	case $1 in
 	pawl)
-		"$work/pawl" serve -listen 127.0.0.1:18181 >"$work/pawl.log" 2>&1 &
-		pid=$! url=${scheme}127.0.0.1:18181$path ;;
+		"$work/pawl" serve -listen 127.0.0.1:$pawl_port >"$work/pawl.log" 2>&1 &
+		pid=$! url=${scheme}127.0.0.1:$pawl_port$path ;;
 	pawl-delayed)
 		"$work/pawl" serve -config "$work/pawl-delayed.yaml" >"$work/pawl.log" 2>&1 &
-		pid=$! url=${scheme}127.0.0.1:18181$path ;;
+		pid=$! url=${scheme}127.0.0.1:$pawl_port$path ;;
 	nexus)
 		"$work/nexusd" -c "$work/nexus.json" >"$work/nexus.log" 2>&1 &
 		if [ "$transport" = rawsocket ]; then
-			pid=$! url=rs://127.0.0.1:18182
+			pid=$! url=rs://127.0.0.1:$nexus_rs_port
 		else
-			pid=$! url=ws://127.0.0.1:18180/ws
+			pid=$! url=ws://127.0.0.1:$nexus_port/ws
 		fi ;;
 	esac
 	for _ in $(seq 50); do
