@@ -80,6 +80,12 @@ func joinRaw(t *testing.T, host string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return joinOver(t, c, host)
+}
+
+// joinOver is joinRaw on a connection already made (a TLS client's, for wss://).
+func joinOver(t *testing.T, c net.Conn, host string) net.Conn {
+	t.Helper()
 	key := make([]byte, 16)
 	rand.Read(key)
 	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+

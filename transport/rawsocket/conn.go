@@ -60,6 +60,15 @@ type Conn struct {
 	space     chan struct{} // signaled when the writer has taken the queue; made for SendWait
 	pingTimer *time.Timer
 
+	// An idle reader parks (park.go). canPark, parkAtOnce and resume are the owner's;
+	// parked and parkToken are guarded by mu.
+	resume     func()        // what ReadOrPark's caller resumes with, while parked
+	active     *atomic.Int64 // the Server's count of connections, released by served
+	parkToken  uint32
+	parked     bool // the socket is watched by idlewait: no goroutine reads
+	canPark    bool
+	parkAtOnce bool // the next wait at a message boundary parks without waiting
+
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 
 	readDone   chan struct{} // closed when the owner stopped reading (Done)
@@ -134,15 +143,23 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Read returns the next WAMP message, answering PINGs on the way. The slice is the caller's to
 // keep. Only the owner's goroutine calls it.
-func (c *Conn) Read() ([]byte, error) {
-	// Waiting here, a few calls deep, rather than in the frame parser keeps an idle
-	// connection's goroutine stack small enough to shrink to the minimum.
-	if c.rd.pending() == 0 {
-		if err := c.rd.fill(); err != nil {
-			return nil, err
+func (c *Conn) Read() ([]byte, error) { return c.readNext(false) }
+
+// readNext is Read, parking (errParked) when park allows it (ReadOrPark).
+func (c *Conn) readNext(park bool) ([]byte, error) {
+	for {
+		// Waiting here, a few calls deep, rather than in the frame parser keeps an idle
+		// connection's goroutine stack small enough to shrink to the minimum.
+		if c.rd.pending() == 0 {
+			if err := c.awaitData(park); err != nil {
+				return nil, err
+			}
+		}
+		data, err := c.readMessage()
+		if err != errNoMessage {
+			return data, err
 		}
 	}
-	return c.readMessage()
 }
 
 func (c *Conn) readMessage() ([]byte, error) {
@@ -169,6 +186,12 @@ func (c *Conn) readMessage() ([]byte, error) {
 			if err := c.queuePong(payload); err != nil {
 				return nil, err
 			}
+		}
+		if c.canPark && c.rd.pending() == 0 {
+			// A PING or PONG alone: back to the message boundary, where a reader that
+			// has nothing more to read parks at once.
+			c.parkAtOnce = true
+			return nil, errNoMessage
 		}
 	}
 }
@@ -532,9 +555,13 @@ func (c *Conn) finish() {
 		c.pingTimer.Stop()
 	}
 	c.queue, c.queued, c.pongs = nil, 0, nil
+	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()
 	c.nc.Close()
 	close(c.writerDone)
+	if wake {
+		go c.resumed() // a parked reader: reading fails, and its session ends
+	}
 }
 
 // writeRaw writes c.iov: straight on the socket with writev on plain sockets, else copied into

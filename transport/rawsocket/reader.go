@@ -42,11 +42,13 @@ type reader struct {
 	r, w int             // pending bytes are (*buf)[r:w]
 	max  int             // the largest payload accepted
 
-	out    *Outbox               // flushed before the reader waits for the socket
-	readFn func(fd uintptr) bool // readOnce, bound once so a read allocates nothing
-	n      int
-	err    error
-	flush  bool // readOnce found the socket empty with the outbox holding writes
+	out        *Outbox               // flushed before the reader waits for the socket
+	readFn     func(fd uintptr) bool // readOnce, bound once so a read allocates nothing
+	n          int
+	err        error
+	flush      bool // readOnce found the socket empty with the outbox holding writes
+	nowait     bool // fillOrNot: an empty socket is reported (wouldBlock), not waited for
+	wouldBlock bool
 }
 
 var readBufferPools sync.Map // buffer size → *sync.Pool
@@ -182,6 +184,10 @@ func (rd *reader) fill() error {
 		if err := rd.rc.Read(rd.readFn); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
+		if rd.wouldBlock {
+			rd.wouldBlock = false
+			return errWouldBlock
+		}
 		if !rd.flush {
 			break
 		}
@@ -196,6 +202,18 @@ func (rd *reader) fill() error {
 	}
 	rd.w += rd.n
 	return nil
+}
+
+// fillOrNot is fill on a plain socket, except that a socket with nothing to read is reported
+// (errWouldBlock) rather than waited for.
+func (rd *reader) fillOrNot() error {
+	if rd.rc == nil {
+		return rd.fill()
+	}
+	rd.nowait = true
+	err := rd.fill()
+	rd.nowait = false
+	return err
 }
 
 // readOnce is the raw read: false asks the poller to wait for readability and call again.
@@ -218,6 +236,10 @@ func (rd *reader) readOnce(fd uintptr) bool {
 			}
 			if rd.w == 0 {
 				rd.release()
+			}
+			if rd.nowait {
+				rd.wouldBlock = true
+				return true
 			}
 			return false
 		default:

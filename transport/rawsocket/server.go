@@ -128,9 +128,12 @@ func (s *Server) ServeConn(nc net.Conn) {
 }
 
 func (s *Server) serve(c *Conn) {
-	defer s.active.Add(-1)
-	defer c.Done()
+	c.enablePark(&s.active)
 	s.handler.ServeConn(c)
+	if c.settle() {
+		return // parked: the goroutine that resumes the handler releases the connection
+	}
+	c.served()
 }
 
 // handshake reads the client's 4 octets and answers them.
