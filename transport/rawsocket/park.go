@@ -91,6 +91,11 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
+	if !c.writing {
+		// The writer's scratch, which the last write left (the WELCOME's, for a session
+		// that has been quiet since): no one holds the writer's role, and taking it needs mu.
+		c.headers, c.iov, c.iovecs = nil, nil, nil
+	}
 	return true
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -134,7 +135,11 @@ type Conn struct {
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
 func newServerConn(ws *websocket.Conn, opts *Options, r *http.Request, d *delayer) *Conn {
-	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
+	sub := ws.Subprotocol()
+	if i := slices.Index(opts.Subprotocols, sub); i >= 0 {
+		sub = opts.Subprotocols[i] // the server's copy: the request's headers are let go
+	}
+	return newServerConnOn(ws.NetConn(), sub, opts, r, d)
 }
 
 // newServerConnOn serves a socket on which the WebSocket handshake is done.

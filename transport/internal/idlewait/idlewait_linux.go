@@ -4,6 +4,7 @@ package idlewait
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -26,16 +27,25 @@ type poller struct {
 	wakeW   int
 
 	mu      sync.Mutex
-	watched map[int32]watch // by file descriptor
+	watched []watch // by file descriptor (numbers are small and dense: no map overhead)
+	count   int     // watches in watched
 	seq     uint32
 	running bool // a goroutine waits in epoll_wait
 }
 
 // watch is one registration: seq tells a stale readiness event (of an earlier watch of a
-// reused descriptor number) from a current one.
+// reused descriptor number) from a current one; w is nil for no watch.
 type watch struct {
 	seq uint32
 	w   Waker
+}
+
+// at returns the watch of descriptor fd, or the zero watch. Caller holds p.mu.
+func (p *poller) at(fd int32) watch {
+	if fd < 0 || int(fd) >= len(p.watched) {
+		return watch{}
+	}
+	return p.watched[fd]
 }
 
 var p poller
@@ -53,7 +63,6 @@ func (p *poller) init() error {
 		p.wakeR, p.wakeW = fds[0], fds[1]
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wakeR)}
 		p.initErr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, p.wakeR, &ev)
-		p.watched = make(map[int32]watch)
 	})
 	return p.initErr
 }
@@ -78,7 +87,12 @@ func Watch(rc syscall.RawConn, w Waker) (token uint32, ok bool) {
 		if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 			return
 		}
-		p.watched[int32(fd)] = watch{seq: token, w: w}
+		if n := int(fd) + 1; n > len(p.watched) {
+			p.watched = slices.Grow(p.watched, n-len(p.watched))
+			p.watched = p.watched[:cap(p.watched)]
+		}
+		p.watched[fd] = watch{seq: token, w: w}
+		p.count++
 		ok = true
 		if !p.running {
 			p.running = true
@@ -94,12 +108,13 @@ func Unwatch(rc syscall.RawConn, token uint32) {
 	rc.Control(func(fd uintptr) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if cur, ok := p.watched[int32(fd)]; !ok || cur.seq != token {
+		if cur := p.at(int32(fd)); cur.w == nil || cur.seq != token {
 			return
 		}
-		delete(p.watched, int32(fd))
+		p.watched[fd] = watch{}
+		p.count--
 		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-		if len(p.watched) == 0 && p.running {
+		if p.count == 0 && p.running {
 			syscall.Write(p.wakeW, []byte{0}) // the waiting goroutine may stop
 		}
 	})
@@ -109,7 +124,7 @@ func Unwatch(rc syscall.RawConn, token uint32) {
 func Watched() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.watched)
+	return p.count
 }
 
 // loop waits for readiness and wakes the watchers, until nothing is watched.
@@ -133,11 +148,11 @@ func (p *poller) loop() {
 				}
 				continue
 			}
-			if cur, ok := p.watched[ev.Fd]; ok && cur.seq == uint32(ev.Pad) {
+			if cur := p.at(ev.Fd); cur.w != nil && cur.seq == uint32(ev.Pad) {
 				wake = append(wake, cur.w)
 			}
 		}
-		if len(p.watched) == 0 {
+		if p.count == 0 {
 			p.running = false
 			p.mu.Unlock()
 			return
