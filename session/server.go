@@ -150,8 +150,9 @@ func (srv *Host) finish(s *Session, realm Domain, goodbye *wamp.Goodbye) {
 
 // handshakeApart runs the handshake on a short-lived goroutine of its own. Admission goes
 // deep (decoding, authentication, realm bookkeeping, meta events) and grows a goroutine's
-// stack; the connection's goroutine, which then waits in Read for the session's whole life,
-// keeps the small stack that waiting needs — half an idle session's memory.
+// stack; the connection's goroutine, which then waits in Read whenever its reader cannot
+// park (a TLS connection, a peer that is not a peer.Parker), keeps the small stack that
+// waiting needs.
 func (srv *Host) handshakeApart(s *Session) Domain {
 	result := make(chan Domain, 1)
 	go func() { result <- srv.handshake(s) }()

@@ -138,10 +138,10 @@ func (c *Conn) runResume() {
 
 // served releases the connection once its handler is done (Server's connections).
 func (c *Conn) served() {
+	c.Done()
 	if c.active != nil {
 		c.active.Add(-1)
 	}
-	c.Done()
 }
 
 var _ peer.Parker = (*Conn)(nil)

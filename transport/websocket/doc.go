@@ -5,8 +5,10 @@
 //
 // A Conn is the session layer's peer.Peer (and the Go client's peer.Client); how it batches
 // writes (the reader's Outbox, Options.WriteDelay) stays here. Server is the http.Handler
-// that upgrades requests and hands each connection to a Handler on a goroutine of its own;
-// Dial opens a client connection. Of WAMP it knows only which serializer each WAMP
+// that upgrades requests and hands each connection to a Handler on a goroutine of its own —
+// until the peer goes quiet: then a handler reading with ReadOrPark (peer.Parker) lets the
+// goroutine go, and one is started again when the socket is readable (park.go); Dial opens a
+// client connection. Of WAMP it knows only which serializer each WAMP
 // subprotocol names (RegisterSubprotocol); the session layer finds the codec by that name.
 //
 // The plain WebSocket App (transport/wsapp) runs its connections on this engine through
