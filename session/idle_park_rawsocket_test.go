@@ -23,7 +23,7 @@ func TestIdleRawSocketReadersPark(t *testing.T) {
 		t.Skip("readers park on Linux")
 	}
 	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{
-		Transport: rawsocket.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond}}})
+		Transport: rawsocket.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 400 * time.Millisecond}}})
 	dial := func() *client.Client {
 		c, err := client.Dial(ctxT(t), r.RawSocketURL, "realm1", client.Options{})
 		if err != nil {

@@ -194,18 +194,31 @@ func (c *Conn) resumed() {
 }
 
 // runResume runs the handler's resume function, with a read deadline: the keepalive's end,
-// or idleAfter from now, whichever comes first (a wake with nothing to read parks again).
+// or idleAfter from now, whichever comes first (a wake with nothing to read parks again) —
+// but never in the past, so that what the socket holds is read first: a pong that arrived
+// just before the keepalive timer woke the reader still counts.
 func (c *Conn) runResume() {
 	resume := c.resume
 	c.resume = nil
-	deadline := time.Now().Add(c.idleAfter)
+	now := time.Now()
+	deadline := now.Add(c.idleAfter)
 	if c.opts.PingInterval > 0 {
 		if end := time.Unix(0, c.keepaliveEnd()); end.Before(deadline) {
 			deadline = end
 		}
 	}
-	c.nc.SetReadDeadline(deadline)
+	c.nc.SetReadDeadline(later(deadline, now.Add(resumeGrace)))
 	resume()
+}
+
+// resumeGrace is the least time a resumed reader waits before its deadline.
+const resumeGrace = 10 * time.Millisecond
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // served releases the connection once its handler is done (Server's connections).
