@@ -42,6 +42,10 @@ type Options struct {
 	// Header is sent with the WebSocket upgrade request (cookies, authorization).
 	Header http.Header
 	// Transport limits for the connection (max message size, keepalive, queue bounds).
+	// Transport.Deflate.Enabled offers permessage-deflate on ws:// and wss:// (off by
+	// default, as in Autobahn|Python: a backend usually sits next to its router, where
+	// compression costs CPU on both ends and saves little); MinSize and Level then apply to
+	// what the client sends.
 	Transport websocket.Options
 	// EventQueue bounds the events waiting for their handlers (default 1024). When it is
 	// full the client stops reading, and a router that cannot deliver either cuts it off.

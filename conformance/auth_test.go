@@ -22,6 +22,8 @@ import (
 
 	"github.com/pawl-wamp/pawl/internal/testcert"
 	pawlrealm "github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
@@ -109,25 +111,25 @@ func newAuthSetup(t *testing.T) *authSetup {
 	r := pawlrealm.Config{
 		Name:      "realm1",
 		Anonymous: &no,
-		Auth: pawlrealm.AuthConfig{
+		Auth: authn.Config{
 			// Failures are part of the checks: no delay, and room for all of them.
-			RateLimit: pawlrealm.RateLimit{Delay: -1, Burst: 1000},
-			Principals: []pawlrealm.Principal{
+			RateLimit: authn.RateLimit{Delay: -1, Burst: 1000},
+			Principals: []authn.Principal{
 				{AuthID: "joe", Role: "user", Ticket: ticketHash(p.Ticket["secret"])},
 				{AuthID: "backend", Role: "backend", Ticket: ticketHash(p.Backend["secret"])},
-				{AuthID: "peter", Role: "user", WAMPCRA: &pawlrealm.CRACredential{Secret: p.WAMPCRA["secret"]}},
-				{AuthID: "paul", Role: "user", WAMPCRA: &pawlrealm.CRACredential{Key: craKey, Salt: "pawl-salt", Iterations: 1000, KeyLen: 32}},
-				{AuthID: "sam", Role: "user", SCRAM: &pawlrealm.SCRAMCredential{KDF: auth.KDFArgon2id13Autobahn, Salt: b64(salt),
+				{AuthID: "peter", Role: "user", WAMPCRA: &authn.CRACredential{Secret: p.WAMPCRA["secret"]}},
+				{AuthID: "paul", Role: "user", WAMPCRA: &authn.CRACredential{Key: craKey, Salt: "pawl-salt", Iterations: 1000, KeyLen: 32}},
+				{AuthID: "sam", Role: "user", SCRAM: &authn.SCRAMCredential{KDF: auth.KDFArgon2id13Autobahn, Salt: b64(salt),
 					Iterations: 3, Memory: 4096, StoredKey: b64(scramCred.StoredKey), ServerKey: b64(scramCred.ServerKey)}},
 				{AuthID: "carl", Role: "user", Cryptosign: []string{hex.EncodeToString(priv.Public().(ed25519.PublicKey))}},
 			},
 		},
-		Roles: []pawlrealm.RoleConfig{
-			{Name: "user", Permissions: []pawlrealm.Permission{
+		Roles: []authz.Role{
+			{Name: "user", Permissions: []authz.Permission{
 				{URI: "com.example.open.", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
 				{URI: "com.example.secret.", Match: "prefix"},
 			}},
-			{Name: "backend", Permissions: []pawlrealm.Permission{
+			{Name: "backend", Permissions: []authz.Permission{
 				{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
 			}},
 		},

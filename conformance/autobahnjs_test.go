@@ -24,6 +24,23 @@ func TestAutobahnJS(t *testing.T) {
 	}
 }
 
+// TestAutobahnJSDeflate runs js/deflate_checks.js: autobahn.js in Node (whose ws socket
+// offers permessage-deflate by default) negotiates it with the router's default
+// configuration, as the router's meta API (the session's transport details) and ws's socket
+// both report, and large messages go through compressed, once per serializer.
+func TestAutobahnJSDeflate(t *testing.T) {
+	requireNode(t)
+	url := startRouter(t)
+	for _, serializer := range []string{"json", "msgpack", "cbor"} {
+		t.Run(serializer, func(t *testing.T) {
+			run := startScript(t, "autobahn.js deflate_checks.js", func(ctx context.Context) *exec.Cmd {
+				return nodeCommand(ctx, "deflate_checks.js", url, serializer)
+			})
+			run.finish(t, []string{"join", "deflate_router_side", "deflate_client_side", "large_event_and_result", "leave"})
+		})
+	}
+}
+
 // wampyChecks are the checks js/wampy_checks.js runs.
 var wampyChecks = []string{"join", "deflate_negotiated", "pubsub_roundtrip", "call_roundtrip", "call_no_such_procedure", "leave"}
 

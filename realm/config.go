@@ -1,7 +1,11 @@
 package realm
 
 import (
+	"fmt"
+
 	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -36,13 +40,26 @@ type Config struct {
 	// default: anyone may join anonymously, and must not be able to end everyone's session.
 	AnonymousSessionKill bool `yaml:"anonymous_session_kill"`
 
-	// Authentication and authorization (auth_config.go).
+	// Authentication and authorization.
 
-	// Auth lists the realm's principals, its dynamic authenticator and its rate limiter.
-	Auth AuthConfig `yaml:"auth"`
-	// Roles say what each authrole may do. Without roles every session may do everything;
-	// with roles, a session whose role is not listed may do nothing.
-	Roles []RoleConfig `yaml:"roles"`
+	// Auth lists the realm's principals, its dynamic authenticator and its rate limiter
+	// (realm/authn).
+	Auth authn.Config `yaml:"auth"`
+	// Roles say what each authrole may do (realm/authz). Without roles every session may do
+	// everything; with roles, a session whose role is not listed may do nothing.
+	Roles []authz.Role `yaml:"roles"`
+}
+
+// Validate checks the realm's authentication and authorization settings: well-formed hashes
+// and keys, known methods and match policies, no duplicate authids or roles.
+func (c Config) Validate() error {
+	if err := c.Auth.Validate(); err != nil {
+		return fmt.Errorf("realm %s: %w", c.Name, err)
+	}
+	if err := authz.Validate(c.Roles); err != nil {
+		return fmt.Errorf("realm %s: %w", c.Name, err)
+	}
+	return nil
 }
 
 func (c Config) anonymousAllowed() bool {

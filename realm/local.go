@@ -181,23 +181,6 @@ func (rt *Router) systemClient(ctx context.Context, realm wamp.URI) (*client.Cli
 	}
 }
 
-// systemCall calls a procedure in a realm as the router itself and returns the result's
-// positional arguments.
-func (r *Realm) systemCall(ctx context.Context, proc wamp.URI, args wamp.List) (wamp.List, error) {
-	if r.router == nil {
-		return nil, errors.New("realm is not served by a router")
-	}
-	c, err := r.router.systemClient(ctx, r.Name())
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.Call(ctx, proc, nil, args, nil)
-	if err != nil {
-		return nil, err
-	}
-	return res.Args, nil
-}
-
 // beginShutdown refuses new local clients and ends the waits that shutdown should cut short.
 func (l *localState) beginShutdown() {
 	l.mu.Lock()

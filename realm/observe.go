@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -57,7 +58,7 @@ type authCounter struct{ ok, failed atomic.Uint64 }
 var authMethodLabels = [...]string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign", "trusted", "none"}
 
 func authSlot(method string) int {
-	method = canonicalMethod(method)
+	method = authn.CanonicalMethod(method)
 	for i, m := range authMethodLabels {
 		if m == method {
 			return i
@@ -135,7 +136,7 @@ func (r *Realm) Traffic() *session.Traffic { return &r.traffic }
 
 // Sessions lists the realm's sessions, by ID.
 func (r *Realm) Sessions() []*session.Session {
-	return r.sessionsWhere(func(*session.Session) bool { return true })
+	return r.sessions.Where(func(*session.Session) bool { return true })
 }
 
 // Realms lists the router's realms, by name.

@@ -2,11 +2,11 @@ package realm
 
 import (
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
+	"github.com/pawl-wamp/pawl/realm/meta"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/session/dispatch"
@@ -20,15 +20,16 @@ type Realm struct {
 	broker   pubsub.Broker
 	dealer   rpc.Dealer
 	handlers session.Handlers
-	meta     map[wamp.URI]session.LocalProcedure // the router's own procedures
+	procs    map[wamp.URI]session.LocalProcedure // the router's own procedures (procedures.go)
 
-	mu       sync.RWMutex
-	sessions map[wamp.ID]*session.Session
+	sessions sessionTable
 
-	lifecycle // session meta API, testaments, announced features (session_meta.go)
+	sessionMeta    *meta.API // the session and testament meta API (realm/meta)
+	brokerFeatures wamp.Dict // announced in WELCOME
+	dealerFeatures wamp.Dict
 
 	router   *Router                  // the router serving the realm (for its own calls: dynamic auth)
-	secState atomic.Pointer[security] // authentication and authorization (auth.go, authz.go); Reconfigure swaps it
+	secState atomic.Pointer[security] // authentication and authorization (security.go); Reconfigure swaps it
 
 	traffic  session.Traffic // messages of the realm's sessions, by type (for metrics)
 	observed                 // authentications, slow-consumer cut-offs (observe.go)
@@ -62,12 +63,7 @@ func NewWith(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) *Realm
 
 func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) {
 	r.config, r.log, r.broker, r.dealer = cfg, log, b, d
-	r.sessions = make(map[wamp.ID]*session.Session)
-	r.meta = make(map[wamp.URI]session.LocalProcedure)
-	for uri, f := range d.MetaProcedures() {
-		r.meta[uri] = f
-	}
-	r.initLifecycle()
+	r.initProcedures()
 	h := &r.handlers
 	dispatch.On(h, b.Subscribe)
 	dispatch.On(h, b.Unsubscribe)
@@ -99,45 +95,29 @@ func (r *Realm) handleError(s *session.Session, m *wamp.Error) {
 
 // join registers a session under a fresh ID.
 func (r *Realm) join(s *session.Session) {
-	defer r.joined(s)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for {
-		// Keep the ID the router announced during authentication, unless it is taken.
-		if _, taken := r.sessions[s.ID]; s.ID != 0 && !taken {
-			break
-		}
-		s.ID = wamp.GlobalID()
-	}
-	r.sessions[s.ID] = s
+	r.sessions.add(s)
+	r.sessionMeta.Joined(s)
 }
 
 // Leave releases everything a session held in this realm.
 func (r *Realm) Leave(s *session.Session) {
-	r.mu.Lock()
-	delete(r.sessions, s.ID)
-	r.mu.Unlock()
+	r.sessions.remove(s)
 	r.observeLeave(s)
-	r.publishTestaments(s)
+	r.sessionMeta.PublishTestaments(s)
 	r.broker.Leave(s)
 	r.dealer.Leave(s)
-	r.left(s)
-	r.forgetAuthz(s)
+	r.sessionMeta.Left(s)
+	r.sec().authz.Forget(s)
 }
 
 // SessionCount is the number of sessions joined to the realm.
 func (r *Realm) SessionCount() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.sessions)
+	return r.sessions.count()
 }
 
 // Session returns a joined session by ID.
 func (r *Realm) Session(id wamp.ID) (*session.Session, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	s, ok := r.sessions[id]
-	return s, ok
+	return r.sessions.Session(id)
 }
 
 // welcomeDetails announces the router's roles and features and the session's identity.

@@ -12,6 +12,8 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -31,8 +33,8 @@ func TestRealmChallengeResponseAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, otherPriv, _ := ed25519.GenerateKey(nil)
-	_, srv := startRealm(t, realm.Config{Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1}, Principals: []realm.Principal{
-		{AuthID: "cra-user", Role: "crarole", WAMPCRA: &realm.CRACredential{Secret: "pw"}},
+	_, srv := startRealm(t, realm.Config{Auth: authn.Config{RateLimit: authn.RateLimit{Delay: -1}, Principals: []authn.Principal{
+		{AuthID: "cra-user", Role: "crarole", WAMPCRA: &authn.CRACredential{Secret: "pw"}},
 		{AuthID: "key-user", Role: "keyrole", Cryptosign: []string{hex.EncodeToString(pub)}},
 	}}})
 
@@ -88,7 +90,7 @@ func TestRealmChallengeResponseAuth(t *testing.T) {
 // client registered, in order, and caches its answers per session.
 func TestRealmDynamicAuthorizer(t *testing.T) {
 	yes := true
-	r := realm.New(realm.Config{Name: "realm1", Anonymous: &yes, AnonymousRole: "dyn", Roles: []realm.RoleConfig{
+	r := realm.New(realm.Config{Name: "realm1", Anonymous: &yes, AnonymousRole: "dyn", Roles: []authz.Role{
 		{Name: "dyn", Authorizer: "com.authz"},
 	}}, nil)
 	rt := realm.NewRouter(nil, r)
@@ -158,8 +160,8 @@ func TestRealmDynamicAuthorizer(t *testing.T) {
 // methods it is configured for: it gets the realm, the authid and the ticket, and answers
 // with a role (and, for WAMP-CRA, the secret the router then checks the signature with).
 func TestRealmDynamicAuthentication(t *testing.T) {
-	r := realm.New(realm.Config{Name: "realm1", Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1},
-		Dynamic: &realm.DynamicAuth{Procedure: "com.authn", Methods: []string{"ticket", "wampcra"}}}}, nil)
+	r := realm.New(realm.Config{Name: "realm1", Auth: authn.Config{RateLimit: authn.RateLimit{Delay: -1},
+		Dynamic: &authn.Dynamic{Procedure: "com.authn", Methods: []string{"ticket", "wampcra"}}}}, nil)
 	rt := realm.NewRouter(nil, r)
 	t.Cleanup(func() { rt.Shutdown(time.Second) })
 	srv := fakepeer.Serve(t, rt)

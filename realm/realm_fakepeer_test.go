@@ -8,6 +8,8 @@ import (
 	"github.com/pawl-wamp/pawl/internal/fakepeer"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
@@ -281,16 +283,16 @@ func authzConfig(t *testing.T) realm.Config {
 	return realm.Config{
 		Anonymous:     &yes,
 		AnonymousRole: "user",
-		Auth: realm.AuthConfig{RateLimit: realm.RateLimit{Delay: -1}, Principals: []realm.Principal{
+		Auth: authn.Config{RateLimit: authn.RateLimit{Delay: -1}, Principals: []authn.Principal{
 			{AuthID: "backend", Role: "backend", Ticket: hash},
 			{AuthID: "ghost", Role: "ghost", Ticket: hash},
 		}},
-		Roles: []realm.RoleConfig{
-			{Name: "user", Permissions: []realm.Permission{
-				{URI: "com.api", Match: "prefix", Call: true, Subscribe: true, Disclose: realm.Disclose{Caller: true}},
+		Roles: []authz.Role{
+			{Name: "user", Permissions: []authz.Permission{
+				{URI: "com.api", Match: "prefix", Call: true, Subscribe: true, Disclose: authz.Disclose{Caller: true}},
 				{URI: "com.api.admin", Match: "prefix"}, // the longer prefix wins: nothing allowed
 			}},
-			{Name: "backend", Permissions: []realm.Permission{
+			{Name: "backend", Permissions: []authz.Permission{
 				{URI: "com.api", Match: "prefix", Register: true, Publish: true},
 			}},
 		},

@@ -10,17 +10,19 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
 // Reconfigure changes who may log in and what every session may do, without dropping one.
 func TestReconfigure(t *testing.T) {
 	yes := true
-	cfg := func(canPublish bool, principals ...realm.Principal) realm.Config {
-		return realm.Config{Name: "realm1", Anonymous: &yes, Auth: realm.AuthConfig{Principals: principals},
-			Roles: []realm.RoleConfig{
-				{Name: "anonymous", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Publish: canPublish}}},
-				{Name: "user", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Publish: true}}},
+	cfg := func(canPublish bool, principals ...authn.Principal) realm.Config {
+		return realm.Config{Name: "realm1", Anonymous: &yes, Auth: authn.Config{Principals: principals},
+			Roles: []authz.Role{
+				{Name: "anonymous", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Publish: canPublish}}},
+				{Name: "user", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Publish: true}}},
 			}}
 	}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg(false)}})
@@ -43,8 +45,8 @@ func TestReconfigure(t *testing.T) {
 		t.Fatal("peter logged in before he was configured")
 	}
 
-	restart, err := r.Realm.Reconfigure(cfg(true, realm.Principal{AuthID: "peter", Role: "user",
-		WAMPCRA: &realm.CRACredential{Secret: "s3cret"}}))
+	restart, err := r.Realm.Reconfigure(cfg(true, authn.Principal{AuthID: "peter", Role: "user",
+		WAMPCRA: &authn.CRACredential{Secret: "s3cret"}}))
 	if err != nil || len(restart) > 0 {
 		t.Fatalf("Reconfigure: %v, restart needed for %v", err, restart)
 	}

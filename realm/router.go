@@ -3,7 +3,6 @@ package realm
 import (
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 
 	"github.com/pawl-wamp/pawl/session"
@@ -69,20 +68,4 @@ func (rt *Router) Join(s *session.Session) (session.Domain, wamp.Dict, error) {
 		welcome["authextra"] = authextra
 	}
 	return r, welcome, nil
-}
-
-// anonymousAuthID makes an authid for an anonymous peer, in Crossbar.io's style (XXXX-XXXX-XXXX).
-func anonymousAuthID() string {
-	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	id := rand.Uint64()
-	var b [14]byte
-	for i := range b {
-		if i == 4 || i == 9 {
-			b[i] = '-'
-			continue
-		}
-		b[i] = alphabet[id%uint64(len(alphabet))]
-		id /= uint64(len(alphabet))
-	}
-	return string(b[:])
 }

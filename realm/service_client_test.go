@@ -9,6 +9,8 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/leakcheck"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -16,8 +18,8 @@ import (
 // that role: it is not trusted, unlike a LocalClient.
 func TestServiceClientIsAuthorizedAsItsRole(t *testing.T) {
 	leakcheck.Check(t)
-	cfg := realm.Config{Name: "realm1", Auth: realm.AuthConfig{Dynamic: &realm.DynamicAuth{Procedure: "com.example.authenticate", Methods: []string{"ticket"}}},
-		Roles: []realm.RoleConfig{{Name: "reader", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Register: true}}}}}
+	cfg := realm.Config{Name: "realm1", Auth: authn.Config{Dynamic: &authn.Dynamic{Procedure: "com.example.authenticate", Methods: []string{"ticket"}}},
+		Roles: []authz.Role{{Name: "reader", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Register: true}}}}}
 	rt := realm.NewRouter(nil, realm.New(cfg, nil))
 	defer rt.Shutdown(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

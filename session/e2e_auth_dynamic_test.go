@@ -13,6 +13,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
@@ -23,9 +24,9 @@ import (
 func dynamicRealm() realm.Config {
 	return realm.Config{
 		Name: "realm1",
-		Auth: realm.AuthConfig{
-			RateLimit: realm.RateLimit{Delay: -1, Burst: 1000},
-			Dynamic: &realm.DynamicAuth{Procedure: "com.example.authenticate",
+		Auth: authn.Config{
+			RateLimit: authn.RateLimit{Delay: -1, Burst: 1000},
+			Dynamic: &authn.Dynamic{Procedure: "com.example.authenticate",
 				Methods: []string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign"}},
 		},
 	}

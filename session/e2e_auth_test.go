@@ -15,6 +15,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
@@ -44,7 +45,7 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func scramEntry(t testing.TB, kdf string) *realm.SCRAMCredential {
+func scramEntry(t testing.TB, kdf string) *authn.SCRAMCredential {
 	salt := []byte("0123456789abcdef")
 	p := auth.ScramParams{KDF: kdf, Salt: salt, Iterations: 2, Memory: 64}
 	if kdf == auth.KDFPBKDF2 {
@@ -52,7 +53,7 @@ func scramEntry(t testing.TB, kdf string) *realm.SCRAMCredential {
 	}
 	cred := must(auth.NewScramCredential(scramPassword, p))
 	b64 := base64.StdEncoding.EncodeToString
-	return &realm.SCRAMCredential{KDF: kdf, Salt: b64(salt), Iterations: p.Iterations, Memory: p.Memory,
+	return &authn.SCRAMCredential{KDF: kdf, Salt: b64(salt), Iterations: p.Iterations, Memory: p.Memory,
 		StoredKey: b64(cred.StoredKey), ServerKey: b64(cred.ServerKey)}
 }
 
@@ -66,20 +67,20 @@ func authRealm(t testing.TB) realm.Config {
 	return realm.Config{
 		Name:      "realm1",
 		Anonymous: &no,
-		Auth: realm.AuthConfig{
-			RateLimit: realm.RateLimit{Delay: -1, Burst: 1000},
-			Principals: []realm.Principal{
+		Auth: authn.Config{
+			RateLimit: authn.RateLimit{Delay: -1, Burst: 1000},
+			Principals: []authn.Principal{
 				{AuthID: "joe", Role: "user", Ticket: must(auth.HashSecret(ticketSecret, cheap))},
 				{AuthID: "pbk", Role: "user", Ticket: must(auth.HashSecret(ticketSecret, auth.HashParams{Algorithm: auth.HashPBKDF2, Iterations: 1000}))},
-				{AuthID: "peter", Role: "user", WAMPCRA: &realm.CRACredential{Secret: craSecret}},
-				{AuthID: "paul", Role: "admin", WAMPCRA: &realm.CRACredential{
+				{AuthID: "peter", Role: "user", WAMPCRA: &authn.CRACredential{Secret: craSecret}},
+				{AuthID: "paul", Role: "admin", WAMPCRA: &authn.CRACredential{
 					Key: must(auth.CRADeriveKey(craSaltedPass, "salt123", 1000, 32)), Salt: "salt123", Iterations: 1000, KeyLen: 32}},
 				{AuthID: "sara", Role: "user", SCRAM: scramEntry(t, auth.KDFArgon2id13)},
 				{AuthID: "sam", Role: "user", SCRAM: scramEntry(t, auth.KDFArgon2id13Autobahn)},
 				{AuthID: "sue", Role: "user", SCRAM: scramEntry(t, auth.KDFPBKDF2)},
 				{AuthID: "carl", Role: "device", Cryptosign: []string{pubHex(cryptosignKey)}},
 				{AuthID: "multi", Role: "user", Ticket: must(auth.HashSecret(ticketSecret, cheap)),
-					WAMPCRA: &realm.CRACredential{Secret: craSecret}},
+					WAMPCRA: &authn.CRACredential{Secret: craSecret}},
 			},
 		},
 	}
@@ -336,7 +337,7 @@ func fromAddress(opts client.Options, ip string) client.Options {
 // other users at its address, and the same user elsewhere, still log in.
 func TestAuthRateLimit(t *testing.T) {
 	cfg := authRealm(t)
-	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
+	cfg.Auth.RateLimit = authn.RateLimit{Burst: 2, Refill: 1e12 /* 1000 s */, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
 	wrong := fromAddress(client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: "guess"}}, "127.0.0.2")
 	for i := 0; i < 2; i++ {
@@ -361,7 +362,7 @@ func TestAuthRateLimit(t *testing.T) {
 func TestAuthRateLimitAuthIDFlood(t *testing.T) {
 	const turn = 5 * time.Second
 	cfg := authRealm(t)
-	cfg.Auth.RateLimit = realm.RateLimit{Burst: 2, AuthIDBurst: 3, Refill: 1e12, Delay: -1, MaxDelay: turn}
+	cfg.Auth.RateLimit = authn.RateLimit{Burst: 2, AuthIDBurst: 3, Refill: 1e12, Delay: -1, MaxDelay: turn}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg}})
 	joe := client.Options{AuthID: "joe", Credentials: client.Credentials{Ticket: ticketSecret}}
 	c, err := dialAuth(t, r, "json", fromAddress(joe, "127.0.0.9"))

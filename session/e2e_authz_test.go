@@ -8,6 +8,8 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -21,25 +23,25 @@ func authzRealm(t testing.TB) realm.Config {
 	return realm.Config{
 		Name:      "realm1",
 		Anonymous: &yes,
-		Auth: realm.AuthConfig{
-			RateLimit: realm.RateLimit{Delay: -1},
-			Principals: []realm.Principal{
+		Auth: authn.Config{
+			RateLimit: authn.RateLimit{Delay: -1},
+			Principals: []authn.Principal{
 				{AuthID: "user", Role: "user", Ticket: ticket},
 				{AuthID: "backend", Role: "backend", Ticket: ticket},
 				{AuthID: "dyn", Role: "dyn", Ticket: ticket},
 				{AuthID: "trusted-backend", Role: "ops", Ticket: ticket},
 			},
 		},
-		Roles: []realm.RoleConfig{
-			{Name: "user", Permissions: []realm.Permission{
+		Roles: []authz.Role{
+			{Name: "user", Permissions: []authz.Permission{
 				{URI: "com.example.", Match: wamp.MatchPrefix, Call: true, Publish: true, Subscribe: true},
 				{URI: "com.example.secret.", Match: wamp.MatchPrefix},
 				{URI: "com.example.mine.", Match: wamp.MatchPrefix, Register: true, Call: true},
 				{URI: "com.example.disclosed", Call: true, Publish: true,
-					Disclose: realm.Disclose{Caller: true, Publisher: true}},
+					Disclose: authz.Disclose{Caller: true, Publisher: true}},
 				{URI: "com..wild", Match: wamp.MatchWildcard, Subscribe: true},
 			}},
-			{Name: "backend", Permissions: []realm.Permission{
+			{Name: "backend", Permissions: []authz.Permission{
 				{URI: "", Match: wamp.MatchPrefix, Call: true, Register: true, Publish: true, Subscribe: true},
 			}},
 			{Name: "dyn", Authorizer: "com.example.authorize", AuthorizerCache: 3600e9},

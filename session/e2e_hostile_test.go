@@ -20,6 +20,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/transport/websocket"
@@ -480,7 +481,7 @@ func TestRetainedEventsBounded(t *testing.T) {
 func TestRetainIsAuthorized(t *testing.T) {
 	no := false
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1",
-		Roles: []realm.RoleConfig{{Name: "anonymous", Permissions: []realm.Permission{
+		Roles: []authz.Role{{Name: "anonymous", Permissions: []authz.Permission{
 			{URI: "com.example.", Match: "prefix", Publish: true, Subscribe: true},
 			{URI: "com.example.noretain.", Match: "prefix", Publish: true, Subscribe: true, Retain: &no},
 			{URI: "wamp.session.add_testament", Call: true},

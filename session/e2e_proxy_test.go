@@ -10,6 +10,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -21,7 +22,7 @@ import (
 // client behind the same proxy.
 func TestTrustedProxyClientAddress(t *testing.T) {
 	cfg := dynamicRealm()
-	cfg.Auth.RateLimit = realm.RateLimit{Burst: 1, Refill: 1e12, Delay: -1}
+	cfg.Auth.RateLimit = authn.RateLimit{Burst: 1, Refill: 1e12, Delay: -1}
 	r := routertest.Start(t, routertest.Options{Realms: []realm.Config{cfg},
 		Endpoint: realm.EndpointOptions{Transport: websocket.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}})
 	ctx := ctxT(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -237,8 +238,8 @@ func TestEventHistorySharedInRedis(t *testing.T) {
 func TestHistoryAndTestamentAuthorization(t *testing.T) {
 	cfg := historyRealm(boltStore(t, t.TempDir()))
 	cfg.AnonymousRole = "user"
-	cfg.Roles = []realm.RoleConfig{
-		{Name: "user", Permissions: []realm.Permission{
+	cfg.Roles = []authz.Role{
+		{Name: "user", Permissions: []authz.Permission{
 			{URI: "com.example.chat.public", Call: true, Publish: true, Subscribe: true},
 			{URI: "com.example.chat.secret", Publish: true},
 			{URI: "wamp.", Match: wamp.MatchPrefix, Call: true},

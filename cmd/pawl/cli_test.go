@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -483,80 +484,69 @@ func TestCLIExitCodes(t *testing.T) {
 	killed := startPawl(t, env, "register", "com.example.sleep.short", "--timeout", "200ms", "--", "sleep", "30")
 	killed.waitStderr(t, "registered")
 
-	t.Run("0 ok", func(t *testing.T) {
-		mustRun(t, 0, env, "publish", "com.example.topic", "--acknowledge")
-		mustRun(t, 0, env, "call", "wamp.session.count")
-	})
-	t.Run("1 WAMP error", func(t *testing.T) {
-		r := mustRun(t, 1, env, "call", "com.example.missing", "1")
-		if e, _ := decodeJSON(t, r.stderr).(map[string]any); e["error"] != string(wamp.ErrNoSuchProcedure) {
-			t.Errorf("stderr %q, want the error %s as JSON", r.stderr, wamp.ErrNoSuchProcedure)
-		}
-		r = mustRun(t, 1, env, "publish", "com.example.has space", "--acknowledge")
-		if !strings.Contains(r.stderr, string(wamp.ErrInvalidURI)) {
-			t.Errorf("stderr %q, want %s", r.stderr, wamp.ErrInvalidURI)
-		}
-	})
-	t.Run("2 usage", func(t *testing.T) {
-		for _, tc := range []struct {
-			args []string
-			says string
-		}{
-			{[]string{"call", "com.example.p", "--kwargs", `{"a":`}, "-kwargs: not valid JSON"},
-			{[]string{"call", "com.example.p", "--kwargs", `[1,2]`}, "-kwargs: want a JSON object"},
-			{[]string{"publish", "com.example.t", "--frobnicate"}, "flag provided but not defined: -frobnicate"},
-			{[]string{"publish", "com.example.t", "-k", "novalue"}, `-k "novalue": want key=value`},
-			{[]string{"publish"}, "missing TOPIC"},
-			{[]string{"call", "com.example.p", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
-			{[]string{"call", "com.example.p", "--serializer", "xml"}, `-serializer "xml": want one of json, msgpack`},
-			{[]string{"subscribe", "com.example.t", "--match", "regex"}, `-match "regex"`},
-			{[]string{"subscribe"}, "want exactly one TOPIC"},
-			{[]string{"register", "com.example.p", "sh"}, "missing -- CMD"},
-			{[]string{"register", "com.example.p", "--", "no-such-command-here"}, "command no-such-command-here"},
-			{[]string{"publish", "com.example.t", "--eligible", "abc"}, `-eligible "abc": want a session ID`},
-			{[]string{"call", "com.example.p", "--ticket", "s3cret"}, "secrets are never taken from flags"},
-			{[]string{"call", "com.example.p", "--ticket-file", "/nonexistent/ticket"}, "-ticket-file"},
-		} {
-			r := mustRun(t, 2, env, tc.args...)
-			if !strings.Contains(r.stderr, tc.says) || !strings.Contains(r.stderr, "for usage") || r.stdout != "" {
-				t.Errorf("pawl %s: stderr %q, want it to say %q and point to -h", strings.Join(tc.args, " "), r.stderr, tc.says)
-			}
-			if strings.Contains(r.stderr, "Flags (") {
-				t.Errorf("pawl %s: a mistake printed the whole usage:\n%s", strings.Join(tc.args, " "), r.stderr)
-			}
-		}
+	closed := "ws://" + closedPort(t) + "/ws"
+	for _, tc := range []struct {
+		code int
+		args []string
+		says string   // stderr contains it
+		like string   // stderr matches this regular expression
+		err  wamp.URI // stderr is this WAMP error as JSON
+	}{
+		{code: 0, args: []string{"publish", "com.example.topic", "--acknowledge"}},
+		{code: 0, args: []string{"call", "wamp.session.count"}},
 		// -h is not a mistake: the usage on stderr, exit 0.
-		r := mustRun(t, 0, env, "register", "-h")
-		if !strings.Contains(r.stderr, "Usage: pawl register PROCEDURE") || !strings.Contains(r.stderr, "Exit codes:") {
-			t.Errorf("register -h printed %q", r.stderr)
-		}
-	})
-	t.Run("3 connection", func(t *testing.T) {
-		r := mustRun(t, 3, env, "call", "wamp.session.count", "--url", "ws://"+closedPort(t)+"/ws")
-		if !strings.Contains(r.stderr, "connection refused") {
-			t.Errorf("stderr %q", r.stderr)
-		}
-		r = mustRun(t, 3, env, "publish", "com.example.t", "--realm", "no.such.realm")
-		if !strings.Contains(r.stderr, "cannot join realm no.such.realm") {
-			t.Errorf("stderr %q", r.stderr)
-		}
-	})
-	t.Run("4 timeout", func(t *testing.T) {
+		{code: 0, args: []string{"register", "-h"}, like: `(?s)Usage: pawl register PROCEDURE.*Exit codes:`},
+
+		{code: 1, args: []string{"call", "com.example.missing", "1"}, err: wamp.ErrNoSuchProcedure},
+		{code: 1, args: []string{"publish", "com.example.has space", "--acknowledge"}, says: string(wamp.ErrInvalidURI)},
+
+		// Usage mistakes also point to -h, print nothing on stdout and not the whole usage.
+		{code: 2, args: []string{"call", "com.example.p", "--kwargs", `{"a":`}, says: "-kwargs: not valid JSON"},
+		{code: 2, args: []string{"call", "com.example.p", "--kwargs", `[1,2]`}, says: "-kwargs: want a JSON object"},
+		{code: 2, args: []string{"publish", "com.example.t", "--frobnicate"}, says: "flag provided but not defined: -frobnicate"},
+		{code: 2, args: []string{"publish", "com.example.t", "-k", "novalue"}, says: `-k "novalue": want key=value`},
+		{code: 2, args: []string{"publish"}, says: "missing TOPIC"},
+		{code: 2, args: []string{"call", "com.example.p", "--timeout", "soon"}, says: `invalid value "soon" for flag -timeout`},
+		{code: 2, args: []string{"call", "com.example.p", "--serializer", "xml"}, says: `-serializer "xml": want one of json, msgpack`},
+		{code: 2, args: []string{"subscribe", "com.example.t", "--match", "regex"}, says: `-match "regex"`},
+		{code: 2, args: []string{"subscribe"}, says: "want exactly one TOPIC"},
+		{code: 2, args: []string{"register", "com.example.p", "sh"}, says: "missing -- CMD"},
+		{code: 2, args: []string{"register", "com.example.p", "--", "no-such-command-here"}, says: "command no-such-command-here"},
+		{code: 2, args: []string{"publish", "com.example.t", "--eligible", "abc"}, says: `-eligible "abc": want a session ID`},
+		{code: 2, args: []string{"call", "com.example.p", "--ticket", "s3cret"}, says: "secrets are never taken from flags"},
+		{code: 2, args: []string{"call", "com.example.p", "--ticket-file", "/nonexistent/ticket"}, says: "-ticket-file"},
+
+		{code: 3, args: []string{"call", "wamp.session.count", "--url", closed}, says: "connection refused"},
+		{code: 3, args: []string{"publish", "com.example.t", "--realm", "no.such.realm"}, says: "cannot join realm no.such.realm"},
+
 		// The caller's timeout: the dealer cancels the call (and the callee kills its command).
-		r := mustRun(t, 4, env, "call", "com.example.sleep", "--timeout", "300ms")
-		if !strings.Contains(r.stderr, string(wamp.ErrTimeout)) && !strings.Contains(r.stderr, "deadline exceeded") {
-			t.Errorf("stderr %q", r.stderr)
-		}
+		{code: 4, args: []string{"call", "com.example.sleep", "--timeout", "300ms"}, like: `wamp\.error\.timeout|deadline exceeded`},
 		// The callee's timeout: the command is killed, the caller gets wamp.error.timeout.
-		r = mustRun(t, 4, env, "call", "com.example.sleep.short")
-		if e, _ := decodeJSON(t, r.stderr).(map[string]any); e["error"] != string(wamp.ErrTimeout) {
-			t.Errorf("stderr %q, want %s", r.stderr, wamp.ErrTimeout)
-		}
-		r = mustRun(t, 4, env, "subscribe", "com.example.silence", "--count", "1", "--timeout", "200ms")
-		if !strings.Contains(r.stderr, "0 of 1 events") {
-			t.Errorf("stderr %q", r.stderr)
-		}
-	})
+		{code: 4, args: []string{"call", "com.example.sleep.short"}, err: wamp.ErrTimeout},
+		{code: 4, args: []string{"subscribe", "com.example.silence", "--count", "1", "--timeout", "200ms"}, says: "0 of 1 events"},
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.code, strings.Join(tc.args, " ")), func(t *testing.T) {
+			r := mustRun(t, tc.code, env, tc.args...)
+			switch {
+			case tc.says != "" && !strings.Contains(r.stderr, tc.says):
+				t.Errorf("stderr %q, want it to say %q", r.stderr, tc.says)
+			case tc.like != "" && !regexp.MustCompile(tc.like).MatchString(r.stderr):
+				t.Errorf("stderr %q, want it to match %s", r.stderr, tc.like)
+			case tc.err != "":
+				if e, _ := decodeJSON(t, r.stderr).(map[string]any); e["error"] != string(tc.err) {
+					t.Errorf("stderr %q, want the error %s as JSON", r.stderr, tc.err)
+				}
+			}
+			if tc.code == 2 {
+				if !strings.Contains(r.stderr, "for usage") || r.stdout != "" {
+					t.Errorf("stdout %q, stderr %q: want nothing on stdout and a pointer to -h", r.stdout, r.stderr)
+				}
+				if strings.Contains(r.stderr, "Flags (") {
+					t.Errorf("a mistake printed the whole usage:\n%s", r.stderr)
+				}
+			}
+		})
+	}
 	// A lost session (here: the router shuts down) ends subscribe and register with exit 3.
 	sub := startPawl(t, env, "subscribe", "com.example.topic")
 	sub.waitStderr(t, "subscribed to")

@@ -52,6 +52,13 @@ type ListenerConfig struct {
 	Listen string `yaml:"listen"`
 	// Unix is the path of a Unix socket to listen on instead (type rawsocket).
 	Unix string `yaml:"unix"`
+	// UnixMode is the Unix socket's permission bits, in octal ("0660"): connecting takes
+	// write permission. Empty: 0777 less the process's umask.
+	UnixMode string `yaml:"unix_mode"`
+	// UnixGroup is the Unix socket's group, a name or numeric id; the router's user must
+	// belong to it. Empty: the router's group.
+	UnixGroup  string           `yaml:"unix_group"`
+	unixAccess unixSocketAccess // parsed by validate
 	// RawSocket, on a WebSocket listener, also serves WAMP over RawSocket on its port: a
 	// connection whose first octet is 0x7F (default true).
 	RawSocket      *bool    `yaml:"rawsocket"`
@@ -88,6 +95,38 @@ type DeflateConfig struct {
 	// Level is the compression level, 1 (fastest, the default) to 9 (smallest), or -2
 	// (Huffman coding only).
 	Level int `yaml:"level"`
+	// ServerMaxWindowBits (8 to 15, default 15) is the largest LZ77 window the router
+	// compresses with; below 15 it compresses Huffman-only and tells clients they may
+	// inflate with that small a window.
+	ServerMaxWindowBits int `yaml:"server_max_window_bits"`
+	// ClientMaxWindowBits (8 to 15, default 15) is the window the router asks clients to
+	// compress with, when they say they can.
+	ClientMaxWindowBits int `yaml:"client_max_window_bits"`
+}
+
+// options is the transport's view of the setting.
+func (d DeflateConfig) options() websocket.DeflateOptions {
+	return websocket.DeflateOptions{Enabled: d.Enabled, MinSize: d.MinSize, Level: d.Level,
+		ServerMaxWindowBits: d.ServerMaxWindowBits, ClientMaxWindowBits: d.ClientMaxWindowBits}
+}
+
+// validate checks the setting's ranges (0: the default).
+func (d DeflateConfig) validate() error {
+	if d.Level != 0 && (d.Level < -2 || d.Level > 9) {
+		return fmt.Errorf("deflate level %d: want 1 to 9, or -2", d.Level)
+	}
+	if d.MinSize < 0 {
+		return fmt.Errorf("deflate min_size %d is negative", d.MinSize)
+	}
+	for _, w := range []struct {
+		name string
+		bits int
+	}{{"server_max_window_bits", d.ServerMaxWindowBits}, {"client_max_window_bits", d.ClientMaxWindowBits}} {
+		if w.bits != 0 && (w.bits < 8 || w.bits > 15) {
+			return fmt.Errorf("deflate %s %d: want 8 to 15", w.name, w.bits)
+		}
+	}
+	return nil
 }
 
 // TLSConfig is a listener's certificate and key (PEM files) and lowest TLS version.
@@ -186,6 +225,14 @@ func (c *Config) validate() error {
 		default:
 			return fmt.Errorf("listener %s: type %q: want websocket or rawsocket", l.name(), l.Type)
 		}
+		if (l.UnixMode != "" || l.UnixGroup != "") && l.Unix == "" {
+			return fmt.Errorf("listener %s: unix_mode and unix_group are for unix sockets", l.name())
+		}
+		access, err := parseUnixSocketAccess(l.UnixMode, l.UnixGroup)
+		if err != nil {
+			return fmt.Errorf("listener %s: %w", l.name(), err)
+		}
+		l.unixAccess = access
 		proxies, err := wsapp.ParseIPList(l.TrustedProxies)
 		if err != nil {
 			return fmt.Errorf("listener %s: trusted_proxies: %w", l.name(), err)
@@ -194,8 +241,8 @@ func (c *Config) validate() error {
 		if l.MaxSessions < 0 {
 			return fmt.Errorf("listener %s: max_sessions %d is negative", l.name(), l.MaxSessions)
 		}
-		if d := l.Deflate; d.Level != 0 && (d.Level < -2 || d.Level > 9) || d.MinSize < 0 {
-			return fmt.Errorf("listener %s: deflate level %d (want 1 to 9, or -2) or min_size %d invalid", l.Listen, d.Level, d.MinSize)
+		if err := l.Deflate.validate(); err != nil {
+			return fmt.Errorf("listener %s: %w", l.name(), err)
 		}
 		if t := l.TLS; t != nil {
 			if l.Unix != "" {
@@ -311,7 +358,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			QueueMessages:  c.Limits.QueueMessages,
 			QueueBytes:     c.Limits.QueueBytes,
 			MaxConnections: l.MaxSessions,
-			Deflate:        websocket.DeflateOptions{Enabled: l.Deflate.Enabled, MinSize: l.Deflate.MinSize, Level: l.Deflate.Level},
+			Deflate:        l.Deflate.options(),
 		},
 		Session: session.HostOptions{HelloTimeout: c.Limits.HelloTimeout, AuthTimeout: c.Limits.AuthTimeout, Logger: log},
 	}

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
@@ -23,8 +23,8 @@ type principalEntry struct {
 	AuthID     string                 `yaml:"authid"`
 	Role       string                 `yaml:"role"`
 	Ticket     string                 `yaml:"ticket,omitempty"`
-	WAMPCRA    *realm.CRACredential   `yaml:"wampcra,omitempty"`
-	SCRAM      *realm.SCRAMCredential `yaml:"scram,omitempty"`
+	WAMPCRA    *authn.CRACredential   `yaml:"wampcra,omitempty"`
+	SCRAM      *authn.SCRAMCredential `yaml:"scram,omitempty"`
 	Cryptosign []string               `yaml:"cryptosign,omitempty"`
 }
 
@@ -111,7 +111,7 @@ func makeEntry(method, secret, authid, role, kdf string, iterations, memory, key
 		if err != nil {
 			return nil, err
 		}
-		e.WAMPCRA = &realm.CRACredential{Key: key, Salt: salt, Iterations: iterations, KeyLen: keylen}
+		e.WAMPCRA = &authn.CRACredential{Key: key, Salt: salt, Iterations: iterations, KeyLen: keylen}
 	case "scram", "wamp-scram":
 		if kdf == "" {
 			kdf = auth.KDFArgon2id13
@@ -135,7 +135,7 @@ func makeEntry(method, secret, authid, role, kdf string, iterations, memory, key
 			return nil, err
 		}
 		b64 := base64.StdEncoding.EncodeToString
-		e.SCRAM = &realm.SCRAMCredential{KDF: p.KDF, Salt: b64(p.Salt), Iterations: p.Iterations, Memory: p.Memory,
+		e.SCRAM = &authn.SCRAMCredential{KDF: p.KDF, Salt: b64(p.Salt), Iterations: p.Iterations, Memory: p.Memory,
 			StoredKey: b64(cred.StoredKey), ServerKey: b64(cred.ServerKey)}
 	case "cryptosign":
 		key, err := auth.ParsePrivateKey(strings.TrimSpace(secret))

@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/transport/rawsocket"
@@ -48,7 +46,7 @@ func openListener(lc ListenerConfig) (*listener, error) {
 	}
 	var ln net.Listener
 	if lc.Unix != "" {
-		ln, err = listenUnix(lc.Unix)
+		ln, err = listenUnix(lc.Unix, lc.unixAccess)
 	} else {
 		ln, err = listenReusePort(lc.Listen)
 	}
@@ -80,31 +78,13 @@ func openListener(lc ListenerConfig) (*listener, error) {
 	return l, nil
 }
 
-// listenUnix listens on a Unix socket. A socket file left behind by a router that is gone
-// (nothing accepts on it) is replaced; one a running router serves is not.
-func listenUnix(path string) (net.Listener, error) {
-	ln, err := net.Listen("unix", path)
-	if err == nil {
-		return ln, nil
-	}
-	if fi, serr := os.Stat(path); serr == nil && fi.Mode()&os.ModeSocket != 0 {
-		c, derr := net.DialTimeout("unix", path, time.Second)
-		if derr == nil {
-			c.Close()
-			return nil, fmt.Errorf("%w (another process serves it)", err)
-		}
-		os.Remove(path)
-		return net.Listen("unix", path)
-	}
-	return nil, err
-}
-
 // prepare checks new settings for the listener and loads its certificate.
 func (l *listener) prepare(lc ListenerConfig) (*listenerUpdate, error) {
 	u := &listenerUpdate{cfg: lc}
 	if l.ln != nil { // running: what only a restart changes
-		if lc.Type != l.cfg.Type || lc.Unix != l.cfg.Unix || lc.servesRawSocket() != l.cfg.servesRawSocket() {
-			u.restartNeeded = append(u.restartNeeded, "listeners["+l.cfg.name()+"].type, unix, rawsocket")
+		if lc.Type != l.cfg.Type || lc.Unix != l.cfg.Unix || lc.servesRawSocket() != l.cfg.servesRawSocket() ||
+			lc.unixAccess != l.cfg.unixAccess {
+			u.restartNeeded = append(u.restartNeeded, "listeners["+l.cfg.name()+"].type, unix, unix_mode, unix_group, rawsocket")
 		}
 		if lc.Listen != l.cfg.Listen {
 			u.restartNeeded = append(u.restartNeeded, "listeners["+l.cfg.Listen+"].listen")
@@ -179,6 +159,7 @@ func (l *listener) apply(c *Config, u *listenerUpdate, log *slog.Logger) {
 	lc := u.cfg
 	lc.Listen, lc.Path, lc.TLS = l.cfg.Listen, l.cfg.Path, keepTLSPresence(l.cfg.TLS, u.cfg.TLS)
 	lc.Type, lc.Unix, lc.RawSocket = l.cfg.Type, l.cfg.Unix, l.cfg.RawSocket
+	lc.UnixMode, lc.UnixGroup, lc.unixAccess = l.cfg.UnixMode, l.cfg.UnixGroup, l.cfg.unixAccess
 	if l.endpoint != nil {
 		l.endpoint.SetOptions(c.endpointOptions(lc, log))
 	}

@@ -61,23 +61,32 @@ realms: [{name: realm1}]
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.Register(ctx, "test.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
-				return &client.Result{Args: inv.Args}, nil
-			}, nil); err != nil {
-				t.Fatal(err)
-			}
-			res, err := ws.Call(ctx, "test.echo", nil, wamp.List{u}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Args) != 1 || res.Args[0] != u {
-				t.Fatalf("echo over %s: %v", u, res.Args)
-			}
+			echoThrough(t, ctx, c, ws, u)
 		})
 	}
 	ws.Close()
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// echoThrough registers an echo procedure on callee and calls it from caller with value: a
+// call that crosses the router from one session's transport to the other's.
+func echoThrough(t *testing.T, ctx context.Context, callee, caller *client.Client, value string) {
+	t.Helper()
+	reg, err := callee.Register(ctx, "test.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Unregister(ctx, reg)
+	res, err := caller.Call(ctx, "test.echo", nil, wamp.List{value}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Args) != 1 || res.Args[0] != value {
+		t.Fatalf("echo of %q: %v", value, res.Args)
 	}
 }
 
@@ -89,6 +98,10 @@ func TestRawSocketConfigErrors(t *testing.T) {
 		"path on rawsocket":      "listeners: [{type: rawsocket, listen: '127.0.0.1:0', path: /ws}]\nrealms: [{name: r}]\n",
 		"tls on a unix socket":   "listeners: [{type: rawsocket, unix: /tmp/x.sock, tls: {cert: a, key: b}}]\nrealms: [{name: r}]\n",
 		"rawsocket on rawsocket": "listeners: [{type: rawsocket, listen: '127.0.0.1:0', rawsocket: false}]\nrealms: [{name: r}]\n",
+		"unix_mode not octal":    "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_mode: '0989'}]\nrealms: [{name: r}]\n",
+		"unix_mode beyond 0777":  "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_mode: '4770'}]\nrealms: [{name: r}]\n",
+		"unix_mode on TCP":       "listeners: [{type: rawsocket, listen: '127.0.0.1:0', unix_mode: '0660'}]\nrealms: [{name: r}]\n",
+		"unknown unix_group":     "listeners: [{type: rawsocket, unix: /tmp/x.sock, unix_group: no-such-group-here}]\nrealms: [{name: r}]\n",
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -144,8 +144,9 @@ class Peer:
         self.serializer = serializer
 
 
-async def connect(url, serializer):
-    """Opens one WAMP session on realm1 offering exactly one serializer."""
+async def connect(url, serializer, offer=None):
+    """Opens one WAMP session on realm1 offering exactly one serializer; with offer (a
+    PerMessageDeflateOffer), offering permessage-deflate as it says."""
     loop = asyncio.get_running_loop()
     joined = loop.create_future()
     closed = loop.create_future()
@@ -158,11 +159,13 @@ async def connect(url, serializer):
 
     factory = WampWebSocketClientFactory(make_session, url=url, serializers=[serializer_for(serializer)])
     name, _, deflate = serializer.partition("+")
+    if offer is not None:
+        deflate = "deflate"
     if deflate:
         # Offer permessage-deflate as Autobahn|Python does when asked to compress, and
         # accept the router's answer (both sides without context takeover).
         factory.setProtocolOptions(
-            perMessageCompressionOffers=[PerMessageDeflateOffer(accept_max_window_bits=True)],
+            perMessageCompressionOffers=[offer or PerMessageDeflateOffer(accept_max_window_bits=True)],
             perMessageCompressionAccept=lambda response: PerMessageDeflateResponseAccept(response))
     parsed = urlparse(url)
     _, protocol = await within(loop.create_connection(factory, parsed.hostname, parsed.port), "TCP connect")

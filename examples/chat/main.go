@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 )
 
@@ -77,6 +78,9 @@ func run(ctx context.Context, addr string, ready func(url string)) error {
 	if err := app.Route("/chat", chat, wsapp.RouteOptions{
 		KeepAlive:      30 * time.Second, // a client that vanishes is noticed within 40s
 		MaxMessageSize: 64 << 10,
+		// permessage-deflate, which browsers offer on every WebSocket: Broadcast compresses
+		// a message once for everyone it reaches.
+		Deflate: websocket.DeflateOptions{Enabled: true},
 	}); err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ import (
 
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authn"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/transport/websocket"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -60,12 +62,12 @@ var hashParams = auth.HashParams{}
 func realmConfig() (realm.Config, error) {
 	cfg := realm.Config{
 		Name: realmName,
-		Roles: []realm.RoleConfig{
-			{Name: "user", Permissions: []realm.Permission{
+		Roles: []authz.Role{
+			{Name: "user", Permissions: []authz.Permission{
 				{URI: notify, Subscribe: true},
 				{URI: send, Call: true},
 			}},
-			{Name: "service", Permissions: []realm.Permission{
+			{Name: "service", Permissions: []authz.Permission{
 				{URI: notify, Publish: true},
 				{URI: send, Register: true},
 			}},
@@ -80,9 +82,9 @@ func realmConfig() (realm.Config, error) {
 		if authid == "notifier" {
 			role = "service"
 		}
-		cfg.Auth.Principals = append(cfg.Auth.Principals, realm.Principal{AuthID: authid, Role: role, Ticket: hash})
+		cfg.Auth.Principals = append(cfg.Auth.Principals, authn.Principal{AuthID: authid, Role: role, Ticket: hash})
 	}
-	slices.SortFunc(cfg.Auth.Principals, func(a, b realm.Principal) int {
+	slices.SortFunc(cfg.Auth.Principals, func(a, b authn.Principal) int {
 		switch {
 		case a.AuthID < b.AuthID:
 			return -1

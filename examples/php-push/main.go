@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/transport/wsapp"
 	"github.com/pawl-wamp/pawl/wamp"
@@ -67,9 +68,9 @@ func main() {
 
 // realmConfig: browsers may only subscribe to the notifications, the PHP app only publish.
 func realmConfig() realm.Config {
-	return realm.Config{Name: realmName, Roles: []realm.RoleConfig{
-		{Name: "anonymous", Permissions: []realm.Permission{{URI: notifications, Subscribe: true}}},
-		{Name: "php", Permissions: []realm.Permission{{URI: notifications, Publish: true}}},
+	return realm.Config{Name: realmName, Roles: []authz.Role{
+		{Name: "anonymous", Permissions: []authz.Permission{{URI: notifications, Subscribe: true}}},
+		{Name: "php", Permissions: []authz.Permission{{URI: notifications, Publish: true}}},
 	}}
 }
 

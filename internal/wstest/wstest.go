@@ -1,6 +1,7 @@
 // Package wstest helps tests speak WebSocket by hand: frames built byte by byte, to send
 // what a well-behaved client library never would (the WebSocket engine's tests in
-// transport/websocket and the RFC 6455 tests in transport/wsapp share it).
+// transport/websocket and the RFC 6455 tests in transport/wsapp share it), and Wire, which
+// counts what a connection costs on the wire (the permessage-deflate tests).
 package wstest
 
 import "encoding/binary"

@@ -23,6 +23,7 @@ import (
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/admin"
+	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/wamp"
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
@@ -44,7 +45,7 @@ func startAdmin(t *testing.T, opts routertest.Options, checks ...admin.Check) *a
 			t.Fatal(err)
 		}
 		anonymous := true
-		opts.Realms = []realm.Config{{Name: "realm1", Anonymous: &anonymous, Auth: realm.AuthConfig{Principals: []realm.Principal{
+		opts.Realms = []realm.Config{{Name: "realm1", Anonymous: &anonymous, Auth: authn.Config{Principals: []authn.Principal{
 			{AuthID: "joe", Role: "user", Ticket: hash}}}}}
 	}
 	r := routertest.Start(t, opts)

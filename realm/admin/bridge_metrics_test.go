@@ -10,14 +10,15 @@ import (
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/admin"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 )
 
 // The HTTP bridge's counters are on /metrics: requests, refusals by reason and events
 // forwarded move with what the bridge did, and promtool finds nothing wrong.
 func TestMetricsFollowTheHTTPBridge(t *testing.T) {
-	rt := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", Roles: []realm.RoleConfig{
-		{Name: "backend", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Publish: true, Subscribe: true}}},
+	rt := routertest.Start(t, routertest.Options{Realms: []realm.Config{{Name: "realm1", Roles: []authz.Role{
+		{Name: "backend", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Publish: true, Subscribe: true}}},
 	}}}})
 	bridge := httpbridge.New(rt.Router, httpbridge.Options{})
 	t.Cleanup(bridge.Close)

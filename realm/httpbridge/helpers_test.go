@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-wamp/pawl/client"
 	"github.com/pawl-wamp/pawl/internal/routertest"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -23,10 +24,10 @@ import (
 // testRealm lets role "backend" publish and call under com.example. and nothing else; role
 // "reader" may only subscribe and register (so its HTTP requests are refused).
 func testRealm() realm.Config {
-	return realm.Config{Name: "realm1", Roles: []realm.RoleConfig{
-		{Name: "anonymous", Permissions: []realm.Permission{{URI: "com.", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
-		{Name: "backend", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Call: true, Publish: true, Subscribe: true, Register: true}}},
-		{Name: "reader", Permissions: []realm.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Register: true}}},
+	return realm.Config{Name: "realm1", Roles: []authz.Role{
+		{Name: "anonymous", Permissions: []authz.Permission{{URI: "com.", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}},
+		{Name: "backend", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Call: true, Publish: true, Subscribe: true, Register: true}}},
+		{Name: "reader", Permissions: []authz.Permission{{URI: "com.example.", Match: "prefix", Subscribe: true, Register: true}}},
 	}}
 }
 

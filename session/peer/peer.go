@@ -108,6 +108,9 @@ type Details struct {
 	Protocol string
 	// RemoteAddr is the peer's address (for an in-memory peer, a "memory" address).
 	RemoteAddr net.Addr
+	// Extensions are the WebSocket extensions negotiated ("permessage-deflate"); nil when
+	// none, or the transport has none. Shared: not to be modified.
+	Extensions []string
 	// TLS is the connection's TLS state, nil without TLS.
 	TLS *tls.ConnectionState
 	// Request is the HTTP request that opened the connection (a WebSocket upgrade), for its

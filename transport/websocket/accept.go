@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"net/http"
 
 	gorilla "github.com/gorilla/websocket"
@@ -21,11 +22,29 @@ func Upgrader(opts Options) gorilla.Upgrader {
 	}
 }
 
-// Accept takes over a connection the Upgrader upgraded: from then on this engine reads and
-// writes its frames (gorilla's connection is not kept). r is the upgrade request, detached
-// from its context by the caller. Whoever serves the connection calls Done when finished.
-func Accept(ws *gorilla.Conn, opts Options, r *http.Request) *Conn {
-	return newServerConn(ws, &opts, r, nil)
+// Accept answers r's handshake with u (an Upgrader of opts) and takes over the connection:
+// from then on this engine reads and writes its frames (gorilla's connection is not kept).
+// permessage-deflate is accepted as opts.Deflate allows, when the client offers it. On
+// failure u has answered with an HTTP error. Whoever serves the connection calls Done when
+// finished; the Conn's request is r, detached from its context.
+func Accept(u *gorilla.Upgrader, w http.ResponseWriter, r *http.Request, opts Options) (*Conn, error) {
+	opts = opts.withDefaults()
+	ws, agreed, deflate, err := upgradeDeflating(u, w, r, &opts.Deflate)
+	if err != nil {
+		return nil, err
+	}
+	c := newServerConn(ws, &opts, r.WithContext(context.Background()), nil)
+	if deflate {
+		c.useDeflate(agreed)
+	}
+	return c, nil
+}
+
+// SendShared queues one message like SendMessage, for a message queued to many connections
+// (a broadcast): with permessage-deflate it is compressed once for all of them, not once per
+// connection. The slice must not change afterwards.
+func (c *Conn) SendShared(frame []byte, binary bool) error {
+	return c.enqueue(frame, sendOptions{binary: binary, mixed: true, shared: true})
 }
 
 // ReadMessage returns the next whole message and whether it came in a binary frame. Only

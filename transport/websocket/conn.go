@@ -305,10 +305,14 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 func (c *Conn) Serializer() string { return subprotocolInfo(c.subprotocol).serializer }
 
 // Details describe the connection for authentication and the meta API: the upgrade request
-// (until DropRequest), the peer's address and the TLS state.
+// (until DropRequest), the peer's address, the TLS state and the extensions negotiated.
 func (c *Conn) Details() peer.Details {
-	return peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.RemoteAddr(),
+	d := peer.Details{Transport: "websocket", Protocol: c.subprotocol, RemoteAddr: c.RemoteAddr(),
 		TLS: c.TLSState(), Request: c.Request()}
+	if c.Deflated() {
+		d.Extensions = deflateExtension
+	}
+	return d
 }
 
 // Request is the HTTP upgrade request (server side), for headers, cookies and query parameters.
@@ -968,6 +972,7 @@ func (c *Conn) header(opcode byte, n int) []byte {
 func (c *Conn) writeFramesClient(frames [][]byte, kinds []bool, binary bool) error {
 	for i, f := range frames {
 		c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		c.ws.EnableWriteCompression(len(f) >= c.opts.Deflate.MinSize) // only if negotiated
 		if err := c.ws.WriteMessage(int(opcodeOf(kinds, i, binary)), f); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}

@@ -10,7 +10,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -180,13 +183,15 @@ func TestDeflateNegotiation(t *testing.T) {
 	url := deflateEchoServer(t, deflateOn())
 	const accepted = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 	for _, tc := range []struct{ offer, want string }{
-		{"permessage-deflate; client_max_window_bits", accepted},                       // browsers, Node ws
-		{"permessage-deflate", accepted},                                               // 13.1
-		{"permessage-deflate; client_no_context_takeover", accepted},                   // 13.3
-		{"permessage-deflate; server_no_context_takeover", accepted},                   // 13.5
-		{"permessage-deflate; client_max_window_bits=9", accepted},                     // 13.4
-		{"permessage-deflate; server_max_window_bits=9", ""},                           // 13.2: Go's window is 15 bits
-		{"permessage-deflate; server_max_window_bits=9, permessage-deflate", accepted}, // the next offer
+		{"permessage-deflate; client_max_window_bits", accepted},                                  // browsers, Node ws
+		{"permessage-deflate", accepted},                                                          // 13.1
+		{"permessage-deflate; client_no_context_takeover", accepted},                              // 13.3
+		{"permessage-deflate; server_no_context_takeover", accepted},                              // 13.5
+		{"permessage-deflate; client_max_window_bits=9", accepted},                                // 13.4
+		{"permessage-deflate; server_max_window_bits=9", accepted + "; server_max_window_bits=9"}, // 13.2: Huffman-only
+		{"permessage-deflate; server_max_window_bits=15", accepted + "; server_max_window_bits=15"},
+		{"permessage-deflate; server_max_window_bits", ""},                             // needs a value
+		{"permessage-deflate; server_max_window_bits=7, permessage-deflate", accepted}, // the next offer
 		{"permessage-deflate; client_max_window_bits=20", ""},                          // malformed
 		{"permessage-deflate; mystery", ""},                                            // unknown parameter
 		{"x-webkit-deflate-frame", ""},
@@ -307,4 +312,129 @@ func TestDeflateFrames(t *testing.T) {
 		p.send(rawFrame(true, 4, gorilla.TextMessage, true, z))
 		p.expectClose(gorilla.CloseProtocolError)
 	})
+}
+
+// Window bits (RFC 7692 section 7.1.2): the server's window settings go into its answer, a
+// client that asks for a smaller server window gets one, and a connection whose server window
+// is below 15 bits is compressed Huffman-only — no back-references, so the client may inflate
+// with the window agreed — while a 15-bit one gets LZ77.
+func TestDeflateWindowBits(t *testing.T) {
+	opts := deflateOn()
+	opts.Deflate.ClientMaxWindowBits = 9
+	narrow := deflateEchoServer(t, opts)
+	const accepted = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+	for _, tc := range []struct{ offer, want string }{
+		// Asked of a client that says it can honour it; never more than it offered.
+		{"permessage-deflate; client_max_window_bits", accepted + "; client_max_window_bits=9"},
+		{"permessage-deflate; client_max_window_bits=12", accepted + "; client_max_window_bits=9"},
+		{"permessage-deflate; client_max_window_bits=8", accepted},
+		{"permessage-deflate", accepted},
+		{"permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+			accepted + "; server_max_window_bits=10; client_max_window_bits=9"},
+	} {
+		_, resp, _ := dialDeflate(t, narrow, tc.offer)
+		if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != tc.want {
+			t.Errorf("client window 9: offer %q: answered %q, want %q", tc.offer, got, tc.want)
+		}
+	}
+	opts = deflateOn()
+	opts.Deflate.ServerMaxWindowBits = 11
+	small := deflateEchoServer(t, opts)
+	for _, tc := range []struct{ offer, want string }{
+		{"permessage-deflate", accepted + "; server_max_window_bits=11"}, // announced unasked
+		{"permessage-deflate; server_max_window_bits=13", accepted + "; server_max_window_bits=11"},
+		{"permessage-deflate; server_max_window_bits=8", accepted + "; server_max_window_bits=8"},
+	} {
+		_, resp, _ := dialDeflate(t, small, tc.offer)
+		if got := resp.Header.Get("Sec-WebSocket-Extensions"); got != tc.want {
+			t.Errorf("server window 11: offer %q: answered %q, want %q", tc.offer, got, tc.want)
+		}
+	}
+
+	// 1 KiB of varied text, four times: LZ77 would refer 1,024 bytes back, past a 9-bit window.
+	var msg []byte
+	for i := 0; len(msg) < 1024; i++ {
+		msg = fmt.Appendf(msg, "%d:%x,", i, i*i*2654435761)
+	}
+	msg = bytes.Repeat(msg[:1024], 4)
+	huffman := compressAt(t, flate.HuffmanOnly, msg)
+	full := deflateEchoServer(t, deflateOn())
+	for _, tc := range []struct {
+		name, url, offer string
+		want             []byte // the compressed payload expected, nil: any LZ77 smaller than huffman
+	}{
+		{"client asks for 9 bits", full, "permessage-deflate; server_max_window_bits=9", huffman},
+		{"server set to 11 bits", small, "permessage-deflate", huffman},
+		{"15 bits", full, "permessage-deflate; server_max_window_bits=15", nil},
+	} {
+		ws, _, _ := dialDeflate(t, tc.url, tc.offer)
+		nc := ws.NetConn()
+		nc.SetDeadline(time.Now().Add(deflateWait))
+		if _, err := nc.Write(rawFrame(true, 0, gorilla.TextMessage, true, msg)); err != nil {
+			t.Fatal(err)
+		}
+		rsv, payload := readServerFrame(t, nc)
+		if rsv != 4 { // RSV1: compressed
+			t.Fatalf("%s: echo sent with RSV bits %d, want RSV1", tc.name, rsv)
+		}
+		if got := inflate(t, payload); !bytes.Equal(got, msg) {
+			t.Fatalf("%s: echo inflates to %d bytes that differ from the message", tc.name, len(got))
+		}
+		if tc.want != nil && !bytes.Equal(payload, tc.want) {
+			t.Errorf("%s: %d compressed bytes, not the %d of Huffman-only coding", tc.name, len(payload), len(tc.want))
+		}
+		if tc.want == nil && len(payload) >= len(huffman)/2 {
+			t.Errorf("%s: %d compressed bytes, want LZ77 (Huffman-only gives %d)", tc.name, len(payload), len(huffman))
+		}
+	}
+}
+
+// compressAt compresses payload as one permessage-deflate message at level.
+func compressAt(t *testing.T, level int, payload []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := flate.NewWriter(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(payload)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+func inflate(t *testing.T, compressed []byte) []byte {
+	t.Helper()
+	out, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(compressed),
+		bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
+	if err != nil {
+		t.Fatalf("inflate: %v", err)
+	}
+	return out
+}
+
+// readServerFrame reads one unmasked, unfragmented frame off the socket: its RSV bits and
+// payload.
+func readServerFrame(t *testing.T, nc net.Conn) (rsv byte, payload []byte) {
+	t.Helper()
+	var h [10]byte
+	if _, err := io.ReadFull(nc, h[:2]); err != nil {
+		t.Fatalf("read frame header: %v", err)
+	}
+	if h[0]&0x80 == 0 {
+		t.Fatalf("fragmented frame (header %x)", h[:2])
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		io.ReadFull(nc, h[2:4])
+		n = int(binary.BigEndian.Uint16(h[2:4]))
+	case 127:
+		io.ReadFull(nc, h[2:10])
+		n = int(binary.BigEndian.Uint64(h[2:10]))
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(nc, payload); err != nil {
+		t.Fatalf("read frame payload: %v", err)
+	}
+	return h[0] >> 4 & 7, payload
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/websocket"
 )
@@ -19,6 +20,9 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 		WriteBufferPool: writeBufferPool,
 		TLSClientConfig: opts.TLSConfig,
 		NetDialContext:  opts.NetDialContext,
+		// Gorilla offers permessage-deflate with both sides' context takeover off, what
+		// Pawl's server answers, and compresses and inflates the messages itself.
+		EnableCompression: opts.Deflate.Enabled,
 	}
 	ws, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
@@ -31,5 +35,11 @@ func Dial(ctx context.Context, url string, subprotocols []string, header http.He
 		ws.Close()
 		return nil, fmt.Errorf("dial %s: server accepted none of the subprotocols %v", url, subprotocols)
 	}
-	return newClientConn(ws, opts), nil
+	// From here on Deflate.Enabled says whether the server accepted the offer.
+	opts.Deflate.Enabled = opts.Deflate.Enabled && strings.HasPrefix(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	c := newClientConn(ws, opts)
+	if opts.Deflate.Enabled {
+		ws.SetCompressionLevel(opts.Deflate.Level)
+	}
+	return c, nil
 }

@@ -36,7 +36,6 @@ type Server struct {
 	subprotocols []string                      // fixed when built
 	handler      Handler
 	upgrader     websocket.Upgrader
-	deflating    websocket.Upgrader // the upgrader that accepts permessage-deflate
 	log          *slog.Logger
 	active       atomic.Int64 // connections being served (for MaxConnections)
 }
@@ -63,11 +62,6 @@ func NewServer(h Handler, opts Options, log *slog.Logger) *Server {
 		Subprotocols:    s.subprotocols,
 		CheckOrigin:     func(*http.Request) bool { return true }, // ServeHTTP has screened it
 	}
-	// Gorilla answers an offer of permessage-deflate with server_no_context_takeover and
-	// client_no_context_takeover, what Pawl wants; acceptsDeflate decides whether the
-	// offer can be accepted at all.
-	s.deflating = s.upgrader
-	s.deflating.EnableCompression = true
 	return s
 }
 
@@ -117,12 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, ref.status, ref.code, ref.message)
 		return
 	}
-	upgrader := &s.upgrader
-	deflate := o.Deflate.Enabled && acceptsDeflate(r)
-	if deflate {
-		upgrader = &s.deflating
-	}
-	ws, err := upgrader.Upgrade(w, r, nil)
+	ws, agreed, deflate, err := upgradeDeflating(&s.upgrader, w, r, &o.Deflate)
 	if err != nil {
 		s.active.Add(-1)
 		// The upgrader has already answered with an HTTP error.
@@ -136,7 +125,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := r.WithContext(context.Background())
 	c := newServerConn(ws, &o.Options, req, o.delay)
 	if deflate {
-		c.deflate = &o.Deflate
+		c.useDeflate(agreed)
 	}
 	if v.client != nil { // a trusted proxy forwarded the client's address
 		req.RemoteAddr = v.client.String()

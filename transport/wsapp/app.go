@@ -54,6 +54,10 @@ type RouteOptions struct {
 	WriteTimeout time.Duration
 	// MaxConnections bounds the route's connections at once (0: no bound); more get HTTP 503.
 	MaxConnections int
+	// Deflate configures permessage-deflate (RFC 7692) on the route, as on a WAMP listener
+	// (default off; see websocket.DeflateOptions). Browsers offer it on every WebSocket.
+	// Broadcast compresses a message once for every connection it reaches.
+	Deflate websocket.DeflateOptions
 }
 
 func (o RouteOptions) transport() websocket.Options {
@@ -68,6 +72,7 @@ func (o RouteOptions) transport() websocket.Options {
 		QueueMessages:  o.QueueMessages,
 		QueueBytes:     o.QueueBytes,
 		MaxConnections: o.MaxConnections,
+		Deflate:        o.Deflate,
 	}.WithDefaults()
 }
 
@@ -223,13 +228,12 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := e.upgrader.Upgrade(w, r, nil)
+	conn, err := websocket.Accept(&e.upgrader, w, r, e.opts)
 	if err != nil {
 		e.active.Add(-1) // the upgrader has already answered with an HTTP error
 		return
 	}
-	p := &Peer{id: e.app.nextID.Add(1), route: e.path,
-		conn: websocket.Accept(ws, e.opts, r.WithContext(context.Background()))}
+	p := &Peer{id: e.app.nextID.Add(1), route: e.path, conn: conn}
 	if !e.app.admit(p) {
 		e.active.Add(-1)
 		p.conn.Close(websocket.CloseGoingAway, websocket.ReasonShutdown+": the server is shutting down")

@@ -254,19 +254,23 @@ func TestKeepaliveTimeoutReachesOnClose(t *testing.T) {
 	}
 }
 
-// A peer that answers pings stays open across many keepalive intervals.
+// A peer that answers pings stays open across many keepalive intervals: twice as long as an
+// unanswered ping would keep it. The pong timeout is loose so that a loaded machine (race
+// detector, CI) delaying one pong does not read as a dead peer.
 func TestKeepaliveKeepsLivePeers(t *testing.T) {
+	const keepAlive, pongTimeout = 25 * time.Millisecond, 250 * time.Millisecond
+	const minPings = int(2 * (keepAlive + pongTimeout) / keepAlive)
 	rec := newRecorder()
 	ticks := make(chan struct{}, 16)
 	rec.onOpen = func(p *wsapp.Peer) {
 		go func() { // a server-side clock: several keepalive intervals pass before it answers
-			for range 5 {
+			for range minPings {
 				<-ticks
 			}
 			p.Send("still here")
 		}()
 	}
-	_, url := startApp(t, "/k", rec, wsapp.RouteOptions{KeepAlive: 20 * time.Millisecond, PongTimeout: 20 * time.Millisecond})
+	_, url := startApp(t, "/k", rec, wsapp.RouteOptions{KeepAlive: keepAlive, PongTimeout: pongTimeout})
 	ws := dialWS(t, url, nil)
 	pings := 0
 	ws.SetPingHandler(func(data string) error {
@@ -280,7 +284,7 @@ func TestKeepaliveKeepsLivePeers(t *testing.T) {
 	if _, data := readMsg(t, ws); data != "still here" {
 		t.Fatalf("got %q", data)
 	}
-	if pings < 5 {
+	if pings < minPings {
 		t.Fatalf("only %d pings", pings)
 	}
 	select {

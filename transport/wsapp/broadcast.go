@@ -88,7 +88,7 @@ func (g *Group) Broadcast(m Message, except *Peer) int {
 	g.mu.RUnlock()
 	sent := 0
 	for _, p := range targets {
-		if p.SendMessage(m) == nil {
+		if p.send(m, true) == nil {
 			sent++
 		}
 	}

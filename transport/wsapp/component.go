@@ -165,8 +165,16 @@ func (p *Peer) SendBinary(data []byte) error { return p.SendMessage(Binary(data)
 // full is cut off: its queue is dropped, it is closed with 1013 and reason
 // pawl.close.slow_consumer, and SendMessage returns an error wrapping websocket.ErrQueueFull. On a
 // closing or closed connection it returns an error wrapping websocket.ErrClosed.
-func (p *Peer) SendMessage(m Message) error {
-	err := p.conn.SendMessage(m.Data, m.Binary)
+func (p *Peer) SendMessage(m Message) error { return p.send(m, false) }
+
+// send queues m; a shared message (a broadcast's) is compressed once for every recipient.
+func (p *Peer) send(m Message, shared bool) error {
+	var err error
+	if shared {
+		err = p.conn.SendShared(m.Data, m.Binary)
+	} else {
+		err = p.conn.SendMessage(m.Data, m.Binary)
+	}
 	if errors.Is(err, websocket.ErrQueueFull) {
 		msgs, bytes := p.conn.Queued()
 		reason := fmt.Sprintf("%s: outbound queue full (%d messages, %d bytes)", websocket.ReasonSlowConsumer, msgs, bytes)

@@ -10,5 +10,7 @@
 // and OnError for a failed callback; a panic closes only that connection. Group broadcasts
 // to a set of peers; Echo is the ready echo component. Each connection runs on the WebSocket
 // engine (transport/websocket), with its bounded queue: a peer too slow to read is cut off,
-// nothing waits on it. No WAMP knowledge lives here.
+// nothing waits on it. RouteOptions.Deflate turns on permessage-deflate, as on a WAMP
+// listener; a Group broadcast is then compressed once for every peer. No WAMP knowledge
+// lives here.
 package wsapp

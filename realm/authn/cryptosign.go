@@ -1,4 +1,4 @@
-package realm
+package authn
 
 import (
 	"bytes"
@@ -36,19 +36,18 @@ func (cryptosignAuth) authenticate(q *authRequest) (*identity, error) {
 		}
 		channelID = auth.CryptosignChannelID(data)
 	}
-	sec := q.sec
 	var id *identity
-	switch p := sec.principals[q.authID]; {
+	switch p := q.a.principals[q.authID]; {
 	case q.authID != "" && p != nil && len(p.pubkeys) > 0:
 		if !hasKey(p.pubkeys, pub) {
 			return nil, authFailed("public key %s is not registered for %q", hex.EncodeToString(pub), q.authID)
 		}
 		id = &identity{authID: p.authID, role: p.role}
-	case q.authID == "" && sec.byPubkey[hex.EncodeToString(pub)] != nil:
-		p := sec.byPubkey[hex.EncodeToString(pub)]
+	case q.authID == "" && q.a.byPubkey[hex.EncodeToString(pub)] != nil:
+		p := q.a.byPubkey[hex.EncodeToString(pub)]
 		id = &identity{authID: p.authID, role: p.role}
-	case sec.dynamicFor("cryptosign"):
-		ans, err := q.r.callAuthenticator(q, nil)
+	case q.a.dynamicFor("cryptosign"):
+		ans, err := q.a.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,12 +1,33 @@
-package realm
+package authz
 
 import (
 	"context"
 	"time"
 
+	"github.com/pawl-wamp/pawl/realm/internal/dynamic"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
+
+// authzCache holds a session's dynamic authorization answers until they expire.
+type authzCache struct {
+	entries map[authzKey]authzEntry
+}
+
+type authzKey struct {
+	action string
+	uri    wamp.URI
+	match  string
+}
+
+type authzEntry struct {
+	d       Decision
+	expires time.Time
+}
+
+// maxCachedPerSession bounds one session's cache; when full, expired entries go first, then
+// everything.
+const maxCachedPerSession = 1024
 
 // authorizeDynamic asks a role's authorizer procedure, as
 //
@@ -16,8 +37,7 @@ import (
 // transport), and caches the answer for the session. The answer is a bool, or a dict
 // {allow: bool, disclose: bool, cache: bool}. It runs on the requesting session's goroutine,
 // so its requests stay in order; other sessions carry on.
-func (r *Realm) authorizeDynamic(s *session.Session, rc *RoleConfig, action string, uri wamp.URI, match string, options wamp.Dict) decision {
-	a := r.sec().authz
+func (a *Authorizer) authorizeDynamic(s *session.Session, rc *Role, action string, uri wamp.URI, match string, options wamp.Dict) Decision {
 	key := authzKey{action: action, uri: uri, match: match}
 	now := time.Now()
 	a.cacheMu.Lock()
@@ -38,15 +58,15 @@ func (r *Realm) authorizeDynamic(s *session.Session, rc *RoleConfig, action stri
 	if options == nil {
 		options = wamp.Dict{}
 	}
-	details := sessionDetails(s)
-	details["realm"] = string(r.Name())
-	res, err := r.systemCall(ctx, rc.Authorizer, wamp.List{details, string(uri), action, options})
+	details := session.Describe(s)
+	details["realm"] = string(a.realm)
+	res, err := dynamic.Call(ctx, a.caller, rc.Authorizer, wamp.List{details, string(uri), action, options})
 	if err != nil {
-		f := r.dynamicError("authorizer", rc.Authorizer, err)
-		return decision{reason: f.uri, message: f.message}
+		f := dynamic.FailureOf(a.log, dynamic.Authorizer, rc.Authorizer, err)
+		return Decision{Reason: f.URI, Message: f.Message}
 	}
-	d := decision{reason: wamp.ErrNotAuthorized,
-		message: "authorizer " + string(rc.Authorizer) + " denied " + action + " " + string(uri)}
+	d := Decision{Reason: wamp.ErrNotAuthorized,
+		Message: "authorizer " + string(rc.Authorizer) + " denied " + action + " " + string(uri)}
 	cache := true
 	var v any
 	if len(res) > 0 {
@@ -54,16 +74,16 @@ func (r *Realm) authorizeDynamic(s *session.Session, rc *RoleConfig, action stri
 	}
 	switch v := v.(type) {
 	case bool:
-		d.allow = v
+		d.Allow = v
 	case wamp.Dict:
-		d.allow, _ = v.Bool("allow")
-		d.disclose, _ = v.Bool("disclose")
+		d.Allow, _ = v.Bool("allow")
+		d.Disclose, _ = v.Bool("disclose")
 		if c, ok := v.Bool("cache"); ok {
 			cache = c
 		}
 	default:
-		r.log.Warn("dynamic authorizer answered nonsense", "procedure", rc.Authorizer, "answer", v)
-		return decision{reason: wamp.ErrAuthorizationFailed, message: "authorizer " + string(rc.Authorizer) + " gave no answer"}
+		a.log.Warn("dynamic authorizer answered nonsense", "procedure", rc.Authorizer, "answer", v)
+		return Decision{Reason: wamp.ErrAuthorizationFailed, Message: "authorizer " + string(rc.Authorizer) + " gave no answer"}
 	}
 	ttl := rc.AuthorizerCache
 	if ttl == 0 {

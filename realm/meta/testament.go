@@ -1,6 +1,7 @@
-package realm
+package meta
 
 import (
+	"github.com/pawl-wamp/pawl/realm/authz"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -77,16 +78,16 @@ func scopeArg(kwargs wamp.Dict) (string, error) {
 }
 
 // wamp.session.add_testament [topic, args, kwargs] {publish_options, scope}
-func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+func (api *API) metaAddTestament(caller *session.Session, args wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
 	if len(args) < 1 {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "missing topic argument")
 	}
 	topic, ok := args[0].(string)
-	if !ok || !wamp.ValidURI(wamp.URI(topic), r.config.StrictURIs, false) {
+	if !ok || !wamp.ValidURI(wamp.URI(topic), api.settings().StrictURIs, false) {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "invalid testament topic")
 	}
-	if max := r.config.Limits.maxURILength(); max > 0 && len(topic) > max {
-		LimitStats.URITooLong.Add(1)
+	if max := api.settings().MaxURILength; max > 0 && len(topic) > max {
+		api.refusals.URITooLong.Add(1)
 		return nil, nil, wamp.NewError(wamp.ErrInvalidURI, "testament topic longer than this realm allows (max_uri_length)")
 	}
 	if wamp.Reserved(wamp.URI(topic), wamp.MatchExact) {
@@ -127,30 +128,30 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	}
 	// A testament is a publication of the session: it needs the right to publish there
 	// (and to retain, when it asks to be retained).
-	if d := r.authorize(caller, actionPublish, t.topic, wamp.MatchExact, t.options); !d.allow {
-		return nil, nil, wamp.NewError(d.reason, d.message)
-	} else if retain, _ := t.options.Bool("retain"); retain && !r.mayRetain(caller, t.topic) {
+	if d := api.authorizer().Authorize(caller, authz.ActionPublish, t.topic, wamp.MatchExact, t.options); !d.Allow {
+		return nil, nil, wamp.NewError(d.Reason, d.Message)
+	} else if retain, _ := t.options.Bool("retain"); retain && !api.authorizer().MayRetain(caller, t.topic) {
 		return nil, nil, wamp.NewError(wamp.ErrNotAuthorized, "authrole "+caller.AuthRole+" may not retain events on "+topic)
-	} else if d.disclose {
+	} else if d.Disclose {
 		t.options["disclose_me"] = true
 	}
-	r.lmu.Lock()
-	defer r.lmu.Unlock()
-	if _, joined := r.Session(caller.ID); !joined {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if _, joined := api.sessions.Session(caller.ID); !joined {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "the session is leaving")
 	}
-	ts := r.testaments[caller]
+	ts := api.testaments[caller]
 	if ts == nil {
 		ts = &testaments{}
-		r.testaments[caller] = ts
+		api.testaments[caller] = ts
 	}
 	list := ts.scope(scope)
 	if len(*list) >= maxTestaments {
 		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument, "too many testaments in this scope")
 	}
-	if max := r.config.Limits.testamentBytes(); max > 0 && ts.bytes()+int64(t.size) > max {
-		if n := LimitStats.TestamentBytes.Add(1); n&(n-1) == 0 {
-			r.log.Warn("limit: testament bytes per session", "session", caller.ID, "authid", caller.AuthID,
+	if max := api.settings().TestamentBytes; max > 0 && ts.bytes()+int64(t.size) > max {
+		if n := api.refusals.TestamentBytes.Add(1); n&(n-1) == 0 {
+			api.log.Warn("limit: testament bytes per session", "session", caller.ID, "authid", caller.AuthID,
 				"testament_bytes", max, "refused_so_far", n)
 		}
 		return nil, nil, wamp.NewError(wamp.ErrInvalidArgument,
@@ -161,34 +162,34 @@ func (r *Realm) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 }
 
 // wamp.session.flush_testaments {scope}
-func (r *Realm) metaFlushTestaments(caller *session.Session, _ wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
+func (api *API) metaFlushTestaments(caller *session.Session, _ wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
 	scope, err := scopeArg(kwargs)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.lmu.Lock()
-	if ts := r.testaments[caller]; ts != nil {
+	api.mu.Lock()
+	if ts := api.testaments[caller]; ts != nil {
 		*ts.scope(scope) = nil
 	}
-	r.lmu.Unlock()
+	api.mu.Unlock()
 	return nil, nil, nil
 }
 
-// publishTestaments publishes a leaving session's testaments: the detached scope first, then
+// PublishTestaments publishes a leaving session's testaments: the detached scope first, then
 // the destroyed one (Pawl has no session resumption, so a session is detached and destroyed
 // at once), each in the order they were added. They are published as the session's own
 // publications, so that disclose_me and exclude_me in their options mean what they say.
-func (r *Realm) publishTestaments(s *session.Session) {
-	r.lmu.Lock()
-	ts := r.testaments[s]
-	delete(r.testaments, s)
-	silenced := r.silenced[s]
-	r.lmu.Unlock()
+func (api *API) PublishTestaments(s *session.Session) {
+	api.mu.Lock()
+	ts := api.testaments[s]
+	delete(api.testaments, s)
+	silenced := api.silenced[s]
+	api.mu.Unlock()
 	if ts == nil || silenced {
 		return
 	}
 	for _, t := range append(ts.detached, ts.destroyed...) {
-		r.broker.Publish(s, &wamp.Publish{Request: 1, Options: t.options, Topic: t.topic,
+		api.publisher.Publish(s, &wamp.Publish{Request: 1, Options: t.options, Topic: t.topic,
 			Payload: wamp.Payload{Args: t.args, Kwargs: t.kwargs}})
 	}
 }

@@ -1,4 +1,4 @@
-package realm
+package authn
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pawl-wamp/pawl/realm/internal/dynamic"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -27,13 +28,13 @@ type dynamicAnswer struct {
 // with details {realm, authid, authmethod, authextra, session, transport} plus more (ticket:
 // the ticket the peer sent). It runs on the joining connection's goroutine and waits at most
 // the configured timeout; other sessions' handshakes are not held up.
-func (r *Realm) callAuthenticator(q *authRequest, more map[string]any) (*dynamicAnswer, error) {
-	d := q.sec.dynamic
+func (a *Authenticator) callAuthenticator(q *authRequest, more map[string]any) (*dynamicAnswer, error) {
+	d := a.dynamic
 	extra := q.extra
 	if extra == nil {
 		extra = wamp.Dict{}
 	}
-	details := wamp.Dict{"realm": string(r.Name()), "authid": q.authID, "authmethod": canonicalMethod(q.method),
+	details := wamp.Dict{"realm": string(a.opts.Realm), "authid": q.authID, "authmethod": CanonicalMethod(q.method),
 		"authextra": extra, "session": q.s.ID, "transport": q.transport}
 	for k, v := range more {
 		details[k] = v
@@ -44,10 +45,10 @@ func (r *Realm) callAuthenticator(q *authRequest, more map[string]any) (*dynamic
 	}
 	ctx, cancel := context.WithTimeout(q.s.Context(), timeout)
 	defer cancel()
-	res, err := r.systemCall(ctx, d.Procedure, wamp.List{string(r.Name()), q.authID, details})
+	res, err := dynamic.Call(ctx, a.opts.Caller, d.Procedure, wamp.List{string(a.opts.Realm), q.authID, details})
 	if err != nil {
-		f := r.dynamicError("authenticator", d.Procedure, err)
-		return nil, &session.AbortError{Reason: f.uri, Message: f.message}
+		f := dynamic.FailureOf(a.log, dynamic.Authenticator, d.Procedure, err)
+		return nil, &session.AbortError{Reason: f.URI, Message: f.Message}
 	}
 	var v any
 	if len(res) > 0 {
@@ -55,48 +56,11 @@ func (r *Realm) callAuthenticator(q *authRequest, more map[string]any) (*dynamic
 	}
 	ans, err := parseDynamicAnswer(v, q.authID)
 	if err != nil {
-		r.log.Warn("dynamic authenticator answered nonsense", "procedure", d.Procedure, "err", err)
+		a.log.Warn("dynamic authenticator answered nonsense", "procedure", d.Procedure, "err", err)
 		return nil, authFailed("dynamic authenticator %s: %v", d.Procedure, err)
 	}
 	return ans, nil
 }
-
-// dynamicError turns a failed call to a dynamic authenticator or authorizer into the ABORT
-// (or ERROR) the peer gets: the procedure's own error URI when it raised one, else
-// wamp.error.authentication_failed (or authorization_failed).
-func (r *Realm) dynamicError(kind string, proc wamp.URI, err error) *dynamicFailure {
-	fallback := wamp.ErrAuthenticationFailed
-	if kind == "authorizer" {
-		fallback = wamp.ErrAuthorizationFailed
-	}
-	var ae *wamp.ApplicationError
-	switch {
-	case errors.As(err, &ae) && ae.URI == wamp.ErrNoSuchProcedure:
-		r.log.Error("dynamic "+kind+" is not registered", "procedure", proc)
-		return &dynamicFailure{fallback, fmt.Sprintf("dynamic %s %s is not registered", kind, proc)}
-	case errors.As(err, &ae):
-		msg := string(ae.URI)
-		if len(ae.Args) > 0 {
-			if s, ok := ae.Args[0].(string); ok {
-				msg = s
-			}
-		}
-		return &dynamicFailure{ae.URI, msg}
-	case errors.Is(err, context.DeadlineExceeded):
-		r.log.Warn("dynamic "+kind+" timed out", "procedure", proc)
-		return &dynamicFailure{fallback, fmt.Sprintf("dynamic %s %s did not answer in time", kind, proc)}
-	}
-	r.log.Warn("dynamic "+kind+" call failed", "procedure", proc, "err", err)
-	return &dynamicFailure{fallback, fmt.Sprintf("dynamic %s %s failed", kind, proc)}
-}
-
-// dynamicFailure is an error URI and message from a dynamic authenticator or authorizer.
-type dynamicFailure struct {
-	uri     wamp.URI
-	message string
-}
-
-func (f *dynamicFailure) Error() string { return string(f.uri) + ": " + f.message }
 
 // parseDynamicAnswer reads an authenticator's answer: a role (string), or a dict with role
 // and optionally authid, provider, extra (WELCOME's authextra), and the credentials of the

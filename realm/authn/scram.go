@@ -1,4 +1,4 @@
-package realm
+package authn
 
 import (
 	"crypto/rand"
@@ -39,10 +39,10 @@ func (scramAuth) authenticate(q *authRequest) (*identity, error) {
 	}
 	var id *identity
 	var secret *scramSecret
-	if p := q.sec.principals[q.authID]; q.authID != "" && p != nil && p.scram != nil {
+	if p := q.a.principals[q.authID]; q.authID != "" && p != nil && p.scram != nil {
 		id, secret = &identity{authID: p.authID, role: p.role}, p.scram
-	} else if q.sec.dynamicFor("wamp-scram") {
-		ans, err := q.r.callAuthenticator(q, nil)
+	} else if q.a.dynamicFor("wamp-scram") {
+		ans, err := q.a.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package realm
+package authn
 
 import (
 	"crypto/rand"
@@ -30,10 +30,10 @@ type craChallenge struct {
 func (craAuth) authenticate(q *authRequest) (*identity, error) {
 	var id *identity
 	var cred *CRACredential
-	if p := q.sec.principals[q.authID]; q.authID != "" && p != nil && p.cra != nil {
+	if p := q.a.principals[q.authID]; q.authID != "" && p != nil && p.cra != nil {
 		id, cred = &identity{authID: p.authID, role: p.role, provider: "static"}, p.cra
-	} else if q.sec.dynamicFor("wampcra") {
-		ans, err := q.r.callAuthenticator(q, nil)
+	} else if q.a.dynamicFor("wampcra") {
+		ans, err := q.a.callAuthenticator(q, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +46,7 @@ func (craAuth) authenticate(q *authRequest) (*identity, error) {
 	}
 	key, err := cred.key()
 	if err != nil {
-		q.r.log.Error("wampcra credential unusable", "authid", id.authID, "err", err)
+		q.a.log.Error("wampcra credential unusable", "authid", id.authID, "err", err)
 		return nil, authFailed("wampcra is not available for %q", q.authID)
 	}
 	nonce := make([]byte, 24)

@@ -1,4 +1,4 @@
-package realm
+package authn
 
 import (
 	"encoding/base64"
@@ -11,14 +11,15 @@ import (
 	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
-// AuthConfig is a realm's authentication: static principals, a dynamic authenticator and the
-// limiter that slows down repeated failures. Anonymous access is Config.Anonymous.
-type AuthConfig struct {
+// Config is a realm's authentication (its YAML "auth"): static principals, a dynamic
+// authenticator and the limiter that slows down repeated failures. Anonymous access is the
+// realm's (realm.Config.Anonymous).
+type Config struct {
 	// Principals are the realm's static users; each may log in by every method it has
 	// credentials for.
 	Principals []Principal `yaml:"principals"`
 	// Dynamic names a procedure that authenticates whom the static principals do not know.
-	Dynamic *DynamicAuth `yaml:"dynamic"`
+	Dynamic *Dynamic `yaml:"dynamic"`
 	// RateLimit slows down and then refuses repeated failures from one address or authid.
 	RateLimit RateLimit `yaml:"rate_limit"`
 }
@@ -62,10 +63,10 @@ type SCRAMCredential struct {
 	ServerKey  string `yaml:"server_key"`
 }
 
-// DynamicAuth is a dynamic authenticator: a procedure, registered by a trusted session, that
+// Dynamic is a dynamic authenticator: a procedure, registered by a trusted session, that
 // the router calls as procedure(realm, authid, details) for the listed methods when no static
 // principal matches. See the README for the details it gets and the answers it may give.
-type DynamicAuth struct {
+type Dynamic struct {
 	Procedure wamp.URI `yaml:"procedure"`
 	// Methods it authenticates: anonymous, ticket, wampcra, wamp-scram, cryptosign.
 	Methods []string `yaml:"methods"`
@@ -74,7 +75,7 @@ type DynamicAuth struct {
 }
 
 // RateLimit slows down guessing without letting a guesser lock out anyone else (see
-// auth_ratelimit.go). Failures count against the pair (address, authid), the address, and
+// ratelimit.go). Failures count against the pair (address, authid), the address, and
 // the authid, each forgiven one per Refill:
 //   - Burst failures of a pair refuse that pair (ABORT wamp.error.authentication_failed
 //     saying when to retry): the guesser's address, for that user;
@@ -97,95 +98,33 @@ type RateLimit struct {
 	MaxKeys int `yaml:"max_keys"`
 }
 
-// RoleConfig is a role of a realm and what its sessions may do.
-type RoleConfig struct {
-	Name string `yaml:"name"`
-	// Trusted sessions may do anything, and may register the realm's dynamic authenticator
-	// and authorizer procedures.
-	Trusted bool `yaml:"trusted"`
-	// Permissions, looked up by URI: the exact rule wins, then the longest prefix rule, then
-	// the best wildcard rule. A URI no rule covers is denied (or asked of the Authorizer).
-	Permissions []Permission `yaml:"permissions"`
-	// Authorizer is a procedure called as authorizer(session, uri, action, options) for
-	// what no permission rule covers; its answers are cached per session.
-	Authorizer wamp.URI `yaml:"authorizer"`
-	// AuthorizerCache is how long an answer is kept (default 60s; negative: not at all).
-	AuthorizerCache time.Duration `yaml:"authorizer_cache"`
-	// AuthorizerTimeout bounds one call (default 10s).
-	AuthorizerTimeout time.Duration `yaml:"authorizer_timeout"`
-}
+// MethodNames are the authentication methods the router implements, by their names in the
+// spec.
+var MethodNames = []string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign"}
 
-// Permission allows actions on a URI, or URIs matching a pattern. An action not set is denied.
-type Permission struct {
-	URI       wamp.URI `yaml:"uri"`
-	Match     string   `yaml:"match"` // exact (default), prefix or wildcard
-	Call      bool     `yaml:"call"`
-	Register  bool     `yaml:"register"`
-	Publish   bool     `yaml:"publish"`
-	Subscribe bool     `yaml:"subscribe"`
-	// Retain lets a publication ask to be the topic's retained event (PUBLISH option
-	// retain). Unset, it follows Publish: configs written before it existed keep working,
-	// and the realm's retained_topics and retained_bytes bound what retention may hold.
-	Retain *bool `yaml:"retain"`
-	// Disclose forces the caller's or publisher's identity on callees and subscribers.
-	Disclose Disclose `yaml:"disclose"`
-}
-
-// Disclose forces identity disclosure.
-type Disclose struct {
-	Caller    bool `yaml:"caller"`
-	Publisher bool `yaml:"publisher"`
-}
-
-// Authentication methods the router implements.
-var authMethodNames = []string{"anonymous", "ticket", "wampcra", "wamp-scram", "cryptosign"}
-
-// Validate checks the realm's authentication and authorization settings: well-formed hashes
-// and keys, known methods and match policies, no duplicate authids or roles.
+// Validate checks a realm's authentication settings: well-formed hashes and keys, known
+// methods, no duplicate authids.
 func (c Config) Validate() error {
 	seen := map[string]bool{}
-	for i, p := range c.Auth.Principals {
+	for i, p := range c.Principals {
 		if err := p.validate(); err != nil {
-			return fmt.Errorf("realm %s: auth.principals[%d] (%s): %w", c.Name, i, p.AuthID, err)
+			return fmt.Errorf("auth.principals[%d] (%s): %w", i, p.AuthID, err)
 		}
 		if seen[p.AuthID] {
-			return fmt.Errorf("realm %s: principal %q defined twice", c.Name, p.AuthID)
+			return fmt.Errorf("principal %q defined twice", p.AuthID)
 		}
 		seen[p.AuthID] = true
 	}
-	if d := c.Auth.Dynamic; d != nil {
+	if d := c.Dynamic; d != nil {
 		if !wamp.ValidURI(d.Procedure, false, false) || d.Procedure == "" {
-			return fmt.Errorf("realm %s: auth.dynamic.procedure %q is not a valid URI", c.Name, d.Procedure)
+			return fmt.Errorf("auth.dynamic.procedure %q is not a valid URI", d.Procedure)
 		}
 		if len(d.Methods) == 0 {
-			return fmt.Errorf("realm %s: auth.dynamic.methods is empty", c.Name)
+			return errors.New("auth.dynamic.methods is empty")
 		}
 		for _, m := range d.Methods {
-			if !slices.Contains(authMethodNames, m) {
-				return fmt.Errorf("realm %s: auth.dynamic.methods: unknown method %q (want one of %v)", c.Name, m, authMethodNames)
-			}
-		}
-	}
-	roles := map[string]bool{}
-	for i, r := range c.Roles {
-		if r.Name == "" {
-			return fmt.Errorf("realm %s: roles[%d] has no name", c.Name, i)
-		}
-		if roles[r.Name] {
-			return fmt.Errorf("realm %s: role %q defined twice", c.Name, r.Name)
-		}
-		roles[r.Name] = true
-		if r.Authorizer != "" && !wamp.ValidURI(r.Authorizer, false, false) {
-			return fmt.Errorf("realm %s: role %s: authorizer %q is not a valid URI", c.Name, r.Name, r.Authorizer)
-		}
-		for j, p := range r.Permissions {
-			switch p.Match {
-			case "", wamp.MatchExact, wamp.MatchPrefix, wamp.MatchWildcard:
-			default:
-				return fmt.Errorf("realm %s: role %s: permissions[%d]: match %q (want exact, prefix or wildcard)", c.Name, r.Name, j, p.Match)
-			}
-			if p.URI == "" && p.Match != wamp.MatchPrefix {
-				return fmt.Errorf("realm %s: role %s: permissions[%d] has no uri (use match: prefix with uri \"\" for everything)", c.Name, r.Name, j)
+			if !slices.Contains(MethodNames, m) {
+				return fmt.Errorf("auth.dynamic.methods: unknown method %q (want one of %v)", m, MethodNames)
 			}
 		}
 	}

@@ -1,13 +1,10 @@
-package realm
+package authn
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pawl-wamp/pawl/wamp"
-	"github.com/pawl-wamp/pawl/wamp/auth"
 )
 
 // fakeClock is a settable time source for the limiter.
@@ -154,110 +151,4 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
-}
-
-func TestOverlaps(t *testing.T) {
-	cases := []struct {
-		pattern    wamp.URI
-		match      string
-		rule       wamp.URI
-		ruleMatch  string
-		overlapped bool
-	}{
-		{"com.example.", "prefix", "com.example.secret.", "prefix", true},
-		{"com.example.open.", "prefix", "com.example.secret.", "prefix", false},
-		{"com.", "prefix", "com.example.secret.x", "exact", true},
-		{"com.example.secret.x.", "prefix", "com.example.secret.", "prefix", true},
-		{"com.example.", "prefix", "com..secret", "wildcard", true},
-		{"com.other.", "prefix", "com.example.secret", "wildcard", false},
-		{"com..wild", "wildcard", "com.example.secret.", "prefix", false},
-		{"com...wild", "wildcard", "com.example.secret.", "prefix", true},
-		{"com..x", "wildcard", "com.a.x", "exact", true},
-		{"com..x", "wildcard", "com.a.y", "exact", false},
-		{"com..x", "wildcard", "com.a.", "wildcard", true},
-		{"com.a", "exact", "com.", "prefix", true},
-		{"com.a", "exact", "org.", "prefix", false},
-	}
-	for _, tc := range cases {
-		if got := overlaps(tc.pattern, tc.match, tc.rule, tc.ruleMatch); got != tc.overlapped {
-			t.Errorf("overlaps(%s %s, %s %s) = %v", tc.pattern, tc.match, tc.rule, tc.ruleMatch, got)
-		}
-	}
-	a := &authorizer{reserved: []wamp.URI{"com.example.authenticate"}}
-	for _, tc := range []struct {
-		uri   wamp.URI
-		match string
-		want  bool
-	}{
-		{"com.example.authenticate", "exact", true},
-		{"com.example.", "prefix", true},
-		{"", "prefix", true},
-		{"com..authenticate", "wildcard", true},
-		{"com.example.authenticate2", "exact", false},
-		{"org.", "prefix", false},
-		{"com..other", "wildcard", false},
-	} {
-		if got := a.reservedMatch(tc.uri, tc.match); got != tc.want {
-			t.Errorf("reservedMatch(%s, %s) = %v", tc.uri, tc.match, got)
-		}
-	}
-}
-
-func TestConfigValidate(t *testing.T) {
-	ticket, _ := auth.HashSecret("x", auth.HashParams{Iterations: 1, Memory: 64})
-	good := Config{Name: "r", Auth: AuthConfig{Principals: []Principal{
-		{AuthID: "a", Role: "r", Ticket: ticket},
-		{AuthID: "b", Role: "r", WAMPCRA: &CRACredential{Secret: "s"}},
-		{AuthID: "c", Role: "r", Cryptosign: []string{strings.Repeat("ab", 32)}},
-	}, Dynamic: &DynamicAuth{Procedure: "com.example.auth", Methods: []string{"ticket"}}},
-		Roles: []RoleConfig{{Name: "r", Permissions: []Permission{{URI: "", Match: "prefix", Call: true}}}}}
-	if err := good.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for name, mutate := range map[string]func(c *Config){
-		"plain ticket":       func(c *Config) { c.Auth.Principals[0].Ticket = "secret" },
-		"no role":            func(c *Config) { c.Auth.Principals[0].Role = "" },
-		"no credentials":     func(c *Config) { c.Auth.Principals[0].Ticket = "" },
-		"duplicate authid":   func(c *Config) { c.Auth.Principals[1].AuthID = "a" },
-		"salted secret":      func(c *Config) { c.Auth.Principals[1].WAMPCRA.Salt = "x" },
-		"bad pubkey":         func(c *Config) { c.Auth.Principals[2].Cryptosign = []string{"abc"} },
-		"bad scram":          func(c *Config) { c.Auth.Principals[2].SCRAM = &SCRAMCredential{KDF: "md5"} },
-		"dynamic no methods": func(c *Config) { c.Auth.Dynamic.Methods = nil },
-		"dynamic bad method": func(c *Config) { c.Auth.Dynamic.Methods = []string{"kerberos"} },
-		"bad match":          func(c *Config) { c.Roles[0].Permissions[0].Match = "regex" },
-		"duplicate role":     func(c *Config) { c.Roles = append(c.Roles, RoleConfig{Name: "r"}) },
-		"exact without uri":  func(c *Config) { c.Roles[0].Permissions[0].Match = "exact" },
-	} {
-		c := good
-		c.Auth.Principals = append([]Principal(nil), good.Auth.Principals...)
-		cra := *good.Auth.Principals[1].WAMPCRA
-		c.Auth.Principals[1].WAMPCRA = &cra
-		d := *good.Auth.Dynamic
-		c.Auth.Dynamic = &d
-		c.Roles = []RoleConfig{{Name: "r", Permissions: append([]Permission(nil), good.Roles[0].Permissions...)}}
-		mutate(&c)
-		if err := c.Validate(); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	// Anonymous is the default only without other ways in.
-	if !(Config{}).anonymousAllowed() || good.anonymousAllowed() {
-		t.Error("anonymous default")
-	}
-}
-
-func TestParseDynamicAnswer(t *testing.T) {
-	if a, err := parseDynamicAnswer("user", "joe"); err != nil || a.role != "user" || a.authID != "joe" || a.provider != "dynamic" {
-		t.Errorf("string answer: %+v %v", a, err)
-	}
-	a, err := parseDynamicAnswer(wamp.Dict{"role": "r", "authid": "other", "provider": "ldap", "secret": "s",
-		"pubkeys": wamp.List{strings.Repeat("01", 32)}}, "joe")
-	if err != nil || a.authID != "other" || a.provider != "ldap" || a.cra == nil || len(a.pubkeys) != 1 {
-		t.Errorf("dict answer: %+v %v", a, err)
-	}
-	for _, bad := range []any{nil, 3, wamp.Dict{}, wamp.Dict{"role": "r", "pubkey": "zz"}, wamp.Dict{"role": "r", "stored_key": "x"}} {
-		if _, err := parseDynamicAnswer(bad, "joe"); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
 }
