@@ -68,6 +68,7 @@ type Conn struct {
 	parked     bool // the socket is watched by idlewait: no goroutine reads
 	canPark    bool
 	parkAtOnce bool // the next wait at a message boundary parks without waiting
+	parkedOnce bool // the reader has parked before (guarded by mu)
 
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 

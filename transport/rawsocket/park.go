@@ -91,11 +91,14 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
-	if !c.writing {
-		// The writer's scratch, which the last write left (the WELCOME's, for a session
-		// that has been quiet since): no one holds the writer's role, and taking it needs mu.
+	if !c.parkedOnce && !c.writing {
+		// The writer's scratch the WELCOME's write left, on a session quiet since it
+		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
+		// it: a quiet reader's connection may well be written to (a subscriber's), and
+		// each delivery would allocate it again.
 		c.headers, c.iov, c.iovecs = nil, nil, nil
 	}
+	c.parkedOnce = true
 	return true
 }
 

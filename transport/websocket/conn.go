@@ -130,6 +130,7 @@ type Conn struct {
 	parked     bool // the socket is watched by idlewait: no goroutine reads
 	parkAtOnce bool // the next wait at a message boundary parks without waiting
 	parking    bool // awaitData waits at a message boundary and will park at the deadline
+	parkedOnce bool // the reader has parked before (guarded by mu)
 }
 
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
