@@ -11,7 +11,9 @@
 # Scenarios: fanout (RATE publications/s offered), fanout-max (closed loop: as fast as the
 # subscribers take events, at most WINDOW publications ahead), rpc, idle.
 # Knobs (environment): SCENARIOS, SERIALIZER, TRANSPORT (websocket or rawsocket), SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
-# SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), WRITE_DELAY
+# SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), PAWLBENCH (a
+# load tool binary to use instead of building this tree's, e.g. to measure an older tree with
+# the same tool), WRITE_DELAY
 # (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed"), PAWL_PORT,
 # NEXUS_PORT, NEXUS_RS_PORT (five digits each; defaults 18181, 18180, 18182: runs side by side
 # on one machine need ports of their own).
@@ -45,7 +47,11 @@ nexus_rs_port=${NEXUS_RS_PORT:-18182}
 
 echo "== building in $work ($(nproc) cores)"
 go build -C "$repo" -o "$work/pawl" ./cmd/pawl
-go build -C "$repo" -o "$work/pawlbench" ./cmd/pawlbench
+if [ -n "${PAWLBENCH:-}" ]; then # a load tool built elsewhere, e.g. to measure an older tree alike
+	cp "$PAWLBENCH" "$work/pawlbench"
+else
+	go build -C "$repo" -o "$work/pawlbench" ./cmd/pawlbench
+fi
 if [ ! -x "$work/nexusd" ]; then
 	mkdir -p "$work/nexus-build"
 	(
@@ -129,6 +135,8 @@ for r in rows:
 fields = [("ops_per_sec", "ops/s", "higher is better"),
           ("router_cpu_us_per_op", "router CPU µs/op", "lower is better"),
           ("loadtool_cpu_us_per_op", "load tool CPU µs/op", "the load tool's own share"),
+          ("router_syscr_per_op", "router reads/op", "read syscalls (/proc/PID/io)"),
+          ("router_syscw_per_op", "router writes/op", "write syscalls (/proc/PID/io)"),
           ("p50_us", "p50 µs", "lower is better"), ("p99_us", "p99 µs", "lower is better"),
           ("dropped", "dropped", ""), ("failed", "failed", ""),
           ("router_rss_bytes_per_session", "router bytes/session", "lower is better")]
@@ -145,7 +153,7 @@ for scenario, rs in by.items():
             continue
         a, b = p.get(key, 0), n.get(key, 0)
         ratio = f"{a / b:.2f}" if b else "-"
-        line = f"  {label:24} {a:12.1f} {b:12.1f} {ratio:>11}"
+        line = f"  {label:24} {a:12.2f} {b:12.2f} {ratio:>11}"
         if d is not None:
             c = d.get(key, 0)
             line += f" {c:13.1f} {(f'{c / b:.2f}' if b else '-'):>14}"

@@ -440,14 +440,33 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 		s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "the callee left")
 		return
 	}
-	if inv.timeout > 0 && (c == nil || !c.forwardTimeout) {
+	timed := inv.timeout > 0 && (c == nil || !c.forwardTimeout)
+	if timed {
 		inv.deadline = time.Now().Add(time.Duration(inv.timeout) * time.Millisecond)
-		d.timeouts.add(inv)
+		if send == nil {
+			d.timeouts.add(inv) // a queued call times out while it waits
+		}
 	}
 	reg.mu.Unlock()
 	if send != nil {
-		target.Send(send)
+		// Held until this caller's read is handled, so that the INVOCATIONs of many
+		// callers' reads reach the callee in one write.
+		target.SendReply(send, s)
+		if timed {
+			d.armTimeout(inv)
+		}
 	}
+}
+
+// armTimeout schedules the timeout of a call whose INVOCATION is queued for its callee now:
+// the timeout's INTERRUPT, queued behind it, can never reach the callee first (as it could if
+// a short timeout fired between the dispatch and the send).
+func (d *Local) armTimeout(inv *invocation) {
+	inv.reg.mu.Lock()
+	if inv.callerWaits && inv.calleeOwes && !inv.killWait {
+		d.timeouts.add(inv)
+	}
+	inv.reg.mu.Unlock()
 }
 
 // noSuchProcedure answers a call that no registration takes.
@@ -582,6 +601,9 @@ type handoff struct {
 	msg *wamp.Invocation
 	to  *session.Session
 	inv *invocation
+	// timed is the call of msg when its timeout was unscheduled at dispatch, to schedule
+	// again once msg is queued for the callee (armTimeout).
+	timed *invocation
 	// refused are queued progressive calls the callee with room cannot take (it lacks
 	// progressive call invocations): their callers get wamp.error.feature_not_supported.
 	refused []*invocation
@@ -599,6 +621,9 @@ func (d *Local) deliver(h handoff) {
 		return
 	}
 	h.to.Send(h.msg)
+	if h.timed != nil {
+		d.armTimeout(h.timed)
+	}
 	if h.inv == nil {
 		return
 	}
@@ -688,6 +713,11 @@ func (d *Local) dequeue(reg *registration) handoff {
 		}
 		if send, target := d.dispatch(next, c, next.pending); send != nil {
 			h.msg, h.to = send, target
+			if next.timeout > 0 && !next.deadline.IsZero() {
+				// Its timeout is scheduled again once the INVOCATION is queued (deliver).
+				d.timeouts.remove(next)
+				h.timed = next
+			}
 			if streams {
 				next.delivering = true // chunks wait until deliver has sent this INVOCATION
 				h.inv = next
@@ -741,7 +771,7 @@ func (d *Local) Yield(s *session.Session, m *wamp.Yield) {
 		}
 		return
 	}
-	d.finishUnlock(inv, &wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload})
+	d.finishUnlock(inv, &wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload}, s)
 }
 
 // Error passes a callee's error for an invocation to the caller.
@@ -755,7 +785,7 @@ func (d *Local) Error(s *session.Session, m *wamp.Error) {
 		details = wamp.Dict{}
 	}
 	d.finishUnlock(inv, &wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: details,
-		Error: m.Error, Payload: m.Payload})
+		Error: m.Error, Payload: m.Payload}, s)
 }
 
 // owedBy returns the invocation a callee's YIELD or ERROR answers, with its registration's
@@ -775,8 +805,10 @@ func (d *Local) owedBy(s *session.Session, req wamp.ID) *invocation {
 
 // finishUnlock ends an invocation whose callee answered or left: the caller, if it still
 // waits, gets answer, and the callee's freed slot goes to the next queued call. The caller of
-// finishUnlock holds inv.reg.mu; it is released before anything is sent.
-func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
+// finishUnlock holds inv.reg.mu; it is released before anything is sent. via is the callee
+// when this runs on its reading goroutine (its YIELD or ERROR): the answers one read of the
+// callee brings then reach each caller in one write (Session.SendReply); else nil.
+func (d *Local) finishUnlock(inv *invocation, answer wamp.Message, via *session.Session) {
 	deliver := inv.callerWaits
 	d.endForCaller(inv)
 	next := d.endForCallee(inv)
@@ -785,7 +817,7 @@ func (d *Local) finishUnlock(inv *invocation, answer wamp.Message) {
 	inv.wakeCallee = false
 	inv.reg.mu.Unlock()
 	if deliver {
-		inv.caller.Send(answer)
+		inv.caller.SendReply(answer, via)
 		d.counts.observe(inv.started)
 	}
 	d.deliver(next)
@@ -950,7 +982,7 @@ func (d *Local) Leave(s *session.Session) {
 func (d *Local) calleeGone(inv *invocation) {
 	inv.reg.mu.Lock()
 	d.finishUnlock(inv, &wamp.Error{RequestType: wamp.TypeCall, Request: inv.callerReq, Details: wamp.Dict{},
-		Error: wamp.ErrCanceled, Payload: wamp.WithArgs("callee left before answering")})
+		Error: wamp.ErrCanceled, Payload: wamp.WithArgs("callee left before answering")}, nil)
 }
 
 // callerGone forgets a call whose caller left, interrupting its callee when it can.

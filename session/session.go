@@ -96,13 +96,24 @@ func (s *Session) end() {
 // Send encodes m in the session's codec and sends it: written right away when nothing else
 // is waiting for the peer (one-to-one messages: results, invocations, acknowledgements). It
 // reports false when the session is gone or was just cut off for being too slow.
-func (s *Session) Send(m wamp.Message) bool {
+func (s *Session) Send(m wamp.Message) bool { return s.SendReply(m, nil) }
+
+// SendReply sends m like Send, from via's reading goroutine (via is the session whose handler
+// is sending; nil: any goroutine, the same as Send): the transport may hold the write until
+// via's reader has handled what its read brought, so that what one read causes reaches each
+// peer in one write (peer.ReplySender). The order of messages to this session is kept.
+func (s *Session) SendReply(m wamp.Message, via *Session) bool {
 	frame, err := s.Codec.Encode(nil, m)
 	if err != nil {
 		s.log.Error("encode failed", "session", s.ID, "type", m.Type(), "err", err)
 		return false
 	}
-	if !s.sent(s.peer.SendNow(frame)) {
+	if rs, ok := s.peer.(peer.ReplySender); ok && via != nil {
+		err = rs.SendReply(frame, via.peer)
+	} else {
+		err = s.peer.SendNow(frame)
+	}
+	if !s.sent(err) {
 		return false
 	}
 	if t := s.traffic; t != nil {

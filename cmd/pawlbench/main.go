@@ -48,6 +48,10 @@ type report struct {
 	RouterCPU   float64 `json:"router_cpu_s"`
 	CPUPerOpUs  float64 `json:"router_cpu_us_per_op"`
 	LoadPerOpUs float64 `json:"loadtool_cpu_us_per_op"` // the load tool's own CPU
+	// ReadsPerOp and WritesPerOp are the router's read and write system calls per operation
+	// (/proc/PID/io syscr and syscw).
+	ReadsPerOp  float64 `json:"router_syscr_per_op"`
+	WritesPerOp float64 `json:"router_syscw_per_op"`
 	RSSPerOp    float64 `json:"router_rss_bytes_per_session,omitempty"`
 	// WirePerOp is the bytes the load tool read off its sockets per delivery (fanout),
 	// WebSocket framing (and compression, with -deflate) included.
@@ -107,8 +111,9 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("%s (%s): %d ops in %.1fs = %.0f/s; dropped %d, failed %d; p50 %.0fµs p99 %.0fµs; router CPU %.2fs = %.2fµs/op; load tool %.2fµs/op",
-		r.Scenario, r.Serializer, r.Ops, r.Seconds, r.OpsPerSec, r.Dropped, r.Failed, r.P50us, r.P99us, r.RouterCPU, r.CPUPerOpUs, r.LoadPerOpUs)
+	fmt.Printf("%s (%s): %d ops in %.1fs = %.0f/s; dropped %d, failed %d; p50 %.0fµs p99 %.0fµs; router CPU %.2fs = %.2fµs/op; router syscalls %.2f reads %.2f writes/op; load tool %.2fµs/op",
+		r.Scenario, r.Serializer, r.Ops, r.Seconds, r.OpsPerSec, r.Dropped, r.Failed, r.P50us, r.P99us, r.RouterCPU, r.CPUPerOpUs,
+		r.ReadsPerOp, r.WritesPerOp, r.LoadPerOpUs)
 	if r.RSSPerOp > 0 {
 		fmt.Printf("; router memory %.0f bytes/session", r.RSSPerOp)
 	}
@@ -166,6 +171,8 @@ func (r *report) finish(before, after procStats, elapsed time.Duration, h *histo
 	if r.Ops > 0 {
 		r.CPUPerOpUs = r.RouterCPU * 1e6 / float64(r.Ops)
 		r.LoadPerOpUs = (after.selfSeconds - before.selfSeconds) * 1e6 / float64(r.Ops)
+		r.ReadsPerOp = float64(after.syscr-before.syscr) / float64(r.Ops)
+		r.WritesPerOp = float64(after.syscw-before.syscw) / float64(r.Ops)
 	}
 	if h != nil {
 		r.P50us = float64(h.quantile(0.50).Microseconds())

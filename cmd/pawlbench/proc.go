@@ -15,6 +15,9 @@ type procStats struct {
 	cpuSeconds  float64
 	rssBytes    int64
 	selfSeconds float64
+	// syscr and syscw count the router's read and write system calls (/proc/PID/io: read,
+	// readv, write, writev..., those that found the socket empty or full included).
+	syscr, syscw int64
 }
 
 const clockTicks = 100 // USER_HZ on Linux
@@ -44,6 +47,15 @@ func readProc(pid int) (procStats, error) {
 		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			st.rssBytes = kb * 1024
+		}
+	}
+	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
+		for _, line := range strings.Split(string(io), "\n") {
+			if rest, ok := strings.CutPrefix(line, "syscr: "); ok {
+				st.syscr, _ = strconv.ParseInt(rest, 10, 64)
+			} else if rest, ok := strings.CutPrefix(line, "syscw: "); ok {
+				st.syscw, _ = strconv.ParseInt(rest, 10, 64)
+			}
 		}
 	}
 	return st, nil

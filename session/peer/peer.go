@@ -60,6 +60,16 @@ type Peer interface {
 	Details() Details
 }
 
+// ReplySender is implemented by a Peer that can hold a one-to-one message back for a reader,
+// like a fan-out frame: SendReply sends frame like SendNow, but when via (the peer on whose
+// reading goroutine this send happens, as for SendFanout) batches its writes, the write waits
+// until via's reader has handled what its read brought. The INVOCATIONs that many callers'
+// CALLs produce for one callee, and the RESULTs of the YIELDs one read of a callee brings,
+// then go out in one write per peer. A Peer without it gets SendNow.
+type ReplySender interface {
+	SendReply(frame []byte, via Peer) error
+}
+
 // RequestDropper is implemented by a Peer that keeps the HTTP request which opened it (for
 // Details.Request): the session layer lets go of it once authentication is over, so that an
 // idle session holds no parsed headers.

@@ -7,10 +7,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // closeGrace is how long a closing connection waits, its writes done, for the peer to close
@@ -33,12 +33,12 @@ const maxPendingPongs = 64
 // Outbox. Keepalive is one timer, not a goroutine.
 type Conn struct {
 	nc         net.Conn
-	rc         syscall.RawConn // plain sockets: writev straight on the file descriptor
-	opts       *Options        // shared by the connections a server accepted with the same options
+	opts       *Options // shared by the connections a server accepted with the same options
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader
-	out        Outbox // the reader's: connections its messages gave something to write
+	server     bool          // the router's end: its reader batches writes in out
+	out        sockio.Outbox // the reader's: connections its messages gave something to write
 
 	quiet atomic.Bool // nothing read since the keepalive timer last looked
 
@@ -49,9 +49,8 @@ type Conn struct {
 	pongs     [][]byte // PONG payloads to send, each answering a PING
 	pongBatch [][]byte // what the writer took from pongs
 	needPing  bool
-	awaiting  bool    // a PING is out, unanswered
-	writing   bool    // a writer (goroutine or inline write) holds the writer's role
-	heldBy    *Outbox // the outbox that starts the writer
+	awaiting  bool // a PING is out, unanswered
+	writing   bool // a writer (goroutine or inline write) holds the writer's role
 	closing   bool
 	aborted   bool
 	finished  bool
@@ -76,17 +75,11 @@ type Conn struct {
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 	doneOnce   sync.Once
 
-	// The writer's scratch, used by whoever holds the writer's role.
-	headers  []byte
-	iov      [][]byte
-	bufs     net.Buffers
-	wbuf     []byte // without a raw socket (TLS): the frames copied into one write
-	iovecs   iovecs
-	writevFn func(fd uintptr) bool
-	writeErr error
-	waited   bool     // the socket was full: a write deadline is set
-	nowait   bool     // an inline write: a full socket is left to a writer goroutine
-	partial  [][]byte // what an inline write left unwritten, for the writer goroutine
+	// The writer and its scratch, used by whoever holds the writer's role: w writes what
+	// the writer lays out in iov, straight on the socket on plain sockets.
+	w       sockio.Writer
+	headers []byte
+	iov     [][]byte
 }
 
 // newConn wraps a socket whose handshake is done. server says which end it is (for the
@@ -94,7 +87,6 @@ type Conn struct {
 func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server bool) *Conn {
 	c := &Conn{
 		nc:         nc,
-		rc:         rawConnOf(nc),
 		opts:       opts,
 		serializer: serializer,
 		peerMax:    peerMax,
@@ -102,16 +94,16 @@ func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server 
 		writerDone: make(chan struct{}),
 	}
 	c.writeLoopFn = c.writeLoop
-	if c.rc != nil {
-		c.writevFn = c.writevSome
-	}
-	var out *Outbox
+	rc := sockio.RawConnOf(nc)
+	c.w.Init(nc, rc, opts.WriteTimeout, c.writeQueued)
+	var out *sockio.Outbox
 	if server {
+		c.server = true
 		out = &c.out
 	} else {
 		c.space = make(chan struct{}, 1) // SendWait, which clients use, waits on it
 	}
-	c.rd = newReader(nc, c.rc, opts.ReadBufferSize, opts.MaxMessageSize, out)
+	c.rd = newReader(nc, rc, opts.ReadBufferSize, opts.MaxMessageSize, out)
 	if opts.PingInterval > 0 {
 		c.mu.Lock()
 		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
@@ -151,7 +143,7 @@ func (c *Conn) readNext(park bool) ([]byte, error) {
 	for {
 		// Waiting here, a few calls deep, rather than in the frame parser keeps an idle
 		// connection's goroutine stack small enough to shrink to the minimum.
-		if c.rd.pending() == 0 {
+		if c.rd.Pending() == 0 {
 			if err := c.awaitData(park); err != nil {
 				return nil, err
 			}
@@ -188,7 +180,7 @@ func (c *Conn) readMessage() ([]byte, error) {
 				return nil, err
 			}
 		}
-		if c.canPark && c.rd.pending() == 0 {
+		if c.canPark && c.rd.Pending() == 0 {
 			// A PING or PONG alone: back to the message boundary, where a reader that
 			// has nothing more to read parks at once.
 			c.parkAtOnce = true
@@ -250,9 +242,9 @@ func (c *Conn) keepalive() {
 // non-blocking write, when nothing is queued or being written; queued otherwise.
 func (c *Conn) SendNow(frame []byte) error {
 	c.mu.Lock()
-	if c.rc == nil || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
+	if !c.w.Inline() || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
 		c.mu.Unlock()
-		return c.enqueue(frame, nil)
+		return c.enqueue(frame, nil, true)
 	}
 	c.writing = true
 	c.mu.Unlock()
@@ -260,18 +252,6 @@ func (c *Conn) SendNow(frame []byte) error {
 	c.iov = append(c.iov[:0], c.headers, frame)
 	c.writeInline()
 	return nil
-}
-
-// SendFanout queues one frame of a fan-out (peer.Peer). When via is a router-side RawSocket
-// connection, whose reader is the goroutine sending, a writer that would start now is started
-// when via's outbox is flushed instead, so a burst goes out in one write. It allocates
-// nothing.
-func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
-	var out *Outbox
-	if vc, ok := via.(*Conn); ok && vc.rd.out != nil {
-		out = vc.rd.out
-	}
-	return c.enqueue(frame, out)
 }
 
 // spaceSignal returns the channel the writer signals once it has taken the queue, made on
@@ -286,12 +266,12 @@ func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
 }
 
 // Send queues one frame like SendFanout with no outbox.
-func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil) }
+func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil, true) }
 
 // SendWait queues one frame, waiting for room while the queue is full (peer.Client).
 func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 	for {
-		err := c.enqueue(frame, nil)
+		err := c.enqueue(frame, nil, true)
 		if !errors.Is(err, peer.ErrQueueFull) {
 			return err
 		}
@@ -310,7 +290,7 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 }
 
 // enqueue queues one frame. A writer that should start now is left to out, when not nil.
-func (c *Conn) enqueue(frame []byte, out *Outbox) error {
+func (c *Conn) enqueue(frame []byte, out *sockio.Outbox, reply bool) error {
 	if len(frame) > c.peerMax {
 		err := fmt.Errorf("%w: a message of %d bytes, the peer accepts at most %d", ErrTooBig, len(frame), c.peerMax)
 		c.opts.Logger.Warn("rawsocket: cutting off a peer that cannot take a message", "remote", c.nc.RemoteAddr(), "err", err)
@@ -330,20 +310,25 @@ func (c *Conn) enqueue(frame []byte, out *Outbox) error {
 	c.queued += len(frame)
 	start := c.startWriterLocked()
 	if start && out != nil {
-		c.heldBy = out
+		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.conns = append(out.conns, c)
+		out.Hold(&c.w, reply)
 		return nil
+	}
+	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+		// Another reader's outbox holds the writer, or a write is under way: this frame
+		// joins a write that other readers feed too.
+		c.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits: half full, the
 	// outbox is written now.
-	full := out != nil && c.heldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
+	full := out != nil && c.w.HeldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
 	c.mu.Unlock()
 	if start {
 		go c.writeLoopFn()
 	}
 	if full {
-		out.flush()
+		out.Flush()
 	}
 	return nil
 }
@@ -396,7 +381,7 @@ func (c *Conn) Abort(code int, reason string) {
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
-	c.nc.SetWriteDeadline(time.Now().Add(abortWriteGrace))
+	c.w.Abort(abortWriteGrace)
 	if start {
 		go c.writeLoopFn()
 	}
@@ -412,11 +397,11 @@ func (c *Conn) CloseReason() (int, string) {
 // Done releases the connection once its owner has stopped reading; it returns when the socket
 // is closed and no goroutine of the connection is left.
 func (c *Conn) Done() {
-	c.out.flush()
+	c.out.Flush()
 	c.doneOnce.Do(func() { close(c.readDone) })
 	c.Close(peer.CloseGoingAway, "")
 	<-c.writerDone
-	c.rd.release()
+	c.rd.Release()
 }
 
 // WriterDone is closed when the connection is finished: socket closed, no writer running.
@@ -468,11 +453,13 @@ func (c *Conn) takeLocked() work {
 // writeLoop writes until there is nothing left, then exits; when closing, it closes the
 // socket once what was queued is written.
 func (c *Conn) writeLoop() {
-	if len(c.partial) > 0 {
+	if c.w.Failed() {
+		c.finish() // an inline write found the socket broken
+		return
+	}
+	if len(c.w.Partial) > 0 {
 		// What an inline write left goes before anything queued after it.
-		c.iov = append(c.iov[:0], c.partial...)
-		clear(c.partial)
-		c.partial = c.partial[:0]
+		c.iov = c.w.TakePartial(c.iov[:0])
 		if err := c.writeRaw(); err != nil {
 			c.finish()
 			return
@@ -565,25 +552,11 @@ func (c *Conn) finish() {
 	}
 }
 
-// writeRaw writes c.iov: straight on the socket with writev on plain sockets, else copied into
-// one buffer and written at once (a TLS record per write, not per frame).
+// writeRaw writes c.iov (sockio.Writer.Write), waiting for the peer while its socket is full:
+// straight on the socket with writev on plain sockets, else in one write (a TLS record per
+// write, not per frame).
 func (c *Conn) writeRaw() error {
-	var err error
-	if c.rc != nil {
-		c.bufs = c.iov
-		err = c.writeRawFD()
-		c.bufs = nil
-	} else {
-		c.wbuf = c.wbuf[:0]
-		for _, b := range c.iov {
-			c.wbuf = append(c.wbuf, b...)
-		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-		_, err = c.nc.Write(c.wbuf)
-		if cap(c.wbuf) > 64<<10 {
-			c.wbuf = nil
-		}
-	}
+	err := c.w.Write(c.iov)
 	clear(c.iov)
 	c.iov = c.iov[:0]
 	if err != nil {
@@ -592,128 +565,58 @@ func (c *Conn) writeRaw() error {
 	return nil
 }
 
-// writeRawFD writes c.bufs with non-blocking writev calls, and a write deadline only once the
-// socket is full.
-func (c *Conn) writeRawFD() error {
-	c.writeErr, c.waited = nil, false
-	err := c.rc.Write(c.writevFn)
-	if err == nil {
-		err = c.writeErr
-	}
-	if c.waited && !c.isAborted() {
-		c.nc.SetWriteDeadline(time.Time{})
-	}
-	return err
-}
-
-func (c *Conn) isAborted() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.aborted
-}
-
-// maxIovecs is the most buffers one writev takes (IOV_MAX on Linux).
-const maxIovecs = 1024
-
-// writevSome writes what is left of c.bufs; false asks the poller to wait until the socket
-// takes more (or the write deadline passes).
-func (c *Conn) writevSome(fd uintptr) bool {
-	for len(c.bufs) > 0 {
-		c.iovecs = appendIovecs(c.iovecs[:0], c.bufs, maxIovecs)
-		if len(c.iovecs) == 0 {
-			break
-		}
-		n, err := writevIovecs(fd, c.iovecs)
-		clear(c.iovecs)
-		switch err {
-		case nil:
-			consume(&c.bufs, n)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			if c.nowait {
-				return true
-			}
-			if !c.waited {
-				c.waited = true
-				if !c.isAborted() {
-					c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-				}
-			}
-			return false
-		default:
-			c.writeErr = err
-			return true
-		}
-	}
-	return true
-}
-
-// consume drops the first n bytes from b.
-func consume(b *net.Buffers, n int) {
-	for n > 0 && len(*b) > 0 {
-		if n < len((*b)[0]) {
-			(*b)[0] = (*b)[0][n:]
-			return
-		}
-		n -= len((*b)[0])
-		*b = (*b)[1:]
-	}
-	for len(*b) > 0 && len((*b)[0]) == 0 {
-		*b = (*b)[1:]
-	}
-}
-
-// writeInline writes c.iov from the caller's goroutine, which holds the writer's role, with
-// non-blocking writes. What the socket does not take waits in c.partial for a writer
-// goroutine, so the caller never waits for the peer.
-func (c *Conn) writeInline() {
-	c.bufs = c.iov
-	c.writeErr, c.waited, c.nowait = nil, false, true
-	if err := c.rc.Write(c.writevFn); err != nil {
-		c.writeErr = nil // the writer goroutine meets the same error and finishes
-	}
-	c.nowait = false
-	broken, left := c.writeErr != nil, len(c.bufs) > 0
-	if left && !broken {
-		c.partial = append(c.partial[:0], c.bufs...)
-	}
-	c.bufs = nil
-	clear(c.iov)
-	c.iov = c.iov[:0]
-	switch {
-	case broken:
-		c.finish()
-		return
-	case left:
-		go c.writeLoopFn()
-		return
-	}
-	c.mu.Lock()
-	more := len(c.queue) > 0 || len(c.pongs) > 0 || c.needPing || c.closing
-	if !more {
-		c.writing = false
-	}
-	c.mu.Unlock()
-	if more {
-		go c.writeLoopFn()
-	}
-}
-
 // writeQueued writes what is queued from the caller's goroutine, which an Outbox made the
 // connection's writer: the frames its reader's burst queued go out in one non-blocking write.
 // Anything else (a PING, PONGs, a close, what an earlier write left), or a socket without raw
 // access, is the writer goroutine's.
 func (c *Conn) writeQueued() {
 	c.mu.Lock()
-	c.heldBy = nil
-	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || len(c.pongs) > 0 || c.needPing || c.closing {
+	c.w.HeldBy = nil
+	if !c.inlineLocked() {
 		c.mu.Unlock()
 		go c.writeLoopFn()
 		return
 	}
+	c.takeInlineLocked()
+	c.writeInline()
+}
+
+// inlineLocked reports whether what is queued can be written inline: frames only, on a raw
+// socket, nothing left over from an earlier write. Caller holds c.mu.
+func (c *Conn) inlineLocked() bool {
+	return c.w.Inline() && len(c.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing && !c.closing
+}
+
+// takeInlineLocked takes the queue and lays it out in c.iov; it unlocks c.mu.
+func (c *Conn) takeInlineLocked() {
 	c.takeLocked()
 	c.mu.Unlock()
 	c.frameIovecs(false)
 	clear(c.batch)
-	c.writeInline()
 }
+
+// writeInline writes c.iov from the caller's goroutine, which holds the writer's role, with
+// non-blocking writes, then what was queued meanwhile (sockio.Writer.WriteInline). What the
+// socket does not take waits for a writer goroutine, so the caller never waits for the peer.
+func (c *Conn) writeInline() { c.w.WriteInline(c.iov, (*inlineSide)(c)) }
+
+// inlineSide is the connection as its inline writer sees it (sockio.InlineConn).
+type inlineSide Conn
+
+func (s *inlineSide) NextInline(more bool) ([][]byte, bool) {
+	c := (*Conn)(s)
+	c.mu.Lock()
+	switch {
+	case len(c.queue) == 0 && len(c.pongs) == 0 && !c.needPing && !c.closing:
+		c.writing = false
+		c.mu.Unlock()
+		return nil, true
+	case more && c.inlineLocked():
+		c.takeInlineLocked()
+		return c.iov, false
+	}
+	c.mu.Unlock()
+	return nil, false
+}
+
+func (s *inlineSide) StartWriter() { go s.writeLoopFn() }

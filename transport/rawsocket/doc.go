@@ -9,8 +9,9 @@
 // the WebSocket connection's properties: sends never block (a bounded queue, in messages and
 // bytes; a full one is a slow consumer), a reply is written at once from the sender's
 // goroutine when nothing is queued (SendNow), the events one read's publications give a
-// subscriber go out in one writev (the reader's Outbox), and an idle connection on a plain
-// socket holds no read buffer. PING and PONG frames keep the connection alive.
+// subscriber go out in one writev (the reader's outbox, shared with the WebSocket transport
+// through transport/internal/sockio, so it batches recipients of either), and an idle
+// connection on a plain socket holds no read buffer. PING and PONG frames keep the connection alive.
 //
 // Server serves connections from any net.Listener; Split shares a WebSocket port, handing a
 // connection whose first octet is 0x7F (RawSocket's magic) to a Server and anything else to

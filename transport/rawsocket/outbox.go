@@ -1,60 +1,38 @@
 package rawsocket
 
 import (
-	"runtime"
-	"slices"
+	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
-// Outbox holds back the writers of the connections that one reader's messages gave something
-// to write (a publisher's burst of events), until that reader has handled what its reads
-// brought: each subscriber then gets the whole burst in one write, with no delay added. It is
-// flushed when the reader's socket has nothing more to read (plain sockets; before every read
-// otherwise), after outboxMaxReads reads, as soon as a queue it holds is half full, and when
-// the reader stops. Only the reading goroutine uses it (SendFanout with its connection as
-// via). It mirrors the WebSocket transport's outbox, for RawSocket connections.
-type Outbox struct {
-	conns []*Conn // each holds the writer's role on the outbox's behalf
-	reads int     // reads since the last flush
+// ReadingOutbox is the outbox of the connection's reader (sockio.Outbox), for sends made while
+// handling a message read from this connection, on its reading goroutine; nil on a client's
+// connection (only a router's reader batches). It is how a send on any socket transport finds
+// the batch to join.
+func (c *Conn) ReadingOutbox() *sockio.Outbox {
+	if !c.server {
+		return nil
+	}
+	return &c.out
 }
 
-// outboxMaxReads bounds how many reads an outbox holds writes back for.
-const outboxMaxReads = 8
-
-// outboxShareAbove is how many connections one goroutine writes at least before a flush is
-// shared with helpers.
-const outboxShareAbove = 1024
-
-// outboxKeepCap is the capacity a flushed outbox keeps.
-const outboxKeepCap = 1024
-
-func writeEach(conns []*Conn) {
-	for _, c := range conns {
-		c.writeQueued()
-	}
+// SendFanout queues one frame of a fan-out (peer.Peer). When via is a router-side connection
+// of a socket transport (RawSocket or WebSocket), whose reader is the goroutine sending, a
+// writer that would start now is started when via's outbox is flushed instead, so a burst
+// goes out in one write. It allocates nothing.
+func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
+	return c.enqueue(frame, sockio.OutboxOf(via), false)
 }
 
-// flush writes every held connection with one non-blocking write each; what a socket does not
-// take is left to that connection's writer goroutine.
-func (o *Outbox) flush() {
-	conns := o.conns
-	if len(conns) == 0 {
-		o.reads = 0
-		return
+// SendReply sends a one-to-one message (peer.ReplySender) like SendNow, from via's reading
+// goroutine: when via is a router-side connection of a socket transport, the write waits until
+// via's reader has handled what its read brought, so that the replies of one read (the
+// RESULTs of a callee's YIELDs) or of several reads (the INVOCATIONs of many callers for one
+// callee) reach each peer in one write.
+func (c *Conn) SendReply(frame []byte, via peer.Peer) error {
+	out := sockio.OutboxOf(via)
+	if out == nil {
+		return c.SendNow(frame)
 	}
-	if len(conns) >= 2*outboxShareAbove {
-		helpers := min(runtime.GOMAXPROCS(0)-1, len(conns)/outboxShareAbove-1)
-		per := len(conns) / (helpers + 1)
-		for range helpers {
-			chunk := slices.Clone(conns[len(conns)-per:])
-			conns = conns[:len(conns)-per]
-			go writeEach(chunk)
-		}
-	}
-	writeEach(conns)
-	clear(o.conns)
-	o.conns = o.conns[:0]
-	o.reads = 0
-	if cap(o.conns) > outboxKeepCap {
-		o.conns = nil
-	}
+	return c.enqueue(frame, out, true)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport/internal/idlewait"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // An idle connection holds no goroutine, as on the WebSocket transport: a router-side reader
@@ -22,8 +23,6 @@ import (
 var (
 	// errParked: the reader parks (awaitData to ReadOrPark).
 	errParked = errors.New("rawsocket: reader parks")
-	// errWouldBlock: fill found the socket empty and was asked not to wait.
-	errWouldBlock = errors.New("rawsocket: nothing to read")
 	// errNoMessage: readMessage read PINGs or PONGs only, and nothing more is buffered.
 	errNoMessage = errors.New("rawsocket: control frames only")
 )
@@ -32,7 +31,7 @@ var (
 // connection's reads go through crypto/tls, which must own them).
 func (c *Conn) enablePark(active *atomic.Int64) {
 	c.active = active
-	if !idlewait.Supported || c.rc == nil || c.opts.KeepIdleReaders {
+	if !idlewait.Supported || c.rd.RawConn() == nil || c.opts.KeepIdleReaders {
 		return
 	}
 	c.canPark, c.parkAtOnce = true, true
@@ -54,13 +53,13 @@ func (c *Conn) ReadOrPark(resume func()) ([]byte, error) {
 // of waiting when the reader is to park.
 func (c *Conn) awaitData(park bool) error {
 	if !park {
-		return c.rd.fill()
+		return c.rd.Fill()
 	}
 	if !c.parkAtOnce {
-		return c.rd.fill()
+		return c.rd.Fill()
 	}
 	c.parkAtOnce = false
-	if err := c.rd.fillOrNot(); err != errWouldBlock {
+	if err := c.rd.FillOrNot(); err != sockio.ErrWouldBlock {
 		return err
 	}
 	return errParked
@@ -86,7 +85,7 @@ func (c *Conn) watch() bool {
 	if c.finished {
 		return false
 	}
-	token, ok := idlewait.Watch(c.rc, c)
+	token, ok := idlewait.Watch(c.rd.RawConn(), c)
 	if !ok {
 		return false
 	}
@@ -96,7 +95,8 @@ func (c *Conn) watch() bool {
 		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
 		// it: a quiet reader's connection may well be written to (a subscriber's), and
 		// each delivery would allocate it again.
-		c.headers, c.iov, c.iovecs = nil, nil, nil
+		c.headers, c.iov = nil, nil
+		c.w.Release(0)
 	}
 	c.parkedOnce = true
 	return true
@@ -119,7 +119,7 @@ func (c *Conn) unwatchLocked() bool {
 		return false
 	}
 	c.parked = false
-	idlewait.Unwatch(c.rc, c.parkToken)
+	idlewait.Unwatch(c.rd.RawConn(), c.parkToken)
 	return true
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // DefaultFirstByteTimeout is how long Split waits for a new connection's first octet before it
@@ -110,13 +112,13 @@ func isTimeout(err error) bool {
 func peekFirst(nc net.Conn, timeout time.Duration) (byte, net.Conn, error) {
 	nc.SetReadDeadline(time.Now().Add(timeout))
 	defer nc.SetReadDeadline(time.Time{})
-	if rc := rawConnOf(nc); rc != nil {
+	if rc := sockio.RawConnOf(nc); rc != nil {
 		var b [1]byte
 		var n int
 		var perr error
 		err := rc.Read(func(fd uintptr) bool {
 			for {
-				n, perr = rawPeek(fd, b[:])
+				n, perr = sockio.RawPeek(fd, b[:])
 				if perr == syscall.EINTR {
 					continue
 				}

@@ -11,11 +11,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 var (
@@ -74,7 +74,6 @@ type Conn struct {
 	comp      []bool        // with deflate: whether each queued frame is compressed (and framed)
 	compBatch []bool        // the batch's compression flags, used by the writer only
 	writing   bool          // a writer goroutine (or SendNow's inline write) is running
-	heldBy    *Outbox       // the outbox that starts the writer (writing is set on its behalf)
 	delayed   bool          // waiting in a delay shard for its tick
 	urgent    bool          // a one-to-one reply is queued: no write delay
 	lastWrite int64         // with a write delay: when the writer last took events only (Unix ns)
@@ -100,22 +99,15 @@ type Conn struct {
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
-	// Writes on plain TCP: the raw socket and its bound writev function, whose arguments and
-	// results are fields so that a write allocates nothing. They belong to whoever holds the
-	// writer's role (c.writing): a writer goroutine, or an inline write (SendNow, Outbox).
-	rc       syscall.RawConn
-	writevFn func(fd uintptr) bool
-	iovecs   iovecs
-	writeErr error
-	waited   bool     // the socket was full: a write deadline is set
-	nowait   bool     // an inline write: a full socket is left to a writer goroutine
-	partial  [][]byte // what an inline write left unwritten, for the writer goroutine
+	// w writes what the writer lays out in iov, straight on the socket on plain TCP; it
+	// belongs to whoever holds the writer's role (c.writing): a writer goroutine, or an
+	// inline write (SendNow, an Outbox flush).
+	w sockio.Writer
 
-	out Outbox // the reader's: connections its messages gave something to write
+	out sockio.Outbox // the reader's: connections its messages gave something to write
 
-	headers []byte      // scratch for frame headers, used by the writer only
-	iov     [][]byte    // scratch for writev, used by the writer only
-	bufs    net.Buffers // what writev has left to write, used by the writer only
+	headers []byte   // scratch for frame headers, used by the writer only
+	iov     [][]byte // scratch for writev, used by the writer only
 
 	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
 	deadlineSet int64
@@ -155,9 +147,7 @@ func newServerConnOn(nc net.Conn, subprotocol string, opts *Options, r *http.Req
 	if opts.PingInterval > 0 {
 		c.fr.progress = c.extendReadDeadlineSoon
 	}
-	if c.rc = c.fr.rc; c.rc != nil {
-		c.writevFn = c.writevSome
-	}
+	c.w.Init(nc, c.fr.RawConn(), opts.WriteTimeout, c.writeQueued)
 	c.startKeepalive()
 	return c
 }
@@ -194,6 +184,7 @@ func newConnStateShared(nc net.Conn, subprotocol string, opts *Options, r *http.
 		request:     r,
 	}
 	c.writeLoopFn = c.writeLoop
+	c.w.Init(nc, nil, opts.WriteTimeout, nil) // through nc; a server on plain TCP writes raw
 	return c
 }
 
@@ -430,7 +421,7 @@ type sendOptions struct {
 	mixed  bool // the connection carries both kinds: each frame's kind is recorded
 	urgent bool // a one-to-one reply: not held for a write delay
 	shared bool // a fan-out frame: compressed once for every recipient
-	out    *Outbox
+	out    *sockio.Outbox
 }
 
 // enqueue queues one frame. A writer that should start now is left to o.out, when not nil, to
@@ -469,18 +460,23 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	}
 	now, later := c.scheduleLocked()
 	if now && out != nil {
-		c.heldBy = out
+		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.conns = append(out.conns, c)
+		out.Hold(&c.w, o.urgent)
 		return nil
+	}
+	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+		// Another reader's outbox holds the writer, or a write is under way: this frame
+		// joins a write that other readers feed too.
+		c.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits for its reader:
 	// half full, the outbox is written now.
-	full := out != nil && c.heldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
+	full := out != nil && c.w.HeldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
 	c.mu.Unlock()
 	c.startWriter(now, later)
 	if full {
-		out.flush()
+		out.Flush()
 	}
 	return nil
 }
@@ -627,14 +623,14 @@ func (c *Conn) Abort(code int, reason string) {
 	}
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
-	c.nc.SetWriteDeadline(time.Now().Add(abortWriteGrace))
+	c.w.Abort(abortWriteGrace)
 	c.kick()
 }
 
 // Done releases the connection: the owner calls it once it has stopped reading. It waits until
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
-	c.out.flush() // what the last messages read queued
+	c.out.Flush() // what the last messages read queued
 	c.mu.Lock()
 	if !c.readStopped {
 		c.readStopped = true
@@ -708,11 +704,13 @@ func truncateReason(s string) string {
 // writeLoop writes until the queue is empty, then exits; when closing, it sends the close
 // frame, waits for the owner to stop reading (or the grace period), and closes the socket.
 func (c *Conn) writeLoop() {
-	if len(c.partial) > 0 {
+	if c.w.Failed() {
+		c.finish() // an inline write found the socket broken
+		return
+	}
+	if len(c.w.Partial) > 0 {
 		// What an inline write left: it goes before anything queued after it.
-		c.iov = append(c.iov[:0], c.partial...)
-		clear(c.partial)
-		c.partial = c.partial[:0]
+		c.iov = c.w.TakePartial(c.iov[:0])
 		if err := c.writeRaw(); err != nil {
 			c.finish()
 			return
@@ -814,9 +812,7 @@ func (c *Conn) take() work {
 		if cap(c.batch) > idleQueueCap {
 			c.batch = nil
 		}
-		if cap(c.iovecs) > 2*idleQueueCap {
-			c.iovecs = nil
-		}
+		c.w.Release(2 * idleQueueCap)
 		return work{idle: true}
 	}
 	return c.takeLocked()
@@ -992,31 +988,16 @@ func opcodeOf(kinds []bool, i int, binary bool) byte {
 	return websocket.TextMessage
 }
 
-// writeRaw writes c.iov: straight on the socket on plain TCP, through the net.Conn otherwise.
-// c.bufs is the view the write consumes, a field so that no slice header escapes per write,
-// while c.iov keeps its backing array for the next round.
+// writeRaw writes c.iov (sockio.Writer.Write), waiting for the peer while its socket is
+// full; c.iov keeps its backing array for the next round.
 func (c *Conn) writeRaw() error {
-	c.bufs = c.iov
-	var err error
-	if c.rc != nil {
-		err = c.writeRawFD()
-	} else {
-		err = c.writeRawConn()
-	}
-	c.bufs = nil
+	err := c.w.Write(c.iov)
 	clear(c.iov)
 	c.iov = c.iov[:0]
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
-}
-
-// writeRawConn writes c.bufs with one deadline, in as few syscalls as the kernel allows.
-func (c *Conn) writeRawConn() error {
-	c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	_, err := c.bufs.WriteTo(c.nc)
-	return err
 }
 
 // writeControl writes a ping, pong or close frame.

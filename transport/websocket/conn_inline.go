@@ -12,7 +12,7 @@ func (c *Conn) SendNow(frame []byte) error {
 		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
 	}
 	c.mu.Lock()
-	if c.rc == nil || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
+	if !c.w.Inline() || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
 		// already): queued, but not held for a write delay.
 		c.mu.Unlock()
@@ -33,56 +33,54 @@ func (c *Conn) SendNow(frame []byte) error {
 // socket without raw access, is the writer goroutine's.
 func (c *Conn) writeQueued() {
 	c.mu.Lock()
-	c.heldBy = nil
-	if c.rc == nil || len(c.partial) > 0 || len(c.queue) == 0 || len(c.pongs) > 0 || c.needPing || c.closing || c.kinds != nil {
+	c.w.HeldBy = nil
+	if !c.inlineLocked() {
 		c.mu.Unlock()
 		go c.writeLoopFn()
 		return
 	}
+	c.takeInlineLocked()
+	c.writeInline()
+}
+
+// inlineLocked reports whether what is queued can be written inline: frames only, on a raw
+// socket, nothing left over from an earlier write. Caller holds c.mu.
+func (c *Conn) inlineLocked() bool {
+	return c.w.Inline() && len(c.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing &&
+		!c.closing && c.kinds == nil
+}
+
+// takeInlineLocked takes the queue and lays it out in c.iov; it unlocks c.mu.
+func (c *Conn) takeInlineLocked() {
 	w := c.takeLocked()
 	c.mu.Unlock()
 	c.frameIovecs(c.batch, nil, w.binary)
 	c.recycle(c.batch) // c.iov holds the frames now
-	c.writeInline()
 }
 
 // writeInline writes c.iov from the caller's goroutine, which holds the writer's role
-// (c.writing), with non-blocking writes. What the socket does not take at once waits in
-// c.partial for a writer goroutine started here, so the caller never waits for the peer;
-// that goroutine also writes whatever was queued meanwhile.
-func (c *Conn) writeInline() {
-	c.bufs = c.iov
-	c.writeErr, c.waited, c.nowait = nil, false, true
-	if err := c.rc.Write(c.writevFn); err != nil {
-		// Not written (a write deadline an abort set has passed, or the socket is closing):
-		// the writer goroutine meets the same error and finishes the connection.
-		c.writeErr = nil
-	}
-	c.nowait = false
-	broken, left := c.writeErr != nil, len(c.bufs) > 0
-	if left && !broken {
-		// The headers in c.bufs point into c.headers, which nothing changes before the
-		// writer goroutine has written c.partial.
-		c.partial = append(c.partial[:0], c.bufs...)
-	}
-	c.bufs = nil
-	clear(c.iov)
-	c.iov = c.iov[:0]
-	switch {
-	case broken:
-		c.finish() // the owner's Read fails next
-		return
-	case left:
-		go c.writeLoopFn()
-		return
-	}
+// (c.writing), with non-blocking writes, then what was queued meanwhile
+// (sockio.Writer.WriteInline). What the socket does not take at once waits for a writer
+// goroutine started here, so the caller never waits for the peer.
+func (c *Conn) writeInline() { c.w.WriteInline(c.iov, (*inlineSide)(c)) }
+
+// inlineSide is the connection as its inline writer sees it (sockio.InlineConn).
+type inlineSide Conn
+
+func (s *inlineSide) NextInline(more bool) ([][]byte, bool) {
+	c := (*Conn)(s)
 	c.mu.Lock()
-	more := c.hasWorkLocked()
-	if !more {
+	if !c.hasWorkLocked() {
 		c.writing = false
+		c.mu.Unlock()
+		return nil, true
 	}
-	c.mu.Unlock()
-	if more {
-		go c.writeLoopFn()
+	if !more || c.delay != nil || !c.inlineLocked() { // a write delay spaces what follows
+		c.mu.Unlock()
+		return nil, false
 	}
+	c.takeInlineLocked()
+	return c.iov, false
 }
+
+func (s *inlineSide) StartWriter() { go s.writeLoopFn() }

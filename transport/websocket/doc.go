@@ -4,7 +4,9 @@
 // writes frames itself.
 //
 // A Conn is the session layer's peer.Peer (and the Go client's peer.Client); how it batches
-// writes (the reader's Outbox, Options.WriteDelay) stays here. Server is the http.Handler
+// writes (the reader's outbox, Options.WriteDelay) stays in the transports: the writer, the
+// read buffer and the outbox below the framing are shared with RawSocket
+// (transport/internal/sockio). Server is the http.Handler
 // that upgrades requests and hands each connection to a Handler on a goroutine of its own —
 // until the peer goes quiet: then a handler reading with ReadOrPark (peer.Parker) lets the
 // goroutine go, and one is started again when the socket is readable (park.go); Dial opens a

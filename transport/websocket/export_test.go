@@ -1,7 +1,6 @@
 package websocket
 
+import "github.com/pawl-wamp/pawl/transport/internal/sockio"
+
 // SetOutboxShareAbove lets a test share small flushes with helpers; it returns the restore.
-func SetOutboxShareAbove(n int) (restore func()) {
-	old := outboxShareAbove.Swap(int32(n))
-	return func() { outboxShareAbove.Store(old) }
-}
+func SetOutboxShareAbove(n int) (restore func()) { return sockio.SetShareAbove(n) }

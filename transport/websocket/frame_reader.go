@@ -4,14 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"sync"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // frameReader reads the bytes a client sends: masked WebSocket frames (RFC 6455 section 5).
@@ -19,25 +17,10 @@ import (
 // idle reader waits for readability holding no buffer, so idle connections cost no read
 // memory. Only the connection's owner goroutine uses it.
 type frameReader struct {
-	nc   net.Conn
-	rc   syscall.RawConn // plain TCP: reads wait for readability without a buffer
-	pool *sync.Pool      // of *[]byte, all of one size
-	buf  *[]byte         // nil while idle
-	r, w int             // pending bytes are (*buf)[r:w]
-
-	out    *Outbox               // flushed before the reader waits for the socket
-	readFn func(fd uintptr) bool // fr.readOnce, bound once so a read allocates nothing
+	sockio.ReadBuffer // the bytes read, and the wait for more (which flushes the outbox)
 	// progress, when set, is called after each read of a frame's payload from the socket:
 	// bytes are flowing, so the keepalive deadline moves on.
 	progress func()
-	n        int   // readOnce's result
-	err      error // readOnce's error
-	flush    bool  // readOnce found the socket empty with the outbox holding writes
-	// conn, on a connection whose reader may park, decides what a passed read deadline
-	// means (Conn.readDeadlinePassed).
-	conn       *Conn
-	nowait     bool // fillOrNot: an empty socket is reported (wouldBlock), not waited for
-	wouldBlock bool
 }
 
 // frameHeader is one frame's header, as read from the wire.
@@ -60,34 +43,18 @@ const (
 	opPong         = 10
 )
 
-var readBufferPools sync.Map // buffer size → *sync.Pool
-
-func readBufferPool(size int) *sync.Pool {
-	if p, ok := readBufferPools.Load(size); ok {
-		return p.(*sync.Pool)
-	}
-	p, _ := readBufferPools.LoadOrStore(size, &sync.Pool{New: func() any {
-		b := make([]byte, size)
-		return &b
-	}})
-	return p.(*sync.Pool)
-}
-
-func newFrameReader(nc net.Conn, size int, out *Outbox) *frameReader {
-	fr := &frameReader{nc: nc, pool: readBufferPool(max(size, 16)), out: out}
-	fr.rc = rawConnOf(nc)
-	if fr.rc != nil {
-		fr.readFn = fr.readOnce
-	}
+func newFrameReader(nc net.Conn, size int, out *sockio.Outbox) *frameReader {
+	fr := &frameReader{}
+	fr.Init(nc, sockio.RawConnOf(nc), size, out)
 	return fr
 }
 
 // header reads the next frame header.
 func (fr *frameReader) header() (frameHeader, error) {
-	if err := fr.ensure(2); err != nil {
+	if err := fr.Ensure(2); err != nil {
 		return frameHeader{}, err
 	}
-	b := (*fr.buf)[fr.r:]
+	b := (*fr.Buf)[fr.R:]
 	h := frameHeader{fin: b[0]&0x80 != 0, rsv: b[0] & 0x70, opcode: b[0] & 0x0f, masked: b[1]&0x80 != 0}
 	size := 2
 	switch n := b[1] & 0x7f; n {
@@ -101,10 +68,10 @@ func (fr *frameReader) header() (frameHeader, error) {
 	if h.masked {
 		size += 4
 	}
-	if err := fr.ensure(size); err != nil {
+	if err := fr.Ensure(size); err != nil {
 		return frameHeader{}, err
 	}
-	b = (*fr.buf)[fr.r:]
+	b = (*fr.Buf)[fr.R:]
 	off := 2
 	switch b[1] & 0x7f {
 	case 126:
@@ -121,7 +88,7 @@ func (fr *frameReader) header() (frameHeader, error) {
 	if h.masked {
 		copy(h.mask[:], b[off:off+4])
 	}
-	fr.r += size
+	fr.R += size
 	return h, nil
 }
 
@@ -138,13 +105,13 @@ func (fr *frameReader) payload(dst []byte, h frameHeader, limit int, text *utf8S
 	start := len(dst)
 	total := start + int(h.length)
 	buffered := 0
-	if fr.buf != nil {
-		buffered = fr.w - fr.r
+	if fr.Buf != nil {
+		buffered = fr.W - fr.R
 	}
 	if start == 0 && total <= buffered {
 		// The whole frame is here, starting a message: the common case, in one piece.
 		dst = growLen(dst, total)
-		fr.r += copy(dst, (*fr.buf)[fr.r:fr.r+total])
+		fr.R += copy(dst, (*fr.Buf)[fr.R:fr.R+total])
 		if h.masked {
 			maskBytesAt(h.mask, dst, 0)
 		}
@@ -162,8 +129,8 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 	start := len(dst)
 	total := start + int(h.length)
 	buffered := 0
-	if fr.buf != nil {
-		buffered = fr.w - fr.r
+	if fr.Buf != nil {
+		buffered = fr.W - fr.R
 	}
 	want := min(total, start+max(payloadChunk, buffered))
 	if start > 0 && cap(dst) < want {
@@ -172,8 +139,8 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 	dst = growLen(dst, want)
 	pos := start
 	if buffered > 0 {
-		n := copy(dst[pos:], (*fr.buf)[fr.r:fr.w])
-		fr.r += n
+		n := copy(dst[pos:], (*fr.Buf)[fr.R:fr.W])
+		fr.R += n
 		if !arrived(dst, h, start, pos, pos+n, text) {
 			return nil, errInvalidUTF8
 		}
@@ -183,7 +150,7 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 		if pos == len(dst) {
 			dst = growLen(dst, min(total, 2*len(dst)))
 		}
-		n, err := fr.nc.Read(dst[pos:])
+		n, err := fr.Src.Read(dst[pos:])
 		if n > 0 {
 			if !arrived(dst, h, start, pos, pos+n, text) {
 				return nil, errInvalidUTF8
@@ -194,7 +161,7 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 			}
 		}
 		if err != nil && pos < total {
-			if fr.conn != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.conn.readDeadlinePassed() {
+			if fr.Deadline != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.Deadline.ReadDeadlinePassed() {
 				continue
 			}
 			return nil, fmt.Errorf("read: %w", err)
@@ -275,137 +242,6 @@ func (s *utf8Stream) feed(msg []byte) bool {
 // complete reports whether the whole message is valid: nothing is left half a code point.
 func (s *utf8Stream) complete(msg []byte) bool { return s.checked == len(msg) }
 
-// ensure makes at least n (≤ the buffer size) bytes pending, reading as needed.
-func (fr *frameReader) ensure(n int) error {
-	for fr.buf == nil || fr.w-fr.r < n {
-		if fr.buf != nil && fr.r > 0 {
-			fr.w = copy(*fr.buf, (*fr.buf)[fr.r:fr.w])
-			fr.r = 0
-		}
-		if err := fr.fill(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pending is the number of bytes read but not yet parsed. With none, the buffer restarts at
-// its beginning.
-func (fr *frameReader) pending() int {
-	if fr.r == fr.w {
-		fr.r, fr.w = 0, 0
-	}
-	return fr.w - fr.r
-}
-
-// fill reads once into the buffer. On plain TCP it borrows the buffer only once bytes are
-// there to read, and gives it back when it is empty and the socket has nothing. The messages
-// of the last read are all handled by then: the outbox is flushed before the reader waits
-// (before a read that may wait, when the socket has nothing, or after outboxMaxReads reads).
-func (fr *frameReader) fill() error {
-	if fr.out != nil && len(fr.out.conns) > 0 {
-		if fr.rc == nil || fr.out.reads >= outboxMaxReads {
-			fr.out.flush()
-		} else {
-			fr.out.reads++
-		}
-	}
-	if fr.rc == nil {
-		if fr.buf == nil {
-			fr.buf = fr.pool.Get().(*[]byte)
-		}
-		n, err := fr.nc.Read((*fr.buf)[fr.w:])
-		fr.w += n
-		if n > 0 {
-			return nil
-		}
-		if err == nil {
-			err = io.ErrNoProgress
-		}
-		return fmt.Errorf("read: %w", err)
-	}
-	for {
-		fr.n, fr.err, fr.flush = 0, nil, false
-		if err := fr.rc.Read(fr.readFn); err != nil {
-			if fr.conn != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.conn.readDeadlinePassed() {
-				continue
-			}
-			return fmt.Errorf("read: %w", err)
-		}
-		if fr.wouldBlock {
-			fr.wouldBlock = false
-			return errWouldBlock
-		}
-		if !fr.flush {
-			break
-		}
-		// Written outside the raw read, which holds this socket: a write that finds it
-		// broken closes it, and a close waits for the read to let go.
-		fr.out.flush()
-	}
-	if fr.err != nil {
-		return fmt.Errorf("read: %w", fr.err)
-	}
-	if fr.n == 0 {
-		return io.EOF
-	}
-	fr.w += fr.n
-	return nil
-}
-
-// fillOrNot is fill on plain TCP, except that a socket with nothing to read is reported
-// (errWouldBlock) rather than waited for.
-func (fr *frameReader) fillOrNot() error {
-	if fr.rc == nil {
-		return fr.fill()
-	}
-	fr.nowait = true
-	err := fr.fill()
-	fr.nowait = false
-	return err
-}
-
-// readOnce is the raw read: false asks the poller to wait for readability and call again.
-func (fr *frameReader) readOnce(fd uintptr) bool {
-	if fr.buf == nil {
-		fr.buf = fr.pool.Get().(*[]byte)
-	}
-	for {
-		n, err := rawRead(fd, (*fr.buf)[fr.w:])
-		switch err {
-		case nil:
-			fr.n = n
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if fr.out != nil && len(fr.out.conns) > 0 {
-				fr.flush = true // nothing more to read: the outbox goes out before waiting
-				return true
-			}
-			if fr.w == 0 {
-				fr.release()
-			}
-			if fr.nowait {
-				fr.wouldBlock = true
-				return true
-			}
-			return false
-		default:
-			fr.err = err
-			return true
-		}
-	}
-}
-
-// release gives the (empty) buffer back to the pool.
-func (fr *frameReader) release() {
-	if fr.buf != nil {
-		fr.pool.Put(fr.buf)
-		fr.buf, fr.r, fr.w = nil, 0, 0
-	}
-}
-
 // maskBytesAt applies the client's masking key (RFC 6455 section 5.3) to bytes of a frame's
 // payload that start at offset off in it, eight bytes at a time.
 func maskBytesAt(key [4]byte, b []byte, off int) {
@@ -470,7 +306,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 				return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown control opcode %d", h.opcode))
 			}
 			c.extendReadDeadline()
-			if !inMessage && c.idleAfter > 0 && c.fr.pending() == 0 {
+			if !inMessage && c.idleAfter > 0 && c.fr.Pending() == 0 {
 				// A ping or pong alone: back to the message boundary, where a reader
 				// that has nothing more to read parks at once.
 				c.parkAtOnce = true

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // Options configure a WebSocket endpoint. The zero value is usable: every field has a default.
@@ -82,12 +84,12 @@ type Options struct {
 const (
 	DefaultMaxMessageSize = 16 << 20
 	DefaultMaxFragments   = 1 << 16
-	DefaultPingInterval   = 30 * time.Second
-	DefaultPongTimeout    = 10 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultQueueMessages  = 4096
-	DefaultQueueBytes     = 16 << 20
-	DefaultReadBufferSize = 1024
+	DefaultPingInterval   = sockio.DefaultPingInterval
+	DefaultPongTimeout    = sockio.DefaultPongTimeout
+	DefaultWriteTimeout   = sockio.DefaultWriteTimeout
+	DefaultQueueMessages  = sockio.DefaultQueueMessages
+	DefaultQueueBytes     = sockio.DefaultQueueBytes
+	DefaultReadBufferSize = sockio.DefaultReadBufferSize
 	DefaultIdleAfter      = time.Second
 )
 
@@ -98,24 +100,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxFragments == 0 {
 		o.MaxFragments = DefaultMaxFragments
 	}
-	if o.PingInterval == 0 {
-		o.PingInterval = DefaultPingInterval
-	}
-	if o.PongTimeout <= 0 {
-		o.PongTimeout = DefaultPongTimeout
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = DefaultWriteTimeout
-	}
-	if o.QueueMessages <= 0 {
-		o.QueueMessages = DefaultQueueMessages
-	}
-	if o.QueueBytes <= 0 {
-		o.QueueBytes = DefaultQueueBytes
-	}
-	if o.ReadBufferSize <= 0 {
-		o.ReadBufferSize = DefaultReadBufferSize
-	}
+	l := sockio.Limits{PingInterval: o.PingInterval, PongTimeout: o.PongTimeout, WriteTimeout: o.WriteTimeout,
+		QueueMessages: o.QueueMessages, QueueBytes: o.QueueBytes, ReadBufferSize: o.ReadBufferSize}.WithDefaults()
+	o.PingInterval, o.PongTimeout, o.WriteTimeout = l.PingInterval, l.PongTimeout, l.WriteTimeout
+	o.QueueMessages, o.QueueBytes, o.ReadBufferSize = l.QueueMessages, l.QueueBytes, l.ReadBufferSize
 	if o.IdleAfter == 0 {
 		o.IdleAfter = DefaultIdleAfter
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pawl-wamp/pawl/session/peer"
 	"github.com/pawl-wamp/pawl/transport/internal/idlewait"
+	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
 // An idle connection holds no goroutine. A server connection's reader that finds the socket
@@ -28,9 +29,6 @@ import (
 // errParked: the reader parks (awaitData to ReadOrPark).
 var errParked = errors.New("websocket: reader parks")
 
-// errWouldBlock: fill found the socket empty and was asked not to wait.
-var errWouldBlock = errors.New("websocket: nothing to read")
-
 // errNoMessage: readFrames read control frames only and nothing more is buffered; the caller
 // waits for data (and may park) before reading on.
 var errNoMessage = errors.New("websocket: control frames only")
@@ -39,14 +37,14 @@ var errNoMessage = errors.New("websocket: control frames only")
 // connection's reads go through crypto/tls, which must own them).
 func (c *Conn) canPark(active *atomic.Int64) {
 	c.active = active
-	if !idlewait.Supported || c.rc == nil || !c.server || c.opts.IdleAfter <= 0 {
+	if !idlewait.Supported || !c.server || c.fr.RawConn() == nil || c.opts.IdleAfter <= 0 {
 		return
 	}
 	after := c.opts.IdleAfter
 	if c.opts.PingInterval > 0 {
 		after = min(after, c.opts.PingInterval+c.opts.PongTimeout)
 	}
-	c.idleAfter, c.parkAtOnce, c.fr.conn = after, true, c
+	c.idleAfter, c.parkAtOnce, c.fr.Deadline = after, true, (*parkDeadline)(c)
 }
 
 // ReadOrPark is Read, except that it returns peer.ErrParked, instead of waiting, once the
@@ -66,25 +64,25 @@ func (c *Conn) ReadOrPark(resume func()) ([]byte, error) {
 // garbage collector to shrink it to the minimum. With park, it returns errParked instead of
 // waiting once the peer has been quiet for idleAfter (or right after the handshake).
 func (c *Conn) awaitData(park bool) error {
-	if c.fr == nil || c.fr.pending() > 0 {
+	if c.fr == nil || c.fr.Pending() > 0 {
 		return nil
 	}
 	if !park {
-		return c.fr.fill()
+		return c.fr.Fill()
 	}
 	c.parking = true
 	var err error
 	if c.parkAtOnce {
 		c.parkAtOnce = false
-		err = c.fr.fillOrNot()
+		err = c.fr.FillOrNot()
 	} else {
-		err = c.fr.fill()
+		err = c.fr.Fill()
 	}
 	c.parking = false
 	switch {
 	case err == nil:
 		return nil
-	case err == errWouldBlock:
+	case err == sockio.ErrWouldBlock:
 		return errParked
 	case errors.Is(err, os.ErrDeadlineExceeded) && !c.keepaliveOver():
 		return errParked
@@ -101,6 +99,13 @@ func (c *Conn) keepaliveOver() bool {
 func (c *Conn) keepaliveEnd() int64 {
 	return c.deadlineSet + int64(c.opts.PingInterval+c.opts.PongTimeout)
 }
+
+// parkDeadline is a Conn as the read buffer's sockio.DeadlineHandler (no method on Conn's own
+// API, and no allocation).
+type parkDeadline Conn
+
+// ReadDeadlinePassed implements sockio.DeadlineHandler.
+func (d *parkDeadline) ReadDeadlinePassed() bool { return (*Conn)(d).readDeadlinePassed() }
 
 // readDeadlinePassed is called when a read's deadline passed while the reader waited in the
 // runtime's poller. It reports whether to wait on: the deadline was the one to park by, but
@@ -143,7 +148,7 @@ func (c *Conn) watch() bool {
 	if c.finished {
 		return false
 	}
-	token, ok := idlewait.Watch(c.rc, c)
+	token, ok := idlewait.Watch(c.fr.RawConn(), c)
 	if !ok {
 		return false
 	}
@@ -153,7 +158,8 @@ func (c *Conn) watch() bool {
 		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
 		// it: a quiet reader's connection may well be written to (a subscriber's), and
 		// each delivery would allocate it again.
-		c.headers, c.iov, c.iovecs = nil, nil, nil
+		c.headers, c.iov = nil, nil
+		c.w.Release(0)
 	}
 	c.parkedOnce = true
 	if c.pingTimer != nil {
@@ -182,7 +188,7 @@ func (c *Conn) unwatchLocked() bool {
 		return false
 	}
 	c.parked = false
-	idlewait.Unwatch(c.rc, c.parkToken)
+	idlewait.Unwatch(c.fr.RawConn(), c.parkToken)
 	return true
 }
 

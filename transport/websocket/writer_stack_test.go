@@ -13,7 +13,7 @@ import (
 
 // TestWaitingWriterStack pins the stack of a writer goroutine that waits for a peer that does
 // not read. Writers are made to wait for full sockets, at the deepest point of their path
-// (the poller's wait under writeRawFD), with the garbage collector off (it would shrink a
+// (the poller's wait under sockio.Writer.Write), with the garbage collector off (it would shrink a
 // grown stack and hide the growth). Each holds 4 KiB there today: the comments used to say
 // the writer fits its 2 KiB starting stack, which this test showed false for this path (the
 // same before the Peer seam); it keeps the stack from growing further, and is where to
@@ -91,7 +91,7 @@ func waitingWriters() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*Conn).writeRawFD") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, "sockio.(*Writer).Write(") {
 			n++
 		}
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package websocket
+package sockio
 
 import (
 	"net"
@@ -8,10 +8,10 @@ import (
 	"unsafe"
 )
 
-// rawConnOf returns the socket's raw connection when reads may go straight to the file
-// descriptor (plain TCP or Unix sockets), or nil (TLS and wrapped connections read through
+// RawConnOf returns the socket's raw connection when reads and writes may go straight to the
+// file descriptor (plain TCP or Unix sockets), or nil (TLS and wrapped connections go through
 // their net.Conn).
-func rawConnOf(nc net.Conn) syscall.RawConn {
+func RawConnOf(nc net.Conn) syscall.RawConn {
 	var rc syscall.RawConn
 	var err error
 	switch c := nc.(type) {
@@ -26,7 +26,14 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
-func rawRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
+// RawRead reads from the file descriptor once.
+func RawRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
+
+// RawPeek reads without consuming (MSG_PEEK).
+func RawPeek(fd uintptr, p []byte) (int, error) {
+	n, _, err := syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK)
+	return n, err
+}
 
 // iovecs describe buffers to writev.
 type iovecs = []syscall.Iovec
@@ -45,8 +52,8 @@ func appendIovecs(dst iovecs, bufs [][]byte, limit int) iovecs {
 	return dst
 }
 
-// writevIovecs writes the buffers iov points to with one writev system call.
-func writevIovecs(fd uintptr, iov []syscall.Iovec) (int, error) {
+// writev writes the buffers iov points to with one writev system call.
+func writev(fd uintptr, iov []syscall.Iovec) (int, error) {
 	n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	if errno != 0 {
 		return 0, errno
