@@ -65,6 +65,13 @@ type Options struct {
 	// refused (wamp.error.not_authorized to an acknowledged publisher).
 	RetainedTopics int
 	RetainedBytes  int64
+
+	// Bus, in a cluster, carries publications to and from the other nodes (see Bus); nil on
+	// a single node.
+	Bus Bus
+	// SubscriptionID, when set, names a new subscription: in a cluster it derives the ID
+	// from the pattern, so that every node gives one pattern the same ID. Default: 1, 2, 3...
+	SubscriptionID func(pattern wamp.URI, match string) wamp.ID
 }
 
 // LimitStats counts the broker's refusals; read with Load.

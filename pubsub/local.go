@@ -42,6 +42,7 @@ func (sub *subscription) has(s *session.Session) bool {
 // non-blocking sends — so that no EVENT overtakes SUBSCRIBED.
 type subscriber struct {
 	s     *session.Session
+	since int64 // when it subscribed (unix nanoseconds): the meta API lists subscribers in that order
 	ready atomic.Bool
 	mu    sync.Mutex // held by Subscribe until ready
 }
@@ -78,6 +79,8 @@ type Local struct {
 	exact    sync.Map     // wamp.URI -> *subscription (exact match): read lock-free on publish
 	patterns atomic.Int64 // prefix and wildcard subscriptions in index
 	retained sync.Map     // wamp.URI -> *retainedEvent
+	// interestMu serializes what the broker tells its Bus (Options.Bus) about its patterns.
+	interestMu sync.Mutex
 	// retainMu guards changes to retained and its totals, bounded by the options.
 	retainMu                    sync.Mutex
 	retainedCount, retainedSize int64
@@ -193,13 +196,13 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	}
 	created := sub == nil
 	if created {
-		sub = &subscription{id: b.ids.Next(), topic: m.Topic, match: match, created: time.Now()}
+		sub = &subscription{id: b.newSubscriptionID(m.Topic, match), topic: m.Topic, match: match, created: time.Now()}
 	}
 	old := sub.list()
 	added := !sub.has(s)
 	var e *subscriber
 	if added {
-		e = &subscriber{s: s}
+		e = &subscriber{s: s, since: time.Now().UnixNano()}
 		e.mu.Lock() // held until SUBSCRIBED (and the retained events) are queued
 	}
 	if created {
@@ -225,6 +228,11 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 	}
 	b.mu.Unlock()
 
+	if b.opts.Bus != nil {
+		// Before SUBSCRIBED: the other nodes forward to this one. A subscriber joining a
+		// subscription whose announcement is still under way waits for it too.
+		b.syncInterest(sub.topic, match)
+	}
 	s.Send(&wamp.Subscribed{Request: m.Request, Subscription: sub.id})
 	if getRetained {
 		b.sendRetained(s, sub)
@@ -254,6 +262,10 @@ func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 		s.SendError(wamp.TypeUnsubscribe, m.Request, wamp.ErrNoSuchSubscription)
 		return
 	}
+	if deleted && b.opts.Bus != nil {
+		b.syncInterest(sub.topic, sub.match)
+		b.settle()
+	}
 	s.Send(&wamp.Unsubscribed{Request: m.Request})
 	b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, sub.id)
 	if deleted {
@@ -266,13 +278,24 @@ func (b *Local) Leave(s *session.Session) {
 	type change struct {
 		id      wamp.ID
 		deleted bool
+		sub     *subscription
 	}
 	b.mu.Lock()
 	var changes []change
 	for _, sub := range b.bySession[s] {
-		changes = append(changes, change{sub.id, b.remove(s, sub)})
+		changes = append(changes, change{sub.id, b.remove(s, sub), sub})
 	}
 	b.mu.Unlock()
+	withdrawn := false
+	for _, c := range changes {
+		if c.deleted && b.opts.Bus != nil {
+			b.syncInterest(c.sub.topic, c.sub.match)
+			withdrawn = true
+		}
+	}
+	if withdrawn {
+		b.settle()
+	}
 	for _, c := range changes {
 		b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, c.id)
 		if c.deleted {
@@ -428,22 +451,18 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 	if s != nil { // the router's own meta events are not the peers' publications
 		b.counts.publications.Add(1)
 	}
-	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
-	// payload from another codec decoded) before it moves on to the next subscription.
-	event := &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}
-	if v, ok := b.exact.Load(m.Topic); ok {
-		b.deliver(v.(*subscription), event, &p)
-	}
-	if b.patterns.Load() > 0 {
-		var found [8]*subscription
-		subs := b.matchPatterns(m.Topic, found[:0])
-		if len(subs) > 0 {
-			event.Details = withTopic(p.details, m.Topic)
-			for _, sub := range subs {
-				b.deliver(sub, event, &p)
+	if b.opts.Bus != nil {
+		// To the other nodes first: a publication the cluster cannot take reaches nobody.
+		if err := b.forward(m, &p, pubID, retain); err != nil {
+			if ack {
+				s.SendError(wamp.TypePublish, m.Request, ErrURIClusterUnavailable, err.Error())
 			}
+			return
 		}
 	}
+	// One EVENT value, reused for each subscription in turn: its frames are encoded (and a
+	// payload from another codec decoded) before it moves on to the next subscription.
+	b.route(m.Topic, &wamp.Event{Publication: pubID, Details: p.details, Payload: m.Payload}, &p)
 
 	durable := ack && record && rule.durable()
 	if record {
@@ -467,6 +486,23 @@ func (b *Local) publish(s *session.Session, m *wamp.Publish, via *session.Sessio
 	}
 	if ack && !durable {
 		s.Send(&wamp.Published{Request: m.Request, Publication: pubID})
+	}
+}
+
+// route delivers event to every local subscription matching topic.
+func (b *Local) route(topic wamp.URI, event *wamp.Event, p *publication) {
+	if v, ok := b.exact.Load(topic); ok {
+		b.deliver(v.(*subscription), event, p)
+	}
+	if b.patterns.Load() > 0 {
+		var found [8]*subscription
+		subs := b.matchPatterns(topic, found[:0])
+		if len(subs) > 0 {
+			event.Details = withTopic(p.details, topic)
+			for _, sub := range subs {
+				b.deliver(sub, event, p)
+			}
+		}
 	}
 }
 

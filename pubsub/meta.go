@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -39,6 +40,14 @@ func (b *Local) metaList(_ *session.Session, _ wamp.List, _ wamp.Dict) (wamp.Lis
 		lists[sub.match] = append(lists[sub.match], sub.id)
 	}
 	b.mu.RUnlock()
+	if m := b.busMeta(); m != nil {
+		m.RemotePatterns(func(pattern wamp.URI, match string, _ time.Time) {
+			id := b.opts.SubscriptionID(pattern, match)
+			if !slices.Contains(lists[match], id) {
+				lists[match] = append(lists[match], id)
+			}
+		})
+	}
 	out := wamp.Dict{}
 	for match, ids := range lists {
 		slices.Sort(ids)
@@ -113,6 +122,11 @@ func (b *Local) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wam
 	sub, ok := b.index.Get(u, match)
 	b.mu.RUnlock()
 	if !ok {
+		if m := b.busMeta(); m != nil {
+			if _, there := m.RemotePattern(u, match); there {
+				return wamp.List{b.opts.SubscriptionID(u, match)}, nil, nil
+			}
+		}
 		return wamp.List{nil}, nil, nil
 	}
 	return wamp.List{sub.id}, nil, nil
@@ -128,6 +142,13 @@ func (b *Local) metaMatch(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp
 	b.mu.RLock()
 	b.index.Each(u, func(sub *subscription, _ wamp.URI, _ string) { ids = append(ids, sub.id) })
 	b.mu.RUnlock()
+	if m := b.busMeta(); m != nil {
+		m.RemoteMatches(u, func(pattern wamp.URI, match string) {
+			if id := b.opts.SubscriptionID(pattern, match); !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		})
+	}
 	if len(ids) == 0 {
 		return wamp.List{nil}, nil, nil
 	}
@@ -144,9 +165,65 @@ func (b *Local) subscription(args wamp.List) (*subscription, error) {
 	sub := b.byID[id]
 	b.mu.RUnlock()
 	if sub == nil {
+		if m := b.busMeta(); m != nil {
+			// Another node's: the same pattern has the same ID on every node.
+			m.RemotePatterns(func(pattern wamp.URI, match string, created time.Time) {
+				if sub == nil && b.opts.SubscriptionID(pattern, match) == id {
+					sub = &subscription{id: id, topic: pattern, match: match, created: created}
+				}
+			})
+		}
+	}
+	if sub == nil {
 		return nil, wamp.NewError(wamp.ErrNoSuchSubscription, "no subscription with that ID")
 	}
 	return sub, nil
+}
+
+// busMeta is the Bus's side of the meta API, or nil on a single node.
+func (b *Local) busMeta() BusMeta {
+	if b.opts.SubscriptionID == nil {
+		return nil
+	}
+	m, _ := b.opts.Bus.(BusMeta)
+	return m
+}
+
+// subscribers lists a subscription's subscribers on every node, in the order they subscribed.
+func (b *Local) subscribers(caller *session.Session, sub *subscription) ([]Subscriber, error) {
+	local := sub.list()
+	out := make([]Subscriber, 0, len(local))
+	for _, e := range local {
+		out = append(out, Subscriber{Session: e.s.ID, Since: e.since})
+	}
+	if m := b.busMeta(); m != nil {
+		ctx := context.Background()
+		if caller != nil {
+			ctx = caller.Context()
+		}
+		remote, err := m.RemoteSubscribers(ctx, sub.topic, sub.match)
+		if err != nil {
+			return nil, wamp.NewError(ErrURIClusterUnavailable, "the other nodes did not answer: "+err.Error())
+		}
+		out = append(out, remote...)
+		slices.SortStableFunc(out, func(x, y Subscriber) int { return cmp.Compare(x.Since, y.Since) })
+	}
+	return out, nil
+}
+
+// LocalSubscribers lists this node's subscribers of a pattern, for another node's meta API.
+func (b *Local) LocalSubscribers(pattern wamp.URI, match string) []Subscriber {
+	b.mu.RLock()
+	sub, ok := b.index.Get(pattern, match)
+	b.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	var out []Subscriber
+	for _, e := range sub.list() {
+		out = append(out, Subscriber{Session: e.s.ID, Since: e.since})
+	}
+	return out
 }
 
 func (b *Local) metaGet(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
@@ -157,25 +234,32 @@ func (b *Local) metaGet(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.L
 	return wamp.List{sub.details()}, nil, nil
 }
 
-func (b *Local) metaListSubscribers(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
+func (b *Local) metaListSubscribers(caller *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
 	sub, err := b.subscription(args)
 	if err != nil {
 		return nil, nil, err
 	}
-	list := sub.list()
+	list, err := b.subscribers(caller, sub)
+	if err != nil {
+		return nil, nil, err
+	}
 	ids := make(wamp.List, len(list))
 	for i, e := range list {
-		ids[i] = e.s.ID
+		ids[i] = e.Session
 	}
 	return wamp.List{ids}, nil, nil
 }
 
-func (b *Local) metaCountSubscribers(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
+func (b *Local) metaCountSubscribers(caller *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
 	sub, err := b.subscription(args)
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(sub.list()))}, nil, nil
+	list, err := b.subscribers(caller, sub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return wamp.List{int64(len(list))}, nil, nil
 }
 
 // historyTimeout bounds one history query (flush of queued events and the store's read).

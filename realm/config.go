@@ -33,6 +33,12 @@ type Config struct {
 	// HistoryStore keeps the history; the router binary opens one for all realms (bbolt in
 	// its data directory, or Redis). Not read from YAML.
 	HistoryStore pubsub.HistoryStore `yaml:"-"`
+	// Bus and SubscriptionID make the realm's broker a cluster node's (pubsub.Options); a Bus
+	// with an Attach(*pubsub.Local) method is attached to the broker New builds.
+	Bus            pubsub.Bus                                   `yaml:"-"`
+	SubscriptionID func(pattern wamp.URI, match string) wamp.ID `yaml:"-"`
+	// Sessions shares the realm's sessions with the other nodes of a cluster (cluster.go).
+	Sessions SessionDirectory `yaml:"-"`
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and
 	// kill_all in this realm (they answer wamp.error.not_authorized).
 	DisableSessionKill bool `yaml:"disable_session_kill"`

@@ -16,6 +16,9 @@
 //   - procedures.go: the router's own procedures — the broker's and dealer's meta API and the
 //     session and testament meta API (realm/meta) — and the features WELCOME announces;
 //   - limits.go: what one session may make a realm hold, and the URI checks;
+//   - cluster.go: what a realm does as a node of a cluster (package cluster): session IDs
+//     from the node (Membership), refusing work while the node is cut off, the session
+//     directory shared with the other nodes (meta.Directory), CloseAll;
 //   - observe.go: what an operator's view (realm/admin) reads: authentications, slow
 //     consumers;
 //   - local.go: in-process clients (Router.LocalClient, Router.ServiceClient) over

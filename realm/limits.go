@@ -89,6 +89,9 @@ var LimitStats struct {
 	InvalidURI     atomic.Int64 // CALLs refused for a URI that is not valid (e.g. not UTF-8)
 	AnonymousKills atomic.Int64 // wamp.session.kill* refused to the anonymous role
 	TestamentBytes atomic.Int64 // testaments refused: testament_bytes
+	// ClusterUnavailable counts sessions and requests refused because this node was cut off
+	// from its cluster (cluster.go).
+	ClusterUnavailable atomic.Int64
 }
 
 // initLimits wraps the realm's SUBSCRIBE, PUBLISH, REGISTER and CALL handlers (outside the

@@ -42,7 +42,8 @@ func (r *Realm) initProcedures() {
 	r.procs = make(map[wamp.URI]session.LocalProcedure)
 	r.sessionMeta = meta.New(meta.Options{Sessions: &r.sessions, Publisher: r.broker, Settings: r.metaSettings,
 		Authorizer: r.authorizer, Logger: r.log, Refusals: meta.Refusals{URITooLong: &LimitStats.URITooLong,
-			AnonymousKills: &LimitStats.AnonymousKills, TestamentBytes: &LimitStats.TestamentBytes}})
+			AnonymousKills: &LimitStats.AnonymousKills, TestamentBytes: &LimitStats.TestamentBytes},
+		Directory: r.config.Sessions})
 	for _, procs := range []map[wamp.URI]session.LocalProcedure{r.dealer.MetaProcedures(), r.broker.MetaProcedures(),
 		r.sessionMeta.Procedures()} {
 		for uri, f := range procs {

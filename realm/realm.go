@@ -49,8 +49,15 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
 		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Traffic: &r.traffic, Logger: log,
 		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),
-		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes()})
+		RetainedTopics:             cfg.Limits.retainedTopics(), RetainedBytes: cfg.Limits.retainedBytes(),
+		Bus: cfg.Bus, SubscriptionID: cfg.SubscriptionID})
+	if a, ok := cfg.Bus.(interface{ Attach(*pubsub.Local) }); ok {
+		a.Attach(broker) // the bus delivers other nodes' publications to this broker
+	}
 	r.init(cfg, log, broker, dealer)
+	if a, ok := cfg.Sessions.(interface{ Attach(*Realm) }); ok {
+		a.Attach(r) // other nodes' kills and dead nodes' testaments come through it
+	}
 	return r
 }
 
@@ -63,6 +70,7 @@ func NewWith(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) *Realm
 
 func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer) {
 	r.config, r.log, r.broker, r.dealer = cfg, log, b, d
+	r.sessions.newID = r.newSessionID
 	r.initProcedures()
 	h := &r.handlers
 	dispatch.On(h, b.Subscribe)
@@ -76,6 +84,7 @@ func (r *Realm) init(cfg Config, log *slog.Logger, b pubsub.Broker, d rpc.Dealer
 	dispatch.On(h, r.handleError)
 	r.initSecurity() // decorates the handlers above with authorization checks
 	r.initLimits()   // and, before them, the URI checks
+	r.initCluster()  // and, before everything, a cluster node's refusal while cut off
 }
 
 // Name is the realm's URI.

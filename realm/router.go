@@ -16,6 +16,7 @@ type Router struct {
 	realms  map[wamp.URI]*Realm
 	servers []*session.Host
 	local   localState // in-process clients and the router's own sessions (local.go)
+	members Membership // the cluster this router is a node of, or nil (cluster.go)
 }
 
 // NewRouter returns a router serving the given realms.
@@ -54,6 +55,11 @@ func (rt *Router) Join(s *session.Session) (session.Domain, wamp.Dict, error) {
 		return nil, nil, &session.AbortError{Reason: wamp.ErrNoSuchRealm, Message: fmt.Sprintf("no realm %q on this router", s.Realm)}
 	}
 	s.ID = wamp.GlobalID() // known before WELCOME: a WAMP-CRA challenge names it
+	if rt.members != nil {
+		if err := rt.admitToCluster(s); err != nil {
+			return nil, nil, err
+		}
+	}
 	s.SetTraffic(&r.traffic)
 	authextra, err := r.authenticate(s)
 	r.countAuth(s, err)

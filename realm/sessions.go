@@ -11,8 +11,9 @@ import (
 // sessionTable is a realm's joined sessions by ID. The meta API (realm/meta) reads it
 // through the meta.Sessions interface.
 type sessionTable struct {
-	mu   sync.RWMutex
-	byID map[wamp.ID]*session.Session
+	mu    sync.RWMutex
+	byID  map[wamp.ID]*session.Session
+	newID func() wamp.ID // draws a session ID (cluster-wide unique on a cluster node)
 }
 
 // add registers a session under a fresh ID: the one the router announced during
@@ -27,7 +28,7 @@ func (t *sessionTable) add(s *session.Session) {
 		if _, taken := t.byID[s.ID]; s.ID != 0 && !taken {
 			break
 		}
-		s.ID = wamp.GlobalID()
+		s.ID = t.newID()
 	}
 	t.byID[s.ID] = s
 }

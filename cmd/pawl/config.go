@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pawl-wamp/pawl/cluster"
 	"github.com/pawl-wamp/pawl/realm"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/session"
@@ -41,6 +42,9 @@ type Config struct {
 	Bridge BridgeConfig `yaml:"bridge"`
 	// Admin is the admin listener: metrics, health, status (see admin.go).
 	Admin AdminConfig `yaml:"admin"`
+	// Cluster makes this router one node of several serving the same realms, on NATS
+	// (cluster.go). Absent: a single node, with no NATS code at all.
+	Cluster *cluster.Config `yaml:"cluster"`
 }
 
 // ListenerConfig is one listener with its WAMP endpoint: WebSocket (HTTP), which serves
@@ -200,6 +204,11 @@ func displayName(path string) string {
 func (c *Config) validate() error {
 	if len(c.Listeners) == 0 {
 		return errors.New("no listeners")
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			return err
+		}
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]

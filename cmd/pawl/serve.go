@@ -130,6 +130,7 @@ type router struct {
 	listeners []*listener
 	failed    chan error     // a listener that stopped serving
 	admin     *adminServer   // nil without admin.listen
+	node      *clusterNode   // nil without a cluster section
 	ready     listenerStates // for the admin listener's /readyz
 
 	mu  sync.Mutex // serializes reloads; guards cfg
@@ -165,8 +166,18 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 	}
 	r.history = history
 	r.rt = realm.NewRouter(r.log)
+	if cfg.Cluster != nil {
+		if r.node, err = startClusterNode(cfg, r.rt, r.log); err != nil {
+			r.closeListeners()
+			if history != nil {
+				history.Close()
+			}
+			return nil, err
+		}
+	}
 	for _, rc := range cfg.Realms {
 		rc.HistoryStore = history
+		r.node.configureRealm(&rc)
 		r.rt.AddRealm(realm.New(rc, r.log))
 	}
 	r.bridge = httpbridge.New(r.rt, httpbridge.Options{Logger: r.log})
@@ -181,6 +192,7 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 		r.bridge.Close()
 		r.closeListeners()
 		r.rt.Shutdown(0)
+		r.node.close()
 		if history != nil {
 			history.Close()
 		}
@@ -302,6 +314,7 @@ func (r *router) apply(cfg *Config) error {
 			}
 			continue
 		}
+		r.node.configureRealm(&rc)
 		r.rt.AddRealm(realm.New(rc, r.log))
 		r.log.Info("realm added", "realm", rc.Name)
 	}
@@ -335,6 +348,7 @@ func (r *router) shutdown() {
 	}
 	r.bridge.Close() // its sessions leave before the router says GOODBYE to the rest
 	r.rt.Shutdown(grace)
+	r.node.close() // after the sessions have left: their leaving reached the other nodes
 	if r.history != nil {
 		r.history.Close() // after the realms' shutdown has flushed their history
 	}

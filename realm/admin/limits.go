@@ -29,6 +29,7 @@ var limitCounters = []struct {
 	{"invalid_uri", &realm.LimitStats.InvalidURI},
 	{"anonymous_session_kill", &realm.LimitStats.AnonymousKills},
 	{"testament_bytes", &realm.LimitStats.TestamentBytes},
+	{"cluster_unavailable", &realm.LimitStats.ClusterUnavailable},
 	{"max_subscriptions_per_session", &pubsub.LimitStats.SubscriptionLimit},
 	{"retained", &pubsub.LimitStats.RetainedRefused},
 	{"reserved_topic", &pubsub.LimitStats.ReservedTopic},

@@ -56,6 +56,9 @@ type Options struct {
 	Authorizer func() *authz.Authorizer
 	Refusals   Refusals
 	Logger     *slog.Logger
+	// Directory, on a cluster node, shares the realm's sessions with the other nodes
+	// (cluster.go). Optional: nil on a single node.
+	Directory Directory
 }
 
 // API is one realm's session and testament meta API: its procedures, the on_join and
@@ -67,6 +70,7 @@ type API struct {
 	authorizer func() *authz.Authorizer
 	refusals   Refusals
 	log        *slog.Logger
+	directory  Directory // nil on a single node
 
 	mu         sync.Mutex
 	testaments map[*session.Session]*testaments
@@ -81,7 +85,7 @@ func New(opts Options) *API {
 		log = slog.Default()
 	}
 	return &API{sessions: opts.Sessions, publisher: opts.Publisher, settings: opts.Settings,
-		authorizer: opts.Authorizer, refusals: opts.Refusals, log: log,
+		authorizer: opts.Authorizer, refusals: opts.Refusals, log: log, directory: opts.Directory,
 		testaments: make(map[*session.Session]*testaments), silenced: make(map[*session.Session]bool)}
 }
 

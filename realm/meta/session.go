@@ -9,6 +9,7 @@ import (
 
 // Joined publishes wamp.session.on_join for a session that just joined.
 func (api *API) Joined(s *session.Session) {
+	api.announce(s) // before on_join: a node hearing it can look the session up
 	api.publishMeta("wamp.session.on_join", wamp.List{session.Describe(s)}, nil)
 }
 
@@ -16,6 +17,7 @@ func (api *API) Joined(s *session.Session) {
 // with kwargs {reason} when the router ended it (e.g. pawl.close.slow_consumer,
 // wamp.close.killed), and forgets what the realm kept about it.
 func (api *API) Left(s *session.Session) {
+	api.withdraw(s)
 	api.mu.Lock()
 	silenced := api.silenced[s]
 	delete(api.silenced, s)
@@ -61,7 +63,8 @@ func (api *API) metaSessionCount(_ *session.Session, args wamp.List, _ wamp.Dict
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(api.sessions.Where(withAuthrole(roles))))}, nil, nil
+	n := len(api.sessions.Where(withAuthrole(roles))) + len(api.remoteSessions(remoteWithAuthrole(roles)))
+	return wamp.List{int64(n)}, nil, nil
 }
 
 // wamp.session.list [filter_authroles?] → [session IDs]
@@ -70,7 +73,14 @@ func (api *API) metaSessionList(_ *session.Session, args wamp.List, _ wamp.Dict)
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{sessionIDs(api.sessions.Where(withAuthrole(roles)))}, nil, nil
+	ids := sessionIDs(api.sessions.Where(withAuthrole(roles)))
+	if remote := api.remoteSessions(remoteWithAuthrole(roles)); len(remote) > 0 {
+		for _, d := range remote {
+			ids = append(ids, d["session"])
+		}
+		sortIDs(ids)
+	}
+	return wamp.List{ids}, nil, nil
 }
 
 func sessionIDs(list []*session.Session) wamp.List {
@@ -100,6 +110,9 @@ func (api *API) metaSessionGet(_ *session.Session, args wamp.List, _ wamp.Dict) 
 	}
 	s, ok := api.sessions.Session(id)
 	if !ok {
+		if remote := api.remoteSessions(remoteWithID(id)); len(remote) > 0 {
+			return wamp.List{remote[0]}, nil, nil
+		}
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no session with that ID in this realm")
 	}
 	return wamp.List{session.Describe(s)}, nil, nil
@@ -129,12 +142,26 @@ func killOptions(kwargs wamp.Dict) (wamp.URI, string, error) {
 // kill runs a kill procedure: checks that the realm allows it, reads the options, and says
 // GOODBYE to every session selected (never the caller).
 func (api *API) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool) ([]*session.Session, error) {
+	killed, _, err := api.killAcross(caller, kwargs, silence, pick, Kill{})
+	return killed, err
+}
+
+// killAcross is kill on this node and, on a cluster node when remote selects something, on
+// the other nodes too; it returns the local victims and the other nodes' IDs.
+func (api *API) killAcross(caller *session.Session, kwargs wamp.Dict, silence bool, pick func(*session.Session) bool, remote Kill) ([]*session.Session, []wamp.ID, error) {
 	if err := api.mayKill(caller); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reason, message, err := killOptions(kwargs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var far []wamp.ID
+	if remote != (Kill{}) {
+		remote.Reason, remote.Message, remote.Silence = string(reason), message, silence
+		if far, err = api.remoteKill(caller, remote); err != nil {
+			return nil, far, err
+		}
 	}
 	victims := api.sessions.Where(func(s *session.Session) bool { return s != caller && pick(s) })
 	if silence {
@@ -148,7 +175,7 @@ func (api *API) kill(caller *session.Session, kwargs wamp.Dict, silence bool, pi
 		api.log.Info("killing session", "session", s.ID, "authid", s.AuthID, "reason", reason, "by", caller.ID)
 		s.Goodbye(reason, message)
 	}
-	return victims, nil
+	return victims, far, nil
 }
 
 // mayKill refuses the kill family when the realm disables it, and to sessions of the
@@ -178,8 +205,15 @@ func (api *API) metaSessionKill(caller *session.Session, args wamp.List, kwargs 
 	if err := api.mayKill(caller); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := api.sessions.Session(id); !ok || id == caller.ID {
+	if id == caller.ID {
 		return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no other session with that ID in this realm")
+	}
+	if _, ok := api.sessions.Session(id); !ok {
+		if len(api.remoteSessions(remoteWithID(id))) == 0 {
+			return nil, nil, wamp.NewError(wamp.ErrNoSuchSession, "no other session with that ID in this realm")
+		}
+		_, _, err := api.killAcross(caller, kwargs, false, func(*session.Session) bool { return false }, Kill{Session: id})
+		return nil, nil, err
 	}
 	if _, err := api.kill(caller, kwargs, false, func(s *session.Session) bool { return s.ID == id }); err != nil {
 		return nil, nil, err
@@ -193,11 +227,15 @@ func (api *API) metaSessionKillByAuthID(caller *session.Session, args wamp.List,
 	if err != nil {
 		return nil, nil, err
 	}
-	killed, err := api.kill(caller, kwargs, false, func(s *session.Session) bool { return s.AuthID == authid })
+	killed, far, err := api.killAcross(caller, kwargs, false, func(s *session.Session) bool { return s.AuthID == authid }, Kill{AuthID: authid})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{sessionIDs(killed)}, nil, nil
+	ids := sessionIDs(killed)
+	for _, id := range far {
+		ids = append(ids, id)
+	}
+	return wamp.List{ids}, nil, nil
 }
 
 // wamp.session.kill_by_authrole [authrole] {reason, message} → count
@@ -206,21 +244,21 @@ func (api *API) metaSessionKillByAuthRole(caller *session.Session, args wamp.Lis
 	if err != nil {
 		return nil, nil, err
 	}
-	killed, err := api.kill(caller, kwargs, false, func(s *session.Session) bool { return s.AuthRole == authrole })
+	killed, far, err := api.killAcross(caller, kwargs, false, func(s *session.Session) bool { return s.AuthRole == authrole }, Kill{AuthRole: authrole})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(killed))}, nil, nil
+	return wamp.List{int64(len(killed) + len(far))}, nil, nil
 }
 
 // wamp.session.kill_all {reason, message} → count. As the spec says, the sessions killed
 // leave without session meta events or testaments.
 func (api *API) metaSessionKillAll(caller *session.Session, _ wamp.List, kwargs wamp.Dict) (wamp.List, wamp.Dict, error) {
-	killed, err := api.kill(caller, kwargs, true, func(*session.Session) bool { return true })
+	killed, far, err := api.killAcross(caller, kwargs, true, func(*session.Session) bool { return true }, Kill{All: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	return wamp.List{int64(len(killed))}, nil, nil
+	return wamp.List{int64(len(killed) + len(far))}, nil, nil
 }
 
 func stringArg(args wamp.List, name string) (string, error) {

@@ -135,6 +135,12 @@ func (api *API) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 	} else if d.Disclose {
 		t.options["disclose_me"] = true
 	}
+	added := false
+	defer func() {
+		if added {
+			api.announce(caller) // after the unlock below: the other nodes keep it too
+		}
+	}()
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	if _, joined := api.sessions.Session(caller.ID); !joined {
@@ -158,6 +164,7 @@ func (api *API) metaAddTestament(caller *session.Session, args wamp.List, kwargs
 			"the session's testaments would exceed this realm's testament_bytes")
 	}
 	*list = append(*list, t)
+	added = true
 	return nil, nil, nil
 }
 
@@ -172,6 +179,7 @@ func (api *API) metaFlushTestaments(caller *session.Session, _ wamp.List, kwargs
 		*ts.scope(scope) = nil
 	}
 	api.mu.Unlock()
+	api.announce(caller)
 	return nil, nil, nil
 }
 
