@@ -112,6 +112,8 @@ type routerProcess struct {
 	logs syncBuffer    // stdout and stderr of the router
 	done chan struct{} // closed once the process has exited
 	err  error         // cmd.Wait's result, valid after done is closed
+	// killed is set by a test that kills the process on purpose: its cleanup only waits.
+	killed bool
 }
 
 // startRouter starts pawl on a free loopback port and returns its WebSocket

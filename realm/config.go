@@ -6,6 +6,7 @@ import (
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm/authn"
 	"github.com/pawl-wamp/pawl/realm/authz"
+	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/wamp"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// with an Attach(*pubsub.Local) method is attached to the broker New builds.
 	Bus            pubsub.Bus                                   `yaml:"-"`
 	SubscriptionID func(pattern wamp.URI, match string) wamp.ID `yaml:"-"`
+	// NewDealer, when set, builds the realm's dealer from the options New would give the
+	// in-process one (a cluster node's: rpc/clustered). Nil: rpc.NewLocal.
+	NewDealer func(rpc.Options) rpc.Dealer `yaml:"-"`
 	// Sessions shares the realm's sessions with the other nodes of a cluster (cluster.go).
 	Sessions SessionDirectory `yaml:"-"`
 	// DisableSessionKill turns off wamp.session.kill, kill_by_authid, kill_by_authrole and

@@ -42,10 +42,16 @@ func New(cfg Config, log *slog.Logger) *Realm {
 	}
 	log = log.With("realm", cfg.Name)
 	r := &Realm{}
-	dealer := rpc.NewLocal(rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
+	dealerOpts := rpc.Options{StrictURIs: cfg.StrictURIs, CallQueueLimit: cfg.CallQueueLimit,
 		MaxRegistrationsPerSession: cfg.Limits.maxRegistrations(), MaxInvocationsPerCallee: cfg.Limits.calleeConcurrency(),
 		MaxQueuedCallBytes: cfg.Limits.maxQueuedCallBytes(),
-		PublishMeta:        r.PublishMeta, Logger: log})
+		PublishMeta:        r.PublishMeta, Logger: log}
+	var dealer rpc.Dealer
+	if cfg.NewDealer != nil {
+		dealer = cfg.NewDealer(dealerOpts)
+	} else {
+		dealer = rpc.NewLocal(dealerOpts)
+	}
 	broker := pubsub.NewLocal(pubsub.Options{Realm: cfg.Name, StrictURIs: cfg.StrictURIs, History: cfg.History,
 		HistoryStore: cfg.HistoryStore, PublishMeta: r.PublishMeta, Traffic: &r.traffic, Logger: log,
 		MaxSubscriptionsPerSession: cfg.Limits.maxSubscriptions(),

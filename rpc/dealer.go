@@ -52,6 +52,23 @@ type Options struct {
 	PublishMeta func(topic wamp.URI, args wamp.List, kwargs wamp.Dict)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Directory, when set, makes registrations cluster-wide (rpc/clustered): the dealer asks
+	// it before adding a callee and tells it when one goes. Nil (the default) keeps
+	// registrations to this process, at no cost.
+	Directory Directory
+}
+
+// Directory is a cluster-wide record of registrations. Join and Leave run on the session's
+// own goroutine, outside the dealer's locks, and may wait for the network.
+type Directory interface {
+	// Join records s as a callee of procedure (match, invoke) or refuses with a
+	// *wamp.ApplicationError
+	// (wamp.error.procedure_already_exists when the procedure is registered anywhere with
+	// another policy, or with single). It returns the registration's cluster-wide ID and
+	// whether this join created the registration.
+	Join(s *session.Session, procedure wamp.URI, match, invoke string) (id wamp.ID, created bool, err error)
+	// Leave removes s from the registration; it reports whether that deleted it.
+	Leave(s *session.Session, id wamp.ID, procedure wamp.URI, match string) (deleted bool)
 }
 
 // LimitStats counts the dealer's refusals; read with Load.

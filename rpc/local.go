@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -233,13 +234,11 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 	c.discloseCaller, _ = m.Options.Bool("disclose_caller")
 	c.forwardTimeout, _ = m.Options.Bool("forward_timeout")
 
-	d.mu.Lock()
 	if max := d.opts.MaxRegistrationsPerSession; max > 0 {
 		p.mu.Lock()
 		n := len(p.registrations)
 		p.mu.Unlock()
 		if n >= max {
-			d.mu.Unlock()
 			if n := LimitStats.RegistrationLimit.Add(1); n&(n-1) == 0 {
 				d.opts.Logger.Warn("limit: registrations per session", "session", s.ID, "authid", s.AuthID,
 					"max_registrations_per_session", max, "refused_so_far", n)
@@ -249,8 +248,39 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 			return
 		}
 	}
+	// A session's handlers run one at a time, so the count above holds until this one ends.
+	var dirID wamp.ID
+	var dirCreated bool
+	if dir := d.opts.Directory; dir != nil {
+		id, created, err := dir.Join(s, m.Procedure, match, invoke)
+		if err != nil {
+			var aerr *wamp.ApplicationError
+			if errors.As(err, &aerr) {
+				s.Send(&wamp.Error{RequestType: wamp.TypeRegister, Request: m.Request, Details: wamp.Dict{},
+					Error: aerr.URI, Payload: wamp.Payload{Args: aerr.Args, Kwargs: aerr.Kwargs}})
+			} else {
+				s.SendError(wamp.TypeRegister, m.Request, wamp.ErrUnavailable, err.Error())
+			}
+			return
+		}
+		dirID, dirCreated = id, created
+	}
+
+	d.mu.Lock()
 	reg, _ := d.patterns.Get(m.Procedure, match)
 	created := reg == nil
+	if dir := d.opts.Directory; dir != nil {
+		created = dirCreated
+		if reg != nil && reg.id != dirID {
+			// This node still holds a registration the directory has replaced (another node
+			// dropped its callees, as it drops a dead node's): refused until those leave.
+			d.mu.Unlock()
+			dir.Leave(s, dirID, m.Procedure, match)
+			s.SendError(wamp.TypeRegister, m.Request, wamp.ErrUnavailable,
+				"this node's registration of "+string(m.Procedure)+" is out of step with the cluster; try again")
+			return
+		}
+	}
 	if reg != nil {
 		reg.mu.Lock()
 		switch {
@@ -269,7 +299,11 @@ func (d *Local) Register(s *session.Session, m *wamp.Register) {
 		reg.callees = append(reg.callees, c)
 		reg.mu.Unlock()
 	} else {
-		reg = &registration{id: d.regID.Next(), procedure: m.Procedure, match: match, invoke: invoke,
+		id := dirID
+		if d.opts.Directory == nil {
+			id = d.regID.Next()
+		}
+		reg = &registration{id: id, procedure: m.Procedure, match: match, invoke: invoke,
 			created: time.Now(), callees: []*callee{c}}
 		d.patterns.Put(m.Procedure, match, reg)
 		d.byID[reg.id] = reg
@@ -342,6 +376,9 @@ func (d *Local) detach(p *peer, s *session.Session, reg *registration) {
 
 	for _, inv := range orphans {
 		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrCanceled, "the procedure was unregistered")
+	}
+	if dir := d.opts.Directory; dir != nil {
+		deleted = dir.Leave(s, reg.id, reg.procedure, reg.match)
 	}
 	d.publishMeta("wamp.registration.on_unregister", s.ID, reg.id)
 	if deleted {
@@ -1043,4 +1080,21 @@ func (d *Local) Stats() Stats {
 	d.mu.RUnlock()
 	st.Timeouts = d.timeouts.Len()
 	return st
+}
+
+// Pending reports whether a CALL request of s is a call this dealer still serves (a later
+// chunk of a progressive call goes to it): for a dealer in front of this one that routes
+// new calls elsewhere.
+func (d *Local) Pending(s *session.Session, req wamp.ID) bool {
+	p := d.existing(s)
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.calls[req]; ok {
+		return true
+	}
+	_, over := p.over[req]
+	return over
 }

@@ -56,5 +56,8 @@ func (s *Session) setHelloDetails(details wamp.Dict) {
 	roles, _ := details.Dict("roles")
 	s.features = featuresOf(roles)
 	delete(details, "roles")
+	if len(details) == 0 {
+		details = nil // most HELLOs carry nothing else: an empty map would stay with the session
+	}
 	s.Details = details
 }

@@ -18,12 +18,13 @@ import (
 )
 
 // idleSessionBudget is what one idle WebSocket session may cost the process, in bytes of live
-// heap and goroutine stacks: the router's side (parked reading goroutine, session,
-// connection, socket structures, keepalive timer, HELLO details) and a few hundred bytes of
-// this test's own raw client socket. It measured about 6,000 bytes when set (December 2026;
-// cmd/pawlbench idle, which counts the router's resident memory with the Go heap's headroom,
-// gives about 8.8 KB); a change that makes idle sessions cost more fails here.
-const idleSessionBudget = 6500
+// heap and goroutine stacks: the router's side (session, connection, socket structures,
+// keepalive timer, the idle poller's entry — and no goroutine: an idle reader is parked) and
+// about 300 bytes of this test's own raw client socket. It measured 1,650–2,450 bytes when
+// set (December 2026; 6,100 before readers parked; cmd/pawlbench idle, which counts the
+// router's resident memory with the Go heap's headroom, gives about 5 KB); a change that
+// makes idle sessions cost more — a goroutine kept per session adds 2.5 KB — fails here.
+const idleSessionBudget = 3000
 
 // TestIdleSessionMemory joins idle WebSocket sessions (keepalive on, as deployed) and pins
 // what each costs once the garbage collector has had its say.
@@ -44,6 +45,9 @@ func TestIdleSessionMemory(t *testing.T) {
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		conns[i] = joinRaw(t, host)
+	}
+	if runtime.GOOS == "linux" {
+		waitParked(t, n+1) // every reader has let go of its goroutine
 	}
 	after := liveBytes()
 	defer func() {
@@ -80,6 +84,12 @@ func joinRaw(t *testing.T, host string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return joinOver(t, c, host)
+}
+
+// joinOver is joinRaw on a connection already made (a TLS client's, for wss://).
+func joinOver(t *testing.T, c net.Conn, host string) net.Conn {
+	t.Helper()
 	key := make([]byte, 16)
 	rand.Read(key)
 	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+

@@ -94,7 +94,9 @@ func (srv *Host) SetOptions(opts HostOptions) {
 var Codecs = []wamp.Codec{wamp.JSON, wamp.MsgPack, wamp.CBOR}
 
 // ServePeer runs one connection's session until it ends. It is called on the goroutine that
-// reads the connection (p.Read); the transport releases the connection once it returns.
+// reads the connection (p.Read); the transport releases the connection once it returns —
+// unless p is a peer.Parker whose ReadOrPark returned ErrParked: then ServePeer returns with
+// the session alive, and the transport runs the rest when the peer resumes it.
 func (srv *Host) ServePeer(p peer.Peer) {
 	codec, ok := wamp.CodecNamed(p.Serializer())
 	if !ok {
@@ -106,13 +108,32 @@ func (srv *Host) ServePeer(p peer.Peer) {
 		p.Close(peer.CloseGoingAway, string(wamp.CloseSystemShutdown))
 		return
 	}
-	defer srv.untrack(s)
+	realm := srv.handshakeApart(s)
+	if realm == nil {
+		srv.finish(s, nil, nil)
+		return
+	}
+	if d, ok := p.(peer.RequestDropper); ok {
+		d.DropRequest() // authentication is over; nothing reads the headers any more
+	}
+	srv.established(s, realm)
+}
 
-	if realm := srv.handshakeApart(s); realm != nil {
-		if d, ok := p.(peer.RequestDropper); ok {
-			d.DropRequest() // authentication is over; nothing reads the headers any more
-		}
-		goodbye := srv.serveEstablished(s, realm.Handlers())
+// established serves an established session until it ends, or until its reader parks (a
+// peer.Parker whose peer is quiet): then it returns at once, and the peer runs it again, on a
+// new goroutine, once the peer has something to say.
+func (srv *Host) established(s *Session, realm Domain) {
+	goodbye, parked := srv.serveEstablished(s, realm)
+	if parked {
+		return
+	}
+	srv.finish(s, realm, goodbye)
+}
+
+// finish ends a session: it leaves its realm (when it joined one), answers the peer's
+// GOODBYE, reads until the peer closes, and is no longer tracked.
+func (srv *Host) finish(s *Session, realm Domain, goodbye *wamp.Goodbye) {
+	if realm != nil {
 		s.end()
 		// Leave before answering GOODBYE: once the peer has the answer, nothing of the
 		// session (registrations, subscriptions) may still be routed to.
@@ -124,12 +145,14 @@ func (srv *Host) ServePeer(p peer.Peer) {
 	}
 	s.end()
 	srv.drain(s)
+	srv.untrack(s)
 }
 
 // handshakeApart runs the handshake on a short-lived goroutine of its own. Admission goes
 // deep (decoding, authentication, realm bookkeeping, meta events) and grows a goroutine's
-// stack; the connection's goroutine, which then waits in Read for the session's whole life,
-// keeps the small stack that waiting needs — half an idle session's memory.
+// stack; the connection's goroutine, which then waits in Read whenever its reader cannot
+// park (a TLS connection, a peer that is not a peer.Parker), keeps the small stack that
+// waiting needs.
 func (srv *Host) handshakeApart(s *Session) Domain {
 	result := make(chan Domain, 1)
 	go func() { result <- srv.handshake(s) }()
@@ -191,12 +214,26 @@ func (srv *Host) handshake(s *Session) Domain {
 }
 
 // serveEstablished dispatches an established session's messages until it ends. It returns the
-// GOODBYE to answer a peer that said GOODBYE first, to be sent once the session has left.
-func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye {
+// GOODBYE to answer a peer that said GOODBYE first, to be sent once the session has left, or
+// parked when the peer's reader let go of this goroutine (peer.Parker): the resume it was
+// given serves the session on from there.
+func (srv *Host) serveEstablished(s *Session, realm Domain) (goodbye *wamp.Goodbye, parked bool) {
+	handlers := realm.Handlers()
+	parker, _ := s.peer.(peer.Parker)
+	var resume func()
+	if parker != nil {
+		resume = func() { srv.established(s, realm) }
+	}
 	for {
-		data, err := s.peer.Read()
+		var data []byte
+		var err error
+		if parker != nil {
+			data, err = parker.ReadOrPark(resume)
+		} else {
+			data, err = s.peer.Read()
+		}
 		if err != nil {
-			return nil
+			return nil, err == peer.ErrParked
 		}
 		m, err := s.Codec.Decode(data)
 		if err == nil {
@@ -204,7 +241,7 @@ func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye 
 		}
 		if err != nil {
 			srv.violation(s, fmt.Sprintf("malformed message: %v", err))
-			return nil
+			return nil, false
 		}
 		s.countReceived(m.Type(), len(data))
 		switch m := m.(type) {
@@ -212,14 +249,14 @@ func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye 
 			if s.state.Swap(stateClosed) == stateClosing {
 				// The peer answered our GOODBYE.
 				s.peer.Close(peer.CloseNormal, "")
-				return nil
+				return nil, false
 			}
-			return &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
+			return &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}, false
 		case *wamp.Abort:
 			srv.log.Debug("peer aborted", "session", s.ID, "reason", m.Reason)
 			s.state.Store(stateClosed)
 			s.peer.Close(peer.CloseNormal, "")
-			return nil
+			return nil, false
 		}
 		if s.state.Load() != stateEstablished {
 			// Closing: everything but GOODBYE is ignored, as the spec says.
@@ -228,7 +265,7 @@ func (srv *Host) serveEstablished(s *Session, handlers *Handlers) *wamp.Goodbye 
 		h, ok := handlers.Lookup(m.Type())
 		if !ok {
 			srv.violation(s, fmt.Sprintf("unexpected %s message for an established session", m.Type()))
-			return nil
+			return nil, false
 		}
 		h(s, m)
 	}

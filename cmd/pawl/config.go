@@ -148,6 +148,7 @@ type Limits struct {
 	QueueBytes     int           `yaml:"queue_bytes"`
 	PingInterval   time.Duration `yaml:"ping_interval"`
 	PongTimeout    time.Duration `yaml:"pong_timeout"`
+	IdleAfter      time.Duration `yaml:"idle_after"` // 0: the default (1s); negative: readers never park
 	WriteTimeout   time.Duration `yaml:"write_timeout"`
 	WriteDelay     time.Duration `yaml:"write_delay"`
 	HelloTimeout   time.Duration `yaml:"hello_timeout"`
@@ -331,14 +332,15 @@ func (c *Config) rawSocketOptions(l ListenerConfig, log *slog.Logger) realm.RawS
 	t := ws.Transport
 	return realm.RawSocketEndpointOptions{
 		Transport: rawsocket.Options{
-			MaxMessageSize: int(min(t.MaxMessageSize, rawsocket.MaxLength)),
-			PingInterval:   t.PingInterval,
-			PongTimeout:    t.PongTimeout,
-			WriteTimeout:   t.WriteTimeout,
-			QueueMessages:  t.QueueMessages,
-			QueueBytes:     t.QueueBytes,
-			MaxConnections: l.MaxSessions,
-			Logger:         log,
+			MaxMessageSize:  int(min(t.MaxMessageSize, rawsocket.MaxLength)),
+			PingInterval:    t.PingInterval,
+			PongTimeout:     t.PongTimeout,
+			KeepIdleReaders: t.IdleAfter < 0,
+			WriteTimeout:    t.WriteTimeout,
+			QueueMessages:   t.QueueMessages,
+			QueueBytes:      t.QueueBytes,
+			MaxConnections:  l.MaxSessions,
+			Logger:          log,
 		},
 		Session: ws.Session,
 	}
@@ -359,6 +361,7 @@ func (c *Config) endpointOptions(l ListenerConfig, log *slog.Logger) realm.Endpo
 			MaxFragments:   c.Limits.MaxFragments,
 			PingInterval:   c.Limits.PingInterval,
 			PongTimeout:    c.Limits.PongTimeout,
+			IdleAfter:      c.Limits.IdleAfter,
 			WriteTimeout:   c.Limits.WriteTimeout,
 			WriteDelay:     c.Limits.WriteDelay,
 			QueueMessages:  c.Limits.QueueMessages,

@@ -13,10 +13,12 @@ import (
 // HistoryStoreConfig chooses where the realms' event history is kept (YAML key
 // "history_store"); realms choose their history topics themselves (realms[].history).
 type HistoryStoreConfig struct {
-	// Type is "bbolt" (default: an embedded database, data_dir/history.db) or "redis"
-	// (shared by routers pointing at the same server and prefix).
-	Type  string              `yaml:"type"`
-	Redis pubsub.RedisOptions `yaml:"redis"`
+	// Type is "bbolt" (default: an embedded database, data_dir/history.db), "redis"
+	// (shared by routers pointing at the same server and prefix) or "jetstream" (streams on
+	// the cluster's JetStream, replicated across its nodes: needs cluster:).
+	Type      string                  `yaml:"type"`
+	Redis     pubsub.RedisOptions     `yaml:"redis"`
+	JetStream pubsub.JetStreamOptions `yaml:"jetstream"`
 }
 
 func (c *Config) validateHistory() error {
@@ -26,8 +28,12 @@ func (c *Config) validateHistory() error {
 		if c.HistoryStore.Redis.Addr == "" {
 			return fmt.Errorf("history_store.redis.addr missing")
 		}
+	case "jetstream":
+		if c.Cluster == nil {
+			return fmt.Errorf("history_store.type jetstream needs a cluster: section")
+		}
 	default:
-		return fmt.Errorf("history_store.type %q: want bbolt or redis", c.HistoryStore.Type)
+		return fmt.Errorf("history_store.type %q: want bbolt, redis or jetstream", c.HistoryStore.Type)
 	}
 	for _, r := range c.Realms {
 		if err := r.History.Validate(); err != nil {
@@ -49,7 +55,7 @@ func (c *Config) historyWanted() bool {
 
 // openHistoryStore opens the history store when a realm needs one (nil otherwise).
 func openHistoryStore(ctx context.Context, c *Config, log *slog.Logger) (pubsub.HistoryStore, error) {
-	if !c.historyWanted() {
+	if !c.historyWanted() || c.HistoryStore.Type == "jetstream" { // jetstream: once the cluster serves
 		return nil, nil
 	}
 	if c.HistoryStore.Type == "redis" {

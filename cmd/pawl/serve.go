@@ -175,10 +175,20 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 			}
 			return nil, err
 		}
+		if cfg.historyWanted() && cfg.HistoryStore.Type == "jetstream" {
+			if history, err = r.node.openClusterHistory(ctx, cfg); err != nil {
+				r.closeListeners()
+				r.node.close()
+				return nil, err
+			}
+			r.history = history
+			r.log.Info("event history on the cluster's JetStream")
+		}
 	}
 	for _, rc := range cfg.Realms {
 		rc.HistoryStore = history
 		r.node.configureRealm(&rc)
+		r.node.configureDealer(&rc)
 		r.rt.AddRealm(realm.New(rc, r.log))
 	}
 	r.bridge = httpbridge.New(r.rt, httpbridge.Options{Logger: r.log})
@@ -320,6 +330,7 @@ func (r *router) apply(cfg *Config) error {
 			continue
 		}
 		r.node.configureRealm(&rc)
+		r.node.configureDealer(&rc)
 		r.rt.AddRealm(realm.New(rc, r.log))
 		r.log.Info("realm added", "realm", rc.Name)
 	}

@@ -14,6 +14,8 @@ var (
 	ErrQueueFull = errors.New("outbound queue full")
 	// ErrClosed: the connection is closing or closed.
 	ErrClosed = errors.New("connection closed")
+	// ErrParked: a Parker's reader let go of its goroutine (see Parker.ReadOrPark).
+	ErrParked = errors.New("reader parked while the peer is quiet")
 )
 
 // Close codes, with WebSocket's meaning (RFC 6455, section 7.4): every transport maps them
@@ -73,6 +75,18 @@ type ReplySender interface {
 // idle session holds no parsed headers.
 type RequestDropper interface {
 	DropRequest()
+}
+
+// Parker is implemented by a Peer whose reader need not keep a goroutine while its peer is
+// quiet: a goroutine parked in a read costs at least a 2 KiB stack, most of what an idle
+// session would otherwise hold.
+type Parker interface {
+	// ReadOrPark is Read, except that when the peer has nothing to read and has been quiet
+	// for a while it may return ErrParked instead of waiting. The caller must then return
+	// from the transport's handler (ServePeer) without using the peer again: resume runs
+	// later, on a goroutine of its own, once the peer sends something, its connection closes
+	// or its keepalive runs out, and goes on reading where the caller left off.
+	ReadOrPark(resume func()) ([]byte, error)
 }
 
 // Client is the Go client's side of a connection to a router.

@@ -33,7 +33,7 @@ const maxPendingPongs = 64
 // Outbox. Keepalive is one timer, not a goroutine.
 type Conn struct {
 	nc         net.Conn
-	opts       Options
+	opts       *Options // shared by the connections a server accepted with the same options
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader
@@ -56,8 +56,18 @@ type Conn struct {
 	finished  bool
 	closeCode int
 	closeText string
-	space     chan struct{} // signaled when the writer has taken the queue
+	space     chan struct{} // signaled when the writer has taken the queue; made for SendWait
 	pingTimer *time.Timer
+
+	// An idle reader parks (park.go). canPark, parkAtOnce and resume are the owner's;
+	// parked and parkToken are guarded by mu.
+	resume     func()        // what ReadOrPark's caller resumes with, while parked
+	active     *atomic.Int64 // the Server's count of connections, released by served
+	parkToken  uint32
+	parked     bool // the socket is watched by idlewait: no goroutine reads
+	canPark    bool
+	parkAtOnce bool // the next wait at a message boundary parks without waiting
+	parkedOnce bool // the reader has parked before (guarded by mu)
 
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 
@@ -74,13 +84,12 @@ type Conn struct {
 
 // newConn wraps a socket whose handshake is done. server says which end it is (for the
 // outbox: only a router's reader batches fan-out).
-func newConn(nc net.Conn, serializer string, peerMax int, opts Options, server bool) *Conn {
+func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server bool) *Conn {
 	c := &Conn{
 		nc:         nc,
 		opts:       opts,
 		serializer: serializer,
 		peerMax:    peerMax,
-		space:      make(chan struct{}, 1),
 		readDone:   make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
@@ -91,6 +100,8 @@ func newConn(nc net.Conn, serializer string, peerMax int, opts Options, server b
 	if server {
 		c.server = true
 		out = &c.out
+	} else {
+		c.space = make(chan struct{}, 1) // SendWait, which clients use, waits on it
 	}
 	c.rd = newReader(nc, rc, opts.ReadBufferSize, opts.MaxMessageSize, out)
 	if opts.PingInterval > 0 {
@@ -125,15 +136,23 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Read returns the next WAMP message, answering PINGs on the way. The slice is the caller's to
 // keep. Only the owner's goroutine calls it.
-func (c *Conn) Read() ([]byte, error) {
-	// Waiting here, a few calls deep, rather than in the frame parser keeps an idle
-	// connection's goroutine stack small enough to shrink to the minimum.
-	if c.rd.Pending() == 0 {
-		if err := c.rd.Fill(); err != nil {
-			return nil, err
+func (c *Conn) Read() ([]byte, error) { return c.readNext(false) }
+
+// readNext is Read, parking (errParked) when park allows it (ReadOrPark).
+func (c *Conn) readNext(park bool) ([]byte, error) {
+	for {
+		// Waiting here, a few calls deep, rather than in the frame parser keeps an idle
+		// connection's goroutine stack small enough to shrink to the minimum.
+		if c.rd.Pending() == 0 {
+			if err := c.awaitData(park); err != nil {
+				return nil, err
+			}
+		}
+		data, err := c.readMessage()
+		if err != errNoMessage {
+			return data, err
 		}
 	}
-	return c.readMessage()
 }
 
 func (c *Conn) readMessage() ([]byte, error) {
@@ -160,6 +179,12 @@ func (c *Conn) readMessage() ([]byte, error) {
 			if err := c.queuePong(payload); err != nil {
 				return nil, err
 			}
+		}
+		if c.canPark && c.rd.Pending() == 0 {
+			// A PING or PONG alone: back to the message boundary, where a reader that
+			// has nothing more to read parks at once.
+			c.parkAtOnce = true
+			return nil, errNoMessage
 		}
 	}
 }
@@ -229,6 +254,17 @@ func (c *Conn) SendNow(frame []byte) error {
 	return nil
 }
 
+// spaceSignal returns the channel the writer signals once it has taken the queue, made on
+// first use (a router's connections never wait for room): made reports that it was just made.
+func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.space == nil {
+		c.space, made = make(chan struct{}, 1), true
+	}
+	return c.space, made
+}
+
 // Send queues one frame like SendFanout with no outbox.
 func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil, true) }
 
@@ -239,8 +275,12 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 		if !errors.Is(err, peer.ErrQueueFull) {
 			return err
 		}
+		space, made := c.spaceSignal()
+		if made {
+			continue // the writer may have taken the queue before it could signal
+		}
 		select {
-		case <-c.space:
+		case <-space:
 		case <-c.writerDone:
 			return peer.ErrClosed
 		case <-ctx.Done():
@@ -503,9 +543,13 @@ func (c *Conn) finish() {
 		c.pingTimer.Stop()
 	}
 	c.queue, c.queued, c.pongs = nil, 0, nil
+	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()
 	c.nc.Close()
 	close(c.writerDone)
+	if wake {
+		go c.resumed() // a parked reader: reading fails, and its session ends
+	}
 }
 
 // writeRaw writes c.iov (sockio.Writer.Write), waiting for the peer while its socket is full:

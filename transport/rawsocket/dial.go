@@ -63,7 +63,7 @@ func Dial(ctx context.Context, rawURL, serializer string, opts Options) (*Conn, 
 		nc.Close()
 		return nil, fmt.Errorf("dial %s: %w", rawURL, err)
 	}
-	return newConn(nc, serializer, peerMax, opts, false), nil
+	return newConn(nc, serializer, peerMax, &opts, false), nil
 }
 
 // parseURL turns a RawSocket URL into what net.Dial takes.

@@ -43,6 +43,13 @@ type Options struct {
 	// ReadBufferSize is the size of the buffer a connection reads into, borrowed from a pool
 	// only while bytes are pending (default 1 KiB).
 	ReadBufferSize int
+	// KeepIdleReaders keeps a goroutine reading every server connection. By default (false)
+	// the reader of a connection whose socket has nothing to read parks right after the WAMP
+	// handshake, after a PING or PONG, and once the peer was quiet for PingInterval: one
+	// poller goroutine watches every idle socket and starts a reader again once its peer
+	// sends something, so an idle connection holds no goroutine stack. Linux, plain TCP and
+	// Unix sockets; TLS connections keep their reader.
+	KeepIdleReaders bool
 	// MaxConnections bounds the connections a server serves at once (0: no bound); further
 	// handshakes are refused with "maximum connection count reached".
 	MaxConnections int

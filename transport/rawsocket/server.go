@@ -128,9 +128,12 @@ func (s *Server) ServeConn(nc net.Conn) {
 }
 
 func (s *Server) serve(c *Conn) {
-	defer s.active.Add(-1)
-	defer c.Done()
+	c.enablePark(&s.active)
 	s.handler.ServeConn(c)
+	if c.settle() {
+		return // parked: the goroutine that resumes the handler releases the connection
+	}
+	c.served()
 }
 
 // handshake reads the client's 4 octets and answers them.
@@ -178,7 +181,7 @@ func (s *Server) handshake(nc net.Conn) (*Conn, error) {
 		return nil, fmt.Errorf("write handshake reply: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	return newConn(nc, SerializerName(h.serializer), h.maxLength, *o, true), nil
+	return newConn(nc, SerializerName(h.serializer), h.maxLength, o, true), nil
 }
 
 // admit decides on a well-formed handshake; past it the connection counts as active.

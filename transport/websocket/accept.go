@@ -33,7 +33,7 @@ func Accept(u *gorilla.Upgrader, w http.ResponseWriter, r *http.Request, opts Op
 	if err != nil {
 		return nil, err
 	}
-	c := newServerConn(ws, opts, r.WithContext(context.Background()), nil)
+	c := newServerConn(ws, &opts, r.WithContext(context.Background()), nil)
 	if deflate {
 		c.useDeflate(agreed)
 	}
@@ -50,10 +50,14 @@ func (c *Conn) SendShared(frame []byte, binary bool) error {
 // ReadMessage returns the next whole message and whether it came in a binary frame. Only
 // the connection's owner goroutine may call it.
 func (c *Conn) ReadMessage() (binary bool, data []byte, err error) {
-	if err := c.awaitData(); err != nil {
-		return false, nil, err
+	for {
+		if err := c.awaitData(false); err != nil {
+			return false, nil, err
+		}
+		if binary, data, err = c.read(); err != errNoMessage {
+			return binary, data, err
+		}
 	}
-	return c.read()
 }
 
 // TruncateReason keeps a close reason within the 123 bytes a close frame allows, as Close

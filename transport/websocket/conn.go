@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,7 +56,7 @@ type Conn struct {
 	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
 	ws          *websocket.Conn // client side: gorilla reads and writes (masked) frames
 	fr          *frameReader    // server side: frames are read here and written raw
-	opts        Options
+	opts        *Options        // shared by every connection a server accepted with the same options
 	subprotocol string
 	request     *http.Request
 	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
@@ -68,31 +70,32 @@ type Conn struct {
 	kindBatch []bool   // the batch's frame types, used by the writer only
 	queued    int      // bytes in queue
 	binary    bool
-	kinds     []bool   // each queued frame's type (true: binary) once SendMessage was used; else nil
-	comp      []bool   // with deflate: whether each queued frame is compressed (and framed)
-	compBatch []bool   // the batch's compression flags, used by the writer only
-	writing   bool     // a writer goroutine (or SendNow's inline write) is running
-	delayed   bool     // waiting in a delay shard for its tick
-	urgent    bool     // a one-to-one reply is queued: no write delay
-	lastWrite int64    // with a write delay: when the writer last took events only (Unix ns)
-	needPing  bool     // the keepalive timer asks for a ping
-	pongs     [][]byte // pongs to send, one per ping of the peer, in order
-	pongBatch [][]byte // what the writer took from pongs, used by the writer only
-	closing   bool     // Close called: drain, then send the close frame
-	closeCode int
-	closeText string
+	kinds     []bool        // each queued frame's type (true: binary) once SendMessage was used; else nil
+	comp      []bool        // with deflate: whether each queued frame is compressed (and framed)
+	compBatch []bool        // the batch's compression flags, used by the writer only
+	writing   bool          // a writer goroutine (or SendNow's inline write) is running
+	delayed   bool          // waiting in a delay shard for its tick
+	urgent    bool          // a one-to-one reply is queued: no write delay
+	lastWrite int64         // with a write delay: when the writer last took events only (Unix ns)
+	needPing  bool          // the keepalive timer asks for a ping
+	pongs     [][]byte      // pongs to send, one per ping of the peer, in order
+	pongBatch [][]byte      // what the writer took from pongs, used by the writer only
+	closing   bool          // Close called: drain, then send the close frame
+	closeWith *closeInfo    // the close codes and reasons, once either side closes
 	aborted   bool          // Abort called: drop the queue
 	finished  bool          // the socket is closed
-	space     chan struct{} // signaled when the writer has emptied the queue
+	space     chan struct{} // signaled when the writer has emptied the queue; made for SendWait
 	pingTimer *time.Timer
 
 	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
 	// each time a writer starts, i.e. per delivery to a quiet subscriber.
 	writeLoopFn func()
 
-	readDone   chan struct{} // closed when the owner stopped reading (Done)
-	writerDone chan struct{} // closed when the socket is closed and no writer runs
-	doneOnce   sync.Once
+	// Made on first use (most connections never wait for them), under mu.
+	readDone     chan struct{} // closed when the owner stopped reading (Done)
+	writerDone   chan struct{} // closed when the socket is closed and no writer runs
+	readStopped  bool          // Done was called
+	socketClosed bool          // finish closed the socket
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
@@ -109,20 +112,32 @@ type Conn struct {
 	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
 	deadlineSet int64
 
-	// peerClose is the close code and text the peer sent, when it sent one.
-	peerCloseCode int
-	peerCloseText string
+	// An idle reader parks (park.go). idleAfter > 0 enables it; parkAtOnce, parking and
+	// resume are the owner's; parked, parkToken and nextPing are guarded by mu.
+	idleAfter  time.Duration
+	resume     func()        // what ReadOrPark's caller resumes with, while parked
+	active     *atomic.Int64 // the Server's count of connections, released by served
+	nextPing   int64         // when the keepalive timer next pings (Unix ns)
+	parkToken  uint32
+	parked     bool // the socket is watched by idlewait: no goroutine reads
+	parkAtOnce bool // the next wait at a message boundary parks without waiting
+	parking    bool // awaitData waits at a message boundary and will park at the deadline
+	parkedOnce bool // the reader has parked before (guarded by mu)
 }
 
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
 // would stay with every idle connection, and the server reads and writes frames itself.
-func newServerConn(ws *websocket.Conn, opts Options, r *http.Request, d *delayer) *Conn {
-	return newServerConnOn(ws.NetConn(), ws.Subprotocol(), opts, r, d)
+func newServerConn(ws *websocket.Conn, opts *Options, r *http.Request, d *delayer) *Conn {
+	sub := ws.Subprotocol()
+	if i := slices.Index(opts.Subprotocols, sub); i >= 0 {
+		sub = opts.Subprotocols[i] // the server's copy: the request's headers are let go
+	}
+	return newServerConnOn(ws.NetConn(), sub, opts, r, d)
 }
 
 // newServerConnOn serves a socket on which the WebSocket handshake is done.
-func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Request, d *delayer) *Conn {
-	c := newConnState(nc, subprotocol, opts, r)
+func newServerConnOn(nc net.Conn, subprotocol string, opts *Options, r *http.Request, d *delayer) *Conn {
+	c := newConnStateShared(nc, subprotocol, opts, r)
 	c.server = true
 	c.framing = framingOf(subprotocolInfo(subprotocol))
 	if d != nil {
@@ -141,6 +156,7 @@ func newServerConnOn(nc net.Conn, subprotocol string, opts Options, r *http.Requ
 func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 	c := newConnState(ws.NetConn(), ws.Subprotocol(), opts, nil)
 	c.ws = ws
+	c.space = make(chan struct{}, 1) // SendWait, which clients use, waits on it
 	// No read limit in gorilla: Read enforces MaxMessageSize itself, the same on both sides.
 	if opts.PingInterval > 0 {
 		ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
@@ -154,15 +170,18 @@ func newClientConn(ws *websocket.Conn, opts Options) *Conn {
 }
 
 func newConnState(nc net.Conn, subprotocol string, opts Options, r *http.Request) *Conn {
+	return newConnStateShared(nc, subprotocol, &opts, r)
+}
+
+// newConnStateShared is newConnState with options shared with other connections (a server's):
+// an idle connection then holds a pointer rather than its own copy of them.
+func newConnStateShared(nc net.Conn, subprotocol string, opts *Options, r *http.Request) *Conn {
 	c := &Conn{
 		nc:          nc,
 		opts:        opts,
 		subprotocol: subprotocol,
 		binary:      subprotocolInfo(subprotocol).binary,
 		request:     r,
-		space:       make(chan struct{}, 1),
-		readDone:    make(chan struct{}),
-		writerDone:  make(chan struct{}),
 	}
 	c.writeLoopFn = c.writeLoop
 	c.w.Init(nc, nil, opts.WriteTimeout, nil) // through nc; a server on plain TCP writes raw
@@ -173,6 +192,7 @@ func (c *Conn) startKeepalive() {
 	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
 		c.mu.Lock() // pingDue reads the timer under the lock
+		c.nextPing = time.Now().Add(c.opts.PingInterval).UnixNano()
 		c.pingTimer = time.AfterFunc(c.opts.PingInterval, c.pingDue)
 		c.mu.Unlock()
 	}
@@ -182,7 +202,8 @@ func (c *Conn) startKeepalive() {
 // already queued go first.
 func (c *Conn) peerClosed(code int, text string) {
 	c.mu.Lock()
-	c.peerCloseCode, c.peerCloseText = code, text
+	ci := c.closeInfoLocked()
+	ci.peerCode, ci.peerText = code, text
 	c.mu.Unlock()
 	c.Close(CloseNormal, "")
 }
@@ -207,13 +228,18 @@ func (c *Conn) queuePong(data []byte) {
 	c.kick()
 }
 
-// extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on).
+// extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on). A
+// reader that may park waits idleAfter instead (readDeadlinePassed then decides).
 func (c *Conn) extendReadDeadline() {
-	if c.opts.PingInterval <= 0 {
+	if c.opts.PingInterval <= 0 && c.idleAfter <= 0 {
 		return
 	}
 	now := time.Now()
 	c.deadlineSet = now.UnixNano()
+	if c.idleAfter > 0 {
+		c.nc.SetReadDeadline(now.Add(c.idleAfter))
+		return
+	}
 	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
 }
 
@@ -230,17 +256,37 @@ func (c *Conn) extendReadDeadlineSoon() {
 	}
 }
 
-// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms.
+// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms. While the
+// reader is parked (no read deadline runs) it also wakes the reader once the peer has been
+// silent past the keepalive's end, which ends the connection as a read deadline would.
 func (c *Conn) pingDue() {
 	c.mu.Lock()
 	if c.finished || c.closing {
 		c.mu.Unlock()
 		return
 	}
-	c.needPing = true
-	c.pingTimer.Reset(c.opts.PingInterval)
+	now := time.Now().UnixNano()
+	ping := now >= c.nextPing-int64(time.Millisecond)
+	if ping {
+		c.needPing = true
+		c.nextPing = now + int64(c.opts.PingInterval)
+	}
+	next, wake := c.nextPing, false
+	if c.parked {
+		if end := c.keepaliveEnd(); end <= now {
+			wake = c.unwatchLocked()
+		} else {
+			next = min(next, end)
+		}
+	}
+	c.pingTimer.Reset(time.Duration(next - now))
 	c.mu.Unlock()
-	c.kick()
+	if wake {
+		go c.resumed()
+	}
+	if ping {
+		c.kick()
+	}
 }
 
 // Subprotocol is the negotiated WebSocket subprotocol.
@@ -289,42 +335,43 @@ func (c *Conn) RemoteAddr() net.Addr {
 func (c *Conn) PeerClose() (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.peerCloseCode, c.peerCloseText
+	if c.closeWith == nil {
+		return 0, ""
+	}
+	return c.closeWith.peerCode, c.closeWith.peerText
 }
 
 // Read returns the next whole message. The returned slice is the caller's to keep.
 // Only the connection's owner goroutine may call it.
-func (c *Conn) Read() ([]byte, error) {
+func (c *Conn) Read() ([]byte, error) { return c.readNext(false) }
+
+// readNext is Read, parking (errParked) when park allows it (ReadOrPark).
+func (c *Conn) readNext(park bool) ([]byte, error) {
 	if len(c.unread) > 0 {
 		data := c.unread[0]
 		c.unread[0] = nil
 		c.unread = c.unread[1:]
 		return data, nil
 	}
-	if err := c.awaitData(); err != nil {
-		return nil, err
+	for {
+		if err := c.awaitData(park); err != nil {
+			return nil, err
+		}
+		_, data, err := c.read()
+		if err == errNoMessage {
+			continue
+		}
+		if err != nil || c.framing == framingNone {
+			return data, err
+		}
+		// A batched subprotocol: the WebSocket message carries one or more WAMP messages.
+		msgs, err := splitBatch(c.unread[:0], data, c.framing)
+		if err != nil {
+			return nil, c.readFailed(CloseProtocolError, "malformed batch of WAMP messages")
+		}
+		c.unread = msgs[1:]
+		return msgs[0], nil
 	}
-	_, data, err := c.read()
-	if err != nil || c.framing == framingNone {
-		return data, err
-	}
-	// A batched subprotocol: the WebSocket message carries one or more WAMP messages.
-	msgs, err := splitBatch(c.unread[:0], data, c.framing)
-	if err != nil {
-		return nil, c.readFailed(CloseProtocolError, "malformed batch of WAMP messages")
-	}
-	c.unread = msgs[1:]
-	return msgs[0], nil
-}
-
-// awaitData waits until the peer has sent something. Waiting here, a few calls deep, rather
-// than in the frame parser keeps an idle connection's goroutine stack small enough for the
-// garbage collector to shrink it to the minimum.
-func (c *Conn) awaitData() error {
-	if c.fr == nil || c.fr.Pending() > 0 {
-		return nil
-	}
-	return c.fr.Fill()
 }
 
 // read returns the next whole message and whether it came in a binary frame.
@@ -489,14 +536,29 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 		if !errors.Is(err, ErrQueueFull) {
 			return err
 		}
+		space, made := c.spaceSignal()
+		if made {
+			continue // the writer may have emptied the queue before it could signal
+		}
 		select {
-		case <-c.space:
-		case <-c.writerDone:
+		case <-space:
+		case <-c.WriterDone():
 			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// spaceSignal returns the channel the writer signals once it has emptied the queue, made on
+// first use (a server's connections rarely wait for room): made reports that it was just made.
+func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.space == nil {
+		c.space, made = make(chan struct{}, 1), true
+	}
+	return c.space, made
 }
 
 // Queued returns the number of messages and bytes waiting to be written.
@@ -537,7 +599,8 @@ func (c *Conn) Close(code int, reason string) {
 	c.mu.Lock()
 	if !c.closing && !c.aborted {
 		c.closing = true
-		c.closeCode, c.closeText = code, truncateReason(reason)
+		ci := c.closeInfoLocked()
+		ci.code, ci.text = code, truncateReason(reason)
 	}
 	c.mu.Unlock()
 	c.kick()
@@ -550,7 +613,8 @@ func (c *Conn) Abort(code int, reason string) {
 	if !c.aborted {
 		c.aborted = true
 		c.closing = true
-		c.closeCode, c.closeText = code, truncateReason(reason)
+		ci := c.closeInfoLocked()
+		ci.code, ci.text = code, truncateReason(reason)
 		c.queue, c.queued = nil, 0
 		if c.kinds != nil {
 			c.kinds = c.kinds[:0]
@@ -567,13 +631,67 @@ func (c *Conn) Abort(code int, reason string) {
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
 	c.out.Flush() // what the last messages read queued
-	c.doneOnce.Do(func() { close(c.readDone) })
+	c.mu.Lock()
+	if !c.readStopped {
+		c.readStopped = true
+		if c.readDone != nil {
+			close(c.readDone)
+		}
+	}
+	c.mu.Unlock()
 	c.Close(CloseGoingAway, "")
-	<-c.writerDone
+	<-c.WriterDone()
 }
 
 // WriterDone is closed when the connection is finished: socket closed, no writer running.
-func (c *Conn) WriterDone() <-chan struct{} { return c.writerDone }
+func (c *Conn) WriterDone() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.socketClosed {
+		return closedSignal
+	}
+	if c.writerDone == nil {
+		c.writerDone = make(chan struct{})
+	}
+	return c.writerDone
+}
+
+// readStoppedSignal is closed once the owner stopped reading (Done); nil when it has.
+func (c *Conn) readStoppedSignal() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readStopped {
+		return nil
+	}
+	if c.readDone == nil {
+		c.readDone = make(chan struct{})
+	}
+	return c.readDone
+}
+
+// closedSignal is a closed channel: what a signal made after its event is.
+var closedSignal = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// closeInfo is how a connection is closed: kept apart from Conn, which an open connection
+// would otherwise carry for nothing.
+type closeInfo struct {
+	code     int // sent in our close frame
+	text     string
+	peerCode int // the peer's close frame, when it sent one
+	peerText string
+}
+
+// closeInfoLocked returns the connection's closeInfo, made on first use. Caller holds c.mu.
+func (c *Conn) closeInfoLocked() *closeInfo {
+	if c.closeWith == nil {
+		c.closeWith = &closeInfo{}
+	}
+	return c.closeWith
+}
 
 // truncateReason keeps a close reason within the 123 bytes a close frame allows.
 func truncateReason(s string) string {
@@ -660,12 +778,14 @@ func (c *Conn) deferRest() bool {
 // small (the writer's stack is pinned by TestWaitingWriterStack).
 func (c *Conn) closeAndFinish() {
 	c.mu.Lock()
-	code, text := c.closeCode, c.closeText
+	code, text := c.closeWith.code, c.closeWith.text
 	c.mu.Unlock()
 	c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text))
-	select {
-	case <-c.readDone:
-	case <-time.After(closeGrace):
+	if read := c.readStoppedSignal(); read != nil {
+		select {
+		case <-read:
+		case <-time.After(closeGrace):
+		}
 	}
 	c.finish()
 }
@@ -745,9 +865,19 @@ func (c *Conn) finish() {
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
+	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()
 	c.nc.Close()
-	close(c.writerDone)
+	c.mu.Lock()
+	c.socketClosed = true
+	done := c.writerDone
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+	if wake {
+		go c.resumed() // a parked reader: reading fails, and its session ends
+	}
 }
 
 // recycle drops the written frames' references so they can be collected.

@@ -196,7 +196,11 @@ var deflateExtension = []string{"permessage-deflate"}
 func (c *Conn) useDeflate(a deflateAgreement) {
 	c.deflate = &c.opts.Deflate
 	if a.huffman {
-		c.deflate.Level = flate.HuffmanOnly
+		// A copy of this connection's own: the options are shared with the server's other
+		// connections.
+		d := *c.deflate
+		d.Level = flate.HuffmanOnly
+		c.deflate = &d
 	}
 }
 

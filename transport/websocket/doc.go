@@ -7,8 +7,10 @@
 // writes (the reader's outbox, Options.WriteDelay) stays in the transports: the writer, the
 // read buffer and the outbox below the framing are shared with RawSocket
 // (transport/internal/sockio). Server is the http.Handler
-// that upgrades requests and hands each connection to a Handler on a goroutine of its own;
-// Dial opens a client connection. Of WAMP it knows only which serializer each WAMP
+// that upgrades requests and hands each connection to a Handler on a goroutine of its own —
+// until the peer goes quiet: then a handler reading with ReadOrPark (peer.Parker) lets the
+// goroutine go, and one is started again when the socket is readable (park.go); Dial opens a
+// client connection. Of WAMP it knows only which serializer each WAMP
 // subprotocol names (RegisterSubprotocol); the session layer finds the codec by that name.
 //
 // The plain WebSocket App (transport/wsapp) runs its connections on this engine through

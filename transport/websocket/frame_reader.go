@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -160,6 +161,9 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 			}
 		}
 		if err != nil && pos < total {
+			if fr.Deadline != nil && errors.Is(err, os.ErrDeadlineExceeded) && fr.Deadline.ReadDeadlinePassed() {
+				continue
+			}
 			return nil, fmt.Errorf("read: %w", err)
 		}
 	}
@@ -302,6 +306,12 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 				return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown control opcode %d", h.opcode))
 			}
 			c.extendReadDeadline()
+			if !inMessage && c.idleAfter > 0 && c.fr.Pending() == 0 {
+				// A ping or pong alone: back to the message boundary, where a reader
+				// that has nothing more to read parks at once.
+				c.parkAtOnce = true
+				return false, nil, errNoMessage
+			}
 			continue
 		}
 		switch h.opcode {

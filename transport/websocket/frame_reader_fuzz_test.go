@@ -48,7 +48,7 @@ func FuzzFrameReader(f *testing.F) {
 		c.fr = newFrameReader(nc, 16, nil)
 		defer c.Done()
 		for range len(data) + 1 {
-			if err := c.awaitData(); err != nil {
+			if err := c.awaitData(false); err != nil {
 				return
 			}
 			binary, msg, err := c.read()

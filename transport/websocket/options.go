@@ -54,6 +54,13 @@ type Options struct {
 	// no added latency for sparse traffic. Replies (Conn.SendNow: results, invocations,
 	// acknowledgements) never wait, and writes that carry them do not count.
 	WriteDelay time.Duration
+	// IdleAfter is how long a server connection's peer may stay quiet (nothing read) before
+	// the connection's reading goroutine is let go (default 1s; negative: never). Right after
+	// the WAMP handshake it is let go as soon as the socket has nothing to read. One poller
+	// goroutine watches every idle socket and starts a reader again once its peer sends
+	// something: an idle connection holds no goroutine stack. Linux, plain TCP and Unix
+	// sockets; TLS connections keep their reader.
+	IdleAfter time.Duration
 	// ReadBufferSize is the size of a connection's read buffer (default 1 KiB). Messages of any
 	// size are read; a small buffer keeps idle connections cheap, a larger one saves syscalls
 	// when many small messages arrive at once.
@@ -83,6 +90,7 @@ const (
 	DefaultQueueMessages  = sockio.DefaultQueueMessages
 	DefaultQueueBytes     = sockio.DefaultQueueBytes
 	DefaultReadBufferSize = sockio.DefaultReadBufferSize
+	DefaultIdleAfter      = time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -96,6 +104,9 @@ func (o Options) withDefaults() Options {
 		QueueMessages: o.QueueMessages, QueueBytes: o.QueueBytes, ReadBufferSize: o.ReadBufferSize}.WithDefaults()
 	o.PingInterval, o.PongTimeout, o.WriteTimeout = l.PingInterval, l.PongTimeout, l.WriteTimeout
 	o.QueueMessages, o.QueueBytes, o.ReadBufferSize = l.QueueMessages, l.QueueBytes, l.ReadBufferSize
+	if o.IdleAfter == 0 {
+		o.IdleAfter = DefaultIdleAfter
+	}
 	o.Deflate = o.Deflate.withDefaults()
 	return o
 }

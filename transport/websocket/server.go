@@ -123,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// connection would otherwise hold for its whole life. The request stays available for
 	// headers and cookies, detached from the finished request's context.
 	req := r.WithContext(context.Background())
-	c := newServerConn(ws, o.Options, req, o.delay)
+	c := newServerConn(ws, &o.Options, req, o.delay)
 	if deflate {
 		c.useDeflate(agreed)
 	}
@@ -131,10 +131,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.RemoteAddr = v.client.String()
 		c.clientAddr = v.client
 	}
+	c.canPark(&s.active)
 	go func() {
-		defer s.active.Add(-1)
-		defer c.Done()
 		s.handler.ServeConn(c)
+		if c.settle() {
+			return // parked: the goroutine that resumes the handler releases the connection
+		}
+		c.served()
 	}()
 }
 

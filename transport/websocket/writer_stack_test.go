@@ -43,7 +43,7 @@ func TestWaitingWriterStack(t *testing.T) {
 		// Small buffers: a few frames fill the socket.
 		p.(*net.TCPConn).SetReadBuffer(4096)
 		nc.(*net.TCPConn).SetWriteBuffer(4096)
-		peers[i], conns[i] = p, newServerConnOn(nc, "", opts, nil, nil)
+		peers[i], conns[i] = p, newServerConnOn(nc, "", &opts, nil, nil)
 	}
 	defer func() {
 		for i, c := range conns {

@@ -1,8 +1,10 @@
 package sockio
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -24,7 +26,22 @@ type ReadBuffer struct {
 	n      int   // readOnce's result
 	err    error // readOnce's error
 	short  bool  // the last raw read left room in the buffer: it emptied the socket
+
+	// Deadline, when set, decides what a raw read whose deadline passed does: wait on
+	// (ReadDeadlinePassed reports true, having moved the deadline) or fail. A connection
+	// whose reader may park sets it (its per-message deadline is the one to park by).
+	Deadline   DeadlineHandler
+	nowait     bool // FillOrNot: an empty socket is reported (wouldBlock), not waited for
+	wouldBlock bool
 }
+
+// DeadlineHandler decides what a passed read deadline means (ReadBuffer.Deadline).
+type DeadlineHandler interface {
+	ReadDeadlinePassed() bool
+}
+
+// ErrWouldBlock: FillOrNot found the socket empty.
+var ErrWouldBlock = errors.New("sockio: nothing to read")
 
 var readBufferPools sync.Map // buffer size → *sync.Pool
 
@@ -104,9 +121,20 @@ func (b *ReadBuffer) Fill() error {
 		// socket empty, so the round trip is not longer by a system call.
 		b.out.Flush()
 	}
-	b.n, b.err = 0, nil
-	if err := b.rc.Read(b.readFn); err != nil {
+	for {
+		b.n, b.err = 0, nil
+		err := b.rc.Read(b.readFn)
+		if err == nil {
+			break
+		}
+		if b.Deadline != nil && errors.Is(err, os.ErrDeadlineExceeded) && b.Deadline.ReadDeadlinePassed() {
+			continue
+		}
 		return fmt.Errorf("read: %w", err)
+	}
+	if b.wouldBlock {
+		b.wouldBlock = false
+		return ErrWouldBlock
 	}
 	if b.err != nil {
 		return fmt.Errorf("read: %w", b.err)
@@ -117,6 +145,18 @@ func (b *ReadBuffer) Fill() error {
 	b.short = b.W+b.n < len(*b.Buf)
 	b.W += b.n
 	return nil
+}
+
+// FillOrNot is Fill on a plain socket, except that a socket with nothing to read is reported
+// (ErrWouldBlock) rather than waited for: a reader about to park asks it.
+func (b *ReadBuffer) FillOrNot() error {
+	if b.rc == nil {
+		return b.Fill()
+	}
+	b.nowait = true
+	err := b.Fill()
+	b.nowait = false
+	return err
 }
 
 // readOnce is the raw read: false asks the poller to wait for readability and call again.
@@ -151,6 +191,10 @@ func (b *ReadBuffer) readOnce(fd uintptr) bool {
 			}
 			if b.W == 0 {
 				b.Release()
+			}
+			if b.nowait {
+				b.wouldBlock = true
+				return true
 			}
 			return false
 		default:
