@@ -183,7 +183,18 @@ func (w *retainedWatch) follow(b *pubsub.Local, loaded func()) error {
 	}
 	defer func() {
 		_ = kw.Stop()
-		for range kw.Updates() { // until the watch's delivery has ended
+		// Until the watch's delivery has ended (its channel closes), bounded in case the
+		// connection is gone and never says so.
+		bound := time.After(w.rb.stateTimeout())
+		for {
+			select {
+			case _, ok := <-kw.Updates():
+				if ok {
+					continue
+				}
+			case <-bound:
+			}
+			return
 		}
 	}()
 	var seen uint64
