@@ -44,7 +44,7 @@ type remoteEntries struct {
 type Change struct {
 	Node    string
 	Key     string
-	Value   []byte // nil when Deleted
+	Value   []byte // nil when Deleted, but for NodeDown: the entry's last value
 	Deleted bool
 	// NodeDown: deleted because its node was called down (not by the node itself).
 	NodeDown bool
@@ -369,7 +369,11 @@ func (d *Directory) fetch(node string) bool {
 	if old != nil {
 		for k := range old.entries {
 			if _, still := snap.Entries[k]; !still || old.epoch != snap.Epoch {
-				changes = append(changes, Change{Node: node, Key: k, Deleted: true, NodeDown: old.epoch != snap.Epoch})
+				c := Change{Node: node, Key: k, Deleted: true, NodeDown: old.epoch != snap.Epoch}
+				if c.NodeDown {
+					c.Value = old.entries[k]
+				}
+				changes = append(changes, c)
 			}
 		}
 	}
@@ -395,8 +399,8 @@ func (d *Directory) nodeDown(p Peer) {
 	}
 	delete(d.remote, p.Name)
 	changes := make([]Change, 0, len(st.entries))
-	for k := range st.entries {
-		changes = append(changes, Change{Node: p.Name, Key: k, Deleted: true, NodeDown: true})
+	for k, v := range st.entries {
+		changes = append(changes, Change{Node: p.Name, Key: k, Value: v, Deleted: true, NodeDown: true})
 	}
 	d.mu.Unlock()
 	d.fire(changes)

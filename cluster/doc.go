@@ -18,7 +18,8 @@
 // On the node, Directory replicates each node's own entries (its subscription patterns, its
 // sessions and their testaments) to every other node over core NATS. PubSub implements the
 // broker's seam, pubsub.Bus (one NATS message per publication per interested node), and
-// pubsub.BusMeta; Sessions implements realm.SessionDirectory (session meta API, the kill family
+// pubsub.BusMeta (retained events kept cluster-wide in a JetStream bucket, retained.go; a dead
+// node's subscription meta events, deadsubs.go); Sessions implements realm.SessionDirectory (session meta API, the kill family
 // and dead nodes' testaments across the cluster). Join and Member wire a realm.Router to a node.
 // The seams live next to their users; this package implements them on NATS. A router without
 // a cluster section runs none of this on its message path.

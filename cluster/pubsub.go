@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pawl-wamp/pawl/internal/uriindex"
@@ -48,17 +49,28 @@ type PubSub struct {
 	mu     sync.RWMutex
 	realms map[wamp.URI]*RealmBus
 
+	goneMu sync.Mutex
+	gone   map[string][]goneSubscriber // a dead node's subscribers, until its OnNodeDown (deadsubs.go)
+
+	kvMu     sync.Mutex
+	retained jetstream.KeyValue // the retained events (retained.go), opened on first use
+
 	// Messages counts the NATS messages sent for publications; Received those delivered here.
 	Messages, Received atomic.Int64
+	// SentBytes and ReceivedBytes are those messages' bytes.
+	SentBytes, ReceivedBytes atomic.Int64
+	// MetaEvents counts the subscription meta events published here for dead nodes' sessions.
+	MetaEvents atomic.Int64
 }
 
 // NewPubSub starts the node's pub/sub bus.
 func NewPubSub(n *Node) (*PubSub, error) {
-	ps := &PubSub{n: n, realms: make(map[wamp.URI]*RealmBus)}
+	ps := &PubSub{n: n, realms: make(map[wamp.URI]*RealmBus), gone: map[string][]goneSubscriber{}}
 	var err error
 	if ps.dir, err = NewDirectory(n, "ps"); err != nil {
 		return nil, err
 	}
+	n.OnNodeDown(ps.nodeDown) // after the Directory's: its entries are dropped by then
 	ps.dir.OnChange(ps.interestChanged)
 	if ps.sub, err = n.Conn().Subscribe(n.Subject("ps", "n", n.Name()), ps.received); err != nil {
 		ps.dir.Close()
@@ -80,6 +92,18 @@ func (ps *PubSub) Close() {
 			_ = sub.Unsubscribe()
 		}
 	}
+	ps.mu.Lock()
+	var watches []*retainedWatch
+	for _, rb := range ps.realms {
+		if rb.watch != nil {
+			watches = append(watches, rb.watch)
+			rb.watch = nil
+		}
+	}
+	ps.mu.Unlock()
+	for _, w := range watches {
+		w.stop()
+	}
 	ps.dir.Close()
 }
 
@@ -92,6 +116,7 @@ type RealmBus struct {
 	remote   *uriindex.Index[map[string]time.Time] // other nodes' patterns: pattern -> node -> created
 	patterns int                                   // remote entries, for the meta API
 	broker   atomic.Pointer[pubsub.Local]
+	watch    *retainedWatch // guarded by ps.mu
 
 	amu       sync.Mutex
 	announced map[string]bool // this node's patterns, as told to the others
@@ -117,8 +142,26 @@ func (ps *PubSub) Realm(name wamp.URI) *RealmBus {
 	return rb
 }
 
-// Attach makes b the broker that publications from other nodes are delivered to.
-func (rb *RealmBus) Attach(b *pubsub.Local) { rb.broker.Store(b) }
+// Attach makes b the broker that publications from other nodes are delivered to, and brings
+// in the retained events of the cluster (retained.go).
+func (rb *RealmBus) Attach(b *pubsub.Local) {
+	rb.broker.Store(b)
+	rb.watchRetained(b)
+}
+
+// Detach stops delivering to b (its realm is closing) and following the retained events for it.
+func (rb *RealmBus) Detach(b *pubsub.Local) {
+	if !rb.broker.CompareAndSwap(b, nil) {
+		return
+	}
+	rb.ps.mu.Lock()
+	w := rb.watch
+	rb.watch = nil
+	rb.ps.mu.Unlock()
+	if w != nil {
+		w.stop()
+	}
+}
 
 // interestKey is a pattern's directory key: realm, match and pattern, NUL-separated (no URI
 // holds a NUL: wamp's URI checks refuse control characters... and a NUL would merely make
@@ -168,6 +211,12 @@ func (rb *RealmBus) Interest(pattern wamp.URI, match string, on bool) error {
 func (rb *RealmBus) Settle() error { return rb.ps.dir.Settle() }
 
 func (ps *PubSub) interestChanged(c Change) {
+	if strings.HasPrefix(c.Key, "u\x00") {
+		if c.Deleted && c.NodeDown {
+			ps.subscriberGone(c, c.Value)
+		}
+		return
+	}
 	realm, match, pattern, ok := parseInterest(c.Key)
 	if !ok {
 		return
@@ -260,7 +309,7 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 	} else {
 		nodes = rb.interested(f.Topic, buf[:0])
 	}
-	if len(nodes) == 0 {
+	if len(nodes) == 0 && !f.Retain {
 		return nil
 	}
 	data, err := encodeForwarded(rb.realm, f)
@@ -268,6 +317,9 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 		return err
 	}
 	if f.Retain {
+		if err := rb.putRetained(f.Topic, data); err != nil {
+			return err
+		}
 		return rb.forwardRetained(nodes, data)
 	}
 	nc := rb.ps.n.Conn()
@@ -277,6 +329,7 @@ func (rb *RealmBus) Forward(f *pubsub.Forwarded) error {
 		}
 	}
 	rb.ps.Messages.Add(int64(len(nodes)))
+	rb.ps.SentBytes.Add(int64(len(nodes) * len(data)))
 	return nil
 }
 
@@ -298,6 +351,7 @@ func (rb *RealmBus) forwardRetained(nodes []string, data []byte) error {
 		}
 	}
 	rb.ps.Messages.Add(int64(len(nodes)))
+	rb.ps.SentBytes.Add(int64(len(nodes) * len(data)))
 	deadline := time.Now().Add(rb.ps.n.cfg.NodeTimeout)
 	for range nodes {
 		if _, err := sub.NextMsg(time.Until(deadline)); err != nil {
@@ -321,6 +375,7 @@ func (ps *PubSub) received(m *nats.Msg) {
 	}
 	if b := rb.broker.Load(); b != nil {
 		ps.Received.Add(1)
+		ps.ReceivedBytes.Add(int64(len(m.Data)))
 		b.Deliver(f)
 	}
 	if m.Reply != "" {

@@ -34,6 +34,26 @@ type BusSettler interface {
 	Settle() error
 }
 
+// BusSubscribers is a Bus that also learns each session's subscriptions, so that when a node
+// dies another one can publish the subscription meta events (on_unsubscribe, on_delete) of
+// its sessions. Subscribed and Unsubscribed must not wait for the other nodes.
+type BusSubscribers interface {
+	Subscribed(session, subscription wamp.ID, pattern wamp.URI, match string)
+	Unsubscribed(session, subscription wamp.ID)
+}
+
+// MetaEvent publishes a subscription meta event on this broker's realm (wamp.subscription.*),
+// for a node speaking for a dead one's sessions.
+func (b *Local) MetaEvent(topic wamp.URI, args ...any) { b.publishMeta(topic, args...) }
+
+// HasSubscription reports whether this node's broker has a subscription of the pattern.
+func (b *Local) HasSubscription(pattern wamp.URI, match string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, ok := b.index.Get(pattern, match)
+	return ok
+}
+
 // BusMeta is what a Bus adds to the subscription meta API: the other nodes' side. Every node
 // gives a pattern the same ID (Options.SubscriptionID), so a subscription known on several
 // nodes is one subscription to the meta API.
@@ -94,15 +114,35 @@ func (b *Local) Deliver(f *Forwarded) {
 	l.eligibleAuthRoleSet, l.excludeAuthRoleSet = setOf(l.eligibleAuthRole), setOf(l.excludeAuthRole)
 	p.listing = l
 	if f.Retain {
-		r := &retainedEvent{topic: f.Topic, publication: f.Publication, details: p.details, payload: f.Payload,
-			size:    int64(f.Payload.Size()+len(f.Topic)) + retainedOverhead,
-			listing: l, publisher: f.Publisher, excludeMe: f.ExcludeMe}
-		if err := b.storeRetained(r, nil); err != nil {
-			b.log.Warn("retained event from another node not kept here", "topic", f.Topic, "err", err)
-		}
+		b.keepRetained(f, p.details, l)
 	}
 	event := &wamp.Event{Publication: f.Publication, Details: p.details, Payload: f.Payload}
 	b.route(f.Topic, event, &p)
+}
+
+// KeepRetained makes a retained publication of the cluster its topic's retained event here,
+// without delivering it: how a node that joins later (or missed it) learns the retained
+// events published before. Within the realm's retained bounds, as any retained event.
+func (b *Local) KeepRetained(f *Forwarded) {
+	details := f.Details
+	if details == nil {
+		details = wamp.Dict{}
+	}
+	l := listing{eligible: f.Eligible, exclude: f.Exclude, eligibleAuthID: f.EligibleAuthID,
+		excludeAuthID: f.ExcludeAuthID, eligibleAuthRole: f.EligibleAuthRole, excludeAuthRole: f.ExcludeAuthRole}
+	l.eligibleSet, l.excludeSet = setOf(l.eligible), setOf(l.exclude)
+	l.eligibleAuthIDSet, l.excludeAuthIDSet = setOf(l.eligibleAuthID), setOf(l.excludeAuthID)
+	l.eligibleAuthRoleSet, l.excludeAuthRoleSet = setOf(l.eligibleAuthRole), setOf(l.excludeAuthRole)
+	b.keepRetained(f, details, l)
+}
+
+func (b *Local) keepRetained(f *Forwarded, details wamp.Dict, l listing) {
+	r := &retainedEvent{topic: f.Topic, publication: f.Publication, details: details, payload: f.Payload,
+		size:    int64(f.Payload.Size()+len(f.Topic)) + retainedOverhead,
+		listing: l, publisher: f.Publisher, excludeMe: f.ExcludeMe}
+	if err := b.storeRetained(r, nil); err != nil {
+		b.log.Warn("retained event from another node not kept here", "topic", f.Topic, "err", err)
+	}
 }
 
 // ErrURIClusterUnavailable answers work that a node cut off from its cluster refuses.

@@ -156,6 +156,9 @@ func (b *Local) SetHistoryRules(cfg HistoryConfig) error {
 
 // Close stops the history writer after it has stored what it holds.
 func (b *Local) Close() {
+	if d, ok := b.opts.Bus.(interface{ Detach(*Local) }); ok {
+		d.Detach(b) // the bus stops bringing other nodes' state to this broker
+	}
 	if b.history != nil {
 		b.history.close()
 	}
@@ -245,6 +248,9 @@ func (b *Local) Subscribe(s *session.Session, m *wamp.Subscribe) {
 		b.publishMeta("wamp.subscription.on_create", s.ID, sub.details())
 	}
 	if added {
+		if bs, ok := b.opts.Bus.(BusSubscribers); ok {
+			bs.Subscribed(s.ID, sub.id, sub.topic, sub.match)
+		}
 		b.publishMeta("wamp.subscription.on_subscribe", s.ID, sub.id)
 	}
 }
@@ -267,6 +273,9 @@ func (b *Local) Unsubscribe(s *session.Session, m *wamp.Unsubscribe) {
 		b.settle()
 	}
 	s.Send(&wamp.Unsubscribed{Request: m.Request})
+	if bs, ok := b.opts.Bus.(BusSubscribers); ok {
+		bs.Unsubscribed(s.ID, sub.id)
+	}
 	b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, sub.id)
 	if deleted {
 		b.publishMeta("wamp.subscription.on_delete", s.ID, sub.id)
@@ -296,7 +305,11 @@ func (b *Local) Leave(s *session.Session) {
 	if withdrawn {
 		b.settle()
 	}
+	bs, _ := b.opts.Bus.(BusSubscribers)
 	for _, c := range changes {
+		if bs != nil {
+			bs.Unsubscribed(s.ID, c.id)
+		}
 		b.publishMeta("wamp.subscription.on_unsubscribe", s.ID, c.id)
 		if c.deleted {
 			b.publishMeta("wamp.subscription.on_delete", s.ID, c.id)

@@ -84,13 +84,13 @@ func openAdmin(cfg AdminConfig) (*adminServer, error) {
 
 // serve serves the admin routes: readiness asks the listeners and, when it can be pinged, the
 // history store.
-func (a *adminServer) serve(rt *realm.Router, bridge *httpbridge.Bridge, listeners *listenerStates, history pubsub.HistoryStore, log *slog.Logger) {
+func (a *adminServer) serve(rt *realm.Router, bridge *httpbridge.Bridge, listeners *listenerStates, history pubsub.HistoryStore, c admin.Cluster, log *slog.Logger) {
 	checks := []admin.Check{{Name: "listeners", Check: listeners.check}}
 	if p, ok := history.(pubsub.HistoryPinger); ok {
 		checks = append(checks, admin.Check{Name: "history_store", Check: p.Ping})
 	}
 	a.http = &http.Server{
-		Handler:           admin.Handler(rt, admin.Options{Checks: checks, Logger: log, Bridge: bridge}),
+		Handler:           admin.Handler(rt, admin.Options{Checks: checks, Logger: log, Bridge: bridge, Cluster: c}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

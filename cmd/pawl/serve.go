@@ -17,6 +17,7 @@ import (
 	"github.com/pawl-wamp/pawl/internal/version"
 	"github.com/pawl-wamp/pawl/pubsub"
 	"github.com/pawl-wamp/pawl/realm"
+	"github.com/pawl-wamp/pawl/realm/admin"
 	"github.com/pawl-wamp/pawl/realm/httpbridge"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -211,7 +212,11 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 	r.ready.want = len(r.listeners)
 	if r.admin != nil {
 		// Before the listeners: /healthz answers, and /readyz says not yet, while they start.
-		r.admin.serve(r.rt, r.bridge, &r.ready, history, r.log)
+		var c admin.Cluster // nil without a cluster section (a nil *Member would not be)
+		if r.node != nil {
+			c = r.node.member
+		}
+		r.admin.serve(r.rt, r.bridge, &r.ready, history, c, r.log)
 	}
 	for i, l := range r.listeners {
 		l.serve(r.rt, cfg, cfg.Listeners[i], r.log, r.failed, handlers[i])

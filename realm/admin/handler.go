@@ -21,6 +21,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Bridge, when set, adds the HTTP bridge's counters (pawl_bridge_*) to /metrics.
 	Bridge *httpbridge.Bridge
+	// Cluster, when set (a node of a cluster), adds its counters (pawl_cluster_*) to /metrics
+	// and its nodes to the status page.
+	Cluster Cluster
 }
 
 // Handler serves the admin routes of a router: /metrics, /healthz, /readyz, /status and
@@ -41,6 +44,9 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 	if opts.Bridge != nil {
 		reg.MustRegister(bridgeCollector{opts.Bridge})
 	}
+	if opts.Cluster != nil {
+		reg.MustRegister(clusterCollector{opts.Cluster})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
@@ -49,7 +55,7 @@ func Handler(rt *realm.Router, opts Options) http.Handler {
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(opts.Checks))
 	mux.HandleFunc("GET /status", statusPage)
-	mux.HandleFunc("GET /status.json", statusJSON(rt))
+	mux.HandleFunc("GET /status.json", statusJSON(rt, opts.Cluster))
 	mux.Handle("GET /{$}", http.RedirectHandler("/status", http.StatusFound))
 	return mux
 }

@@ -15,6 +15,8 @@ import (
 type Status struct {
 	Time   time.Time     `json:"time"`
 	Realms []RealmStatus `json:"realms"`
+	// Cluster: the cluster's nodes, when this router is a node of one.
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 }
 
 // MaxListed bounds the sessions, subscriptions and registrations Status lists per realm (the
@@ -135,8 +137,15 @@ func nonNil(ids []wamp.ID) []wamp.ID {
 	return ids
 }
 
-func statusJSON(rt *realm.Router) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, Snapshot(rt)) }
+func statusJSON(rt *realm.Router, c Cluster) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		st := Snapshot(rt)
+		if c != nil {
+			cs := c.ClusterStatus()
+			st.Cluster = &cs
+		}
+		writeJSON(w, http.StatusOK, st)
+	}
 }
 
 //go:embed status.html
