@@ -401,8 +401,19 @@ func (n *Node) refresher() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.Heartbeat)
 	defer t.Stop()
+	// Close must not wait out a refresh: without a JetStream quorum (the other nodes gone), a
+	// claim probes slot after slot, each waiting for an answer that never comes.
+	stopped, cancelStopped := context.WithCancel(context.Background())
+	defer cancelStopped()
+	go func() {
+		select {
+		case <-n.stop:
+			cancelStopped()
+		case <-stopped.Done():
+		}
+	}()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.NodeTimeout)
+		ctx, cancel := context.WithTimeout(stopped, n.cfg.NodeTimeout)
 		err := n.refreshSlot(ctx)
 		cancel()
 		if err == nil {
@@ -530,6 +541,9 @@ func (n *Node) refreshSlot(ctx context.Context) error {
 	start := int(h.Sum32() % MaxSlots)
 	var lastErr error
 	for i := range MaxSlots {
+		if ctx.Err() != nil {
+			return fmt.Errorf("claim a slot: %w", ctx.Err())
+		}
 		slot := (start+i)%MaxSlots + 1
 		rev, err := n.slots.Create(ctx, slotKey(slot), value)
 		if err == nil {
