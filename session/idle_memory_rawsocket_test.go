@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -23,34 +22,9 @@ func TestIdleSessionMemoryRawSocket(t *testing.T) {
 	if testing.Short() {
 		t.Skip("joins hundreds of sessions")
 	}
-	const n = 400
 	r := routertest.Start(t, routertest.Options{RawSocket: &realm.RawSocketEndpointOptions{}})
 	addr := strings.TrimPrefix(r.RawSocketURL, "rs://")
-	warm := joinRawSocket(t, addr)
-	defer warm.Close()
-
-	before := liveBytes()
-	conns := make([]net.Conn, n)
-	for i := range conns {
-		conns[i] = joinRawSocket(t, addr)
-	}
-	if runtime.GOOS == "linux" {
-		waitParked(t, n+1) // every reader has let go of its goroutine
-	}
-	after := liveBytes()
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	if got := r.Sessions(); got != n+1 {
-		t.Fatalf("%d sessions served, want %d", got, n+1)
-	}
-	per := (after - before) / n
-	t.Logf("idle RawSocket session: %d bytes of heap and stack each (budget %d)", per, idleSessionBudget)
-	if per > idleSessionBudget {
-		t.Errorf("an idle RawSocket session costs %d bytes, more than the budget of %d", per, idleSessionBudget)
-	}
+	measureIdleSessions(t, "RawSocket", r, func() net.Conn { return joinRawSocket(t, addr) })
 }
 
 // joinRawSocket joins realm1 over a RawSocket written by hand and returns the bare socket.

@@ -35,16 +35,24 @@ func TestIdleSessionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("joins hundreds of sessions")
 	}
-	const n = 400
 	r := routertest.Start(t, routertest.Options{})
 	host := strings.TrimSuffix(strings.TrimPrefix(r.URL, "ws://"), "/ws")
-	warm := joinRaw(t, host) // the first session pays for what every later one shares
+	measureIdleSessions(t, "WebSocket", r, func() net.Conn { return joinRaw(t, host) })
+}
+
+// measureIdleSessions joins 400 idle sessions through join, after one that pays for what
+// every later one shares, waits until their readers have parked (on Linux), and fails when
+// one costs more than idleSessionBudget bytes of live heap and stack.
+func measureIdleSessions(t *testing.T, transport string, r *routertest.Router, join func() net.Conn) {
+	t.Helper()
+	const n = 400
+	warm := join()
 	defer warm.Close()
 
 	before := liveBytes()
 	conns := make([]net.Conn, n)
 	for i := range conns {
-		conns[i] = joinRaw(t, host)
+		conns[i] = join()
 	}
 	if runtime.GOOS == "linux" {
 		waitParked(t, n+1) // every reader has let go of its goroutine
@@ -59,9 +67,9 @@ func TestIdleSessionMemory(t *testing.T) {
 		t.Fatalf("%d sessions served, want %d", got, n+1)
 	}
 	per := (after - before) / n
-	t.Logf("idle session: %d bytes of heap and stack each (budget %d)", per, idleSessionBudget)
+	t.Logf("idle %s session: %d bytes of heap and stack each (budget %d)", transport, per, idleSessionBudget)
 	if per > idleSessionBudget {
-		t.Errorf("an idle session costs %d bytes, more than the budget of %d", per, idleSessionBudget)
+		t.Errorf("an idle %s session costs %d bytes, more than the budget of %d", transport, per, idleSessionBudget)
 	}
 }
 
