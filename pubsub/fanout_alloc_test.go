@@ -36,7 +36,8 @@ func TestFanoutAllocatesNothingPerDelivery(t *testing.T) {
 			benchDeflate = deflate
 			defer func() { benchDeflate = false }()
 			compressedRead.Store(0)
-			fanoutAllocs(t, routertest.Start(t, opts))
+			r := routertest.Start(t, opts)
+			fanoutAllocs(t, r, webSocketWire(r.URL))
 			if got := compressedRead.Load(); deflate != (got > 0) {
 				t.Errorf("deflate %v: the probes read %d compressed events", deflate, got)
 			}
@@ -44,14 +45,27 @@ func TestFanoutAllocatesNothingPerDelivery(t *testing.T) {
 	}
 }
 
-// fanoutAllocs is TestFanoutAllocatesNothingPerDelivery on one router.
-func fanoutAllocs(t *testing.T, r *routertest.Router) {
+// fanoutWire is how the allocation pins reach a router over one transport.
+type fanoutWire struct {
+	join        func(b testing.TB, url, roles string) *benchPeer      // a peer the test reads
+	subscribers func(b testing.TB, url string, n int, topic wamp.URI) // discarding subscribers
+	frame       func(text string) []byte                              // a client's frame of text
+	url         string
+}
+
+// webSocketWire reaches the router at url over WebSocket.
+func webSocketWire(url string) fanoutWire {
+	return fanoutWire{join: joinBenchPeer, subscribers: subscribers, frame: clientFrame, url: url}
+}
+
+// fanoutAllocs is TestFanoutAllocatesNothingPerDelivery on one router, over wire.
+func fanoutAllocs(t *testing.T, r *routertest.Router, wire fanoutWire) {
 	// Each topic's last subscriber is a probe the test reads: publishing waits for the probe's
 	// event, so the publisher never runs far ahead of the subscribers' writers, and queues
 	// and buffers keep the size they reached while warming up.
-	probeOne := probeSubscriber(t, r.URL, "one.topic")
-	subscribers(t, r.URL, fanoutSubscribers-1, "many.topic")
-	probeMany := probeSubscriber(t, r.URL, "many.topic")
+	probeOne := probeSubscriber(t, wire, "one.topic")
+	wire.subscribers(t, wire.url, fanoutSubscribers-1, "many.topic")
+	probeMany := probeSubscriber(t, wire, "many.topic")
 
 	t.Run("router publishes", func(t *testing.T) {
 		broker := r.Realm.Broker()
@@ -71,13 +85,13 @@ func fanoutAllocs(t *testing.T, r *routertest.Router) {
 	})
 
 	t.Run("publisher's socket", func(t *testing.T) {
-		pub := joinBenchPeer(t, r.URL, `"publisher":{}`)
+		pub := wire.join(t, wire.url, `"publisher":{}`)
 		t.Cleanup(func() { pub.c.Close() })
 		const burst = 10
 		publish := func(topic wamp.URI, probe *benchPeer) func() {
 			var frames []byte
 			for i := range burst {
-				frames = append(frames, clientFrame(fmt.Sprintf(
+				frames = append(frames, wire.frame(fmt.Sprintf(
 					`[16,%d,{"acknowledge":true},%q,["hello",42,{"k":"v"}],{"x":1.5}]`, i+1, topic))...)
 			}
 			return func() {
@@ -95,8 +109,8 @@ func fanoutAllocs(t *testing.T, r *routertest.Router) {
 }
 
 // probeSubscriber subscribes a peer the test reads to topic.
-func probeSubscriber(t *testing.T, url string, topic wamp.URI) *benchPeer {
-	p := joinBenchPeer(t, url, `"subscriber":{}`)
+func probeSubscriber(t *testing.T, wire fanoutWire, topic wamp.URI) *benchPeer {
+	p := wire.join(t, wire.url, `"subscriber":{}`)
 	t.Cleanup(func() { p.c.Close() })
 	p.send(t, fmt.Sprintf(`[32,1,{},%q]`, topic))
 	p.expect(t, "[33,")

@@ -87,54 +87,6 @@ func TestFanoutAllocatesNothingPerDeliveryRawSocket(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	r := routertest.Start(t, noKeepaliveRawSocket)
-	probe := func(topic wamp.URI) *benchPeer {
-		p := joinRawSocketPeer(t, r.RawSocketURL, `"subscriber":{}`)
-		t.Cleanup(func() { p.c.Close() })
-		p.send(t, fmt.Sprintf(`[32,1,{},%q]`, topic))
-		p.expect(t, "[33,")
-		return p
-	}
-	probeOne := probe("one.topic")
-	rawSocketSubscribers(t, r.RawSocketURL, fanoutSubscribers-1, "many.topic")
-	probeMany := probe("many.topic")
-
-	t.Run("router publishes", func(t *testing.T) {
-		broker := r.Realm.Broker()
-		publish := func(topic wamp.URI, probe *benchPeer) func() {
-			raw, err := wamp.JSON.Decode([]byte(fmt.Sprintf(`[16,1,{},%q,["hello",42,{"k":"v"}],{"x":1.5}]`, topic)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pub := raw.(*wamp.Publish)
-			return func() {
-				m := *pub
-				broker.Publish(nil, &m)
-				probe.expect(t, "[36,")
-			}
-		}
-		comparePerDelivery(t, publish("one.topic", probeOne), publish("many.topic", probeMany))
-	})
-
-	t.Run("publisher's socket", func(t *testing.T) {
-		pub := joinRawSocketPeer(t, r.RawSocketURL, `"publisher":{}`)
-		t.Cleanup(func() { pub.c.Close() })
-		const burst = 10
-		publish := func(topic wamp.URI, probe *benchPeer) func() {
-			var frames []byte
-			for i := range burst {
-				frames = append(frames, rawSocketFrame(fmt.Sprintf(
-					`[16,%d,{"acknowledge":true},%q,["hello",42,{"k":"v"}],{"x":1.5}]`, i+1, topic))...)
-			}
-			return func() {
-				if _, err := pub.c.Write(frames); err != nil {
-					t.Fatal(err)
-				}
-				for range burst {
-					pub.expect(t, "[17,")
-					probe.expect(t, "[36,")
-				}
-			}
-		}
-		comparePerDelivery(t, publish("one.topic", probeOne), publish("many.topic", probeMany))
-	})
+	fanoutAllocs(t, r, fanoutWire{join: joinRawSocketPeer, subscribers: rawSocketSubscribers,
+		frame: rawSocketFrame, url: r.RawSocketURL})
 }
