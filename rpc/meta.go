@@ -39,8 +39,9 @@ func (d *Local) metaList(_ *session.Session, _ wamp.List, _ wamp.Dict) (wamp.Lis
 	return wamp.List{out}, nil, nil
 }
 
-// uriArg reads the first positional argument as a URI.
-func uriArg(args wamp.List) (wamp.URI, error) {
+// ProcedureArg reads the first positional argument of a registration meta procedure as a
+// procedure URI. Dealers built on Local (rpc/clustered) answer the same meta API with it.
+func ProcedureArg(args wamp.List) (wamp.URI, error) {
 	if len(args) < 1 {
 		return "", wamp.NewError(wamp.ErrInvalidArgument, "missing procedure URI argument")
 	}
@@ -51,8 +52,9 @@ func uriArg(args wamp.List) (wamp.URI, error) {
 	return wamp.URI(u), nil
 }
 
-// idArg reads the first positional argument as an ID.
-func idArg(args wamp.List) (wamp.ID, error) {
+// RegistrationIDArg reads the first positional argument of a registration meta procedure as
+// a registration ID.
+func RegistrationIDArg(args wamp.List) (wamp.ID, error) {
 	if len(args) < 1 {
 		return 0, wamp.NewError(wamp.ErrInvalidArgument, "missing ID argument")
 	}
@@ -63,19 +65,29 @@ func idArg(args wamp.List) (wamp.ID, error) {
 	return id, nil
 }
 
-// metaLookup: [procedure, options{match}] → registration ID or null.
-func (d *Local) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
-	u, err := uriArg(args)
+// LookupArgs reads wamp.registration.lookup's arguments: [procedure, options{match}], the
+// match exact unless the options say otherwise.
+func LookupArgs(args wamp.List) (procedure wamp.URI, match string, err error) {
+	procedure, err = ProcedureArg(args)
 	if err != nil {
-		return nil, nil, err
+		return "", "", err
 	}
-	match := wamp.MatchExact
+	match = wamp.MatchExact
 	if len(args) > 1 {
 		if opts, ok := args[1].(wamp.Dict); ok {
 			if m, ok := opts.String("match"); ok {
 				match = m
 			}
 		}
+	}
+	return procedure, match, nil
+}
+
+// metaLookup: [procedure, options{match}] → registration ID or null.
+func (d *Local) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
+	u, match, err := LookupArgs(args)
+	if err != nil {
+		return nil, nil, err
 	}
 	d.mu.RLock()
 	reg, ok := d.patterns.Get(u, match)
@@ -88,7 +100,7 @@ func (d *Local) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wam
 
 // metaMatch: [procedure] → the registration a call to it would reach, or null.
 func (d *Local) metaMatch(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
-	u, err := uriArg(args)
+	u, err := ProcedureArg(args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +114,7 @@ func (d *Local) metaMatch(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp
 }
 
 func (d *Local) registration(args wamp.List) (*registration, error) {
-	id, err := idArg(args)
+	id, err := RegistrationIDArg(args)
 	if err != nil {
 		return nil, err
 	}

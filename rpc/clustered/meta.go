@@ -1,6 +1,7 @@
 package clustered
 
 import (
+	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
 	"github.com/pawl-wamp/pawl/wamp"
 )
@@ -29,29 +30,10 @@ func (d *Dealer) metaList(_ *session.Session, _ wamp.List, _ wamp.Dict) (wamp.Li
 	return wamp.List{out}, nil, nil
 }
 
-func uriArg(args wamp.List) (wamp.URI, error) {
-	if len(args) < 1 {
-		return "", wamp.NewError(wamp.ErrInvalidArgument, "missing procedure URI argument")
-	}
-	u, ok := args[0].(string)
-	if !ok {
-		return "", wamp.NewError(wamp.ErrInvalidArgument, "procedure URI must be a string")
-	}
-	return wamp.URI(u), nil
-}
-
 func (d *Dealer) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
-	u, err := uriArg(args)
+	u, match, err := rpc.LookupArgs(args)
 	if err != nil {
 		return nil, nil, err
-	}
-	match := wamp.MatchExact
-	if len(args) > 1 {
-		if opts, ok := args[1].(wamp.Dict); ok {
-			if m, ok := opts.String("match"); ok {
-				match = m
-			}
-		}
 	}
 	if e := d.dir.get(u, match); e != nil {
 		return wamp.List{e.ID}, nil, nil
@@ -60,7 +42,7 @@ func (d *Dealer) metaLookup(_ *session.Session, args wamp.List, _ wamp.Dict) (wa
 }
 
 func (d *Dealer) metaMatch(_ *session.Session, args wamp.List, _ wamp.Dict) (wamp.List, wamp.Dict, error) {
-	u, err := uriArg(args)
+	u, err := rpc.ProcedureArg(args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,12 +53,9 @@ func (d *Dealer) metaMatch(_ *session.Session, args wamp.List, _ wamp.Dict) (wam
 }
 
 func (d *Dealer) registration(args wamp.List) (*entry, error) {
-	if len(args) < 1 {
-		return nil, wamp.NewError(wamp.ErrInvalidArgument, "missing ID argument")
-	}
-	id, ok := wamp.AsID(args[0])
-	if !ok {
-		return nil, wamp.NewError(wamp.ErrInvalidArgument, "ID must be an integer in 1..2^53")
+	id, err := rpc.RegistrationIDArg(args)
+	if err != nil {
+		return nil, err
 	}
 	e := d.dir.byRegistration(id)
 	if e == nil {
