@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -362,16 +363,44 @@ func (r *router) shutdown() {
 	for _, l := range r.listeners {
 		l.shutdown(closeCtx)
 	}
-	r.bridge.Close() // its sessions leave before the router says GOODBYE to the rest
-	r.rt.Shutdown(grace)
-	r.node.close() // after the sessions have left: their leaving reached the other nodes
-	if r.history != nil {
-		r.history.Close() // after the realms' shutdown has flushed their history
-	}
+	r.boundedByCluster(grace+clusterCloseMargin, func() {
+		r.bridge.Close() // its sessions leave before the router says GOODBYE to the rest
+		r.rt.Shutdown(grace)
+		r.node.close() // after the sessions have left: their leaving reached the other nodes
+		if r.history != nil {
+			r.history.Close() // after the realms' shutdown has flushed their history
+		}
+	})
 	if r.admin != nil {
 		r.admin.close() // last: metrics and readiness answered while sessions drained
 	}
 	r.log.Info("stopped")
+}
+
+// clusterCloseMargin is how long a cluster node's shutdown may take beyond the grace: what is
+// left then waits on a NATS or JetStream answer that a node whose peers are gone may never get.
+const clusterCloseMargin = 2 * time.Second
+
+// boundedByCluster runs closeAll; on a cluster node it waits at most bound for it and then
+// logs what is still running (all goroutines' stacks, to stderr) and lets the process exit,
+// rather than hang on a cluster that no longer answers. Without a cluster it just runs it:
+// closing a local history store flushes it, and is never cut short.
+func (r *router) boundedByCluster(bound time.Duration, closeAll func()) {
+	if r.node == nil {
+		closeAll()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closeAll()
+	}()
+	select {
+	case <-done:
+	case <-time.After(bound):
+		r.log.Error("shutdown: the cluster did not let go within its bound; exiting anyway", "bound", bound)
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+	}
 }
 
 func (c *Config) shutdownGrace() time.Duration {
