@@ -153,13 +153,12 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
-	if !c.parkedOnce && !c.writing {
-		// The writer's scratch the WELCOME's write left, on a session quiet since it
+	if !c.parkedOnce && !c.writing && !c.closing {
+		// The writer's state the WELCOME's write left, on a session quiet since it
 		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
 		// it: a quiet reader's connection may well be written to (a subscriber's), and
-		// each delivery would allocate it again.
-		c.headers, c.iov = nil, nil
-		c.w.Release(0)
+		// each delivery would make it again.
+		c.wr = nil
 	}
 	c.parkedOnce = true
 	if c.pingTimer != nil {
