@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/keepalive"
 	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
@@ -50,7 +51,8 @@ const abortWriteGrace = 500 * time.Millisecond
 // goroutine, started when there is something to write and gone when the queue is empty, writes
 // the queue out, so a sender never blocks on a slow peer and an idle connection holds no
 // writer. SendNow writes at once from the sender's goroutine when the connection is idle, with
-// a non-blocking write. Keepalive pings come from a timer, not a goroutine.
+// a non-blocking write. Keepalive pings come from a wheel shared by all connections (keepalive.go), not a timer or a
+// goroutine per connection.
 type Conn struct {
 	nc          net.Conn
 	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
@@ -74,14 +76,16 @@ type Conn struct {
 	delayed   bool          // waiting in a delay shard for its tick
 	urgent    bool          // a one-to-one reply is queued: no write delay
 	lastWrite int64         // with a write delay: when the writer last took events only (Unix ns)
-	needPing  bool          // the keepalive timer asks for a ping
+	needPing  bool          // the keepalive wheel asks for a ping
 	pongs     [][]byte      // pongs to send, one per ping of the peer, in order
 	closing   bool          // Close called: drain, then send the close frame
 	closeWith *closeInfo    // the close codes and reasons, once either side closes
 	aborted   bool          // Abort called: drop the queue
 	finished  bool          // the socket is closed
 	space     chan struct{} // signaled when the writer has emptied the queue; made for SendWait
-	pingTimer *time.Timer
+
+	// ka is the connection's place in its keepalive wheel (keepalive.go), with keepalive on.
+	ka keepalive.Entry
 
 	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
 	// each time a writer starts, i.e. per delivery to a quiet subscriber.
@@ -111,7 +115,7 @@ type Conn struct {
 	idleAfter  time.Duration
 	resume     func()        // what ReadOrPark's caller resumes with, while parked
 	active     *atomic.Int64 // the Server's count of connections, released by served
-	nextPing   int64         // when the keepalive timer next pings (Unix ns)
+	nextPing   int64         // when the keepalive wheel next pings (Unix ns)
 	parkToken  uint32
 	parked     bool // the socket is watched by idlewait: no goroutine reads
 	parkAtOnce bool // the next wait at a message boundary parks without waiting
@@ -226,9 +230,9 @@ func newConnStateShared(nc net.Conn, subprotocol string, opts *Options, r *http.
 func (c *Conn) startKeepalive() {
 	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
-		c.mu.Lock() // pingDue reads the timer under the lock
+		c.mu.Lock() // pingDue reads nextPing under the lock
 		c.nextPing = time.Now().Add(c.opts.PingInterval).UnixNano()
-		c.pingTimer = time.AfterFunc(c.opts.PingInterval, c.pingDue)
+		c.keepalive().Schedule((*keepaliveSide)(c), c.nextPing)
 		c.mu.Unlock()
 	}
 }
@@ -291,9 +295,10 @@ func (c *Conn) extendReadDeadlineSoon() {
 	}
 }
 
-// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms. While the
-// reader is parked (no read deadline runs) it also wakes the reader once the peer has been
-// silent past the keepalive's end, which ends the connection as a read deadline would.
+// pingDue runs on the keepalive wheel: it asks the writer for a ping and schedules the next.
+// While the reader is parked (no read deadline runs) it also wakes the reader once the peer
+// has been silent past the keepalive's end, which ends the connection as a read deadline
+// would.
 func (c *Conn) pingDue() {
 	c.mu.Lock()
 	if c.finished || c.closing {
@@ -314,7 +319,7 @@ func (c *Conn) pingDue() {
 			next = min(next, end)
 		}
 	}
-	c.pingTimer.Reset(time.Duration(next - now))
+	c.keepalive().Schedule((*keepaliveSide)(c), next)
 	c.mu.Unlock()
 	if wake {
 		go c.resumed()
@@ -899,8 +904,8 @@ func (c *Conn) finish() {
 	c.mu.Lock()
 	c.finished = true
 	c.writing = false
-	if c.pingTimer != nil {
-		c.pingTimer.Stop()
+	if c.opts.PingInterval > 0 {
+		c.keepalive().Unschedule((*keepaliveSide)(c))
 	}
 	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()

@@ -16,7 +16,7 @@ import (
 // handshake) returns peer.ErrParked from ReadOrPark; the session layer unwinds, and the
 // goroutine that served the connection registers its socket with the idlewait poller and
 // ends (settle). Wake, called by the poller once the socket has something to read, by the
-// keepalive timer once the peer has been silent too long, or by finish when the connection
+// keepalive wheel once the peer has been silent too long, or by finish when the connection
 // closes, starts a goroutine that runs the session's resume function: reading goes on from
 // where it stopped.
 //
@@ -24,7 +24,7 @@ import (
 // keepalive's end and IdleAfter from the last message (extendReadDeadline): reaching it at a
 // message boundary parks the reader, elsewhere (a message still arriving) it only moves the
 // deadline on to the keepalive's end (readDeadlinePassed). A parked connection's keepalive
-// end is watched by its ping timer (pingDue).
+// end is watched by the keepalive wheel (pingDue).
 
 // errParked: the reader parks (awaitData to ReadOrPark).
 var errParked = errors.New("websocket: reader parks")
@@ -161,16 +161,19 @@ func (c *Conn) watch() bool {
 		c.wr = nil
 	}
 	c.parkedOnce = true
-	if c.pingTimer != nil {
-		// The reader waits for no deadline now: the ping timer watches the keepalive's end.
-		now := time.Now().UnixNano()
-		c.pingTimer.Reset(time.Duration(max(min(c.nextPing, c.keepaliveEnd())-now, 0)))
+	if c.opts.PingInterval > 0 {
+		// The reader waits for no deadline now: the keepalive wheel watches the keepalive's
+		// end. It calls back at the next ping already (pingDue), which is usually earlier:
+		// the peer answered the last ping.
+		if end := c.keepaliveEnd(); end < c.nextPing {
+			c.keepalive().Schedule((*keepaliveSide)(c), end)
+		}
 	}
 	return true
 }
 
 // Wake resumes a parked reader (idlewait.Waker): the poller calls it once the socket has
-// something to read; the ping timer and finish call it too.
+// something to read; the keepalive wheel and finish call it too.
 func (c *Conn) Wake() {
 	c.mu.Lock()
 	wake := c.unwatchLocked()
@@ -204,7 +207,7 @@ func (c *Conn) resumed() {
 // runResume runs the handler's resume function, with a read deadline: the keepalive's end,
 // or idleAfter from now, whichever comes first (a wake with nothing to read parks again) —
 // but never in the past, so that what the socket holds is read first: a pong that arrived
-// just before the keepalive timer woke the reader still counts.
+// just before the keepalive wheel woke the reader still counts.
 func (c *Conn) runResume() {
 	resume := c.resume
 	c.resume = nil
