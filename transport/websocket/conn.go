@@ -61,27 +61,17 @@ type Conn struct {
 	opts        *Options        // shared by every connection a server accepted with the same options
 	subprotocol string
 	request     *http.Request
-	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
-	framing     uint8           // server side: how a batched subprotocol wraps messages
 	deflate     *DeflateOptions // server side: permessage-deflate was negotiated
-	unread      [][]byte        // the rest of a batch Read has split, returned first
+	unread      *[][]byte       // batched subprotocols: the rest of a batch Read has split, returned first
 
 	mu        sync.Mutex
 	queue     [][]byte
-	queued    int // bytes in queue
-	binary    bool
+	queued    int           // bytes in queue
 	kinds     []bool        // each queued frame's type (true: binary) once SendMessage was used; else nil
 	comp      []bool        // with deflate: whether each queued frame is compressed (and framed)
-	writing   bool          // a writer goroutine (or SendNow's inline write) is running
-	delayed   bool          // waiting in a delay shard for its tick
-	urgent    bool          // a one-to-one reply is queued: no write delay
 	lastWrite int64         // with a write delay: when the writer last took events only (Unix ns)
-	needPing  bool          // the keepalive wheel asks for a ping
 	pongs     [][]byte      // pongs to send, one per ping of the peer, in order
-	closing   bool          // Close called: drain, then send the close frame
 	closeWith *closeInfo    // the close codes and reasons, once either side closes
-	aborted   bool          // Abort called: drop the queue
-	finished  bool          // the socket is closed
 	space     chan struct{} // signaled when the writer has emptied the queue; made for SendWait
 
 	// ka is the connection's place in its keepalive wheel (keepalive.go), with keepalive on.
@@ -92,10 +82,8 @@ type Conn struct {
 	writeLoopFn func()
 
 	// Made on first use (most connections never wait for them), under mu.
-	readDone     chan struct{} // closed when the owner stopped reading (Done)
-	writerDone   chan struct{} // closed when the socket is closed and no writer runs
-	readStopped  bool          // Done was called
-	socketClosed bool          // finish closed the socket
+	readDone   chan struct{} // closed when the owner stopped reading (Done)
+	writerDone chan struct{} // closed when the socket is closed and no writer runs
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
@@ -110,17 +98,31 @@ type Conn struct {
 	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
 	deadlineSet int64
 
-	// An idle reader parks (park.go). idleAfter > 0 enables it; parkAtOnce, parking and
-	// resume are the owner's; parked, parkToken and nextPing are guarded by mu.
-	idleAfter  time.Duration
-	resume     func()        // what ReadOrPark's caller resumes with, while parked
-	active     *atomic.Int64 // the Server's count of connections, released by served
-	nextPing   int64         // when the keepalive wheel next pings (Unix ns)
-	parkToken  uint32
-	parked     bool // the socket is watched by idlewait: no goroutine reads
-	parkAtOnce bool // the next wait at a message boundary parks without waiting
-	parking    bool // awaitData waits at a message boundary and will park at the deadline
-	parkedOnce bool // the reader has parked before (guarded by mu)
+	// An idle reader parks (park.go). parks enables it; parkAtOnce, parking and resume are
+	// the owner's; parked, parkToken, parkedOnce and nextPing are guarded by mu.
+	resume    func()        // what ReadOrPark's caller resumes with, while parked
+	active    *atomic.Int64 // the Server's count of connections, released by served
+	nextPing  int64         // when the keepalive wheel next pings (Unix ns)
+	parkToken uint32
+
+	// Flags, together so that an idle connection carries no padding between them.
+	server       bool  // frames are written raw (unmasked) by the writer, not through gorilla
+	framing      uint8 // server side: how a batched subprotocol wraps messages
+	binary       bool  // the subprotocol's frames are binary
+	writing      bool  // a writer goroutine (or SendNow's inline write) is running (mu)
+	delayed      bool  // waiting in a delay shard for its tick (mu)
+	urgent       bool  // a one-to-one reply is queued: no write delay (mu)
+	needPing     bool  // the keepalive wheel asks for a ping (mu)
+	closing      bool  // Close called: drain, then send the close frame (mu)
+	aborted      bool  // Abort called: drop the queue (mu)
+	finished     bool  // the socket is closed (mu)
+	readStopped  bool  // Done was called (mu)
+	socketClosed bool  // finish closed the socket (mu)
+	parks        bool  // the reader may park once idle for idleAfter()
+	parked       bool  // the socket is watched by idlewait: no goroutine reads (mu)
+	parkAtOnce   bool  // the next wait at a message boundary parks without waiting
+	parking      bool  // awaitData waits at a message boundary and will park at the deadline
+	parkedOnce   bool  // the reader has parked before (mu)
 }
 
 // connWriter is what only the holder of a connection's writer role uses: the socket writer
@@ -270,13 +272,13 @@ func (c *Conn) queuePong(data []byte) {
 // extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on). A
 // reader that may park waits idleAfter instead (readDeadlinePassed then decides).
 func (c *Conn) extendReadDeadline() {
-	if c.opts.PingInterval <= 0 && c.idleAfter <= 0 {
+	if c.opts.PingInterval <= 0 && !c.parks {
 		return
 	}
 	now := time.Now()
 	c.deadlineSet = now.UnixNano()
-	if c.idleAfter > 0 {
-		c.nc.SetReadDeadline(now.Add(c.idleAfter))
+	if c.parks {
+		c.nc.SetReadDeadline(now.Add(c.idleAfter()))
 		return
 	}
 	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
@@ -387,10 +389,10 @@ func (c *Conn) Read() ([]byte, error) { return c.readNext(false) }
 
 // readNext is Read, parking (errParked) when park allows it (ReadOrPark).
 func (c *Conn) readNext(park bool) ([]byte, error) {
-	if len(c.unread) > 0 {
-		data := c.unread[0]
-		c.unread[0] = nil
-		c.unread = c.unread[1:]
+	if c.unread != nil && len(*c.unread) > 0 {
+		data := (*c.unread)[0]
+		(*c.unread)[0] = nil
+		*c.unread = (*c.unread)[1:]
 		return data, nil
 	}
 	for {
@@ -405,11 +407,14 @@ func (c *Conn) readNext(park bool) ([]byte, error) {
 			return data, err
 		}
 		// A batched subprotocol: the WebSocket message carries one or more WAMP messages.
-		msgs, err := splitBatch(c.unread[:0], data, c.framing)
+		if c.unread == nil {
+			c.unread = new([][]byte)
+		}
+		msgs, err := splitBatch((*c.unread)[:0], data, c.framing)
 		if err != nil {
 			return nil, c.readFailed(CloseProtocolError, "malformed batch of WAMP messages")
 		}
-		c.unread = msgs[1:]
+		*c.unread = msgs[1:]
 		return msgs[0], nil
 	}
 }

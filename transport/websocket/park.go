@@ -40,18 +40,24 @@ func (c *Conn) canPark(active *atomic.Int64) {
 	if !idlewait.Supported || !c.server || c.fr.RawConn() == nil || c.opts.IdleAfter <= 0 {
 		return
 	}
+	c.parks, c.parkAtOnce, c.fr.Deadline = true, true, (*parkDeadline)(c)
+}
+
+// idleAfter is how long a reader that may park waits for its peer before it parks: IdleAfter,
+// or the keepalive's end when that comes first.
+func (c *Conn) idleAfter() time.Duration {
 	after := c.opts.IdleAfter
 	if c.opts.PingInterval > 0 {
 		after = min(after, c.opts.PingInterval+c.opts.PongTimeout)
 	}
-	c.idleAfter, c.parkAtOnce, c.fr.Deadline = after, true, (*parkDeadline)(c)
+	return after
 }
 
 // ReadOrPark is Read, except that it returns peer.ErrParked, instead of waiting, once the
 // peer has been quiet for IdleAfter (peer.Parker). resume then runs on a new goroutine when
 // the peer sends something, the connection closes, or the keepalive runs out.
 func (c *Conn) ReadOrPark(resume func()) ([]byte, error) {
-	data, err := c.readNext(c.idleAfter > 0)
+	data, err := c.readNext(c.parks)
 	if err == errParked {
 		c.resume = resume
 		return nil, peer.ErrParked
@@ -112,7 +118,7 @@ func (d *parkDeadline) ReadDeadlinePassed() bool { return (*Conn)(d).readDeadlin
 // the reader is not at a message boundary (or is not asked to park), and the keepalive has
 // not run out — the deadline moves on to the keepalive's end.
 func (c *Conn) readDeadlinePassed() bool {
-	if c.idleAfter <= 0 || c.parking {
+	if !c.parks || c.parking {
 		return false
 	}
 	if c.opts.PingInterval <= 0 {
@@ -212,7 +218,7 @@ func (c *Conn) runResume() {
 	resume := c.resume
 	c.resume = nil
 	now := time.Now()
-	deadline := now.Add(c.idleAfter)
+	deadline := now.Add(c.idleAfter())
 	if c.opts.PingInterval > 0 {
 		if end := time.Unix(0, c.keepaliveEnd()); end.Before(deadline) {
 			deadline = end
