@@ -39,7 +39,6 @@ type Conn struct {
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader
-	server     bool          // the router's end: its reader batches writes in out
 	out        sockio.Outbox // the reader's: connections its messages gave something to write
 
 	quiet atomic.Bool // nothing read since the keepalive wheel last looked
@@ -48,12 +47,6 @@ type Conn struct {
 	queue     [][]byte
 	queued    int      // bytes in queue
 	pongs     [][]byte // PONG payloads to send, each answering a PING
-	needPing  bool
-	awaiting  bool // a PING is out, unanswered
-	writing   bool // a writer (goroutine or inline write) holds the writer's role
-	closing   bool
-	aborted   bool
-	finished  bool
 	closeCode int
 	closeText string
 	space     chan struct{} // signaled when the writer has taken the queue; made for SendWait
@@ -63,27 +56,36 @@ type Conn struct {
 
 	// An idle reader parks (park.go). canPark, parkAtOnce and resume are the owner's;
 	// parked and parkToken are guarded by mu.
-	resume     func()        // what ReadOrPark's caller resumes with, while parked
-	active     *atomic.Int64 // the Server's count of connections, released by served
-	parkToken  uint32
-	parked     bool // the socket is watched by idlewait: no goroutine reads
-	canPark    bool
-	parkAtOnce bool // the next wait at a message boundary parks without waiting
-	parkedOnce bool // the reader has parked before (guarded by mu)
+	resume    func()        // what ReadOrPark's caller resumes with, while parked
+	active    *atomic.Int64 // the Server's count of connections, released by served
+	parkToken uint32
 
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 
 	// Made on first use (most connections never wait for them), under mu.
-	readDone     chan struct{} // closed when the owner stopped reading (Done)
-	writerDone   chan struct{} // closed when the socket is closed and no writer runs
-	readStopped  bool          // Done was called
-	socketClosed bool          // finish closed the socket
+	readDone   chan struct{} // closed when the owner stopped reading (Done)
+	writerDone chan struct{} // closed when the socket is closed and no writer runs
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
 	// and let go when an idle reader first parks with no writer running: it belongs to
 	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write.
 	// Set and cleared under mu.
 	wr *connWriter
+
+	// Flags, together so that an idle connection carries no padding between them.
+	server       bool // the router's end: its reader batches writes in out
+	needPing     bool // (mu)
+	awaiting     bool // a PING is out, unanswered (mu)
+	writing      bool // a writer (goroutine or inline write) holds the writer's role (mu)
+	closing      bool // (mu)
+	aborted      bool // (mu)
+	finished     bool // (mu)
+	readStopped  bool // Done was called (mu)
+	socketClosed bool // finish closed the socket (mu)
+	parked       bool // the socket is watched by idlewait: no goroutine reads (mu)
+	canPark      bool
+	parkAtOnce   bool // the next wait at a message boundary parks without waiting
+	parkedOnce   bool // the reader has parked before (mu)
 }
 
 // connWriter is what only the holder of a connection's writer role uses: the socket writer
