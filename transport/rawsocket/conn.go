@@ -31,8 +31,8 @@ const maxPendingPongs = 64
 // goroutine, started when there is something to write and gone when the queue is empty,
 // writes every queued frame in one writev. SendNow writes at once from the sender's goroutine
 // when nothing is queued, and SendFanout may leave the write to the reading connection's
-// Outbox. Keepalive is a wheel shared by all connections (keepalive.go), not a timer or a goroutine per
-// connection.
+// Outbox. Keepalive is a wheel shared by all connections (keepalive.go), not a timer or a
+// goroutine per connection.
 type Conn struct {
 	nc         net.Conn
 	opts       *Options // shared by the connections a server accepted with the same options
