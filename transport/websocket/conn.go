@@ -51,8 +51,8 @@ const abortWriteGrace = 500 * time.Millisecond
 // goroutine, started when there is something to write and gone when the queue is empty, writes
 // the queue out, so a sender never blocks on a slow peer and an idle connection holds no
 // writer. SendNow writes at once from the sender's goroutine when the connection is idle, with
-// a non-blocking write. Keepalive pings come from a wheel shared by all connections (keepalive.go), not a timer or a
-// goroutine per connection.
+// a non-blocking write. Keepalive pings come from a wheel shared by all connections
+// (keepalive.go), not a timer or a goroutine per connection.
 type Conn struct {
 	nc          net.Conn
 	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
