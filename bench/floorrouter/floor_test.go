@@ -135,7 +135,7 @@ func TestScannerFindsTheArguments(t *testing.T) {
 		if req, ok := s.uint(); !ok || req != 7 {
 			t.Fatalf("%s: request %d %v", tc.in, req, ok)
 		}
-		if !s.skip() || !s.skip() {
+		if !s.skipN(2) {
 			t.Fatalf("%s: could not skip options and procedure", tc.in)
 		}
 		if got := string(s.rest()); got != tc.rest {

@@ -293,7 +293,7 @@ func (r *reactor) handleMessage(c *floorConn, m []byte) {
 		}
 	case 48: // CALL [48, req, {options}, "procedure", args…] → INVOCATION to the callee
 		req, ok := s.uint()
-		if !ok || !s.skip() || !s.skip() {
+		if !ok || !s.skipN(2) {
 			return
 		}
 		if r.callee == nil {

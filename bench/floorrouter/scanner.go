@@ -85,5 +85,15 @@ func (s *scanner) skip() bool {
 	return false
 }
 
+// skipN passes over the next n elements.
+func (s *scanner) skipN(n int) bool {
+	for range n {
+		if !s.skip() {
+			return false
+		}
+	}
+	return true
+}
+
 // rest is what follows the elements read so far: "]" or ", more elements ]".
 func (s *scanner) rest() []byte { return s.b[s.i:] }
