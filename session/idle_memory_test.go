@@ -18,15 +18,15 @@ import (
 )
 
 // idleSessionBudget is what one idle WebSocket session may cost the process, in bytes of live
-// heap and goroutine stacks: the router's side (session, connection, socket structures, the
-// keepalive wheel's and the idle poller's entries — and no goroutine, no timer and no writer
-// state: an idle reader is parked) and about 300 bytes of this test's own raw client socket.
-// It measured 1,830–2,200 bytes when set (December 2026, the test run alone; 2,400–2,800
-// before the keepalive wheel and the writer's state made on first use, 6,100 before readers
-// parked; cmd/pawlbench idle, which counts the router's resident memory with the Go heap's
-// headroom, gives about 3.6 KB); a change that makes idle sessions cost more — a timer per
-// connection adds ~130 bytes, a goroutine kept per session 2.5 KB — fails here.
-const idleSessionBudget = 2400
+// heap and goroutine stacks (liveBytes): the router's side (session, connection, socket
+// structures, the keepalive wheel's and the idle poller's entries — and no goroutine, no timer
+// and no writer state: an idle reader is parked) and about 300 bytes of this test's own raw
+// client socket. It measured 1,540–1,670 bytes when set (December 2026; about 2,300 before the
+// keepalive wheel and the writer's state made on first use, 6,100 before readers parked;
+// cmd/pawlbench idle, which counts the router's resident memory with the Go heap's headroom,
+// gives about 3.6 KB); a change that makes idle sessions cost more — a timer per connection
+// adds ~130 bytes, a goroutine kept per session at least 2 KiB — fails here.
+const idleSessionBudget = 1750
 
 // TestIdleSessionMemory joins idle WebSocket sessions (keepalive on, as deployed) and pins
 // what each costs once the garbage collector has had its say.
@@ -75,16 +75,22 @@ func measureIdleSessions(t *testing.T, transport string, budget int64, r *router
 	}
 }
 
-// liveBytes is the live heap and the goroutine stacks in use, after collections that also
-// shrink parked goroutines' stacks.
+// liveBytes is the live heap, once the garbage collector has had its say, and the least stack
+// each running goroutine holds (2 KiB; a goroutine kept per session fails the budget on its
+// stack alone). The runtime's own count of stack bytes (StackInuse) is not used: it also holds
+// stacks that earlier tests' goroutines left behind until the runtime gives them back, which
+// moved the figure of one test by ±1 KB per session depending on what ran before it.
 func liveBytes() int64 {
 	var m runtime.MemStats
 	for range 3 {
 		runtime.GC()
 	}
 	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc + m.StackInuse)
+	return int64(m.HeapAlloc) + int64(runtime.NumGoroutine())*minStack
 }
+
+// minStack is the smallest stack a goroutine has.
+const minStack = 2048
 
 // joinRaw joins realm1 over a WebSocket written by hand and returns the bare socket: the
 // client side keeps no buffer, reader or goroutine, so what a session costs is the router's.
