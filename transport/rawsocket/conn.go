@@ -85,7 +85,6 @@ type Conn struct {
 	parked       bool // the socket is watched by idlewait: no goroutine reads (mu)
 	canPark      bool
 	parkAtOnce   bool // the next wait at a message boundary parks without waiting
-	parkedOnce   bool // the reader has parked before (mu)
 }
 
 // connWriter is what only the holder of a connection's writer role uses: the socket writer

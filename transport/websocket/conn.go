@@ -99,7 +99,7 @@ type Conn struct {
 	deadlineSet int64
 
 	// An idle reader parks (park.go). parks enables it; parkAtOnce, parking and resume are
-	// the owner's; parked, parkToken, parkedOnce and nextPing are guarded by mu.
+	// the owner's; parked, parkToken and nextPing are guarded by mu.
 	resume    func()        // what ReadOrPark's caller resumes with, while parked
 	active    *atomic.Int64 // the Server's count of connections, released by served
 	nextPing  int64         // when the keepalive wheel next pings (Unix ns)
@@ -122,7 +122,6 @@ type Conn struct {
 	parked       bool  // the socket is watched by idlewait: no goroutine reads (mu)
 	parkAtOnce   bool  // the next wait at a message boundary parks without waiting
 	parking      bool  // awaitData waits at a message boundary and will park at the deadline
-	parkedOnce   bool  // the reader has parked before (mu)
 }
 
 // connWriter is what only the holder of a connection's writer role uses: the socket writer

@@ -159,14 +159,14 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
-	if !c.parkedOnce && !c.writing && !c.closing {
-		// The writer's state the WELCOME's write left, on a session quiet since it
-		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
-		// it: a quiet reader's connection may well be written to (a subscriber's), and
-		// each delivery would make it again.
+	if !c.writing && !c.closing {
+		// The writer's state is let go each time the reader parks with no writer running
+		// (taking the role needs mu): what the WELCOME's write, a keepalive ping or the
+		// replies of the last burst made. A parked connection that is written to (a
+		// subscriber's) makes it once and keeps it until its reader next parks, which
+		// only something read from its peer brings about — never a write.
 		c.wr = nil
 	}
-	c.parkedOnce = true
 	if c.opts.PingInterval > 0 {
 		// The reader waits for no deadline now: the keepalive wheel watches the keepalive's
 		// end. It calls back at the next ping already (pingDue), which is usually earlier:
