@@ -47,6 +47,7 @@ type Scheduler[C Conn] struct {
 	wheel   [slots][]C
 	count   int
 	running bool
+	last    int64         // the last tick the goroutine looked at (or the one it started in)
 	stop    chan struct{} // asks the goroutine to look whether anything is left
 }
 
@@ -75,12 +76,15 @@ func (s *Scheduler[C]) Schedule(c C, due int64) {
 		s.removeLocked(c, e)
 	}
 	// A time already past goes in the current tick's slot, which the wheel looks at next.
-	slot := int32((max(due, time.Now().UnixNano()) / int64(s.tick)) % slots)
+	now := time.Now().UnixNano()
+	slot := int32((max(due, now) / int64(s.tick)) % slots)
 	e.due, e.slot, e.idx = due, slot+1, int32(len(s.wheel[slot]))
 	s.wheel[slot] = append(s.wheel[slot], c)
 	s.count++
 	if !s.running {
-		s.running = true
+		// The goroutine looks from this tick on, however late it starts: nothing is in a
+		// slot of an earlier tick.
+		s.running, s.last = true, now/int64(s.tick)
 		go s.loop()
 	}
 }
@@ -131,7 +135,6 @@ func (s *Scheduler[C]) loop() {
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
 	var due []C
-	last := time.Now().UnixNano() / int64(s.tick)
 	for {
 		select {
 		case <-t.C:
@@ -146,7 +149,7 @@ func (s *Scheduler[C]) loop() {
 		}
 		// Every slot whose tick has come since the last look (a late tick catches up).
 		cur := now / int64(s.tick)
-		from := max(last, cur-slots+1)
+		from := max(s.last, cur-slots+1)
 		for tick := from; tick <= cur; tick++ {
 			w := &s.wheel[tick%slots]
 			for i := len(*w) - 1; i >= 0; i-- { // backwards: removal swaps in a visited one
@@ -157,7 +160,7 @@ func (s *Scheduler[C]) loop() {
 				}
 			}
 		}
-		last = cur
+		s.last = cur
 		s.mu.Unlock()
 		for i, c := range due {
 			c.KeepaliveDue(now)
