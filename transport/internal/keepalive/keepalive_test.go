@@ -30,6 +30,20 @@ func (c *conn) calls() []int64 {
 	return append([]int64(nil), c.called...)
 }
 
+// waitCalled waits (at most 5 s) until each of cs has been called back.
+func waitCalled(t *testing.T, cs ...*conn) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range cs {
+		for len(c.calls()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("not called back")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 func loopRunning() bool {
 	buf := make([]byte, 1<<20)
 	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "keepalive.(*Scheduler[...]).loop")
@@ -59,29 +73,35 @@ func TestScheduleCallsBackOnceWhenDue(t *testing.T) {
 	s.Schedule(moved, start+int64(300*time.Millisecond)) // replaces the earlier time
 	past := &conn{}
 	s.Schedule(past, start-int64(time.Hour)) // long past: called back at the next tick
-	time.Sleep(200 * time.Millisecond)
+	waitCalled(t, append([]*conn{past}, cs...)...)
+	time.Sleep(3 * tick) // a second call back, if any, would come by now
 	for i, c := range cs {
 		got := c.calls()
 		due := start + int64(i%10)*int64(5*time.Millisecond)
 		if len(got) != 1 {
 			t.Fatalf("conn %d called back %d times, want once", i, len(got))
 		}
-		if got[0] < due || got[0] > due+int64(tick)+int64(100*time.Millisecond) {
+		// Late by a tick, and by what a loaded machine adds; never by a lap of the wheel.
+		if got[0] < due || got[0] > due+int64(slots*tick)*3/4 {
 			t.Errorf("conn %d called back %v after its time", i, time.Duration(got[0]-due))
 		}
 	}
 	if n := len(gone.calls()); n != 0 {
 		t.Errorf("an unscheduled conn was called back %d times", n)
 	}
-	if n := len(moved.calls()); n != 0 {
-		t.Errorf("a conn whose time moved on was called back at its old time")
-	}
 	if n := len(past.calls()); n != 1 {
 		t.Errorf("a conn due in the past was called back %d times, want once", n)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(moved.calls()); n != 1 {
-		t.Errorf("a conn whose time moved on was called back %d times at its new time, want once", n)
+	waitCalled(t, moved)
+	time.Sleep(3 * tick)
+	if got := moved.calls(); len(got) != 1 || got[0] < start+int64(300*time.Millisecond) {
+		t.Errorf("a conn whose time moved on was called back at %v, want once at 300ms",
+			func() (at []time.Duration) {
+				for _, g := range got {
+					at = append(at, time.Duration(g-start))
+				}
+				return at
+			}())
 	}
 	if s.Scheduled() != 0 {
 		t.Fatalf("%d still scheduled", s.Scheduled())
@@ -104,7 +124,10 @@ func TestScheduleCallsBackOnceWhenDue(t *testing.T) {
 		}
 	}
 	fine.Schedule(c, time.Now().UnixNano())
-	time.Sleep(500 * time.Millisecond)
+	deadline = time.Now().Add(5 * time.Second)
+	for len(c.calls()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	got := c.calls()
 	if len(got) != 3 {
 		t.Fatalf("called back %d times, want 3", len(got))
