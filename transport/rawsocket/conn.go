@@ -397,6 +397,7 @@ func (c *Conn) CloseReason() (int, string) {
 // Done releases the connection once its owner has stopped reading; it returns when the socket
 // is closed and no goroutine of the connection is left.
 func (c *Conn) Done() {
+	c.rd.Stop() // the raw read kept open: closing the socket waits for it
 	c.out.Flush()
 	c.doneOnce.Do(func() { close(c.readDone) })
 	c.Close(peer.CloseGoingAway, "")

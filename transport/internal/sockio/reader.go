@@ -27,6 +27,11 @@ type ReadBuffer struct {
 	err    error // readOnce's error
 	short  bool  // the last raw read left room in the buffer: it emptied the socket
 
+	// A server connection's reader keeps its raw read open across messages (openread.go):
+	// open is the one open, or nil.
+	keepOpen bool
+	open     *openRead
+
 	// Deadline, when set, decides what a raw read whose deadline passed does: wait on
 	// (ReadDeadlinePassed reports true, having moved the deadline) or fail. A connection
 	// whose reader may park sets it (its per-message deadline is the one to park by).
@@ -63,7 +68,13 @@ func (b *ReadBuffer) Init(src io.Reader, rc syscall.RawConn, size int, out *Outb
 	if rc != nil {
 		b.readFn = b.readOnce
 	}
+	// A server's reader (the one with an outbox) keeps its raw read open: its owner ends it
+	// (Stop) before it lets the connection go. A client's reads stay one raw read each.
+	b.keepOpen = rc != nil && out != nil
 }
+
+// errEOF is io.EOF (for openread.go).
+var errEOF = io.EOF
 
 // RawConn is the socket's raw connection, or nil.
 func (b *ReadBuffer) RawConn() syscall.RawConn { return b.rc }
@@ -114,6 +125,17 @@ func (b *ReadBuffer) Fill() error {
 		}
 		return fmt.Errorf("read: %w", err)
 	}
+	if b.keepOpen {
+		n, err := b.readOpen(nil, b.nowait)
+		switch err {
+		case nil:
+			b.W += n
+			return nil
+		case ErrWouldBlock, io.EOF:
+			return err
+		}
+		return fmt.Errorf("read: %w", err)
+	}
 	if b.short && b.R == b.W && b.out.repliesOnly() {
 		// Everything the last read brought is handled, that read emptied the socket, and
 		// what waits is replies that no other reader adds to (a lone caller's INVOCATION,
@@ -159,6 +181,36 @@ func (b *ReadBuffer) FillOrNot() error {
 	return err
 }
 
+// ReadInto reads once into p rather than into the buffer (a frame's payload that is longer
+// than what is buffered), waiting for the peer: io.Reader's Read on the connection, through
+// the open raw read when the reader keeps one (a read past it would wait for it for ever).
+func (b *ReadBuffer) ReadInto(p []byte) (int, error) {
+	if b.keepOpen {
+		return b.readOpen(p, false)
+	}
+	return b.Src.Read(p)
+}
+
+// beforeWait is what a reader does before it waits for its socket: it writes what its outbox
+// holds and gives its buffer back when nothing is pending.
+func (b *ReadBuffer) beforeWait() {
+	if b.out.Holding() {
+		// When a writer it holds is fed by other readers too (many callers' CALLs for one
+		// callee), the readers that became runnable with this one (the poller wakes all
+		// whose sockets brought something) run their reads first: what they queue joins
+		// this write. The callee then gets them in one write, with no hop to a writer
+		// goroutine. A reader alone does not yield (a yield wakes an idle thread: CPU and
+		// latency for nothing).
+		if b.out.contended() {
+			runtime.Gosched()
+		}
+		b.out.Flush()
+	}
+	if b.W == 0 {
+		b.Release()
+	}
+}
+
 // readOnce is the raw read: false asks the poller to wait for readability and call again.
 func (b *ReadBuffer) readOnce(fd uintptr) bool {
 	if b.Buf == nil {
@@ -173,25 +225,10 @@ func (b *ReadBuffer) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			if b.out.Holding() {
-				// Nothing more to read: the outbox goes out now, and the wait that follows
-				// is woken by whatever arrived meanwhile (the poller was armed before this
-				// read), so no second read is needed to find the socket empty again.
-				//
-				// When a writer it holds is fed by other readers too (many callers' CALLs
-				// for one callee), the readers that became runnable with this one (the
-				// poller wakes all whose sockets brought something) run their reads
-				// first: what they queue joins this write. The callee then gets them in
-				// one write, with no hop to a writer goroutine. A reader alone does not
-				// yield (a yield wakes an idle thread: CPU and latency for nothing).
-				if b.out.contended() {
-					runtime.Gosched()
-				}
-				b.out.Flush()
-			}
-			if b.W == 0 {
-				b.Release()
-			}
+			// Nothing more to read: the outbox goes out now, and the wait that follows is
+			// woken by whatever arrived meanwhile (the poller was armed before this read),
+			// so no second read is needed to find the socket empty again.
+			b.beforeWait()
 			if b.nowait {
 				b.wouldBlock = true
 				return true
