@@ -471,7 +471,7 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	if now && out != nil {
 		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w, o.urgent)
+		out.Hold(&c.w)
 		return nil
 	}
 	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
