@@ -10,13 +10,19 @@
 #
 # Scenarios: fanout (RATE publications/s offered), fanout-max (closed loop: as fast as the
 # subscribers take events, at most WINDOW publications ahead), rpc, idle.
+#
+#   ROUTERS="pawl nexus floor" SCENARIOS=rpc bench/compare.sh
+#
+# adds bench/floorrouter, which answers only the rpc scenario's messages (JSON over WebSocket)
+# with nothing but the system calls a call needs: its CPU per call against nexus's is the
+# floor under any router's ratio in that run.
 # Knobs (environment): SCENARIOS, SERIALIZER, TRANSPORT (websocket or rawsocket), SUBSCRIBERS, RATE, WINDOW, DURATION, CALLERS,
 # SESSIONS, SOURCE_IPS, WORKDIR (scratch folder; default a new one under /tmp), PAWLBENCH (a
 # load tool binary to use instead of building this tree's, e.g. to measure an older tree with
 # the same tool), WRITE_DELAY
-# (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed"), PAWL_PORT,
-# NEXUS_PORT, NEXUS_RS_PORT (five digits each; defaults 18181, 18180, 18182: runs side by side
-# on one machine need ports of their own).
+# (also run Pawl with limits.write_delay set to it, e.g. 20ms, as "pawl-delayed"), ROUTERS (any
+# of pawl, nexus, floor), PAWL_PORT, NEXUS_PORT, NEXUS_RS_PORT, FLOOR_PORT (five digits each;
+# defaults 18181, 18180, 18182, 18183: runs side by side on one machine need ports of their own).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +39,7 @@ subscribers=${SUBSCRIBERS:-1000}
 rate=${RATE:-200}
 window=${WINDOW:-20}
 write_delay=${WRITE_DELAY:-}
-routers="pawl nexus"
+routers=${ROUTERS:-"pawl nexus"}
 if [ -n "$write_delay" ]; then
 	routers="pawl pawl-delayed nexus"
 fi
@@ -44,6 +50,7 @@ source_ips=${SOURCE_IPS:-4}
 pawl_port=${PAWL_PORT:-18181}
 nexus_port=${NEXUS_PORT:-18180}
 nexus_rs_port=${NEXUS_RS_PORT:-18182}
+floor_port=${FLOOR_PORT:-18183}
 
 echo "== building in $work ($(nproc) cores)"
 go build -C "$repo" -o "$work/pawl" ./cmd/pawl
@@ -52,6 +59,7 @@ if [ -n "${PAWLBENCH:-}" ]; then # a load tool built elsewhere, e.g. to measure 
 else
 	go build -C "$repo" -o "$work/pawlbench" ./cmd/pawlbench
 fi
+case " $routers " in *" floor "*) go build -C "$repo" -o "$work/floorrouter" ./bench/floorrouter ;; esac
 if [ ! -x "$work/nexusd" ]; then
 	mkdir -p "$work/nexus-build"
 	(
@@ -83,6 +91,9 @@ start_router() { # name → sets pid and url
 	pawl-delayed)
 		"$work/pawl" serve -config "$work/pawl-delayed.yaml" >"$work/pawl.log" 2>&1 &
 		pid=$! url=${scheme}127.0.0.1:$pawl_port$path ;;
+	floor)
+		"$work/floorrouter" -listen 127.0.0.1:$floor_port >"$work/floor.log" 2>&1 &
+		pid=$! url=ws://127.0.0.1:$floor_port/ws ;;
 	nexus)
 		"$work/nexusd" -c "$work/nexus.json" >"$work/nexus.log" 2>&1 &
 		if [ "$transport" = rawsocket ]; then
@@ -121,6 +132,9 @@ results="$work/results.jsonl"
 : >"$results"
 for scenario in $scenarios; do
 	for router in $routers; do
+		if [ "$router" = floor ] && { [ "$scenario" != rpc ] || [ "$serializer" != json ] || [ "$transport" != websocket ]; }; then
+			continue # the floor router answers only the rpc scenario, JSON over WebSocket
+		fi
 		line=$(run "$router" "$scenario")
 		echo "{\"router\": \"$router\", \"scenario\": \"$scenario\", \"transport\": \"$transport\", \"report\": $line}" >>"$results"
 	done
@@ -142,11 +156,15 @@ fields = [("ops_per_sec", "ops/s", "higher is better"),
           ("router_rss_bytes_per_session", "router bytes/session", "lower is better")]
 for scenario, rs in by.items():
     p, n, d = rs.get("pawl", {}), rs.get("nexus", {}), rs.get("pawl-delayed")
+    if d is None and "floor" in rs:
+        d, dname = rs["floor"], "floor"
+    else:
+        dname = "pawl-delayed"
     transport = next((r.get("transport", "websocket") for r in rows if r.get("scenario") == scenario), "websocket")
     print(f"\n{scenario} ({p.get('serializer', '?')}, {transport})")
     head = f"  {'':24} {'pawl':>12} {'nexus':>12} {'pawl/nexus':>11}"
     if d is not None:
-        head += f" {'pawl-delayed':>13} {'delayed/nexus':>14}"
+        head += f" {dname:>13} {dname.split('-')[-1] + '/nexus':>14}"
     print(head)
     for key, label, note in fields:
         if key not in p and key not in n:

@@ -48,6 +48,10 @@ type Options struct {
 	// DataDir is the default parent of an embedded server's store directory.
 	DataDir string
 	Logger  *slog.Logger
+	// Context, when set, cuts short the waits a realm's setup makes for the cluster (its
+	// retained events) once it ends: a process told to stop while its cluster has no
+	// quorum yet stops at once. Nil: those waits run to their own bounds.
+	Context context.Context
 }
 
 // Node is this process's membership of a cluster. Its methods are safe for concurrent use.
@@ -84,6 +88,8 @@ type Node struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup // run and refresher
+
+	setup context.Context // Options.Context
 }
 
 // Start joins the cluster: it starts the embedded server if configured, connects, and starts
@@ -99,7 +105,10 @@ func Start(cfg Config, opts Options) (*Node, error) {
 		log = slog.Default()
 	}
 	n := &Node{cfg: cfg, log: log.With("node", cfg.Node), peers: make(map[string]*Peer),
-		readyCh: make(chan struct{}), stop: make(chan struct{})}
+		readyCh: make(chan struct{}), stop: make(chan struct{}), setup: opts.Context}
+	if n.setup == nil {
+		n.setup = context.Background()
+	}
 	n.epoch.Store(newEpoch())
 	var natsOpts []nats.Option
 	natsOpts = append(natsOpts, nats.Name("pawl "+cfg.Node), nats.MaxReconnects(-1),

@@ -137,6 +137,7 @@ func (rb *RealmBus) watchRetained(b *pubsub.Local) {
 	go w.run(b, loaded)
 	select {
 	case <-loaded:
+	case <-rb.ps.n.setup.Done(): // the process is stopping
 	case <-time.After(rb.stateTimeout()):
 		rb.ps.n.log.Warn("cluster: retained events not all loaded yet; they follow", "realm", rb.realm)
 	}
@@ -182,7 +183,7 @@ func (w *retainedWatch) follow(b *pubsub.Local, loaded func()) error {
 		return err
 	}
 	defer func() {
-		_ = kw.Stop()
+		StopWatcher(kw)
 		// Until the watch's delivery has ended (its channel closes), bounded in case the
 		// connection is gone and never says so.
 		bound := time.After(w.rb.stateTimeout())

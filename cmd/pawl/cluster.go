@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/pawl-wamp/pawl/cluster"
@@ -11,13 +12,17 @@ import (
 type clusterNode struct {
 	node   *cluster.Node
 	member *cluster.Member
+	// serving ends when the process is told to stop (SIGTERM): a realm still waiting for
+	// its cluster's registrations then stops waiting, so a stop during startup is not held
+	// up by a cluster that has no quorum yet.
+	serving context.Context
 }
 
 // startClusterNode joins the cluster the config names and makes rt one of its nodes. The
 // node serves once it has claimed its slot; until then sessions are refused with
 // pawl.error.cluster_unavailable.
-func startClusterNode(cfg *Config, rt *realm.Router, log *slog.Logger) (*clusterNode, error) {
-	n, err := cluster.Start(*cfg.Cluster, cluster.Options{DataDir: cfg.DataDir, Logger: log})
+func startClusterNode(ctx context.Context, cfg *Config, rt *realm.Router, log *slog.Logger) (*clusterNode, error) {
+	n, err := cluster.Start(*cfg.Cluster, cluster.Options{DataDir: cfg.DataDir, Logger: log, Context: ctx})
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +32,7 @@ func startClusterNode(cfg *Config, rt *realm.Router, log *slog.Logger) (*cluster
 		return nil, err
 	}
 	log.Info("cluster node started", "cluster", n.Config().Name, "node", n.Name())
-	return &clusterNode{node: n, member: m}, nil
+	return &clusterNode{node: n, member: m, serving: ctx}, nil
 }
 
 // configureRealm gives a realm the cluster's bus; nothing without a cluster.

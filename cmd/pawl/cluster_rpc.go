@@ -29,10 +29,11 @@ func (c *clusterNode) configureDealer(rc *realm.Config) {
 }
 
 // dealer starts a realm's clustered dealer once the node serves. A node that cannot reach
-// its cluster's registrations in time gets a dealer that refuses registrations (calls find
-// nothing), never one that would register behind the cluster's back.
+// its cluster's registrations in time (or is told to stop while it waits) gets a dealer that
+// refuses registrations (calls find nothing), never one that would register behind the
+// cluster's back.
 func (c *clusterNode) dealer(name wamp.URI, opts rpc.Options) rpc.Dealer {
-	ctx, cancel := context.WithTimeout(context.Background(), clusterStartTimeout)
+	ctx, cancel := context.WithTimeout(c.serving, clusterStartTimeout)
 	defer cancel()
 	err := c.node.Ready(ctx)
 	var d *clustered.Dealer
@@ -44,12 +45,20 @@ func (c *clusterNode) dealer(name wamp.URI, opts rpc.Options) rpc.Dealer {
 		if err == nil || ctx.Err() != nil {
 			break
 		}
-		opts.Logger.Warn("cluster: the registrations directory is not reachable yet", "realm", name, "err", err)
-		time.Sleep(time.Second)
-		err = nil
+		opts.Logger.Warn("cluster: the registrations directory is not reachable yet", "err", err)
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(time.Second):
+			err = nil
+		}
+	}
+	if d == nil && c.serving.Err() != nil {
+		opts.Logger.Info("cluster: stopping before the registrations directory was reached")
+	} else if d == nil {
+		opts.Logger.Error("cluster: no registrations directory, this node refuses registrations", "err", err)
 	}
 	if d == nil {
-		opts.Logger.Error("cluster: no registrations directory, this node refuses registrations", "realm", name, "err", err)
 		opts.Directory = refusingDirectory{}
 		return rpc.NewLocal(opts)
 	}

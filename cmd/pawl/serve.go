@@ -169,7 +169,7 @@ func start(ctx context.Context, cfg *Config, logOut io.Writer) (*router, error) 
 	r.history = history
 	r.rt = realm.NewRouter(r.log)
 	if cfg.Cluster != nil {
-		if r.node, err = startClusterNode(cfg, r.rt, r.log); err != nil {
+		if r.node, err = startClusterNode(ctx, cfg, r.rt, r.log); err != nil {
 			r.closeListeners()
 			if history != nil {
 				history.Close()

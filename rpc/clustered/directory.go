@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pawl-wamp/pawl/cluster"
 	"github.com/pawl-wamp/pawl/internal/uriindex"
 	"github.com/pawl-wamp/pawl/rpc"
 	"github.com/pawl-wamp/pawl/session"
@@ -61,7 +62,9 @@ type directory struct {
 	wmu       sync.Mutex // guards the watcher fields, replaced by rewatch
 	watcher   jetstream.KeyWatcher
 	watchDone chan struct{}
-	done      chan struct{} // closed by close: background work stops
+	done      chan struct{}   // closed by close: background work stops
+	life      context.Context // ends with close: a watch still being set up gives up
+	endLife   context.CancelFunc
 	retrying  sync.WaitGroup
 	stopWatch context.CancelFunc
 
@@ -103,8 +106,10 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	d := &directory{kv: kv, prefix: encodeToken(string(realm)) + ".", self: node.Name(), epoch: node.Epoch,
 		meta: meta, log: log, peers: peers, nc: node.Conn(), js: node.JetStream(), syncSubject: node.Subject("rpc", encodeToken(string(realm)), "sync"), index: uriindex.New[*entry](), byID: map[wamp.ID]*entry{}, byKey: map[string]*entry{},
 		removed: map[string]uint64{}, done: make(chan struct{})}
+	d.life, d.endLife = context.WithCancel(context.Background())
 	ready, err := d.startWatch()
 	if err != nil {
+		d.endLife()
 		return nil, err
 	}
 	select {
@@ -182,7 +187,7 @@ func (d *directory) synced(rev uint64) {
 // startWatch starts a watcher of the realm's keys; ready closes once the copy holds every
 // value there was when it started.
 func (d *directory) startWatch() (chan struct{}, error) {
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(d.life)
 	w, err := d.kv.Watch(ctx, d.prefix+">")
 	if err != nil {
 		stop()
@@ -203,7 +208,7 @@ func (d *directory) stopWatching() {
 	d.watcher = nil
 	d.wmu.Unlock()
 	if w != nil {
-		w.Stop()
+		cluster.StopWatcher(w)
 		stop()
 		<-done
 	}
@@ -268,6 +273,7 @@ func (d *directory) watch(w jetstream.KeyWatcher, ready, done chan struct{}) {
 
 func (d *directory) close() {
 	close(d.done)
+	d.endLife() // a rewatch after a node's loss may wait on JetStream: it gives up now
 	d.retrying.Wait()
 	if d.syncSub != nil {
 		d.syncSub.Unsubscribe()
@@ -541,6 +547,11 @@ func (d *directory) nodeDown(node string, epoch uint64, stillDown, serving func(
 				return
 			}
 			for _, key := range keys {
+				select {
+				case <-d.done:
+					return
+				default:
+				}
 				if !serving() {
 					failed, lastErr = append(failed, key), errors.New("this node is cut off from the cluster")
 					continue
