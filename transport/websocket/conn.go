@@ -109,8 +109,10 @@ type Conn struct {
 	headers []byte   // scratch for frame headers, used by the writer only
 	iov     [][]byte // scratch for writev, used by the writer only
 
-	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
-	deadlineSet int64
+	// deadlineSet is when the peer was last heard (Unix ns): the keepalive runs from it.
+	// idleDeadline is the read deadline extendReadDeadline set for a reader that may park
+	// (Unix ns), or 0 while another is set. Owner only.
+	deadlineSet, idleDeadline int64
 
 	// An idle reader parks (park.go). idleAfter > 0 enables it; parkAtOnce, parking and
 	// resume are the owner's; parked, parkToken and nextPing are guarded by mu.
@@ -237,7 +239,14 @@ func (c *Conn) extendReadDeadline() {
 	now := time.Now()
 	c.deadlineSet = now.UnixNano()
 	if c.idleAfter > 0 {
-		c.nc.SetReadDeadline(now.Add(c.idleAfter))
+		// The deadline moves only once it is an eighth of idleAfter behind: one that then
+		// passes before the peer was quiet for idleAfter is moved on by readDeadlinePassed,
+		// and a busy reader does not reset a timer per message.
+		if c.idleDeadline-c.deadlineSet >= int64(c.idleAfter)-int64(c.idleAfter)/8 {
+			return
+		}
+		c.idleDeadline = c.deadlineSet + int64(c.idleAfter)
+		c.nc.SetReadDeadline(time.Unix(0, c.idleDeadline))
 		return
 	}
 	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
@@ -462,7 +471,7 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	if now && out != nil {
 		c.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w, o.urgent)
+		out.Hold(&c.w)
 		return nil
 	}
 	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
@@ -630,6 +639,9 @@ func (c *Conn) Abort(code int, reason string) {
 // Done releases the connection: the owner calls it once it has stopped reading. It waits until
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
+	if c.fr != nil {
+		c.fr.Stop() // the raw read kept open: closing the socket waits for it
+	}
 	c.out.Flush() // what the last messages read queued
 	c.mu.Lock()
 	if !c.readStopped {

@@ -4,3 +4,6 @@ import "github.com/pawl-wamp/pawl/transport/internal/sockio"
 
 // SetOutboxShareAbove lets a test share small flushes with helpers; it returns the restore.
 func SetOutboxShareAbove(n int) (restore func()) { return sockio.SetShareAbove(n) }
+
+// CountReads counts the read system calls of plain sockets' readers until restore.
+func CountReads() (reads interface{ Load() int64 }, restore func()) { return sockio.CountReads() }
