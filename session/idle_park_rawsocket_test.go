@@ -17,7 +17,7 @@ import (
 
 // TestIdleRawSocketReadersPark is TestIdleReadersParkAndResume and TestParkedReaderKeepalive
 // over RawSocket: readers park after the handshake, wake for a call, park again once the
-// keepalive timer finds them quiet, and a parked peer that answers no PING is cut off.
+// keepalive wheel finds them quiet, and a parked peer that answers no PING is cut off.
 func TestIdleRawSocketReadersPark(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("readers park on Linux")
@@ -45,7 +45,7 @@ func TestIdleRawSocketReadersPark(t *testing.T) {
 			t.Fatalf("round %d: %v %v", round, res, err)
 		}
 	}
-	waitParked(t, 2) // after a call, once the keepalive timer has found the readers quiet
+	waitParked(t, 2) // after a call, once the keepalive wheel has found the readers quiet
 
 	silent := joinRawSocket(t, strings.TrimPrefix(r.RawSocketURL, "rs://"))
 	defer silent.Close()

@@ -34,7 +34,7 @@ func runIdle(ctx context.Context, cfg config) (report, error) {
 		}()
 	}
 	runtime.GC()
-	time.Sleep(2 * time.Second) // let the router settle
+	time.Sleep(cfg.settle) // let the router settle
 	after, err := readProc(cfg.pid)
 	if err != nil {
 		return report{}, err

@@ -32,6 +32,7 @@ type config struct {
 	callers     int
 	sessions    int
 	sourceIPs   int
+	settle      time.Duration
 	jsonOut     bool
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&cfg.callers, "callers", 64, "rpc: concurrent callers, one session each")
 	flag.IntVar(&cfg.sessions, "sessions", 10000, "idle: sessions to join")
 	flag.IntVar(&cfg.sourceIPs, "source-ips", 1, "spread connections over 127.0.0.1..127.0.0.N (past the per-address port limit)")
+	flag.DurationVar(&cfg.settle, "settle", 2*time.Second, "idle: how long the sessions stay joined before the router's memory is read (past ping_interval: with keepalive pings)")
 	flag.BoolVar(&cfg.jsonOut, "json", false, "print the report as one JSON line")
 	flag.BoolVar(&deflate, "deflate", false, "offer permessage-deflate on every connection (the router must enable it)")
 	flag.Parse()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/keepalive"
 	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
@@ -30,56 +31,95 @@ const maxPendingPongs = 64
 // goroutine, started when there is something to write and gone when the queue is empty,
 // writes every queued frame in one writev. SendNow writes at once from the sender's goroutine
 // when nothing is queued, and SendFanout may leave the write to the reading connection's
-// Outbox. Keepalive is one timer, not a goroutine.
+// Outbox. Keepalive is a wheel shared by all connections (keepalive.go), not a timer or a
+// goroutine per connection.
 type Conn struct {
 	nc         net.Conn
 	opts       *Options // shared by the connections a server accepted with the same options
 	serializer string
 	peerMax    int // the largest message the peer accepts
 	rd         *reader
-	server     bool          // the router's end: its reader batches writes in out
 	out        sockio.Outbox // the reader's: connections its messages gave something to write
 
-	quiet atomic.Bool // nothing read since the keepalive timer last looked
+	quiet atomic.Bool // nothing read since the keepalive wheel last looked
 
 	mu        sync.Mutex
 	queue     [][]byte
 	queued    int      // bytes in queue
-	batch     [][]byte // what the writer took from queue, used by the writer only
 	pongs     [][]byte // PONG payloads to send, each answering a PING
-	pongBatch [][]byte // what the writer took from pongs
-	needPing  bool
-	awaiting  bool // a PING is out, unanswered
-	writing   bool // a writer (goroutine or inline write) holds the writer's role
-	closing   bool
-	aborted   bool
-	finished  bool
 	closeCode int
 	closeText string
 	space     chan struct{} // signaled when the writer has taken the queue; made for SendWait
-	pingTimer *time.Timer
+
+	// ka is the connection's place in its keepalive wheel (keepalive.go), with keepalive on.
+	ka keepalive.Entry
 
 	// An idle reader parks (park.go). canPark, parkAtOnce and resume are the owner's;
 	// parked and parkToken are guarded by mu.
-	resume     func()        // what ReadOrPark's caller resumes with, while parked
-	active     *atomic.Int64 // the Server's count of connections, released by served
-	parkToken  uint32
-	parked     bool // the socket is watched by idlewait: no goroutine reads
-	canPark    bool
-	parkAtOnce bool // the next wait at a message boundary parks without waiting
-	parkedOnce bool // the reader has parked before (guarded by mu)
+	resume    func()        // what ReadOrPark's caller resumes with, while parked
+	active    *atomic.Int64 // the Server's count of connections, released by served
+	parkToken uint32
 
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 
+	// Made on first use (most connections never wait for them), under mu.
 	readDone   chan struct{} // closed when the owner stopped reading (Done)
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
-	doneOnce   sync.Once
 
-	// The writer and its scratch, used by whoever holds the writer's role: w writes what
-	// the writer lays out in iov, straight on the socket on plain sockets.
-	w       sockio.Writer
-	headers []byte
-	iov     [][]byte
+	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
+	// and let go each time the reader parks with no writer running: it belongs to
+	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write.
+	// Set and cleared under mu.
+	wr *connWriter
+
+	// Flags, together so that an idle connection carries no padding between them.
+	server       bool // the router's end: its reader batches writes in out
+	needPing     bool // (mu)
+	awaiting     bool // a PING is out, unanswered (mu)
+	writing      bool // a writer (goroutine or inline write) holds the writer's role (mu)
+	closing      bool // (mu)
+	aborted      bool // (mu)
+	finished     bool // (mu)
+	readStopped  bool // Done was called (mu)
+	socketClosed bool // finish closed the socket (mu)
+	parked       bool // the socket is watched by idlewait: no goroutine reads (mu)
+	canPark      bool
+	parkAtOnce   bool // the next wait at a message boundary parks without waiting
+}
+
+// connWriter is what only the holder of a connection's writer role uses: the socket writer
+// (straight on the socket on plain sockets) and its scratch. An idle connection holds none.
+type connWriter struct {
+	w         sockio.Writer
+	batch     [][]byte // what the writer took from queue
+	pongBatch [][]byte // what the writer took from pongs
+	headers   []byte   // scratch for frame headers
+	iov       [][]byte // scratch for writev
+}
+
+// holdWriterLocked takes the writer's role for the caller, making the writer's state if the
+// connection holds none. Caller holds c.mu, and c.writing was false.
+func (c *Conn) holdWriterLocked() {
+	c.writing = true
+	c.writerLocked()
+}
+
+// writerLocked returns the writer's state, made on first use. Caller holds c.mu.
+func (c *Conn) writerLocked() *connWriter {
+	if c.wr == nil {
+		wr := &connWriter{}
+		wr.w.Init(c.nc, c.rd.RawConn(), c.opts.WriteTimeout, c.writeQueued)
+		c.wr = wr
+	}
+	return c.wr
+}
+
+// heldByLocked is the outbox that holds the writer's role, or nil. Caller holds c.mu.
+func (c *Conn) heldByLocked() *sockio.Outbox {
+	if c.wr == nil {
+		return nil
+	}
+	return c.wr.w.HeldBy
 }
 
 // newConn wraps a socket whose handshake is done. server says which end it is (for the
@@ -90,12 +130,9 @@ func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server 
 		opts:       opts,
 		serializer: serializer,
 		peerMax:    peerMax,
-		readDone:   make(chan struct{}),
-		writerDone: make(chan struct{}),
 	}
 	c.writeLoopFn = c.writeLoop
 	rc := sockio.RawConnOf(nc)
-	c.w.Init(nc, rc, opts.WriteTimeout, c.writeQueued)
 	var out *sockio.Outbox
 	if server {
 		c.server = true
@@ -106,7 +143,7 @@ func newConn(nc net.Conn, serializer string, peerMax int, opts *Options, server 
 	c.rd = newReader(nc, rc, opts.ReadBufferSize, opts.MaxMessageSize, out)
 	if opts.PingInterval > 0 {
 		c.mu.Lock()
-		c.pingTimer = time.AfterFunc(opts.PingInterval, c.keepalive)
+		c.keepalive().Schedule((*keepaliveSide)(c), time.Now().Add(opts.PingInterval).UnixNano())
 		c.mu.Unlock()
 	}
 	return c
@@ -207,10 +244,10 @@ func (c *Conn) queuePong(payload []byte) error {
 	return nil
 }
 
-// keepalive runs on the keepalive timer. A connection that read something since the last look
-// is alive; a quiet one is sent a PING, and if it stays quiet for PongTimeout more (no PONG,
-// nothing else) it is cut off.
-func (c *Conn) keepalive() {
+// keepaliveDue runs on the keepalive wheel. A connection that read something since the last
+// look is alive; a quiet one is sent a PING, and if it stays quiet for PongTimeout more (no
+// PONG, nothing else) it is cut off.
+func (c *Conn) keepaliveDue(now int64) {
 	c.mu.Lock()
 	if c.finished || c.closing {
 		c.mu.Unlock()
@@ -218,7 +255,7 @@ func (c *Conn) keepalive() {
 	}
 	if !c.quiet.Swap(true) {
 		c.awaiting = false
-		c.pingTimer.Reset(c.opts.PingInterval)
+		c.keepalive().Schedule((*keepaliveSide)(c), now+int64(c.opts.PingInterval))
 		c.mu.Unlock()
 		return
 	}
@@ -230,7 +267,7 @@ func (c *Conn) keepalive() {
 		return
 	}
 	c.awaiting, c.needPing = true, true
-	c.pingTimer.Reset(c.opts.PongTimeout)
+	c.keepalive().Schedule((*keepaliveSide)(c), now+int64(c.opts.PongTimeout))
 	start := c.startWriterLocked()
 	c.mu.Unlock()
 	if start {
@@ -242,14 +279,14 @@ func (c *Conn) keepalive() {
 // non-blocking write, when nothing is queued or being written; queued otherwise.
 func (c *Conn) SendNow(frame []byte) error {
 	c.mu.Lock()
-	if !c.w.Inline() || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
+	if c.rd.RawConn() == nil || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
 		c.mu.Unlock()
 		return c.enqueue(frame, nil)
 	}
-	c.writing = true
+	c.holdWriterLocked()
 	c.mu.Unlock()
-	c.headers = appendHeader(c.headers[:0], frameRegular, len(frame))
-	c.iov = append(c.iov[:0], c.headers, frame)
+	c.wr.headers = appendHeader(c.wr.headers[:0], frameRegular, len(frame))
+	c.wr.iov = append(c.wr.iov[:0], c.wr.headers, frame)
 	c.writeInline()
 	return nil
 }
@@ -281,7 +318,7 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 		}
 		select {
 		case <-space:
-		case <-c.writerDone:
+		case <-c.WriterDone():
 			return peer.ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
@@ -310,19 +347,20 @@ func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
 	c.queued += len(frame)
 	start := c.startWriterLocked()
 	if start && out != nil {
-		c.w.HeldBy = out
+		c.wr.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w)
+		out.Hold(&c.wr.w)
 		return nil
 	}
-	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+	held := c.heldByLocked()
+	if out != nil && (held != nil && held != out || held == nil && c.writing) {
 		// Another reader's outbox holds the writer, or a write is under way: this frame
 		// joins a write that other readers feed too.
-		c.w.Joined()
+		c.wr.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits: half full, the
 	// outbox is written now.
-	full := out != nil && c.w.HeldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
+	full := out != nil && held == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
 	c.mu.Unlock()
 	if start {
 		go c.writeLoopFn()
@@ -339,7 +377,7 @@ func (c *Conn) startWriterLocked() bool {
 	if c.writing || c.finished {
 		return false
 	}
-	c.writing = true
+	c.holdWriterLocked()
 	return true
 }
 
@@ -379,9 +417,10 @@ func (c *Conn) Abort(code int, reason string) {
 		c.pongs = nil
 	}
 	start := c.startWriterLocked()
+	wr := c.writerLocked() // kept from now on: the connection is closing
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
-	c.w.Abort(abortWriteGrace)
+	wr.w.Abort(abortWriteGrace)
 	if start {
 		go c.writeLoopFn()
 	}
@@ -399,14 +438,51 @@ func (c *Conn) CloseReason() (int, string) {
 func (c *Conn) Done() {
 	c.rd.Stop() // the raw read kept open: closing the socket waits for it
 	c.out.Flush()
-	c.doneOnce.Do(func() { close(c.readDone) })
+	c.mu.Lock()
+	if !c.readStopped {
+		c.readStopped = true
+		if c.readDone != nil {
+			close(c.readDone)
+		}
+	}
+	c.mu.Unlock()
 	c.Close(peer.CloseGoingAway, "")
-	<-c.writerDone
+	<-c.WriterDone()
 	c.rd.Release()
 }
 
 // WriterDone is closed when the connection is finished: socket closed, no writer running.
-func (c *Conn) WriterDone() <-chan struct{} { return c.writerDone }
+func (c *Conn) WriterDone() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.socketClosed {
+		return closedSignal
+	}
+	if c.writerDone == nil {
+		c.writerDone = make(chan struct{})
+	}
+	return c.writerDone
+}
+
+// readStoppedSignal is closed once the owner stopped reading (Done); nil when it has.
+func (c *Conn) readStoppedSignal() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readStopped {
+		return nil
+	}
+	if c.readDone == nil {
+		c.readDone = make(chan struct{})
+	}
+	return c.readDone
+}
+
+// closedSignal is a closed channel: what a signal made after its event is.
+var closedSignal = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // work is what one round of the writer has to do.
 type work struct {
@@ -426,8 +502,8 @@ func (c *Conn) take() work {
 		if cap(c.queue) > idleQueueCap {
 			c.queue = nil
 		}
-		if cap(c.batch) > idleQueueCap {
-			c.batch = nil
+		if cap(c.wr.batch) > idleQueueCap {
+			c.wr.batch = nil
 		}
 		return work{idle: true}
 	}
@@ -436,10 +512,10 @@ func (c *Conn) take() work {
 
 // takeLocked moves the queue into the writer's batch. Caller holds c.mu and the writer's role.
 func (c *Conn) takeLocked() work {
-	c.batch = append(c.batch[:0], c.queue...)
+	c.wr.batch = append(c.wr.batch[:0], c.queue...)
 	clear(c.queue)
 	c.queue, c.queued = c.queue[:0], 0
-	c.pongBatch = append(c.pongBatch[:0], c.pongs...)
+	c.wr.pongBatch = append(c.wr.pongBatch[:0], c.pongs...)
 	clear(c.pongs)
 	c.pongs = c.pongs[:0]
 	w := work{ping: c.needPing, closing: c.closing, aborted: c.aborted}
@@ -454,13 +530,13 @@ func (c *Conn) takeLocked() work {
 // writeLoop writes until there is nothing left, then exits; when closing, it closes the
 // socket once what was queued is written.
 func (c *Conn) writeLoop() {
-	if c.w.Failed() {
+	if c.wr.w.Failed() {
 		c.finish() // an inline write found the socket broken
 		return
 	}
-	if len(c.w.Partial) > 0 {
+	if len(c.wr.w.Partial) > 0 {
 		// What an inline write left goes before anything queued after it.
-		c.iov = c.w.TakePartial(c.iov[:0])
+		c.wr.iov = c.wr.w.TakePartial(c.wr.iov[:0])
 		if err := c.writeRaw(); err != nil {
 			c.finish()
 			return
@@ -474,8 +550,8 @@ func (c *Conn) writeLoop() {
 		if !w.aborted {
 			c.frameIovecs(w.ping)
 			err := c.writeRaw()
-			clear(c.batch)
-			clear(c.pongBatch)
+			clear(c.wr.batch)
+			clear(c.wr.pongBatch)
 			if err != nil {
 				c.finish()
 				return
@@ -488,28 +564,28 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// frameIovecs lays out one round for one writev in c.iov: a PING, the PONGs, then the queued
+// frameIovecs lays out one round for one writev in c.wr.iov: a PING, the PONGs, then the queued
 // frames, each behind its header; the frames themselves are never copied.
 func (c *Conn) frameIovecs(ping bool) {
-	c.headers = c.headers[:0]
-	c.iov = c.iov[:0]
+	c.wr.headers = c.wr.headers[:0]
+	c.wr.iov = c.wr.iov[:0]
 	add := func(typ byte, p []byte) {
-		start := len(c.headers)
-		c.headers = appendHeader(c.headers, typ, len(p))
-		c.iov = append(c.iov, c.headers[start:len(c.headers):len(c.headers)], p)
+		start := len(c.wr.headers)
+		c.wr.headers = appendHeader(c.wr.headers, typ, len(p))
+		c.wr.iov = append(c.wr.iov, c.wr.headers[start:len(c.wr.headers):len(c.wr.headers)], p)
 	}
 	if ping {
 		add(framePing, nil)
 	}
-	for _, p := range c.pongBatch {
+	for _, p := range c.wr.pongBatch {
 		add(framePong, p)
 	}
-	for _, f := range c.batch {
+	for _, f := range c.wr.batch {
 		add(frameRegular, f)
 	}
-	// c.headers may have moved while growing: rebuild the header views.
-	for i := 0; i < len(c.iov); i += 2 {
-		c.iov[i] = c.headers[2*i : 2*i+headerSize : 2*i+headerSize]
+	// c.wr.headers may have moved while growing: rebuild the header views.
+	for i := 0; i < len(c.wr.iov); i += 2 {
+		c.wr.iov[i] = c.wr.headers[2*i : 2*i+headerSize : 2*i+headerSize]
 	}
 }
 
@@ -521,12 +597,14 @@ func (c *Conn) closeAndFinish(aborted bool) {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
-		t := time.NewTimer(closeGrace)
-		select {
-		case <-c.readDone:
-		case <-t.C:
+		if read := c.readStoppedSignal(); read != nil {
+			t := time.NewTimer(closeGrace)
+			select {
+			case <-read:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	c.finish()
 }
@@ -540,26 +618,32 @@ func (c *Conn) finish() {
 	}
 	c.finished = true
 	c.writing = false
-	if c.pingTimer != nil {
-		c.pingTimer.Stop()
+	if c.opts.PingInterval > 0 {
+		c.keepalive().Unschedule((*keepaliveSide)(c))
 	}
 	c.queue, c.queued, c.pongs = nil, 0, nil
 	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()
 	c.nc.Close()
-	close(c.writerDone)
+	c.mu.Lock()
+	c.socketClosed = true
+	done := c.writerDone
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 	if wake {
 		go c.resumed() // a parked reader: reading fails, and its session ends
 	}
 }
 
-// writeRaw writes c.iov (sockio.Writer.Write), waiting for the peer while its socket is full:
+// writeRaw writes c.wr.iov (sockio.Writer.Write), waiting for the peer while its socket is full:
 // straight on the socket with writev on plain sockets, else in one write (a TLS record per
 // write, not per frame).
 func (c *Conn) writeRaw() error {
-	err := c.w.Write(c.iov)
-	clear(c.iov)
-	c.iov = c.iov[:0]
+	err := c.wr.w.Write(c.wr.iov)
+	clear(c.wr.iov)
+	c.wr.iov = c.wr.iov[:0]
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -572,7 +656,7 @@ func (c *Conn) writeRaw() error {
 // access, is the writer goroutine's.
 func (c *Conn) writeQueued() {
 	c.mu.Lock()
-	c.w.HeldBy = nil
+	c.wr.w.HeldBy = nil
 	if !c.inlineLocked() {
 		c.mu.Unlock()
 		go c.writeLoopFn()
@@ -585,21 +669,21 @@ func (c *Conn) writeQueued() {
 // inlineLocked reports whether what is queued can be written inline: frames only, on a raw
 // socket, nothing left over from an earlier write. Caller holds c.mu.
 func (c *Conn) inlineLocked() bool {
-	return c.w.Inline() && len(c.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing && !c.closing
+	return c.wr.w.Inline() && len(c.wr.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing && !c.closing
 }
 
-// takeInlineLocked takes the queue and lays it out in c.iov; it unlocks c.mu.
+// takeInlineLocked takes the queue and lays it out in c.wr.iov; it unlocks c.mu.
 func (c *Conn) takeInlineLocked() {
 	c.takeLocked()
 	c.mu.Unlock()
 	c.frameIovecs(false)
-	clear(c.batch)
+	clear(c.wr.batch)
 }
 
-// writeInline writes c.iov from the caller's goroutine, which holds the writer's role, with
+// writeInline writes c.wr.iov from the caller's goroutine, which holds the writer's role, with
 // non-blocking writes, then what was queued meanwhile (sockio.Writer.WriteInline). What the
 // socket does not take waits for a writer goroutine, so the caller never waits for the peer.
-func (c *Conn) writeInline() { c.w.WriteInline(c.iov, (*inlineSide)(c)) }
+func (c *Conn) writeInline() { c.wr.w.WriteInline(c.wr.iov, (*inlineSide)(c)) }
 
 // inlineSide is the connection as its inline writer sees it (sockio.InlineConn).
 type inlineSide Conn
@@ -614,7 +698,7 @@ func (s *inlineSide) NextInline(more bool) ([][]byte, bool) {
 		return nil, true
 	case more && c.inlineLocked():
 		c.takeInlineLocked()
-		return c.iov, false
+		return c.wr.iov, false
 	}
 	c.mu.Unlock()
 	return nil, false

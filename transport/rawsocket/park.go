@@ -15,7 +15,7 @@ import (
 // connection registers the socket with the idlewait poller and ends (settle). The router
 // PINGs a connection once it has been quiet for PingInterval, so a quiet connection's reader
 // parks when the PONG comes back. Wake, called by the poller once the socket has something to
-// read or by finish when the connection closes (the keepalive timer cutting off a silent
+// read or by finish when the connection closes (the keepalive wheel cutting off a silent
 // peer, too), starts a goroutine that runs the session's resume function. A reader that has
 // just read a message waits in the runtime's poller as before: parking costs the hot path
 // nothing.
@@ -90,15 +90,14 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
-	if !c.parkedOnce && !c.writing {
-		// The writer's scratch the WELCOME's write left, on a session quiet since it
-		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
-		// it: a quiet reader's connection may well be written to (a subscriber's), and
-		// each delivery would allocate it again.
-		c.headers, c.iov = nil, nil
-		c.w.Release(0)
+	if !c.writing && !c.closing {
+		// The writer's state is let go each time the reader parks with no writer running
+		// (taking the role needs mu): what the WELCOME's write, a keepalive ping or the
+		// replies of the last burst made. A parked connection that is written to (a
+		// subscriber's) makes it once and keeps it until its reader next parks, which
+		// only something read from its peer brings about — never a write.
+		c.wr = nil
 	}
-	c.parkedOnce = true
 	return true
 }
 

@@ -14,16 +14,16 @@ import (
 func TestBatchedWritesOneMessagePerBurst(t *testing.T) {
 	frames := [][]byte{[]byte(`[36,1,2,{}]`), []byte(`[36,1,3,{}]`), []byte(`[36,1,4,{}]`)}
 	t.Run("json", func(t *testing.T) {
-		c := &Conn{framing: framingSeparator}
+		c := &Conn{framing: framingSeparator, wr: &connWriter{}}
 		c.frameIovecs(frames, nil, false)
 		payload := "[36,1,2,{}]\x18[36,1,3,{}]\x18[36,1,4,{}]\x18"
 		want := append([]byte{0x81, byte(len(payload))}, payload...)
-		if got := bytes.Join(c.iov, nil); !bytes.Equal(got, want) {
+		if got := bytes.Join(c.wr.iov, nil); !bytes.Equal(got, want) {
 			t.Fatalf("wrote %q, want %q", got, want)
 		}
 	})
 	t.Run("binary", func(t *testing.T) {
-		c := &Conn{framing: framingPrefix}
+		c := &Conn{framing: framingPrefix, wr: &connWriter{}}
 		c.frameIovecs(frames, nil, true)
 		var want []byte
 		for _, f := range frames {
@@ -31,24 +31,24 @@ func TestBatchedWritesOneMessagePerBurst(t *testing.T) {
 			want = append(want, f...)
 		}
 		want = append([]byte{0x82, byte(len(want))}, want...)
-		if got := bytes.Join(c.iov, nil); !bytes.Equal(got, want) {
+		if got := bytes.Join(c.wr.iov, nil); !bytes.Equal(got, want) {
 			t.Fatalf("wrote %x, want %x", got, want)
 		}
 	})
 	t.Run("split at the bound", func(t *testing.T) {
 		big := []byte(strings.Repeat("x", maxBatchMessage/2))
-		c := &Conn{framing: framingSeparator}
+		c := &Conn{framing: framingSeparator, wr: &connWriter{}}
 		c.frameIovecs([][]byte{big, big, frames[0]}, nil, false)
-		msgs := splitWire(t, bytes.Join(c.iov, nil))
+		msgs := splitWire(t, bytes.Join(c.wr.iov, nil))
 		if len(msgs) != 2 || len(msgs[0]) != len(big)+1 || len(msgs[1]) != len(big)+1+len(frames[0])+1 {
 			t.Fatalf("got %d messages", len(msgs))
 		}
 	})
 	t.Run("compressed frames go alone", func(t *testing.T) {
 		z := compressedFrame(frames[1], framingSeparator, 1)
-		c := &Conn{framing: framingSeparator, deflate: &DeflateOptions{}, compBatch: []bool{false, true, false}}
+		c := &Conn{framing: framingSeparator, deflate: &DeflateOptions{}, wr: &connWriter{compBatch: []bool{false, true, false}}}
 		c.frameIovecs([][]byte{frames[0], z, frames[2]}, nil, false)
-		wire := bytes.Join(c.iov, nil)
+		wire := bytes.Join(c.wr.iov, nil)
 		if msgs := splitWire(t, wire); len(msgs) != 3 {
 			t.Fatalf("got %d messages, want 3", len(msgs))
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pawl-wamp/pawl/session/peer"
+	"github.com/pawl-wamp/pawl/transport/internal/keepalive"
 	"github.com/pawl-wamp/pawl/transport/internal/sockio"
 )
 
@@ -50,7 +51,8 @@ const abortWriteGrace = 500 * time.Millisecond
 // goroutine, started when there is something to write and gone when the queue is empty, writes
 // the queue out, so a sender never blocks on a slow peer and an idle connection holds no
 // writer. SendNow writes at once from the sender's goroutine when the connection is idle, with
-// a non-blocking write. Keepalive pings come from a timer, not a goroutine.
+// a non-blocking write. Keepalive pings come from a wheel shared by all connections
+// (keepalive.go), not a timer or a goroutine per connection.
 type Conn struct {
 	nc          net.Conn
 	clientAddr  net.Addr        // the client's address when it differs from nc's (a trusted proxy forwarded it)
@@ -59,72 +61,112 @@ type Conn struct {
 	opts        *Options        // shared by every connection a server accepted with the same options
 	subprotocol string
 	request     *http.Request
-	server      bool            // frames are written raw (unmasked) by the writer, not through gorilla
-	framing     uint8           // server side: how a batched subprotocol wraps messages
 	deflate     *DeflateOptions // server side: permessage-deflate was negotiated
-	unread      [][]byte        // the rest of a batch Read has split, returned first
+	unread      *[][]byte       // batched subprotocols: the rest of a batch Read has split, returned first
 
 	mu        sync.Mutex
 	queue     [][]byte
-	batch     [][]byte // what the writer took from queue, used by the writer only
-	kindBatch []bool   // the batch's frame types, used by the writer only
-	queued    int      // bytes in queue
-	binary    bool
+	queued    int           // bytes in queue
 	kinds     []bool        // each queued frame's type (true: binary) once SendMessage was used; else nil
 	comp      []bool        // with deflate: whether each queued frame is compressed (and framed)
-	compBatch []bool        // the batch's compression flags, used by the writer only
-	writing   bool          // a writer goroutine (or SendNow's inline write) is running
-	delayed   bool          // waiting in a delay shard for its tick
-	urgent    bool          // a one-to-one reply is queued: no write delay
 	lastWrite int64         // with a write delay: when the writer last took events only (Unix ns)
-	needPing  bool          // the keepalive timer asks for a ping
 	pongs     [][]byte      // pongs to send, one per ping of the peer, in order
-	pongBatch [][]byte      // what the writer took from pongs, used by the writer only
-	closing   bool          // Close called: drain, then send the close frame
 	closeWith *closeInfo    // the close codes and reasons, once either side closes
-	aborted   bool          // Abort called: drop the queue
-	finished  bool          // the socket is closed
 	space     chan struct{} // signaled when the writer has emptied the queue; made for SendWait
-	pingTimer *time.Timer
+
+	// ka is the connection's place in its keepalive wheel (keepalive.go), with keepalive on.
+	ka keepalive.Entry
 
 	// writeLoopFn is c.writeLoop, made once: "go c.writeLoopFn()" would allocate a closure
 	// each time a writer starts, i.e. per delivery to a quiet subscriber.
 	writeLoopFn func()
 
 	// Made on first use (most connections never wait for them), under mu.
-	readDone     chan struct{} // closed when the owner stopped reading (Done)
-	writerDone   chan struct{} // closed when the socket is closed and no writer runs
-	readStopped  bool          // Done was called
-	socketClosed bool          // finish closed the socket
+	readDone   chan struct{} // closed when the owner stopped reading (Done)
+	writerDone chan struct{} // closed when the socket is closed and no writer runs
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
-	// w writes what the writer lays out in iov, straight on the socket on plain TCP; it
-	// belongs to whoever holds the writer's role (c.writing): a writer goroutine, or an
-	// inline write (SendNow, an Outbox flush).
-	w sockio.Writer
+	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
+	// and let go each time the reader parks with no writer running: it belongs to
+	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write
+	// (SendNow, an Outbox flush). Set and cleared under mu.
+	wr *connWriter
 
 	out sockio.Outbox // the reader's: connections its messages gave something to write
-
-	headers []byte   // scratch for frame headers, used by the writer only
-	iov     [][]byte // scratch for writev, used by the writer only
 
 	// deadlineSet is when the peer was last heard (Unix ns): the keepalive runs from it.
 	// idleDeadline is the read deadline extendReadDeadline set for a reader that may park
 	// (Unix ns), or 0 while another is set. Owner only.
 	deadlineSet, idleDeadline int64
 
-	// An idle reader parks (park.go). idleAfter > 0 enables it; parkAtOnce, parking and
-	// resume are the owner's; parked, parkToken and nextPing are guarded by mu.
-	idleAfter  time.Duration
-	resume     func()        // what ReadOrPark's caller resumes with, while parked
-	active     *atomic.Int64 // the Server's count of connections, released by served
-	nextPing   int64         // when the keepalive timer next pings (Unix ns)
-	parkToken  uint32
-	parked     bool // the socket is watched by idlewait: no goroutine reads
-	parkAtOnce bool // the next wait at a message boundary parks without waiting
-	parking    bool // awaitData waits at a message boundary and will park at the deadline
-	parkedOnce bool // the reader has parked before (guarded by mu)
+	// An idle reader parks (park.go). parks enables it; parkAtOnce, parking and resume are
+	// the owner's; parked, parkToken and nextPing are guarded by mu.
+	resume    func()        // what ReadOrPark's caller resumes with, while parked
+	active    *atomic.Int64 // the Server's count of connections, released by served
+	nextPing  int64         // when the keepalive wheel next pings (Unix ns)
+	parkToken uint32
+
+	// Flags, together so that an idle connection carries no padding between them.
+	server       bool  // frames are written raw (unmasked) by the writer, not through gorilla
+	framing      uint8 // server side: how a batched subprotocol wraps messages
+	binary       bool  // the subprotocol's frames are binary
+	writing      bool  // a writer goroutine (or SendNow's inline write) is running (mu)
+	delayed      bool  // waiting in a delay shard for its tick (mu)
+	urgent       bool  // a one-to-one reply is queued: no write delay (mu)
+	needPing     bool  // the keepalive wheel asks for a ping (mu)
+	closing      bool  // Close called: drain, then send the close frame (mu)
+	aborted      bool  // Abort called: drop the queue (mu)
+	finished     bool  // the socket is closed (mu)
+	readStopped  bool  // Done was called (mu)
+	socketClosed bool  // finish closed the socket (mu)
+	parks        bool  // the reader may park once idle for idleAfter()
+	parked       bool  // the socket is watched by idlewait: no goroutine reads (mu)
+	parkAtOnce   bool  // the next wait at a message boundary parks without waiting
+	parking      bool  // awaitData waits at a message boundary and will park at the deadline
+}
+
+// connWriter is what only the holder of a connection's writer role uses: the socket writer
+// and its scratch. An idle connection holds none (Conn.wr).
+type connWriter struct {
+	// w writes what the writer lays out in iov, straight on the socket on plain TCP.
+	w         sockio.Writer
+	batch     [][]byte // what the writer took from queue
+	kindBatch []bool   // the batch's frame types
+	compBatch []bool   // the batch's compression flags
+	pongBatch [][]byte // what the writer took from pongs
+	headers   []byte   // scratch for frame headers
+	iov       [][]byte // scratch for writev
+}
+
+// holdWriterLocked takes the writer's role for the caller, making the writer's state if the
+// connection holds none. Caller holds c.mu, and c.writing was false.
+func (c *Conn) holdWriterLocked() {
+	c.writing = true
+	c.writerLocked()
+}
+
+// writerLocked returns the writer's state, made on first use. Caller holds c.mu.
+func (c *Conn) writerLocked() *connWriter {
+	if c.wr == nil {
+		wr := &connWriter{}
+		if c.server {
+			// Frames written raw on the socket, and what an outbox held written inline.
+			wr.w.Init(c.nc, c.fr.RawConn(), c.opts.WriteTimeout, c.writeQueued)
+		} else {
+			wr.w.Init(c.nc, nil, c.opts.WriteTimeout, nil) // through gorilla
+		}
+		c.wr = wr
+	}
+	return c.wr
+}
+
+// heldByLocked is the outbox that holds the writer's role, or nil. Caller holds c.mu.
+func (c *Conn) heldByLocked() *sockio.Outbox {
+	if c.wr == nil {
+		return nil
+	}
+	return c.wr.w.HeldBy
 }
 
 // newServerConn serves an upgraded connection. Gorilla's connection is not kept: its buffers
@@ -149,7 +191,6 @@ func newServerConnOn(nc net.Conn, subprotocol string, opts *Options, r *http.Req
 	if opts.PingInterval > 0 {
 		c.fr.progress = c.extendReadDeadlineSoon
 	}
-	c.w.Init(nc, c.fr.RawConn(), opts.WriteTimeout, c.writeQueued)
 	c.startKeepalive()
 	return c
 }
@@ -186,16 +227,15 @@ func newConnStateShared(nc net.Conn, subprotocol string, opts *Options, r *http.
 		request:     r,
 	}
 	c.writeLoopFn = c.writeLoop
-	c.w.Init(nc, nil, opts.WriteTimeout, nil) // through nc; a server on plain TCP writes raw
 	return c
 }
 
 func (c *Conn) startKeepalive() {
 	if c.opts.PingInterval > 0 {
 		c.extendReadDeadline()
-		c.mu.Lock() // pingDue reads the timer under the lock
+		c.mu.Lock() // pingDue reads nextPing under the lock
 		c.nextPing = time.Now().Add(c.opts.PingInterval).UnixNano()
-		c.pingTimer = time.AfterFunc(c.opts.PingInterval, c.pingDue)
+		c.keepalive().Schedule((*keepaliveSide)(c), c.nextPing)
 		c.mu.Unlock()
 	}
 }
@@ -233,19 +273,20 @@ func (c *Conn) queuePong(data []byte) {
 // extendReadDeadline gives the peer another PingInterval+PongTimeout (with keepalive on). A
 // reader that may park waits idleAfter instead (readDeadlinePassed then decides).
 func (c *Conn) extendReadDeadline() {
-	if c.opts.PingInterval <= 0 && c.idleAfter <= 0 {
+	if c.opts.PingInterval <= 0 && !c.parks {
 		return
 	}
 	now := time.Now()
 	c.deadlineSet = now.UnixNano()
-	if c.idleAfter > 0 {
+	if c.parks {
 		// The deadline moves only once it is an eighth of idleAfter behind: one that then
 		// passes before the peer was quiet for idleAfter is moved on by readDeadlinePassed,
 		// and a busy reader does not reset a timer per message.
-		if c.idleDeadline-c.deadlineSet >= int64(c.idleAfter)-int64(c.idleAfter)/8 {
+		after := int64(c.idleAfter())
+		if c.idleDeadline-c.deadlineSet >= after-after/8 {
 			return
 		}
-		c.idleDeadline = c.deadlineSet + int64(c.idleAfter)
+		c.idleDeadline = c.deadlineSet + after
 		c.nc.SetReadDeadline(time.Unix(0, c.idleDeadline))
 		return
 	}
@@ -265,9 +306,10 @@ func (c *Conn) extendReadDeadlineSoon() {
 	}
 }
 
-// pingDue runs on the keepalive timer: it asks the writer for a ping and re-arms. While the
-// reader is parked (no read deadline runs) it also wakes the reader once the peer has been
-// silent past the keepalive's end, which ends the connection as a read deadline would.
+// pingDue runs on the keepalive wheel: it asks the writer for a ping and schedules the next.
+// While the reader is parked (no read deadline runs) it also wakes the reader once the peer
+// has been silent past the keepalive's end, which ends the connection as a read deadline
+// would.
 func (c *Conn) pingDue() {
 	c.mu.Lock()
 	if c.finished || c.closing {
@@ -288,7 +330,7 @@ func (c *Conn) pingDue() {
 			next = min(next, end)
 		}
 	}
-	c.pingTimer.Reset(time.Duration(next - now))
+	c.keepalive().Schedule((*keepaliveSide)(c), next)
 	c.mu.Unlock()
 	if wake {
 		go c.resumed()
@@ -356,10 +398,10 @@ func (c *Conn) Read() ([]byte, error) { return c.readNext(false) }
 
 // readNext is Read, parking (errParked) when park allows it (ReadOrPark).
 func (c *Conn) readNext(park bool) ([]byte, error) {
-	if len(c.unread) > 0 {
-		data := c.unread[0]
-		c.unread[0] = nil
-		c.unread = c.unread[1:]
+	if c.unread != nil && len(*c.unread) > 0 {
+		data := (*c.unread)[0]
+		(*c.unread)[0] = nil
+		*c.unread = (*c.unread)[1:]
 		return data, nil
 	}
 	for {
@@ -374,11 +416,14 @@ func (c *Conn) readNext(park bool) ([]byte, error) {
 			return data, err
 		}
 		// A batched subprotocol: the WebSocket message carries one or more WAMP messages.
-		msgs, err := splitBatch(c.unread[:0], data, c.framing)
+		if c.unread == nil {
+			c.unread = new([][]byte)
+		}
+		msgs, err := splitBatch((*c.unread)[:0], data, c.framing)
 		if err != nil {
 			return nil, c.readFailed(CloseProtocolError, "malformed batch of WAMP messages")
 		}
-		c.unread = msgs[1:]
+		*c.unread = msgs[1:]
 		return msgs[0], nil
 	}
 }
@@ -469,19 +514,20 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	}
 	now, later := c.scheduleLocked()
 	if now && out != nil {
-		c.w.HeldBy = out
+		c.wr.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.w)
+		out.Hold(&c.wr.w)
 		return nil
 	}
-	if out != nil && (c.w.HeldBy != nil && c.w.HeldBy != out || c.w.HeldBy == nil && c.writing) {
+	held := c.heldByLocked()
+	if out != nil && (held != nil && held != out || held == nil && c.writing) {
 		// Another reader's outbox holds the writer, or a write is under way: this frame
 		// joins a write that other readers feed too.
-		c.w.Joined()
+		c.wr.w.Joined()
 	}
 	// A queue held back by this outbox must not fill up while it waits for its reader:
 	// half full, the outbox is written now.
-	full := out != nil && c.w.HeldBy == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
+	full := out != nil && held == out && (2*len(c.queue) >= c.opts.QueueMessages || 2*c.queued >= c.opts.QueueBytes)
 	c.mu.Unlock()
 	c.startWriter(now, later)
 	if full {
@@ -497,14 +543,14 @@ func (c *Conn) scheduleLocked() (now, later bool) {
 		return false, false
 	}
 	if c.delay == nil || c.urgent {
-		c.writing = true
+		c.holdWriterLocked()
 		return true, false
 	}
 	if c.delayed {
 		return false, false // the tick will come
 	}
 	if time.Now().UnixNano()-c.lastWrite >= int64(c.opts.WriteDelay) {
-		c.writing = true // quiet for a while: nothing to wait for
+		c.holdWriterLocked() // quiet for a while: nothing to wait for
 		return true, false
 	}
 	c.delayed = true
@@ -588,7 +634,7 @@ func (c *Conn) startWriterLocked() bool {
 	if c.writing || c.finished {
 		return false
 	}
-	c.writing = true
+	c.holdWriterLocked()
 	return true
 }
 
@@ -630,9 +676,10 @@ func (c *Conn) Abort(code int, reason string) {
 		}
 		c.comp = c.comp[:0]
 	}
+	wr := c.writerLocked() // kept from now on: the connection is closing
 	c.mu.Unlock()
 	// Unblock a write stuck on a peer that does not read, so the cut takes effect now.
-	c.w.Abort(abortWriteGrace)
+	wr.w.Abort(abortWriteGrace)
 	c.kick()
 }
 
@@ -716,13 +763,13 @@ func truncateReason(s string) string {
 // writeLoop writes until the queue is empty, then exits; when closing, it sends the close
 // frame, waits for the owner to stop reading (or the grace period), and closes the socket.
 func (c *Conn) writeLoop() {
-	if c.w.Failed() {
+	if c.wr.w.Failed() {
 		c.finish() // an inline write found the socket broken
 		return
 	}
-	if len(c.w.Partial) > 0 {
+	if len(c.wr.w.Partial) > 0 {
 		// What an inline write left: it goes before anything queued after it.
-		c.iov = c.w.TakePartial(c.iov[:0])
+		c.wr.iov = c.wr.w.TakePartial(c.wr.iov[:0])
 		if err := c.writeRaw(); err != nil {
 			c.finish()
 			return
@@ -747,14 +794,14 @@ func (c *Conn) writeLoop() {
 		}
 		var kinds []bool
 		if w.mixed {
-			kinds = c.kindBatch
+			kinds = c.wr.kindBatch
 		}
-		if err := c.writeFrames(c.batch, kinds, w.binary); err != nil {
+		if err := c.writeFrames(c.wr.batch, kinds, w.binary); err != nil {
 			// The socket is broken; closing it makes the owner's Read fail.
 			c.finish()
 			return
 		}
-		c.recycle(c.batch)
+		c.recycle(c.wr.batch)
 		if w.closing {
 			c.closeAndFinish()
 			return
@@ -802,10 +849,10 @@ func (c *Conn) closeAndFinish() {
 	c.finish()
 }
 
-// work is what one round of the writer has to do besides writing c.batch.
+// work is what one round of the writer has to do besides writing c.wr.batch.
 type work struct {
-	pongs               bool // c.pongBatch holds pongs to write
-	ping, binary, mixed bool // mixed: c.kindBatch gives each frame's type
+	pongs               bool // c.wr.pongBatch holds pongs to write
+	ping, binary, mixed bool // mixed: c.wr.kindBatch gives each frame's type
 	closing, idle       bool
 }
 
@@ -821,10 +868,10 @@ func (c *Conn) take() work {
 		if cap(c.queue) > idleQueueCap {
 			c.queue = nil
 		}
-		if cap(c.batch) > idleQueueCap {
-			c.batch = nil
+		if cap(c.wr.batch) > idleQueueCap {
+			c.wr.batch = nil
 		}
-		c.w.Release(2 * idleQueueCap)
+		c.wr.w.Release(2 * idleQueueCap)
 		return work{idle: true}
 	}
 	return c.takeLocked()
@@ -833,7 +880,7 @@ func (c *Conn) take() work {
 // takeLocked moves the queue into the writer's batch and returns what else there is to do.
 // Caller holds c.mu and the writer's role.
 func (c *Conn) takeLocked() work {
-	c.batch = append(c.batch[:0], c.queue...)
+	c.wr.batch = append(c.wr.batch[:0], c.queue...)
 	clear(c.queue)
 	if c.delay != nil && !c.urgent {
 		// The delay spaces writes of events: a write that carries a reply does not count,
@@ -843,19 +890,19 @@ func (c *Conn) takeLocked() work {
 	c.urgent = false
 	w := work{pongs: len(c.pongs) > 0, ping: c.needPing, binary: c.binary, closing: c.closing}
 	if w.pongs {
-		c.pongBatch = append(c.pongBatch[:0], c.pongs...)
+		c.wr.pongBatch = append(c.wr.pongBatch[:0], c.pongs...)
 		clear(c.pongs)
 		c.pongs = c.pongs[:0]
 	}
 	c.queue = c.queue[:0]
 	c.queued = 0
 	if c.kinds != nil {
-		c.kindBatch = append(c.kindBatch[:0], c.kinds...)
+		c.wr.kindBatch = append(c.wr.kindBatch[:0], c.kinds...)
 		c.kinds = c.kinds[:0]
 		w.mixed = true
 	}
 	if c.deflate != nil {
-		c.compBatch = append(c.compBatch[:0], c.comp...)
+		c.wr.compBatch = append(c.wr.compBatch[:0], c.comp...)
 		c.comp = c.comp[:0]
 	}
 	c.needPing = false
@@ -874,8 +921,8 @@ func (c *Conn) finish() {
 	c.mu.Lock()
 	c.finished = true
 	c.writing = false
-	if c.pingTimer != nil {
-		c.pingTimer.Stop()
+	if c.opts.PingInterval > 0 {
+		c.keepalive().Unschedule((*keepaliveSide)(c))
 	}
 	wake := c.unwatchLocked() // before the socket closes: its number may be reused
 	c.mu.Unlock()
@@ -910,32 +957,32 @@ func (c *Conn) writeFrames(frames [][]byte, kinds []bool, binary bool) error {
 	return c.writeRaw()
 }
 
-// frameIovecs lays out frames for one writev in c.iov: each frame's header, then the frame
-// itself, never copied. A compressed frame (c.compBatch) is a whole message with RSV1 set.
+// frameIovecs lays out frames for one writev in c.wr.iov: each frame's header, then the frame
+// itself, never copied. A compressed frame (c.wr.compBatch) is a whole message with RSV1 set.
 // With a batched subprotocol, a run of uncompressed frames goes out as one WebSocket message
 // (up to maxBatchMessage), each frame wrapped as the subprotocol says: a burst of events
 // reaches the peer in one message.
 func (c *Conn) frameIovecs(frames [][]byte, kinds []bool, binary bool) {
 	// Room for every header and length prefix, so that appending never moves the bytes the
-	// views in c.iov point into.
-	if need := len(frames) * (maxFrameHeader + 4); cap(c.headers) < need {
-		c.headers = make([]byte, 0, need)
+	// views in c.wr.iov point into.
+	if need := len(frames) * (maxFrameHeader + 4); cap(c.wr.headers) < need {
+		c.wr.headers = make([]byte, 0, need)
 	}
-	c.headers = c.headers[:0]
-	c.iov = c.iov[:0]
+	c.wr.headers = c.wr.headers[:0]
+	c.wr.iov = c.wr.iov[:0]
 	var comp []bool
 	if c.deflate != nil {
-		comp = c.compBatch
+		comp = c.wr.compBatch
 	}
 	for i := 0; i < len(frames); {
 		op := opcodeOf(kinds, i, binary)
 		if comp != nil && comp[i] {
-			c.iov = append(c.iov, c.header(op|rsv1, len(frames[i])), frames[i])
+			c.wr.iov = append(c.wr.iov, c.header(op|rsv1, len(frames[i])), frames[i])
 			i++
 			continue
 		}
 		if c.framing == framingNone {
-			c.iov = append(c.iov, c.header(op, len(frames[i])), frames[i])
+			c.wr.iov = append(c.wr.iov, c.header(op, len(frames[i])), frames[i])
 			i++
 			continue
 		}
@@ -948,16 +995,16 @@ func (c *Conn) frameIovecs(frames [][]byte, kinds []bool, binary bool) {
 			total += n
 			j++
 		}
-		c.iov = append(c.iov, c.header(op, total))
+		c.wr.iov = append(c.wr.iov, c.header(op, total))
 		for _, f := range frames[i:j] {
 			switch c.framing {
 			case framingPrefix:
-				start := len(c.headers)
-				c.headers = c.headers[:start+4]
-				putLength(c.headers[start:], len(f))
-				c.iov = append(c.iov, c.headers[start:start+4:start+4], f)
+				start := len(c.wr.headers)
+				c.wr.headers = c.wr.headers[:start+4]
+				putLength(c.wr.headers[start:], len(f))
+				c.wr.iov = append(c.wr.iov, c.wr.headers[start:start+4:start+4], f)
 			case framingSeparator:
-				c.iov = append(c.iov, f, batchSeparator)
+				c.wr.iov = append(c.wr.iov, f, batchSeparator)
 			}
 		}
 		i = j
@@ -970,11 +1017,11 @@ const rsv1 = 0x40
 // maxFrameHeader is the longest header of a server frame.
 const maxFrameHeader = 10
 
-// header appends a frame header to c.headers and returns a view of it.
+// header appends a frame header to c.wr.headers and returns a view of it.
 func (c *Conn) header(opcode byte, n int) []byte {
-	start := len(c.headers)
-	c.headers = appendFrameHeader(c.headers, opcode, n)
-	return c.headers[start:len(c.headers):len(c.headers)]
+	start := len(c.wr.headers)
+	c.wr.headers = appendFrameHeader(c.wr.headers, opcode, n)
+	return c.wr.headers[start:len(c.wr.headers):len(c.wr.headers)]
 }
 
 // writeFramesClient writes through gorilla, which masks client frames.
@@ -1000,12 +1047,12 @@ func opcodeOf(kinds []bool, i int, binary bool) byte {
 	return websocket.TextMessage
 }
 
-// writeRaw writes c.iov (sockio.Writer.Write), waiting for the peer while its socket is
-// full; c.iov keeps its backing array for the next round.
+// writeRaw writes c.wr.iov (sockio.Writer.Write), waiting for the peer while its socket is
+// full; c.wr.iov keeps its backing array for the next round.
 func (c *Conn) writeRaw() error {
-	err := c.w.Write(c.iov)
-	clear(c.iov)
-	c.iov = c.iov[:0]
+	err := c.wr.w.Write(c.wr.iov)
+	clear(c.wr.iov)
+	c.wr.iov = c.wr.iov[:0]
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -1017,23 +1064,23 @@ func (c *Conn) writeControl(kind int, payload []byte) error {
 	if !c.server {
 		return c.ws.WriteControl(kind, payload, time.Now().Add(c.opts.WriteTimeout))
 	}
-	c.headers = appendFrameHeader(c.headers[:0], byte(kind), len(payload))
-	c.iov = append(c.iov[:0], c.headers, payload)
+	c.wr.headers = appendFrameHeader(c.wr.headers[:0], byte(kind), len(payload))
+	c.wr.iov = append(c.wr.iov[:0], c.wr.headers, payload)
 	return c.writeRaw()
 }
 
 // writePongs writes the pongs the writer took, in order, in one write (server side; a
 // client's pongs are gorilla's).
 func (c *Conn) writePongs() error {
-	c.headers = c.headers[:0]
-	for _, p := range c.pongBatch {
-		c.headers = appendFrameHeader(c.headers, websocket.PongMessage, len(p))
+	c.wr.headers = c.wr.headers[:0]
+	for _, p := range c.wr.pongBatch {
+		c.wr.headers = appendFrameHeader(c.wr.headers, websocket.PongMessage, len(p))
 	}
-	c.iov = c.iov[:0]
-	for i, p := range c.pongBatch {
-		c.iov = append(c.iov, c.headers[2*i:2*i+2:2*i+2], p)
+	c.wr.iov = c.wr.iov[:0]
+	for i, p := range c.wr.pongBatch {
+		c.wr.iov = append(c.wr.iov, c.wr.headers[2*i:2*i+2:2*i+2], p)
 	}
-	clear(c.pongBatch)
+	clear(c.wr.pongBatch)
 	return c.writeRaw()
 }
 

@@ -12,17 +12,17 @@ func (c *Conn) SendNow(frame []byte) error {
 		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
 	}
 	c.mu.Lock()
-	if !c.w.Inline() || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
+	if !c.rawWrites() || c.closing || c.aborted || c.writing || c.finished || len(c.queue) > 0 || c.kinds != nil {
 		// Not written here (no raw socket, e.g. TLS; closing; or queued behind what waits
 		// already): queued, but not held for a write delay.
 		c.mu.Unlock()
 		return c.enqueue(frame, sendOptions{binary: c.binary, urgent: true})
 	}
-	c.writing = true // this goroutine is the writer for the moment
+	c.holdWriterLocked() // this goroutine is the writer for the moment
 	binary := c.binary
 	c.mu.Unlock()
-	c.headers = appendFrameHeader(c.headers[:0], opcodeOf(nil, 0, binary), len(frame))
-	c.iov = append(c.iov[:0], c.headers, frame)
+	c.wr.headers = appendFrameHeader(c.wr.headers[:0], opcodeOf(nil, 0, binary), len(frame))
+	c.wr.iov = append(c.wr.iov[:0], c.wr.headers, frame)
 	c.writeInline()
 	return nil
 }
@@ -33,7 +33,7 @@ func (c *Conn) SendNow(frame []byte) error {
 // socket without raw access, is the writer goroutine's.
 func (c *Conn) writeQueued() {
 	c.mu.Lock()
-	c.w.HeldBy = nil
+	c.wr.w.HeldBy = nil
 	if !c.inlineLocked() {
 		c.mu.Unlock()
 		go c.writeLoopFn()
@@ -46,23 +46,23 @@ func (c *Conn) writeQueued() {
 // inlineLocked reports whether what is queued can be written inline: frames only, on a raw
 // socket, nothing left over from an earlier write. Caller holds c.mu.
 func (c *Conn) inlineLocked() bool {
-	return c.w.Inline() && len(c.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing &&
+	return c.wr.w.Inline() && len(c.wr.w.Partial) == 0 && len(c.queue) > 0 && len(c.pongs) == 0 && !c.needPing &&
 		!c.closing && c.kinds == nil
 }
 
-// takeInlineLocked takes the queue and lays it out in c.iov; it unlocks c.mu.
+// takeInlineLocked takes the queue and lays it out in c.wr.iov; it unlocks c.mu.
 func (c *Conn) takeInlineLocked() {
 	w := c.takeLocked()
 	c.mu.Unlock()
-	c.frameIovecs(c.batch, nil, w.binary)
-	c.recycle(c.batch) // c.iov holds the frames now
+	c.frameIovecs(c.wr.batch, nil, w.binary)
+	c.recycle(c.wr.batch) // c.wr.iov holds the frames now
 }
 
-// writeInline writes c.iov from the caller's goroutine, which holds the writer's role
+// writeInline writes c.wr.iov from the caller's goroutine, which holds the writer's role
 // (c.writing), with non-blocking writes, then what was queued meanwhile
 // (sockio.Writer.WriteInline). What the socket does not take at once waits for a writer
 // goroutine started here, so the caller never waits for the peer.
-func (c *Conn) writeInline() { c.w.WriteInline(c.iov, (*inlineSide)(c)) }
+func (c *Conn) writeInline() { c.wr.w.WriteInline(c.wr.iov, (*inlineSide)(c)) }
 
 // inlineSide is the connection as its inline writer sees it (sockio.InlineConn).
 type inlineSide Conn
@@ -80,7 +80,12 @@ func (s *inlineSide) NextInline(more bool) ([][]byte, bool) {
 		return nil, false
 	}
 	c.takeInlineLocked()
-	return c.iov, false
+	return c.wr.iov, false
 }
 
 func (s *inlineSide) StartWriter() { go s.writeLoopFn() }
+
+// rawWrites reports whether frames are written straight on the socket (a server on plain
+// TCP), where a write that would wait can stop instead: only then is a frame written from a
+// sender's goroutine.
+func (c *Conn) rawWrites() bool { return c.server && c.fr.RawConn() != nil }

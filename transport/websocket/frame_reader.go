@@ -306,7 +306,7 @@ func (c *Conn) readFrames() (binary bool, data []byte, err error) {
 				return false, nil, c.readFailed(CloseProtocolError, fmt.Sprintf("unknown control opcode %d", h.opcode))
 			}
 			c.extendReadDeadline()
-			if !inMessage && c.idleAfter > 0 && c.fr.Pending() == 0 {
+			if !inMessage && c.parks && c.fr.Pending() == 0 {
 				// A ping or pong alone: back to the message boundary, where a reader
 				// that has nothing more to read parks at once.
 				c.parkAtOnce = true

@@ -16,7 +16,7 @@ import (
 // handshake) returns peer.ErrParked from ReadOrPark; the session layer unwinds, and the
 // goroutine that served the connection registers its socket with the idlewait poller and
 // ends (settle). Wake, called by the poller once the socket has something to read, by the
-// keepalive timer once the peer has been silent too long, or by finish when the connection
+// keepalive wheel once the peer has been silent too long, or by finish when the connection
 // closes, starts a goroutine that runs the session's resume function: reading goes on from
 // where it stopped.
 //
@@ -24,7 +24,7 @@ import (
 // keepalive's end and IdleAfter from the last message (extendReadDeadline): reaching it at a
 // message boundary parks the reader, elsewhere (a message still arriving) it only moves the
 // deadline on to the keepalive's end (readDeadlinePassed). A parked connection's keepalive
-// end is watched by its ping timer (pingDue).
+// end is watched by the keepalive wheel (pingDue).
 
 // errParked: the reader parks (awaitData to ReadOrPark).
 var errParked = errors.New("websocket: reader parks")
@@ -40,18 +40,24 @@ func (c *Conn) canPark(active *atomic.Int64) {
 	if !idlewait.Supported || !c.server || c.fr.RawConn() == nil || c.opts.IdleAfter <= 0 {
 		return
 	}
+	c.parks, c.parkAtOnce, c.fr.Deadline = true, true, (*parkDeadline)(c)
+}
+
+// idleAfter is how long a reader that may park waits for its peer before it parks: IdleAfter,
+// or the keepalive's end when that comes first.
+func (c *Conn) idleAfter() time.Duration {
 	after := c.opts.IdleAfter
 	if c.opts.PingInterval > 0 {
 		after = min(after, c.opts.PingInterval+c.opts.PongTimeout)
 	}
-	c.idleAfter, c.parkAtOnce, c.fr.Deadline = after, true, (*parkDeadline)(c)
+	return after
 }
 
 // ReadOrPark is Read, except that it returns peer.ErrParked, instead of waiting, once the
 // peer has been quiet for IdleAfter (peer.Parker). resume then runs on a new goroutine when
 // the peer sends something, the connection closes, or the keepalive runs out.
 func (c *Conn) ReadOrPark(resume func()) ([]byte, error) {
-	data, err := c.readNext(c.idleAfter > 0)
+	data, err := c.readNext(c.parks)
 	if err == errParked {
 		c.resume = resume
 		return nil, peer.ErrParked
@@ -114,10 +120,10 @@ func (d *parkDeadline) ReadDeadlinePassed() bool { return (*Conn)(d).readDeadlin
 // asked to park), and the keepalive has not run out — the deadline moves on to the
 // keepalive's end.
 func (c *Conn) readDeadlinePassed() bool {
-	if c.idleAfter <= 0 {
+	if !c.parks {
 		return false
 	}
-	if quiet := c.deadlineSet + int64(c.idleAfter); time.Now().UnixNano() < quiet {
+	if quiet := c.deadlineSet + int64(c.idleAfter()); time.Now().UnixNano() < quiet {
 		c.idleDeadline = quiet
 		c.nc.SetReadDeadline(time.Unix(0, quiet))
 		return true
@@ -164,25 +170,27 @@ func (c *Conn) watch() bool {
 		return false
 	}
 	c.parked, c.parkToken = true, token
-	if !c.parkedOnce && !c.writing {
-		// The writer's scratch the WELCOME's write left, on a session quiet since it
-		// joined: no one holds the writer's role, and taking it needs mu. Later parks keep
-		// it: a quiet reader's connection may well be written to (a subscriber's), and
-		// each delivery would allocate it again.
-		c.headers, c.iov = nil, nil
-		c.w.Release(0)
+	if !c.writing && !c.closing {
+		// The writer's state is let go each time the reader parks with no writer running
+		// (taking the role needs mu): what the WELCOME's write, a keepalive ping or the
+		// replies of the last burst made. A parked connection that is written to (a
+		// subscriber's) makes it once and keeps it until its reader next parks, which
+		// only something read from its peer brings about — never a write.
+		c.wr = nil
 	}
-	c.parkedOnce = true
-	if c.pingTimer != nil {
-		// The reader waits for no deadline now: the ping timer watches the keepalive's end.
-		now := time.Now().UnixNano()
-		c.pingTimer.Reset(time.Duration(max(min(c.nextPing, c.keepaliveEnd())-now, 0)))
+	if c.opts.PingInterval > 0 {
+		// The reader waits for no deadline now: the keepalive wheel watches the keepalive's
+		// end. It calls back at the next ping already (pingDue), which is usually earlier:
+		// the peer answered the last ping.
+		if end := c.keepaliveEnd(); end < c.nextPing {
+			c.keepalive().Schedule((*keepaliveSide)(c), end)
+		}
 	}
 	return true
 }
 
 // Wake resumes a parked reader (idlewait.Waker): the poller calls it once the socket has
-// something to read; the ping timer and finish call it too.
+// something to read; the keepalive wheel and finish call it too.
 func (c *Conn) Wake() {
 	c.mu.Lock()
 	wake := c.unwatchLocked()
@@ -216,12 +224,12 @@ func (c *Conn) resumed() {
 // runResume runs the handler's resume function, with a read deadline: the keepalive's end,
 // or idleAfter from now, whichever comes first (a wake with nothing to read parks again) —
 // but never in the past, so that what the socket holds is read first: a pong that arrived
-// just before the keepalive timer woke the reader still counts.
+// just before the keepalive wheel woke the reader still counts.
 func (c *Conn) runResume() {
 	resume := c.resume
 	c.resume = nil
 	now := time.Now()
-	deadline := now.Add(c.idleAfter)
+	deadline := now.Add(c.idleAfter())
 	if c.opts.PingInterval > 0 {
 		if end := time.Unix(0, c.keepaliveEnd()); end.Before(deadline) {
 			deadline = end
