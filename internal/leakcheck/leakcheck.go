@@ -4,35 +4,16 @@ package leakcheck
 import (
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// checked holds the tests a Check watches.
-var checked sync.Map // test name → true
-
 // Check records the goroutines running now; at cleanup it waits (up to 5s) for the count to
-// come back down and fails the test with the extra stacks if it does not. Only the first
-// Check of a test and its subtests counts: its cleanup runs last, once everything started
-// later is closed, whereas a later one would count what is still open at the time (a
-// server's connections, whose goroutines may still be starting) into its baseline.
+// come back down and fails the test with the extra stacks if it does not.
 func Check(t testing.TB) {
 	t.Helper()
-	name := t.Name()
-	for i := range len(name) {
-		if name[i] == '/' {
-			if _, ok := checked.Load(name[:i]); ok {
-				return // a parent test checks
-			}
-		}
-	}
-	if _, dup := checked.LoadOrStore(name, true); dup {
-		return
-	}
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		defer checked.Delete(name)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			n := runtime.NumGoroutine()

@@ -67,7 +67,7 @@ type Conn struct {
 	writerDone chan struct{} // closed when the socket is closed and no writer runs
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
-	// and let go each time the reader parks with no writer running: it belongs to
+	// and let go when an idle reader first parks with no writer running: it belongs to
 	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write.
 	// Set and cleared under mu.
 	wr *connWriter
@@ -281,7 +281,7 @@ func (c *Conn) SendNow(frame []byte) error {
 	c.mu.Lock()
 	if c.rd.RawConn() == nil || c.closing || c.writing || c.finished || len(c.queue) > 0 || len(frame) > c.peerMax {
 		c.mu.Unlock()
-		return c.enqueue(frame, nil)
+		return c.enqueue(frame, nil, true)
 	}
 	c.holdWriterLocked()
 	c.mu.Unlock()
@@ -303,12 +303,12 @@ func (c *Conn) spaceSignal() (space chan struct{}, made bool) {
 }
 
 // Send queues one frame like SendFanout with no outbox.
-func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil) }
+func (c *Conn) Send(frame []byte) error { return c.enqueue(frame, nil, true) }
 
 // SendWait queues one frame, waiting for room while the queue is full (peer.Client).
 func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 	for {
-		err := c.enqueue(frame, nil)
+		err := c.enqueue(frame, nil, true)
 		if !errors.Is(err, peer.ErrQueueFull) {
 			return err
 		}
@@ -327,7 +327,7 @@ func (c *Conn) SendWait(ctx context.Context, frame []byte) error {
 }
 
 // enqueue queues one frame. A writer that should start now is left to out, when not nil.
-func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
+func (c *Conn) enqueue(frame []byte, out *sockio.Outbox, reply bool) error {
 	if len(frame) > c.peerMax {
 		err := fmt.Errorf("%w: a message of %d bytes, the peer accepts at most %d", ErrTooBig, len(frame), c.peerMax)
 		c.opts.Logger.Warn("rawsocket: cutting off a peer that cannot take a message", "remote", c.nc.RemoteAddr(), "err", err)
@@ -349,7 +349,7 @@ func (c *Conn) enqueue(frame []byte, out *sockio.Outbox) error {
 	if start && out != nil {
 		c.wr.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.wr.w)
+		out.Hold(&c.wr.w, reply)
 		return nil
 	}
 	held := c.heldByLocked()
@@ -436,7 +436,6 @@ func (c *Conn) CloseReason() (int, string) {
 // Done releases the connection once its owner has stopped reading; it returns when the socket
 // is closed and no goroutine of the connection is left.
 func (c *Conn) Done() {
-	c.rd.Stop() // the raw read kept open: closing the socket waits for it
 	c.out.Flush()
 	c.mu.Lock()
 	if !c.readStopped {

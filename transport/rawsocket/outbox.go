@@ -21,7 +21,7 @@ func (c *Conn) ReadingOutbox() *sockio.Outbox {
 // writer that would start now is started when via's outbox is flushed instead, so a burst
 // goes out in one write. It allocates nothing.
 func (c *Conn) SendFanout(frame []byte, via peer.Peer) error {
-	return c.enqueue(frame, sockio.OutboxOf(via))
+	return c.enqueue(frame, sockio.OutboxOf(via), false)
 }
 
 // SendReply sends a one-to-one message (peer.ReplySender) like SendNow, from via's reading
@@ -34,5 +34,5 @@ func (c *Conn) SendReply(frame []byte, via peer.Peer) error {
 	if out == nil {
 		return c.SendNow(frame)
 	}
-	return c.enqueue(frame, out)
+	return c.enqueue(frame, out, true)
 }

@@ -89,7 +89,7 @@ func (rd *reader) payload(n int) ([]byte, error) {
 			copy(grown, p)
 			p = grown
 		}
-		m, err := rd.ReadInto(p[len(p):cap(p)])
+		m, err := rd.Src.Read(p[len(p):cap(p)])
 		p = p[:len(p)+m]
 		if err != nil && len(p) < n {
 			if err == io.EOF {

@@ -88,17 +88,15 @@ type Conn struct {
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
-	// and let go each time the reader parks with no writer running: it belongs to
+	// and let go when an idle reader first parks with no writer running: it belongs to
 	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write
 	// (SendNow, an Outbox flush). Set and cleared under mu.
 	wr *connWriter
 
 	out sockio.Outbox // the reader's: connections its messages gave something to write
 
-	// deadlineSet is when the peer was last heard (Unix ns): the keepalive runs from it.
-	// idleDeadline is the read deadline extendReadDeadline set for a reader that may park
-	// (Unix ns), or 0 while another is set. Owner only.
-	deadlineSet, idleDeadline int64
+	// deadlineSet is when the keepalive read deadline was last moved (Unix ns), owner only.
+	deadlineSet int64
 
 	// An idle reader parks (park.go). parks enables it; parkAtOnce, parking and resume are
 	// the owner's; parked, parkToken and nextPing are guarded by mu.
@@ -279,15 +277,7 @@ func (c *Conn) extendReadDeadline() {
 	now := time.Now()
 	c.deadlineSet = now.UnixNano()
 	if c.parks {
-		// The deadline moves only once it is an eighth of idleAfter behind: one that then
-		// passes before the peer was quiet for idleAfter is moved on by readDeadlinePassed,
-		// and a busy reader does not reset a timer per message.
-		after := int64(c.idleAfter())
-		if c.idleDeadline-c.deadlineSet >= after-after/8 {
-			return
-		}
-		c.idleDeadline = c.deadlineSet + after
-		c.nc.SetReadDeadline(time.Unix(0, c.idleDeadline))
+		c.nc.SetReadDeadline(now.Add(c.idleAfter()))
 		return
 	}
 	c.nc.SetReadDeadline(now.Add(c.opts.PingInterval + c.opts.PongTimeout))
@@ -516,7 +506,7 @@ func (c *Conn) enqueue(frame []byte, o sendOptions) error {
 	if now && out != nil {
 		c.wr.w.HeldBy = out
 		c.mu.Unlock()
-		out.Hold(&c.wr.w)
+		out.Hold(&c.wr.w, o.urgent)
 		return nil
 	}
 	held := c.heldByLocked()
@@ -686,9 +676,6 @@ func (c *Conn) Abort(code int, reason string) {
 // Done releases the connection: the owner calls it once it has stopped reading. It waits until
 // the socket is closed, so that no goroutine outlives the connection.
 func (c *Conn) Done() {
-	if c.fr != nil {
-		c.fr.Stop() // the raw read kept open: closing the socket waits for it
-	}
 	c.out.Flush() // what the last messages read queued
 	c.mu.Lock()
 	if !c.readStopped {

@@ -11,6 +11,3 @@ func (c *Conn) ParkedWithoutWriter() bool {
 	defer c.mu.Unlock()
 	return c.parked && c.wr == nil
 }
-
-// CountReads counts the read system calls of plain sockets' readers until restore.
-func CountReads() (reads interface{ Load() int64 }, restore func()) { return sockio.CountReads() }

@@ -150,7 +150,7 @@ func (fr *frameReader) payloadInPieces(dst []byte, h frameHeader, limit int, tex
 		if pos == len(dst) {
 			dst = growLen(dst, min(total, 2*len(dst)))
 		}
-		n, err := fr.ReadInto(dst[pos:])
+		n, err := fr.Src.Read(dst[pos:])
 		if n > 0 {
 			if !arrived(dst, h, start, pos, pos+n, text) {
 				return nil, errInvalidUTF8

@@ -114,24 +114,13 @@ type parkDeadline Conn
 func (d *parkDeadline) ReadDeadlinePassed() bool { return (*Conn)(d).readDeadlinePassed() }
 
 // readDeadlinePassed is called when a read's deadline passed while the reader waited in the
-// runtime's poller. It reports whether to wait on: the deadline passed before the peer was
-// quiet for idleAfter (extendReadDeadline moves it only now and then), and it moves on to
-// that; or it was the one to park by, but the reader is not at a message boundary (or is not
-// asked to park), and the keepalive has not run out — the deadline moves on to the
-// keepalive's end.
+// runtime's poller. It reports whether to wait on: the deadline was the one to park by, but
+// the reader is not at a message boundary (or is not asked to park), and the keepalive has
+// not run out — the deadline moves on to the keepalive's end.
 func (c *Conn) readDeadlinePassed() bool {
-	if !c.parks {
+	if !c.parks || c.parking {
 		return false
 	}
-	if quiet := c.deadlineSet + int64(c.idleAfter()); time.Now().UnixNano() < quiet {
-		c.idleDeadline = quiet
-		c.nc.SetReadDeadline(time.Unix(0, quiet))
-		return true
-	}
-	if c.parking {
-		return false
-	}
-	c.idleDeadline = 0
 	if c.opts.PingInterval <= 0 {
 		c.nc.SetReadDeadline(time.Time{})
 		return true
@@ -236,7 +225,6 @@ func (c *Conn) runResume() {
 		}
 	}
 	c.nc.SetReadDeadline(later(deadline, now.Add(resumeGrace)))
-	c.idleDeadline = 0
 	resume()
 }
 

@@ -10,17 +10,16 @@
 // socket has nothing more to read: each held connection then gets everything queued for it in
 // one writev, from the reader's goroutine, whichever transport it uses. A WebSocket publisher's
 // burst reaches a RawSocket subscriber in one write like a WebSocket subscriber, and the
-// INVOCATIONs several callers' reads produce for one callee share a write. The flush comes
-// as soon as what the read that emptied the socket brought is handled, with no read in
-// between, so a lone caller's round trip is not longer for being held.
+// INVOCATIONs several callers' reads produce for one callee share a write. Replies that no
+// other reader adds to are written as soon as the read that emptied the socket is handled,
+// so a lone caller's round trip is not longer for being held.
 //
 // Writer is the writing half each connection embeds: writes straight on the file descriptor,
 // a write deadline armed only once the socket is full, and the inline write (from a reader or
 // a sender's goroutine) that never waits for the peer and leaves what the socket did not take
 // to the connection's writer goroutine. ReadBuffer is the reading half: a pooled buffer
 // borrowed only while bytes are pending, and the readiness wait that flushes the outbox before
-// it parks. A server's reader keeps its raw read open across messages (rawread.go), so a
-// message that arrives alone costs one read system call, not two.
+// it parks.
 //
 // Framing (WebSocket headers, RawSocket prefixes, compression, pings) stays in the transports.
 package sockio

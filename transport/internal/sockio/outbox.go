@@ -20,8 +20,9 @@ import (
 // half full (the connection calls Flush), and when the reader stops. Held connections may be
 // of either socket transport. Only the reading goroutine uses an outbox.
 type Outbox struct {
-	held  []*Writer // each holds the writer's role on the outbox's behalf
-	reads int       // reads since the last flush
+	held   []*Writer // each holds the writer's role on the outbox's behalf
+	reads  int       // reads since the last flush
+	fanout bool      // a held writer has a fan-out frame (else replies only)
 }
 
 // maxReads bounds how many read buffers' messages an outbox holds writes back for while the
@@ -48,9 +49,28 @@ func SetShareAbove(n int) (restore func()) {
 }
 
 // Hold adds a connection whose writer role the caller just gave to o (setting w.HeldBy = o
-// under the connection's lock, with nothing else writing it): it is written when o is flushed.
-func (o *Outbox) Hold(w *Writer) {
+// under the connection's lock, with nothing else writing it) for a reply (a one-to-one
+// message) or a fan-out frame: it is written when o is flushed.
+func (o *Outbox) Hold(w *Writer, reply bool) {
 	o.held = append(o.held, w)
+	if !reply {
+		o.fanout = true
+	}
+}
+
+// repliesOnly reports whether o holds only replies for a few writers that no other reader
+// feeds: nothing is gained by holding them past the read that brought their requests (see
+// ReadBuffer.Fill).
+func (o *Outbox) repliesOnly() bool {
+	if !o.Holding() || o.fanout || len(o.held) > maxContended {
+		return false
+	}
+	for _, w := range o.held {
+		if w.joined.Load() > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Holding reports whether o holds writes back (false for a nil outbox).
@@ -109,7 +129,7 @@ func (o *Outbox) Flush() {
 	writeEach(held)
 	clear(o.held)
 	o.held = o.held[:0]
-	o.reads = 0
+	o.reads, o.fanout = 0, false
 	if cap(o.held) > keepCap {
 		o.held = nil
 	}

@@ -22,7 +22,7 @@ func TestOutboxFlushesBeforeAReadThatMayWait(t *testing.T) {
 	var wg sync.WaitGroup
 	var o Outbox
 	wg.Add(1)
-	o.Hold(heldWriters(1, &writes, &wg)[0])
+	o.Hold(heldWriters(1, &writes, &wg)[0], false)
 	for range maxReads {
 		o.BeforeRead(true)
 	}
@@ -34,7 +34,7 @@ func TestOutboxFlushesBeforeAReadThatMayWait(t *testing.T) {
 		t.Fatalf("not flushed after %d reads", maxReads+1)
 	}
 	wg.Add(1)
-	o.Hold(heldWriters(1, &writes, &wg)[0])
+	o.Hold(heldWriters(1, &writes, &wg)[0], false)
 	o.BeforeRead(false)
 	if writes.Load() != 2 {
 		t.Fatal("not flushed before a read that may wait")
@@ -52,7 +52,7 @@ func TestOutboxSharesALargeFlush(t *testing.T) {
 	wg.Add(n)
 	var o Outbox
 	for _, w := range heldWriters(n, &writes, &wg) {
-		o.Hold(w)
+		o.Hold(w, false)
 	}
 	o.Flush()
 	wg.Wait()
@@ -90,7 +90,7 @@ func TestOutboxContention(t *testing.T) {
 	var wg sync.WaitGroup
 	ws := heldWriters(maxContended+1, &writes, &wg)
 	var o Outbox
-	o.Hold(ws[0])
+	o.Hold(ws[0], true)
 	if o.contended() {
 		t.Fatal("contended with no other reader")
 	}
@@ -105,9 +105,41 @@ func TestOutboxContention(t *testing.T) {
 	}
 	ws[0].Joined()
 	for _, w := range ws[1:] {
-		o.Hold(w)
+		o.Hold(w, false)
 	}
 	if o.contended() {
 		t.Fatalf("a flush of %d writers waits for other readers", len(ws))
+	}
+}
+
+// Replies for a few writers that no other reader feeds are written as soon as the read that
+// brought their requests is handled; anything else waits for the socket to be found empty.
+func TestOutboxRepliesOnly(t *testing.T) {
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	ws := heldWriters(maxContended+1, &writes, &wg)
+	var o Outbox
+	if o.repliesOnly() {
+		t.Fatal("an empty outbox counts as holding replies")
+	}
+	o.Hold(ws[0], true)
+	if !o.repliesOnly() {
+		t.Fatal("a lone reply is held for the empty read")
+	}
+	ws[0].Joined()
+	if o.repliesOnly() {
+		t.Fatal("a reply other readers add to is not held for them")
+	}
+	ws[0].joined.Store(0)
+	o.Hold(ws[1], false)
+	if o.repliesOnly() {
+		t.Fatal("a fan-out frame is not held for the empty read")
+	}
+	o2 := Outbox{}
+	for _, w := range ws {
+		o2.Hold(w, true)
+	}
+	if o2.repliesOnly() {
+		t.Fatalf("replies to %d writers are not held for the empty read", len(ws))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -18,20 +19,20 @@ type ReadBuffer struct {
 	Buf  *[]byte   // nil while idle
 	R, W int
 
-	rc   syscall.RawConn // plain sockets: reads wait for readability without a buffer
-	pool *sync.Pool      // of *[]byte, all of one size
-	out  *Outbox         // flushed before the reader waits for the socket
-
-	// Reads straight on a plain socket's file descriptor (rawread.go). A server's reader
-	// keeps one raw read open across messages (keepOpen): raw is the one open, or nil. A
-	// client's reads are one raw read each: raw is their state, made once.
-	raw      *rawRead
-	keepOpen bool
+	rc     syscall.RawConn // plain sockets: reads wait for readability without a buffer
+	pool   *sync.Pool      // of *[]byte, all of one size
+	out    *Outbox         // flushed before the reader waits for the socket
+	readFn func(fd uintptr) bool
+	n      int   // readOnce's result
+	err    error // readOnce's error
+	short  bool  // the last raw read left room in the buffer: it emptied the socket
 
 	// Deadline, when set, decides what a raw read whose deadline passed does: wait on
 	// (ReadDeadlinePassed reports true, having moved the deadline) or fail. A connection
 	// whose reader may park sets it (its per-message deadline is the one to park by).
-	Deadline DeadlineHandler
+	Deadline   DeadlineHandler
+	nowait     bool // FillOrNot: an empty socket is reported (wouldBlock), not waited for
+	wouldBlock bool
 }
 
 // DeadlineHandler decides what a passed read deadline means (ReadBuffer.Deadline).
@@ -56,14 +57,11 @@ func readBufferPool(size int) *sync.Pool {
 }
 
 // Init sets the buffer up for reads from src, straight from the file descriptor when rc is
-// not nil, in buffers of size bytes. out, when not nil, is the reader's outbox: a server's
-// reader, which keeps its raw read open across messages (its owner calls Stop when it stops
-// reading). A client's reads are one raw read each.
+// not nil, in buffers of size bytes. out, when not nil, is the reader's outbox.
 func (b *ReadBuffer) Init(src io.Reader, rc syscall.RawConn, size int, out *Outbox) {
 	b.Src, b.rc, b.pool, b.out = src, rc, readBufferPool(max(size, 16)), out
-	b.keepOpen = rc != nil && out != nil
-	if rc != nil && out == nil {
-		b.raw = newRawRead(b)
+	if rc != nil {
+		b.readFn = b.readOnce
 	}
 }
 
@@ -97,13 +95,7 @@ func (b *ReadBuffer) Ensure(n int) error {
 // there to read, and gives it back when it is empty and the socket has nothing. The messages
 // of the last read are all handled by then: the outbox is flushed when the socket has nothing
 // more to read, before the reader waits (see Outbox). End of stream is io.EOF.
-func (b *ReadBuffer) Fill() error { return b.fill(false) }
-
-// FillOrNot is Fill on a plain socket, except that a socket with nothing to read is reported
-// (ErrWouldBlock) rather than waited for: a reader about to park asks it.
-func (b *ReadBuffer) FillOrNot() error { return b.fill(true) }
-
-func (b *ReadBuffer) fill(nowait bool) error {
+func (b *ReadBuffer) Fill() error {
 	b.out.BeforeRead(b.rc != nil)
 	if b.rc == nil {
 		if b.Buf == nil {
@@ -122,44 +114,93 @@ func (b *ReadBuffer) fill(nowait bool) error {
 		}
 		return fmt.Errorf("read: %w", err)
 	}
-	n, err := b.readRaw(nil, nowait)
-	switch err {
-	case nil:
-		b.W += n
-		return nil
-	case ErrWouldBlock, io.EOF:
-		return err
-	}
-	return fmt.Errorf("read: %w", err)
-}
-
-// ReadInto reads once into p rather than into the buffer (a frame's payload that is longer
-// than what is buffered), waiting for the peer: io.Reader's Read on the connection, through
-// the open raw read when the reader keeps one (a read past it would wait for it for ever).
-func (b *ReadBuffer) ReadInto(p []byte) (int, error) {
-	if b.rc == nil {
-		return b.Src.Read(p)
-	}
-	return b.readRaw(p, false)
-}
-
-// beforeWait is what a reader does before it waits for its socket: it writes what its outbox
-// holds and gives its buffer back when nothing is pending.
-func (b *ReadBuffer) beforeWait() {
-	if b.out.Holding() {
-		// When a writer it holds is fed by other readers too (many callers' CALLs for one
-		// callee), the readers that became runnable with this one (the poller wakes all
-		// whose sockets brought something) run their reads first: what they queue joins
-		// this write. The callee then gets them in one write, with no hop to a writer
-		// goroutine. A reader alone does not yield (a yield wakes an idle thread: CPU and
-		// latency for nothing).
-		if b.out.contended() {
-			runtime.Gosched()
-		}
+	if b.short && b.R == b.W && b.out.repliesOnly() {
+		// Everything the last read brought is handled, that read emptied the socket, and
+		// what waits is replies that no other reader adds to (a lone caller's INVOCATION,
+		// the RESULTs of a callee's YIELDs): written now, before the read that finds the
+		// socket empty, so the round trip is not longer by a system call.
 		b.out.Flush()
 	}
-	if b.W == 0 {
-		b.Release()
+	for {
+		b.n, b.err = 0, nil
+		err := b.rc.Read(b.readFn)
+		if err == nil {
+			break
+		}
+		if b.Deadline != nil && errors.Is(err, os.ErrDeadlineExceeded) && b.Deadline.ReadDeadlinePassed() {
+			continue
+		}
+		return fmt.Errorf("read: %w", err)
+	}
+	if b.wouldBlock {
+		b.wouldBlock = false
+		return ErrWouldBlock
+	}
+	if b.err != nil {
+		return fmt.Errorf("read: %w", b.err)
+	}
+	if b.n == 0 {
+		return io.EOF
+	}
+	b.short = b.W+b.n < len(*b.Buf)
+	b.W += b.n
+	return nil
+}
+
+// FillOrNot is Fill on a plain socket, except that a socket with nothing to read is reported
+// (ErrWouldBlock) rather than waited for: a reader about to park asks it.
+func (b *ReadBuffer) FillOrNot() error {
+	if b.rc == nil {
+		return b.Fill()
+	}
+	b.nowait = true
+	err := b.Fill()
+	b.nowait = false
+	return err
+}
+
+// readOnce is the raw read: false asks the poller to wait for readability and call again.
+func (b *ReadBuffer) readOnce(fd uintptr) bool {
+	if b.Buf == nil {
+		b.Buf = b.pool.Get().(*[]byte)
+	}
+	for {
+		n, err := RawRead(fd, (*b.Buf)[b.W:])
+		switch err {
+		case nil:
+			b.n = n
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if b.out.Holding() {
+				// Nothing more to read: the outbox goes out now, and the wait that follows
+				// is woken by whatever arrived meanwhile (the poller was armed before this
+				// read), so no second read is needed to find the socket empty again.
+				//
+				// When a writer it holds is fed by other readers too (many callers' CALLs
+				// for one callee), the readers that became runnable with this one (the
+				// poller wakes all whose sockets brought something) run their reads
+				// first: what they queue joins this write. The callee then gets them in
+				// one write, with no hop to a writer goroutine. A reader alone does not
+				// yield (a yield wakes an idle thread: CPU and latency for nothing).
+				if b.out.contended() {
+					runtime.Gosched()
+				}
+				b.out.Flush()
+			}
+			if b.W == 0 {
+				b.Release()
+			}
+			if b.nowait {
+				b.wouldBlock = true
+				return true
+			}
+			return false
+		default:
+			b.err = err
+			return true
+		}
 	}
 }
 

@@ -27,12 +27,7 @@ func RawConnOf(nc net.Conn) syscall.RawConn {
 }
 
 // RawRead reads from the file descriptor once.
-func RawRead(fd uintptr, p []byte) (int, error) {
-	if c := readCounter.Load(); c != nil {
-		c.Add(1)
-	}
-	return syscall.Read(int(fd), p)
-}
+func RawRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
 
 // RawPeek reads without consuming (MSG_PEEK).
 func RawPeek(fd uintptr, p []byte) (int, error) {
