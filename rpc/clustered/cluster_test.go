@@ -362,6 +362,11 @@ func TestCalleeNodeKilledMidCall(t *testing.T) {
 			t.Errorf("%s lost a live node's registration", n.name)
 		}
 	}
+	// The node that removed the registration publishes on_delete once its removal is done,
+	// which can be just after the other nodes' copies have it gone.
+	for deadline := time.Now().Add(2 * time.Second); meta.count("wamp.registration.on_delete") == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := meta.count("wamp.registration.on_delete"); n != 1 {
 		t.Errorf("on_delete published %d times for the dead node's registration %d", n, reg)
 	}

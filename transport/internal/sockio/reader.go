@@ -130,6 +130,12 @@ func (b *ReadBuffer) Fill() error {
 		if b.Deadline != nil && errors.Is(err, os.ErrDeadlineExceeded) && b.Deadline.ReadDeadlinePassed() {
 			continue
 		}
+		// The reader parks (its deadline passed), stops or fails without a read that found
+		// the socket empty, where the outbox is otherwise flushed: what its last messages
+		// queued for others goes out now, not when it next reads (which may be never).
+		if b.out.Holding() {
+			b.out.Flush()
+		}
 		return fmt.Errorf("read: %w", err)
 	}
 	if b.wouldBlock {
