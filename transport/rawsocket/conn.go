@@ -63,8 +63,8 @@ type Conn struct {
 	writeLoopFn func() // c.writeLoop, made once so starting a writer allocates nothing
 
 	// Made on first use (most connections never wait for them), under mu.
-	readDone   chan struct{} // closed when the owner stopped reading (Done)
-	writerDone chan struct{} // closed when the socket is closed and no writer runs
+	readDone   sockio.Signal // fires when the owner stopped reading (Done)
+	writerDone sockio.Signal // fires when the socket is closed and no writer runs
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
 	// and let go when an idle reader first parks with no writer running: it belongs to
@@ -440,9 +440,7 @@ func (c *Conn) Done() {
 	c.mu.Lock()
 	if !c.readStopped {
 		c.readStopped = true
-		if c.readDone != nil {
-			close(c.readDone)
-		}
+		c.readDone.Fire()
 	}
 	c.mu.Unlock()
 	c.Close(peer.CloseGoingAway, "")
@@ -454,34 +452,18 @@ func (c *Conn) Done() {
 func (c *Conn) WriterDone() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.socketClosed {
-		return closedSignal
-	}
-	if c.writerDone == nil {
-		c.writerDone = make(chan struct{})
-	}
-	return c.writerDone
+	return c.writerDone.Wait(c.socketClosed)
 }
 
 // readStoppedSignal is closed once the owner stopped reading (Done); nil when it has.
-func (c *Conn) readStoppedSignal() chan struct{} {
+func (c *Conn) readStoppedSignal() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.readStopped {
 		return nil
 	}
-	if c.readDone == nil {
-		c.readDone = make(chan struct{})
-	}
-	return c.readDone
+	return c.readDone.Wait(false)
 }
-
-// closedSignal is a closed channel: what a signal made after its event is.
-var closedSignal = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()
 
 // work is what one round of the writer has to do.
 type work struct {
@@ -626,11 +608,8 @@ func (c *Conn) finish() {
 	c.nc.Close()
 	c.mu.Lock()
 	c.socketClosed = true
-	done := c.writerDone
+	c.writerDone.Fire()
 	c.mu.Unlock()
-	if done != nil {
-		close(done)
-	}
 	if wake {
 		go c.resumed() // a parked reader: reading fails, and its session ends
 	}

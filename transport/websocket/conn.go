@@ -82,8 +82,8 @@ type Conn struct {
 	writeLoopFn func()
 
 	// Made on first use (most connections never wait for them), under mu.
-	readDone   chan struct{} // closed when the owner stopped reading (Done)
-	writerDone chan struct{} // closed when the socket is closed and no writer runs
+	readDone   sockio.Signal // fires when the owner stopped reading (Done)
+	writerDone sockio.Signal // fires when the socket is closed and no writer runs
 
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
@@ -680,9 +680,7 @@ func (c *Conn) Done() {
 	c.mu.Lock()
 	if !c.readStopped {
 		c.readStopped = true
-		if c.readDone != nil {
-			close(c.readDone)
-		}
+		c.readDone.Fire()
 	}
 	c.mu.Unlock()
 	c.Close(CloseGoingAway, "")
@@ -693,34 +691,18 @@ func (c *Conn) Done() {
 func (c *Conn) WriterDone() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.socketClosed {
-		return closedSignal
-	}
-	if c.writerDone == nil {
-		c.writerDone = make(chan struct{})
-	}
-	return c.writerDone
+	return c.writerDone.Wait(c.socketClosed)
 }
 
 // readStoppedSignal is closed once the owner stopped reading (Done); nil when it has.
-func (c *Conn) readStoppedSignal() chan struct{} {
+func (c *Conn) readStoppedSignal() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.readStopped {
 		return nil
 	}
-	if c.readDone == nil {
-		c.readDone = make(chan struct{})
-	}
-	return c.readDone
+	return c.readDone.Wait(false)
 }
-
-// closedSignal is a closed channel: what a signal made after its event is.
-var closedSignal = func() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}()
 
 // closeInfo is how a connection is closed: kept apart from Conn, which an open connection
 // would otherwise carry for nothing.
@@ -916,11 +898,8 @@ func (c *Conn) finish() {
 	c.nc.Close()
 	c.mu.Lock()
 	c.socketClosed = true
-	done := c.writerDone
+	c.writerDone.Fire()
 	c.mu.Unlock()
-	if done != nil {
-		close(done)
-	}
 	if wake {
 		go c.resumed() // a parked reader: reading fails, and its session ends
 	}
