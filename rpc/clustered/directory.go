@@ -62,8 +62,9 @@ type directory struct {
 	wmu       sync.Mutex // guards the watcher fields, replaced by rewatch
 	watcher   jetstream.KeyWatcher
 	watchDone chan struct{}
-	done      chan struct{}   // closed by close: background work stops
-	life      context.Context // ends with close: a watch still being set up gives up
+	// life ends with close: background work stops, and a watch still being set up (a
+	// JetStream request) gives up.
+	life      context.Context
 	endLife   context.CancelFunc
 	retrying  sync.WaitGroup
 	stopWatch context.CancelFunc
@@ -105,7 +106,7 @@ func openDirectory(ctx context.Context, node Node, realm wamp.URI, peers func() 
 	}
 	d := &directory{kv: kv, prefix: encodeToken(string(realm)) + ".", self: node.Name(), epoch: node.Epoch,
 		meta: meta, log: log, peers: peers, nc: node.Conn(), js: node.JetStream(), syncSubject: node.Subject("rpc", encodeToken(string(realm)), "sync"), index: uriindex.New[*entry](), byID: map[wamp.ID]*entry{}, byKey: map[string]*entry{},
-		removed: map[string]uint64{}, done: make(chan struct{})}
+		removed: map[string]uint64{}}
 	d.life, d.endLife = context.WithCancel(context.Background())
 	ready, err := d.startWatch()
 	if err != nil {
@@ -218,7 +219,7 @@ func (d *directory) stopWatching() {
 // and would stay silent until the client library notices; a fresh one resumes at once.
 func (d *directory) rewatch() {
 	select {
-	case <-d.done:
+	case <-d.life.Done():
 		return
 	default:
 	}
@@ -272,7 +273,6 @@ func (d *directory) watch(w jetstream.KeyWatcher, ready, done chan struct{}) {
 }
 
 func (d *directory) close() {
-	close(d.done)
 	d.endLife() // a rewatch after a node's loss may wait on JetStream: it gives up now
 	d.retrying.Wait()
 	if d.syncSub != nil {
@@ -548,7 +548,7 @@ func (d *directory) nodeDown(node string, epoch uint64, stillDown, serving func(
 			}
 			for _, key := range keys {
 				select {
-				case <-d.done:
+				case <-d.life.Done():
 					return
 				default:
 				}
@@ -584,7 +584,7 @@ func (d *directory) nodeDown(node string, epoch uint64, stillDown, serving func(
 				return
 			}
 			select {
-			case <-d.done:
+			case <-d.life.Done():
 				return
 			case <-time.After(200 * time.Millisecond):
 			}

@@ -67,7 +67,7 @@ type Conn struct {
 	writerDone sockio.Signal // fires when the socket is closed and no writer runs
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
-	// and let go when an idle reader first parks with no writer running: it belongs to
+	// and let go each time the reader parks with no writer running (park.go): it belongs to
 	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write.
 	// Set and cleared under mu.
 	wr *connWriter

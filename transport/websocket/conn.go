@@ -88,7 +88,7 @@ type Conn struct {
 	delay *delayShard // with Options.WriteDelay: queued frames wait for its tick
 
 	// wr is the writer's state, made when a writer first takes the role (holdWriterLocked)
-	// and let go when an idle reader first parks with no writer running: it belongs to
+	// and let go each time the reader parks with no writer running (park.go): it belongs to
 	// whoever holds the writer's role (c.writing), a writer goroutine or an inline write
 	// (SendNow, an Outbox flush). Set and cleared under mu.
 	wr *connWriter
