@@ -23,6 +23,10 @@ type pawlProcess struct {
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result, once done is closed
 
+	// patience bounds each wait for a log line; 20 s when zero. Cluster nodes get more: their
+	// start waits on JetStream's elections, which a loaded 2-core machine can stretch past 20 s.
+	patience time.Duration
+
 	mu    sync.Mutex
 	lines []string
 	seen  chan struct{} // closed and replaced whenever a line arrives
@@ -75,7 +79,11 @@ func startRouterProcess(t *testing.T, dir string, args ...string) *pawlProcess {
 // returns it with the number of the line after it.
 func (p *pawlProcess) waitLog(t *testing.T, from int, parts ...string) (string, int) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	patience := p.patience
+	if patience == 0 {
+		patience = 20 * time.Second
+	}
+	deadline := time.After(patience)
 	for i := from; ; {
 		p.mu.Lock()
 		lines, seen := p.lines, p.seen
@@ -96,7 +104,7 @@ func (p *pawlProcess) waitLog(t *testing.T, from int, parts ...string) (string, 
 			}
 			t.Fatalf("pawl exited (%v) without logging %q", p.err, parts)
 		case <-deadline:
-			t.Fatalf("pawl logged no line with %q within 20s", parts)
+			t.Fatalf("pawl logged no line with %q within %v", parts, patience)
 		}
 	}
 }

@@ -56,10 +56,24 @@ cluster:
 	return paths, urls
 }
 
+// clusterPatience bounds each wait for a cluster node's log line. A node serves once
+// JetStream has elected the leaders of its meta group and of the registrations bucket; on
+// CI's loaded 2-core machine, under -race beside other packages, that once took over 20 s
+// (each Raft election times out after 4–9 s, and a starved one runs again).
+const clusterPatience = 90 * time.Second
+
+// startClusterProcess starts one pawl cluster node from config without waiting for it.
+func startClusterProcess(t *testing.T, config string) *pawlProcess {
+	t.Helper()
+	p := startRouterProcess(t, "", "serve", "-config", config)
+	p.patience = clusterPatience
+	return p
+}
+
 // startNodeProcess starts one pawl process and waits until it has joined its cluster.
 func startNodeProcess(t *testing.T, config string) *pawlProcess {
 	t.Helper()
-	p := startRouterProcess(t, "", "serve", "-config", config)
+	p := startClusterProcess(t, config)
 	p.url(t)
 	p.waitLog(t, 0, "cluster: joined")
 	return p
@@ -92,7 +106,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	configs, urls := clusterConfigs(t, 3)
 	procs := make([]*pawlProcess, 3)
 	for i := range procs { // all started first: each waits for the others' JetStream to claim its slot
-		procs[i] = startRouterProcess(t, "", "serve", "-config", configs[i])
+		procs[i] = startClusterProcess(t, configs[i])
 	}
 	for _, p := range procs {
 		p.url(t)

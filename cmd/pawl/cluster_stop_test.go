@@ -59,7 +59,7 @@ func TestClusterNodeStopsPromptly(t *testing.T) {
 	t.Run("while it waits for a quorum", func(t *testing.T) {
 		configs, _ := clusterConfigs(t, 3)
 		longGrace(t, configs)
-		alone := startRouterProcess(t, "", "serve", "-config", configs[0]) // its peers never start
+		alone := startClusterProcess(t, configs[0]) // its peers never start
 		alone.waitLog(t, 0, "cluster node started")
 		time.Sleep(500 * time.Millisecond) // its realms now wait for JetStream's registrations
 		stopWithin(t, bound, alone)
@@ -70,7 +70,7 @@ func TestClusterNodeStopsPromptly(t *testing.T) {
 		longGrace(t, configs)
 		procs := make([]*pawlProcess, 3)
 		for i := range procs {
-			procs[i] = startRouterProcess(t, "", "serve", "-config", configs[i])
+			procs[i] = startClusterProcess(t, configs[i])
 		}
 		for _, p := range procs {
 			p.url(t)
