@@ -62,7 +62,7 @@ func TestThreeEmbeddedNodes(t *testing.T) {
 	}
 
 	// JetStream: a replicated bucket written on one node is read on another.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	kv, err := nodes[0].JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "pawltest_kv", Replicas: 3})
 	if err != nil {

@@ -91,10 +91,10 @@ func StartNodes(t testing.TB, n int, tweak func(*cluster.Config)) []*cluster.Nod
 	return nodes
 }
 
-// WaitReady waits (30s at most) until every node serves and knows each of the others.
+// WaitReady waits (60s at most: a starved Raft election runs again after 4–9 s) until every node serves and knows each of the others.
 func WaitReady(t testing.TB, nodes ...*cluster.Node) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, n := range nodes {
 		if err := n.Ready(ctx); err != nil {
@@ -113,7 +113,7 @@ func WaitReady(t testing.TB, nodes ...*cluster.Node) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("nodes do not all know each other after 30s")
+			t.Fatalf("nodes do not all know each other after 60s")
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

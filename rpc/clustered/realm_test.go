@@ -30,7 +30,7 @@ func realmNode(t *testing.T, n *cluster.Node) *realm.Router {
 		Permissions: []authz.Permission{{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true}}}}}
 	m.ConfigureRealm(&rc)
 	rc.NewDealer = func(opts rpc.Options) rpc.Dealer {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		d, err := clustered.New(ctx, clustered.Options{Node: n, Realm: rc.Name, Local: opts,
 			Peers: func() int { return len(n.Peers()) }})
