@@ -91,7 +91,8 @@ func StartNodes(t testing.TB, n int, tweak func(*cluster.Config)) []*cluster.Nod
 	return nodes
 }
 
-// WaitReady waits (60s at most: a starved Raft election runs again after 4–9 s) until every node serves and knows each of the others.
+// WaitReady waits until every node serves and knows each of the others: 60 s at most, as a
+// starved Raft election on a loaded machine runs again only after 4–9 s.
 func WaitReady(t testing.TB, nodes ...*cluster.Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
