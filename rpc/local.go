@@ -527,14 +527,20 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 	inv.callee, inv.calleeOwes, inv.pending = c, true, nil
 	c.running++
 	c.peer.inFlight.Add(1)
-	details := wamp.Dict{}
+	// Most INVOCATIONs carry no details: nil encodes as {}, and allocates nothing.
+	var details wamp.Dict
+	first, _ := m.Options.Bool("progress")
+	if inv.reg.match != wamp.MatchExact || inv.receiveProgress || first || inv.timeout > 0 && c.forwardTimeout ||
+		inv.discloseCaller || c.discloseCaller {
+		details = wamp.Dict{}
+	}
 	if inv.reg.match != wamp.MatchExact {
 		details["procedure"] = string(inv.procedure)
 	}
 	if inv.receiveProgress {
 		details["receive_progress"] = true
 	}
-	if first, _ := m.Options.Bool("progress"); first {
+	if first {
 		// From the first CALL: a queued progressive call may have received its last chunk
 		// (inv.progressiveInput false) before this INVOCATION goes out.
 		details["progress"] = true
@@ -808,7 +814,8 @@ func (d *Local) Yield(s *session.Session, m *wamp.Yield) {
 		}
 		return
 	}
-	d.finishUnlock(inv, &wamp.Result{Request: inv.callerReq, Details: wamp.Dict{}, Payload: m.Payload}, s)
+	// No details: nil encodes as {}, and allocates nothing.
+	d.finishUnlock(inv, &wamp.Result{Request: inv.callerReq, Payload: m.Payload}, s)
 }
 
 // Error passes a callee's error for an invocation to the caller.

@@ -53,6 +53,9 @@ func (c *cborCodec) Decode(data []byte) (Message, error) {
 // Encode appends the CBOR encoding of m to dst. Raw CBOR payloads are spliced verbatim.
 func (c *cborCodec) Encode(dst []byte, m Message) ([]byte, error) {
 	w := cborWriters.Get().(*cborWriter)
+	if dst == nil {
+		dst = make([]byte, 0, encodeHint(m))
+	}
 	*w = cborWriter{buf: dst}
 	encodeElements(m, w)
 	out, err := w.buf, w.e

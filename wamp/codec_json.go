@@ -44,6 +44,9 @@ func (c *jsonCodec) Decode(data []byte) (Message, error) {
 // Encode appends the JSON encoding of m to dst. Raw JSON payloads are spliced verbatim.
 func (c *jsonCodec) Encode(dst []byte, m Message) ([]byte, error) {
 	w := jsonWriters.Get().(*jsonWriter)
+	if dst == nil {
+		dst = make([]byte, 0, encodeHint(m))
+	}
 	*w = jsonWriter{buf: dst}
 	encodeElements(m, w)
 	out, err := w.buf, w.e

@@ -509,3 +509,14 @@ func dictKey(b []byte) string {
 	}
 	return string(b)
 }
+
+// encodeHint is the capacity a message's encoding starts with when the caller gives no
+// buffer: room for its header elements and a small dict, and its raw payload, so that most
+// messages are encoded with one allocation rather than a slice grown several times.
+func encodeHint(m Message) int {
+	const header = 64
+	if p, ok := m.(interface{ Size() int }); ok { // the messages that embed a Payload
+		return header + p.Size()
+	}
+	return header
+}

@@ -53,6 +53,9 @@ func (c *msgpackCodec) Decode(data []byte) (Message, error) {
 // verbatim. Integers take their smallest form: the message type 16 is the single byte 0x10.
 func (c *msgpackCodec) Encode(dst []byte, m Message) ([]byte, error) {
 	w := msgpackWriters.Get().(*msgpackWriter)
+	if dst == nil {
+		dst = make([]byte, 0, encodeHint(m))
+	}
 	w.out.b = dst
 	encodeElements(m, w)
 	out, err := w.out.b, w.e

@@ -859,3 +859,43 @@ func BenchmarkTranscodeEvent(b *testing.B) {
 		}
 	}
 }
+
+// A message built with no details (the dealer leaves INVOCATION's and RESULT's nil when they
+// have none, to allocate no dict per call) still carries the empty dict the spec requires:
+// `{}` in every codec, which peers decode as an empty details object.
+func TestNilDetailsEncodeAsEmptyDict(t *testing.T) {
+	msgs := []Message{
+		&Invocation{Request: 7, Registration: 9, Payload: Payload{Args: List{1}}},
+		&Result{Request: 7},
+	}
+	empty := map[string][]byte{"json": []byte("{}"), "msgpack": {0x80}, "cbor": {0xa0}}
+	for _, c := range []Codec{JSON, MsgPack, CBOR} {
+		for _, m := range msgs {
+			b, err := c.Encode(nil, m)
+			if err != nil {
+				t.Fatalf("%s %T: %v", c.Name(), m, err)
+			}
+			if !bytes.Contains(b, empty[c.Name()]) {
+				t.Errorf("%s %T = %x, want an empty dict (%x) in it", c.Name(), m, b, empty[c.Name()])
+			}
+			got, err := c.Decode(b)
+			if err != nil {
+				t.Fatalf("%s %T: decoding our own encoding: %v", c.Name(), m, err)
+			}
+			var details Dict
+			switch g := got.(type) {
+			case *Invocation:
+				details = g.Details
+			case *Result:
+				details = g.Details
+			}
+			if len(details) != 0 {
+				t.Errorf("%s %T decoded with details %v, want none", c.Name(), m, details)
+			}
+		}
+	}
+	js, _ := JSON.Encode(nil, msgs[1])
+	if string(js) != `[50,7,{}]` {
+		t.Errorf("JSON RESULT = %s, want [50,7,{}]", js)
+	}
+}
