@@ -82,6 +82,14 @@ type peer struct {
 	over      map[wamp.ID]struct{}
 	overOrder []wamp.ID
 	overNext  int
+
+	// invokeMu orders this session's INVOCATIONs as callee: it is held from the moment one
+	// takes its request ID (lastInvocation, the session's own sequence, 1, 2, 3, ...) until
+	// it is queued on the session's connection, so that the IDs reach the callee in
+	// increasing order whichever callers' readers dispatch at once. The nexus client drops
+	// an INVOCATION whose ID is not above the last one it got, as a stale duplicate.
+	invokeMu       sync.Mutex
+	lastInvocation wamp.ID // under mu
 }
 
 // maxOverCalls bounds how many ended-but-still-streaming progressive calls one session's
@@ -127,7 +135,6 @@ type Local struct {
 	patterns *uriindex.Index[*registration]
 	byID     map[wamp.ID]*registration
 	regID    wamp.IDGen
-	invID    wamp.IDGen
 	timeouts timeouts
 
 	counts counters // calls and their latency, for metrics (counters.go)
@@ -415,7 +422,7 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 		d.noSuchProcedure(s, caller, m)
 		return
 	}
-	inv = &invocation{id: d.invID.Next(), reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
+	inv = &invocation{reg: reg, caller: s, callerReq: m.Request, procedure: m.Procedure,
 		callerWaits: true, heapIndex: -1, started: now()}
 	inv.receiveProgress, _ = m.Options.Bool("receive_progress")
 	inv.progressiveInput, _ = m.Options.Bool("progress")
@@ -465,45 +472,25 @@ func (d *Local) Call(s *session.Session, m *wamp.Call) {
 	caller.mu.Lock()
 	caller.calls[m.Request] = inv
 	caller.mu.Unlock()
-	var send *wamp.Invocation
-	var target *session.Session
 	if c == nil {
 		LimitStats.CallsQueued.Add(1)
 		inv.pending = m
 		reg.queue = append(reg.queue, inv)
-	} else if send, target = d.dispatch(inv, c, m); send == nil {
+	} else if !d.dispatch(inv, c, m, s) {
+		// s: the INVOCATION is held until this caller's read is handled, so that the
+		// INVOCATIONs of many callers' reads reach the callee in one write.
 		d.endForCaller(inv)
 		reg.mu.Unlock()
 		s.SendError(wamp.TypeCall, m.Request, wamp.ErrCanceled, "the callee left")
 		return
 	}
-	timed := inv.timeout > 0 && (c == nil || !c.forwardTimeout)
-	if timed {
+	if inv.timeout > 0 && (c == nil || !c.forwardTimeout) {
+		// A queued call times out while it waits; a dispatched one's INVOCATION is queued
+		// for its callee already, so the timeout's INTERRUPT can never reach it first.
 		inv.deadline = time.Now().Add(time.Duration(inv.timeout) * time.Millisecond)
-		if send == nil {
-			d.timeouts.add(inv) // a queued call times out while it waits
-		}
-	}
-	reg.mu.Unlock()
-	if send != nil {
-		// Held until this caller's read is handled, so that the INVOCATIONs of many
-		// callers' reads reach the callee in one write.
-		target.SendReply(send, s)
-		if timed {
-			d.armTimeout(inv)
-		}
-	}
-}
-
-// armTimeout schedules the timeout of a call whose INVOCATION is queued for its callee now:
-// the timeout's INTERRUPT, queued behind it, can never reach the callee first (as it could if
-// a short timeout fired between the dispatch and the send).
-func (d *Local) armTimeout(inv *invocation) {
-	inv.reg.mu.Lock()
-	if inv.callerWaits && inv.calleeOwes && !inv.killWait {
 		d.timeouts.add(inv)
 	}
-	inv.reg.mu.Unlock()
+	reg.mu.Unlock()
 }
 
 // noSuchProcedure answers a call that no registration takes.
@@ -511,17 +498,28 @@ func (d *Local) noSuchProcedure(s *session.Session, p *peer, m *wamp.Call) {
 	d.refused(s, p, m, wamp.ErrNoSuchProcedure, "no callee registered for procedure "+string(m.Procedure))
 }
 
-// dispatch assigns inv to callee c and builds its INVOCATION. Caller holds reg.mu.
-func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invocation, *session.Session) {
+// dispatch assigns inv to callee c, gives it the callee's next request ID and queues its
+// INVOCATION on the callee's connection: with via (the caller, on its reading goroutine) held
+// until via's read is handled (Session.SendReply), else written at once. It reports false
+// when the callee is leaving (its Leave fails the call). Caller holds reg.mu.
+//
+// The ID is taken and the INVOCATION queued under the callee's invokeMu, and nothing can
+// INTERRUPT the invocation before reg.mu is released: the callee gets its INVOCATIONs in
+// increasing ID order, and an INTERRUPT only after the INVOCATION it names.
+func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call, via *session.Session) bool {
 	cp := d.existing(c.session)
 	if cp == nil {
-		return nil, nil // the callee is leaving; its Leave will fail this call
+		return false // the callee is leaving; its Leave will fail this call
 	}
+	cp.invokeMu.Lock()
+	defer cp.invokeMu.Unlock()
 	cp.mu.Lock()
 	if cp.gone {
 		cp.mu.Unlock()
-		return nil, nil
+		return false
 	}
+	cp.lastInvocation++
+	inv.id = cp.lastInvocation
 	cp.invocations[inv.id] = inv
 	cp.mu.Unlock()
 	inv.callee, inv.calleeOwes, inv.pending = c, true, nil
@@ -553,7 +551,8 @@ func (d *Local) dispatch(inv *invocation, c *callee, m *wamp.Call) (*wamp.Invoca
 		details["caller_authid"] = inv.caller.AuthID
 		details["caller_authrole"] = inv.caller.AuthRole
 	}
-	return &wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}, c.session
+	c.session.SendReply(&wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}, via)
+	return true
 }
 
 // continueCall takes one more CALL of a progressive call invocation: forwarded to its callee,
@@ -638,34 +637,26 @@ func chunkInvocation(inv *invocation, m *wamp.Call) *wamp.Invocation {
 	return &wamp.Invocation{Request: inv.id, Registration: inv.reg.id, Details: details, Payload: m.Payload}
 }
 
-// handoff is an INVOCATION for a call taken from the queue, to send once the registration's
-// lock is released; inv is set when the call streams input, whose backlog follows it.
+// handoff is what is left to send for a call taken from the queue once the registration's
+// lock is released (its INVOCATION went out at dispatch): inv is set when the call streams
+// input, whose backlog follows it.
 type handoff struct {
-	msg *wamp.Invocation
+	// to is the callee a queued call was dispatched to (its INVOCATION is queued already),
+	// or nil when none was.
 	to  *session.Session
 	inv *invocation
-	// timed is the call of msg when its timeout was unscheduled at dispatch, to schedule
-	// again once msg is queued for the callee (armTimeout).
-	timed *invocation
 	// refused are queued progressive calls the callee with room cannot take (it lacks
 	// progressive call invocations): their callers get wamp.error.feature_not_supported.
 	refused []*invocation
 }
 
-// deliver sends a handoff: the INVOCATION, then the chunks that arrived while the call
-// waited, in order, including any that arrive while these are being sent. Caller holds no
+// deliver sends a handoff: the chunks that arrived while the call waited, in order (after
+// its INVOCATION), including any that arrive while these are being sent. Caller holds no
 // lock.
 func (d *Local) deliver(h handoff) {
 	for _, inv := range h.refused {
 		inv.caller.SendError(wamp.TypeCall, inv.callerReq, wamp.ErrFeatureNotSupported,
 			"the callee does not support progressive call invocations")
-	}
-	if h.msg == nil {
-		return
-	}
-	h.to.Send(h.msg)
-	if h.timed != nil {
-		d.armTimeout(h.timed)
 	}
 	if h.inv == nil {
 		return
@@ -754,13 +745,9 @@ func (d *Local) dequeue(reg *registration) handoff {
 			h.refused = append(h.refused, next)
 			continue
 		}
-		if send, target := d.dispatch(next, c, next.pending); send != nil {
-			h.msg, h.to = send, target
-			if next.timeout > 0 && !next.deadline.IsZero() {
-				// Its timeout is scheduled again once the INVOCATION is queued (deliver).
-				d.timeouts.remove(next)
-				h.timed = next
-			}
+		if d.dispatch(next, c, next.pending, nil) {
+			// A timeout it has stays scheduled: its INVOCATION is queued already.
+			h.to = c.session
 			if streams {
 				next.delivering = true // chunks wait until deliver has sent this INVOCATION
 				h.inv = next
@@ -857,7 +844,7 @@ func (d *Local) finishUnlock(inv *invocation, answer wamp.Message, via *session.
 	d.endForCaller(inv)
 	next := d.endForCallee(inv)
 	d.timeouts.remove(inv)
-	wake := inv.wakeCallee && next.msg == nil
+	wake := inv.wakeCallee && next.to == nil
 	inv.wakeCallee = false
 	inv.reg.mu.Unlock()
 	if deliver {
@@ -887,7 +874,7 @@ func (d *Local) wakeCallee(p *peer, done *registration) {
 		next := d.dequeue(reg)
 		reg.mu.Unlock()
 		d.deliver(next)
-		if next.msg != nil {
+		if next.to != nil {
 			return
 		}
 	}
